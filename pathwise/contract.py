@@ -1,0 +1,261 @@
+"""The event contract between a learning platform and Pathwise (version 1).
+
+One definition serves everyone: the simulator and importers write it, ingestion compiles it into
+SQL checks, and `docs/events.md` describes it. Change it here, bump `SCHEMA_VERSION` for breaking
+changes, and keep the docs in step (a test compares them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+# Envelope fields in the order they are written. `properties` and `context` are JSON objects
+# (in Parquet files: JSON-encoded strings).
+ENVELOPE = (
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "user_id",
+    "session_id",
+    "course_id",
+    "module_id",
+    "schema_version",
+    "properties",
+    "context",
+)
+REQUIRED_ENVELOPE = ("event_id", "event_type", "occurred_at", "user_id", "schema_version")
+MAX_EVENT_ID_LENGTH = 128
+
+# Personal data: never stored in the warehouse. `user_id` becomes `learner_key` (keyed hash) and
+# the whole `context` object is dropped at the door.
+PERSONAL_ENVELOPE = ("user_id", "context")
+
+
+class Tier(StrEnum):
+    ESSENTIAL = "essential"  # always collected: enrolment, progress, completion, quizzes, ...
+    FINE = "fine"  # fine-grained behaviour: only with a consent grant in force at the event's time
+
+
+class Scope(StrEnum):
+    """Which ids an event must carry."""
+
+    NONE = "none"
+    COURSE = "course"  # course_id required
+    MODULE = "module"  # course_id and module_id required
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property of an event type's `properties` object."""
+
+    name: str
+    type: str  # "string" | "number" | "integer" | "boolean" | "string[]"
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    free_text: bool = False  # user-written text: e-mails and phone numbers are redacted
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    tier: Tier
+    scope: Scope
+    doc: str
+    props: tuple[Prop, ...] = field(default_factory=tuple)
+
+
+FORMATS = ("video", "reading", "hands-on")
+
+EVENT_TYPES: dict[str, EventType] = {
+    e.name: e
+    for e in (
+        EventType(
+            "profile_updated",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "The learner stated or changed their goal and profile.",
+            (
+                Prop("target_role", "string", doc="Occupation the learner aims for (O*NET title)."),
+                Prop("current_skills", "string[]", required=False, doc="Skills they say they have."),
+                Prop("weekly_minutes", "integer", False, 0, 10080, doc="Weekly time budget."),
+                Prop("preferred_format", "string", False, choices=FORMATS),
+            ),
+        ),
+        EventType(
+            "consent_changed",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "The learner granted or withdrew a consent tier.",
+            (
+                Prop("tier", "string", choices=tuple(t.value for t in Tier)),
+                Prop("granted", "boolean"),
+            ),
+        ),
+        EventType(
+            "search",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "A catalog search.",
+            (
+                Prop("query", "string", free_text=True),
+                Prop("results_count", "integer", minimum=0),
+            ),
+        ),
+        EventType("course_view", Tier.ESSENTIAL, Scope.COURSE, "A course page was viewed."),
+        EventType(
+            "rec_impression",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "A recommended course was shown.",
+            (
+                Prop("rec_id", "string", doc="Id of the served recommendation list."),
+                Prop("position", "integer", minimum=1),
+                Prop("surface", "string", doc="Where it was shown: home, course_page, email, ..."),
+                Prop("model_version", "string"),
+            ),
+        ),
+        EventType(
+            "rec_click",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "A recommended course was clicked.",
+            (Prop("rec_id", "string"),),
+        ),
+        EventType(
+            "enroll",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "The learner enrolled in a course.",
+            (Prop("rec_id", "string", required=False, doc="Set when a recommendation led here."),),
+        ),
+        EventType("module_start", Tier.ESSENTIAL, Scope.MODULE, "A module was started."),
+        EventType("module_complete", Tier.ESSENTIAL, Scope.MODULE, "A module was completed."),
+        EventType(
+            "video_progress",
+            Tier.ESSENTIAL,
+            Scope.MODULE,
+            "Periodic playback progress (a progress signal, essential tier).",
+            (
+                Prop("position_s", "number", minimum=0),
+                Prop("duration_s", "number", minimum=0),
+            ),
+        ),
+        EventType(
+            "video_seek",
+            Tier.FINE,
+            Scope.MODULE,
+            "A jump in a video: backwards is a rewind, forwards a skip.",
+            (
+                Prop("from_s", "number", minimum=0),
+                Prop("to_s", "number", minimum=0),
+            ),
+        ),
+        EventType(
+            "video_pause",
+            Tier.FINE,
+            Scope.MODULE,
+            "The video was paused.",
+            (Prop("position_s", "number", minimum=0),),
+        ),
+        EventType(
+            "quiz_submit",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "A quiz or assessment was submitted.",
+            (
+                Prop("quiz_id", "string"),
+                Prop("score", "number", minimum=0, maximum=1, doc="Share of marks, 0..1."),
+                Prop("attempt", "integer", minimum=1),
+            ),
+        ),
+        EventType(
+            "course_complete",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "The course ended for the learner with a final result.",
+            (
+                Prop(
+                    "result",
+                    "string",
+                    required=False,
+                    choices=("pass", "distinction", "fail"),
+                    doc="Missing means completed (pass).",
+                ),
+            ),
+        ),
+        EventType(
+            "course_drop",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "The learner left the course before completing it.",
+            (Prop("reason", "string", required=False, free_text=True),),
+        ),
+        EventType(
+            "rating",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "A course rating.",
+            (
+                Prop("stars", "integer", minimum=1, maximum=5),
+                Prop("comment", "string", required=False, free_text=True),
+            ),
+        ),
+        EventType(
+            "forum_post",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "A forum post (course_id set for course forums).",
+            (
+                Prop("thread_id", "string"),
+                Prop("text", "string", free_text=True),
+            ),
+        ),
+        EventType(
+            "nudge_sent",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "Pathwise sent the learner a nudge.",
+            (
+                Prop("nudge_id", "string"),
+                Prop("channel", "string", required=False, choices=("email", "push", "in_app")),
+            ),
+        ),
+        EventType(
+            "nudge_opened",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "The learner opened a nudge.",
+            (Prop("nudge_id", "string"),),
+        ),
+    )
+}
+
+FINE_EVENT_TYPES = tuple(n for n, e in EVENT_TYPES.items() if e.tier is Tier.FINE)
+FREE_TEXT_PROPS = tuple(
+    sorted({p.name for e in EVENT_TYPES.values() for p in e.props if p.free_text})
+)
+
+# Quarantine reasons: the first failing check names the reason; `detail` says which field.
+REASONS = {
+    "oversized": "The event is larger than PATHWISE_MAX_EVENT_BYTES.",
+    "malformed_json": "The line is not valid JSON.",
+    "not_an_object": "The JSON value is not an object.",
+    "missing_field": "A required envelope field is missing or null.",
+    "wrong_type": "An envelope field or property has the wrong JSON type.",
+    "unsupported_schema_version": "schema_version is not one this Pathwise accepts.",
+    "unknown_event_type": "event_type is not in the contract.",
+    "invalid_timestamp": "occurred_at is not ISO-8601 with a time zone.",
+    "future_timestamp": "occurred_at is later than the ingest time plus PATHWISE_MAX_CLOCK_SKEW.",
+    "ancient_timestamp": "occurred_at is before 1990.",
+    "missing_scope": "course_id / module_id required by this event type is missing.",
+    "missing_property": "A required property is missing or null.",
+    "invalid_property": "A property is out of range or not one of its allowed values.",
+    "duplicate_conflict": "An event with this event_id and a different payload was seen first.",
+}

@@ -1,0 +1,231 @@
+"""Opening the warehouse and the identity vault, encrypted at rest when a key is set.
+
+Both are DuckDB files under PATHWISE_HOME. Every connection starts in memory and ATTACHes the
+files by name (`warehouse`, `vault`), so plain and encrypted files are used the same way, and
+dbt sees the same database name (`warehouse`) in both of its targets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from pathwise.settings import Settings, get_settings
+
+# Tables that ingestion writes. Everything here is pseudonymized: no user_id, no context.
+RAW_DDL = """
+create schema if not exists warehouse.raw;
+
+create table if not exists warehouse.raw.events (
+    event_id        varchar   not null,
+    event_type      varchar   not null,
+    occurred_at     timestamp not null,  -- UTC
+    learner_key     varchar   not null,  -- HMAC-SHA256(user_id), see docs/privacy.md
+    session_id      varchar,
+    course_id       varchar,
+    module_id       varchar,
+    schema_version  integer   not null,
+    properties      json      not null,  -- free text redacted
+    fingerprint     varchar   not null,  -- md5 of the payload, for duplicate detection
+    batch_id        varchar   not null,
+    loaded_at       timestamp not null
+);
+
+-- Every accepted event id (essential and fine) with its payload fingerprint: the dedup index.
+-- No learner, no behaviour: only what de-duplication needs.
+create table if not exists warehouse.raw.event_ids (
+    event_id     varchar   not null,
+    fingerprint  varchar   not null,
+    occurred_at  timestamp not null,
+    batch_id     varchar   not null
+);
+
+-- Fine-grained behaviour, aggregated at the door (learner x course x day); raw trails never land.
+create table if not exists warehouse.raw.fine_signals_daily (
+    learner_key     varchar not null,
+    course_id       varchar not null,
+    activity_date   date    not null,
+    seeks           integer not null,
+    rewinds         integer not null,
+    skips           integer not null,
+    pauses          integer not null,
+    rewind_seconds  double  not null,
+    skip_seconds    double  not null,
+    batch_id        varchar not null
+);
+
+create table if not exists warehouse.raw.quarantined_events (
+    batch_id          varchar   not null,
+    source_file       varchar   not null,
+    line_no           bigint    not null,  -- line in NDJSON, row in Parquet (1-based)
+    reason            varchar   not null,
+    detail            varchar,
+    event_id          varchar,
+    event_type        varchar,
+    learner_key       varchar,
+    payload_redacted  varchar,             -- pseudonymized, redacted, truncated copy
+    quarantined_at    timestamp not null
+);
+
+create table if not exists warehouse.raw.ingest_batches (
+    batch_id         varchar   not null primary key,  -- sha256 of the file's bytes
+    source_file      varchar   not null,
+    source_format    varchar   not null,
+    received         bigint    not null,
+    loaded           bigint    not null,  -- stored events + fine events aggregated
+    aggregated       bigint    not null,  -- of loaded: fine events kept only as daily counts
+    duplicates       bigint    not null,
+    quarantined      bigint    not null,
+    consent_dropped  bigint    not null,
+    started_at       timestamp not null,
+    finished_at      timestamp not null,
+    contract_version integer   not null,
+    check (received = loaded + duplicates + quarantined + consent_dropped)
+);
+
+-- The platform's catalog (docs/catalog.md), replaced per course on each load.
+create table if not exists warehouse.raw.catalog_courses (
+    course_id       varchar not null primary key,
+    title           varchar not null,
+    description     varchar,
+    category        varchar,
+    difficulty      integer,  -- 1 beginner, 2 intermediate, 3 advanced
+    instructor_id   varchar,
+    language        varchar,
+    primary_format  varchar,  -- video | reading | hands-on
+    loaded_at       timestamp not null
+);
+create table if not exists warehouse.raw.catalog_modules (
+    course_id         varchar not null,
+    module_id         varchar not null,
+    position          integer not null,
+    title             varchar,
+    duration_minutes  double,
+    format            varchar,
+    loaded_at         timestamp not null,
+    primary key (course_id, module_id)
+);
+create table if not exists warehouse.raw.catalog_course_skills (
+    course_id  varchar not null,
+    skill      varchar not null,
+    loaded_at  timestamp not null
+);
+create table if not exists warehouse.raw.catalog_course_prerequisites (
+    course_id               varchar not null,
+    prerequisite_course_id  varchar not null,
+    loaded_at               timestamp not null
+);
+"""
+
+# The restricted side: the only place where user_id and original payloads live.
+VAULT_DDL = """
+create table if not exists vault.identities (
+    learner_key  varchar   primary key,
+    user_id      varchar   not null,
+    first_seen   timestamp not null
+);
+create table if not exists vault.quarantine_originals (
+    batch_id     varchar not null,
+    line_no      bigint  not null,
+    source_file  varchar not null,
+    payload      varchar,
+    primary key (batch_id, line_no)
+);
+"""
+
+
+def httpfs_extension_path() -> Path:
+    """The httpfs extension shipped by the `duckdb-extension-httpfs` wheel.
+
+    DuckDB needs it (for its OpenSSL AES) to write encrypted databases; loading it from the wheel
+    keeps us offline instead of `INSTALL httpfs` from the internet.
+    """
+    import duckdb_extension_httpfs
+
+    root = Path(duckdb_extension_httpfs.__file__).parent / "extensions"
+    found = sorted(root.glob(f"v{duckdb.__version__}/httpfs.duckdb_extension"))
+    if not found:
+        raise RuntimeError(
+            f"httpfs extension for duckdb {duckdb.__version__} not found under {root}; "
+            "reinstall with `make install` so duckdb and duckdb-extension-httpfs match."
+        )
+    return found[0]
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, s: Settings, ro: bool) -> None:
+    opts = []
+    if s.encrypted:
+        opts.append("ENCRYPTION_KEY $key")
+    if ro:
+        opts.append("READ_ONLY")
+    clause = f" ({', '.join(opts)})" if opts else ""
+    params = {"key": s.warehouse_key.get_secret_value()} if s.encrypted else {}
+    con.execute(f"ATTACH '{path}' AS {alias}{clause}", params)
+
+
+def open_connection(
+    *,
+    vault: bool = False,
+    read_only: bool = False,
+    settings: Settings | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the warehouse (and optionally the vault) attached.
+
+    The caller owns the connection; prefer `connect()` as a context manager.
+    """
+    s = settings or get_settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    config = {}
+    if s.threads:
+        config["threads"] = s.threads
+    if s.memory_limit:
+        config["memory_limit"] = s.memory_limit
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        if s.encrypted:
+            con.execute(f"LOAD '{httpfs_extension_path()}'")
+        if read_only and not s.warehouse_path.exists():
+            raise FileNotFoundError(
+                f"No warehouse at {s.warehouse_path}. Run `pathwise ingest` (or `make demo`) first."
+            )
+        _attach(con, s.warehouse_path, "warehouse", s, read_only)
+        if vault:
+            _attach(con, s.vault_path, "vault", s, read_only)
+        con.execute("USE warehouse")
+        if not read_only:
+            con.execute(RAW_DDL)
+            if vault:
+                con.execute(VAULT_DDL)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def connect(
+    *,
+    vault: bool = False,
+    read_only: bool = False,
+    settings: Settings | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_connection(vault=vault, read_only=read_only, settings=settings)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every table in the warehouse, as `schema.table`."""
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'warehouse' and table_type = 'BASE TABLE' order by 1, 2"
+    ).fetchall()
+    return {
+        f"{s}.{t}": con.execute(f'select count(*) from warehouse."{s}"."{t}"').fetchall()[0][0]
+        for s, t in tables
+    }

@@ -35,7 +35,8 @@ class FileFormat(StrEnum):
 
 
 OutDir = Annotated[
-    Path, typer.Option("--out", help="Folder to write events/ and catalog/ into.", show_default=True)
+    Path,
+    typer.Option("--out", help="Folder to write events/ and catalog/ into.", show_default=True),
 ]
 Format = Annotated[
     FileFormat, typer.Option("--format", help="Event file format (NDJSON is gzip-compressed).")
@@ -52,7 +53,8 @@ def simulate(
     fmt: Format = FileFormat.parquet,
     start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD).")] = "2026-01-05",
     bad_share: Annotated[
-        float, typer.Option(help="Share of events turned into bad input (0 disables).", min=0, max=0.5)
+        float,
+        typer.Option(help="Share of events turned into bad input (0 disables).", min=0, max=0.5),
     ] = 0.01,
 ) -> None:
     """Simulate a learning platform: catalog, learners and a day-by-day event stream."""
@@ -85,7 +87,9 @@ def import_oulad(
 
 @import_app.command("coco")
 def import_coco(
-    src: Annotated[Path, typer.Argument(help="Folder with the COCO files (valid.txt, kg_final.txt, ...).")],
+    src: Annotated[
+        Path, typer.Argument(help="Folder with the COCO files (valid.txt, kg_final.txt, ...).")
+    ],
     out: OutDir = Path("var/landing/coco"),
     fmt: Format = FileFormat.parquet,
 ) -> None:
@@ -99,9 +103,13 @@ def import_coco(
 def ingest(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Files or folders of NDJSON, NDJSON.gz or Parquet events (and catalog/)."),
+        typer.Argument(
+            help="Files or folders of NDJSON, NDJSON.gz or Parquet events (and catalog/)."
+        ),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the batch summary as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the batch summary as JSON.")
+    ] = False,
 ) -> None:
     """Validate, pseudonymize and load events into the warehouse (a Prefect flow)."""
     from flows.ingest import ingest_flow, render_summary

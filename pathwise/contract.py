@@ -83,7 +83,9 @@ EVENT_TYPES: dict[str, EventType] = {
             "The learner stated or changed their goal and profile.",
             (
                 Prop("target_role", "string", doc="Occupation the learner aims for (O*NET title)."),
-                Prop("current_skills", "string[]", required=False, doc="Skills they say they have."),
+                Prop(
+                    "current_skills", "string[]", required=False, doc="Skills they say they have."
+                ),
                 Prop("weekly_minutes", "integer", False, 0, 10080, doc="Weekly time budget."),
                 Prop("preferred_format", "string", False, choices=FORMATS),
             ),

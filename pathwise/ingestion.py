@@ -1,0 +1,529 @@
+"""Loading one file of platform events into the warehouse as one atomic batch.
+
+The steps, all vectorized in DuckDB (an in-memory database holds the batch while it is checked):
+
+1. read    NDJSON(.gz) line by line (so one bad line cannot sink the file) or Parquet row by row,
+           into an *envelope*: each field, its JSON type, the row's size, parse errors.
+2. check   the contract (`pathwise.validation`): the first failing check quarantines the event.
+3. key     user_id -> learner_key (HMAC-SHA256); the mapping goes to the identity vault only.
+4. dedup   on event_id within the batch and against earlier batches (PATHWISE_DEDUP_WINDOW_DAYS):
+           same payload = duplicate (counted, dropped); other payload = quarantined conflict.
+5. consent fine-tier events count only under a `fine` grant in force at their time; the rest are
+           counted as consent_dropped and never stored. Kept ones are aggregated per
+           learner x course x day; their raw trail never lands.
+6. write   the vault first (idempotent upserts: identities, quarantined originals), then every
+           warehouse table in ONE transaction, including the `raw.ingest_batches` row whose
+           check constraint enforces received = loaded + duplicates + quarantined + consent_dropped.
+
+A batch is identified by the sha256 of the file's bytes: a file already loaded is skipped, and a
+batch interrupted at any point (even by SIGKILL) left nothing in the warehouse, so re-running it
+loads it exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from pathwise.contract import (
+    ENVELOPE,
+    EVENT_TYPES,
+    FINE_EVENT_TYPES,
+    SCHEMA_VERSION,
+)
+from pathwise.privacy import install_pseudonym_key, sql_pseudonym, sql_redact
+from pathwise.settings import Settings, get_settings
+from pathwise.validation import envelope_problem_sql, property_problems_sql
+from pathwise.warehouse import open_connection
+
+REDACTED_PAYLOAD_CHARS = 2000  # the warehouse's quarantine copy is for diagnosis, not recovery
+MAX_LINE_BYTES = 64 * 1024 * 1024  # longer lines fail the read with a clear error
+FREE_TEXT_TYPES = tuple(n for n, e in EVENT_TYPES.items() if any(p.free_text for p in e.props))
+_SCALARS = [f for f in ENVELOPE if f not in ("properties", "context")]
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    source_file: str
+    source_format: str
+    status: str  # loaded | skipped (this file's bytes were loaded before)
+    received: int = 0
+    loaded: int = 0
+    aggregated: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    consent_dropped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def event_format(path: Path) -> str | None:
+    """'parquet', 'ndjson' or None (not an event file), from the file name."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
+        return "ndjson"
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")"
+
+
+# ------------------------------------------------------------------ 1. read into an envelope
+
+
+def _ndjson_envelope_sql(path: Path) -> str:
+    # Each line is read as one VARCHAR (CSV reader, no quoting, a delimiter JSON never holds).
+    # Blank lines hold no event: they are skipped but keep the line numbers right.
+    paths = ", ".join(_lit(f"$.{f}") for f in (*_SCALARS, "properties", "context"))
+    n = len(_SCALARS)
+    cols = ", ".join(
+        f"j[{i + 1}]->>'$' as {f}, json_type(j[{i + 1}]) as {f}_t" for i, f in enumerate(_SCALARS)
+    )
+    return f"""
+        with src as (
+            select row_number() over () as line_no, line
+            from read_csv({_lit(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
+                          delim = '\x1e', quote = '', escape = '', auto_detect = false,
+                          max_line_size = {MAX_LINE_BYTES})
+        ),
+        sized as (
+            select line_no, line, strlen(line) as size,
+                   size > getvariable('max_bytes') as oversized,
+                   not oversized and json_valid(line) as ok_json,
+                   ok_json and starts_with(ltrim(line), '{{') as ok_object
+            from src
+            where line is not null and trim(line) <> ''
+        ),
+        parsed as (
+            select line_no, size, line as raw,
+                   case when oversized then null
+                        when not ok_json then 'malformed_json|not valid JSON'
+                        when not ok_object then 'not_an_object|' || lower(json_type(line))
+                   end as parse_error,
+                   if(ok_object, json_extract(line, [{paths}]), null) as j
+            from sized
+        )
+        select line_no, size, raw, parse_error, {cols},
+               j[{n + 1}]::varchar as properties, json_type(j[{n + 1}]) as properties_t,
+               json_type(j[{n + 2}]) as context_t, null::varchar as context
+        from parsed
+    """
+
+
+def _parquet_field(name: str, dtype: str | None) -> str:
+    """SELECT items `<name>, <name>_t` for one envelope field of a Parquet file."""
+    if dtype is None:  # column absent: the field is missing on every row
+        return f"null::varchar as {name}, null::varchar as {name}_t"
+    if dtype == "TIMESTAMP WITH TIME ZONE":
+        value = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+        return f"{value} as {name}, if({name} is null, null, 'VARCHAR') as {name}_t"
+    base = dtype.split("(")[0]
+    if base in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") or base.startswith("U"):
+        kind = "BIGINT"
+    elif base in ("DOUBLE", "FLOAT", "DECIMAL"):
+        kind = "DOUBLE"
+    elif base == "BOOLEAN":
+        kind = "BOOLEAN"
+    elif base.startswith(("STRUCT", "MAP")):
+        kind = "OBJECT"
+    elif base.endswith("[]") or base.startswith("LIST"):
+        kind = "ARRAY"
+    else:  # VARCHAR, and anything else a platform may send as text (a plain TIMESTAMP has no zone)
+        kind = "VARCHAR"
+    return f"{name}::varchar as {name}, if({name} is null, null, '{kind}') as {name}_t"
+
+
+def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    describe = con.execute(f"describe select * from read_parquet({_lit(str(path))})")
+    types = {name: dtype for name, dtype, *_ in describe.fetchall()}
+    items = ", ".join(_parquet_field(f, types.get(f)) for f in _SCALARS)
+    json_text = {}
+    for f in ("properties", "context"):
+        dtype = types.get(f)
+        if dtype is None:
+            json_text[f] = "null::varchar"
+        elif dtype.startswith(("STRUCT", "MAP")):  # a typed object is as good as JSON text
+            json_text[f] = f"to_json({f})::varchar"
+        else:
+            json_text[f] = f"{f}::varchar"
+    text_cols = [f for f in ENVELOPE if types.get(f) == "VARCHAR"]
+    size = " + ".join(f"coalesce(strlen({c}), 0)" for c in text_cols) or "0"
+    return f"""
+        with rows as (
+            select file_row_number + 1 as line_no, {size} as size,
+                   {json_text["properties"]} as properties_text, {json_text["context"]} as context,
+                   {items}
+            from read_parquet({_lit(str(path))}, file_row_number = true)
+        )
+        select line_no, size, null::varchar as raw,
+               case when size > getvariable('max_bytes') then null
+                    when properties_text is not null and not json_valid(properties_text)
+                        then 'malformed_json|properties is not valid JSON'
+               end as parse_error,
+               {", ".join(f"{f}, {f}_t" for f in _SCALARS)},
+               if(parse_error is null, json(properties_text)::varchar, properties_text)
+                   as properties,
+               if(parse_error is null, json_type(properties_text), null) as properties_t,
+               case when context is null then null
+                    when json_valid(context) then json_type(context)
+                    else 'malformed' end as context_t,
+               context
+        from rows
+    """
+
+
+# ------------------------------------------------------------------ 2-5. check, key, dedup, consent
+
+
+def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: int) -> None:
+    """Check, key and de-duplicate the batch; decide consent.
+
+    Leaves `checked` (every received row with its envelope problem), `prop_problems`, `keys`,
+    `valid` (contract-valid events, pseudonymized, fingerprinted) and `fates` (valid events
+    that are not simply loaded: duplicate, conflict, aggregated, consent_dropped).
+    """
+    con.execute(
+        f"""
+        create or replace temp table checked as
+        select *, {envelope_problem_sql()} as problem
+        from (select *, try_cast(occurred_at as timestamptz)::timestamp as ts
+              from ({envelope_sql}))
+        """
+    )
+    con.execute(
+        "create or replace temp view envelope_ok as "
+        "select line_no, event_type, properties from checked where problem is null"
+    )
+    con.execute(
+        f"create or replace temp table prop_problems as {property_problems_sql('envelope_ok')}"
+    )
+    # 3. Pseudonyms for every parseable user_id (also of quarantined rows: their copies carry it).
+    con.execute(
+        f"""
+        create or replace temp table keys as
+        select user_id, {sql_pseudonym("user_id")} as learner_key
+        from (select distinct user_id from checked where user_id_t = 'VARCHAR' and user_id <> '')
+        cross join _pseudonym_pads
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table valid as
+        select c.line_no, c.event_id, c.event_type, c.ts as occurred_at, k.learner_key,
+               c.session_id, c.course_id, c.module_id, c.schema_version::integer as schema_version,
+               c.properties,
+               md5(concat_ws(chr(31), c.event_type, c.ts::varchar, k.learner_key,
+                             coalesce(c.session_id, ''), coalesce(c.course_id, ''),
+                             coalesce(c.module_id, ''), c.schema_version, c.properties))
+                   as fingerprint
+        from checked c
+        join keys k using (user_id)
+        anti join prop_problems p using (line_no)
+        where c.problem is null
+        """
+    )
+    # 4. Duplicates: within the batch the first line wins; across batches the stored event wins.
+    earliest = con.execute("select min(occurred_at) from valid").fetchall()[0][0]
+    window_start = (earliest or datetime(1970, 1, 1)) - timedelta(days=window_days)
+    con.execute(f"set variable window_start = timestamp '{window_start.isoformat(sep=' ')}'")
+    con.execute(
+        """
+        create or replace temp table repeats as
+        with ids as (select event_id from valid group by event_id having count(*) > 1)
+        select line_no,
+               row_number() over w > 1 as later,
+               fingerprint = first_value(fingerprint) over w as same_payload
+        from valid semi join ids using (event_id)
+        window w as (partition by event_id order by line_no)
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table seen_before as
+        select v.line_no, bool_and(v.fingerprint = e.fingerprint) as same_payload
+        from valid v
+        join warehouse.raw.event_ids e
+          on v.event_id = e.event_id and e.occurred_at >= getvariable('window_start')
+        group by v.line_no
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table dup_fates as
+        select v.line_no, v.event_type, v.learner_key, v.occurred_at,
+               case when r.later and r.same_payload then 'duplicate'
+                    when r.later then 'conflict'
+                    when s.same_payload then 'duplicate'
+                    when not s.same_payload then 'conflict'
+               end as fate
+        from valid v
+        left join repeats r using (line_no)
+        left join seen_before s using (line_no)
+        where r.later or s.line_no is not null or v.event_type in {_in(FINE_EVENT_TYPES)}
+        """
+    )
+    # 5. Consent: the latest `fine` consent change at or before each fine event decides. The
+    # batch's own consent changes count (all essential, so loaded unless duplicate/conflict).
+    con.execute(
+        """
+        create or replace temp table consent_timeline as
+        select learner_key, occurred_at, (properties->>'granted')::boolean as granted
+        from warehouse.raw.events
+        where event_type = 'consent_changed' and (properties->>'tier') = 'fine'
+          and learner_key in (select learner_key from dup_fates where fate is null)
+        union all
+        select learner_key, occurred_at, (properties->>'granted')::boolean
+        from valid anti join dup_fates using (line_no)
+        where event_type = 'consent_changed' and (properties->>'tier') = 'fine'
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table fates as
+        select line_no, fate from dup_fates where fate is not null
+        union all
+        select f.line_no, if(coalesce(c.granted, false), 'aggregated', 'consent_dropped')
+        from (select * from dup_fates where fate is null) f
+        asof left join consent_timeline c
+          on f.learner_key = c.learner_key and f.occurred_at >= c.occurred_at
+        """
+    )
+
+
+# ------------------------------------------------------------------ quarantine copies
+
+# Scrubbing text that is not valid JSON: blank out user_id and context values by pattern.
+_USER_ID_VALUE = r'"user_id"\s*:\s*("(\\.|[^"\\])*"?|[^,}\]]*)'
+_CONTEXT_VALUE = r'"context"\s*:\s*(\{[^{}]*\}?|[^,}]*)'
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """`quarantine`: every rejected event with its reason, the original and a redacted copy."""
+    as_json_copy = (
+        "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
+        "occurred_at := c.occurred_at, learner_key := k.learner_key, session_id := c.session_id, "
+        "course_id := c.course_id, module_id := c.module_id, "
+        "schema_version := c.schema_version, properties := c.properties))::varchar"
+    )
+    scrubbed = (
+        f"regexp_replace(regexp_replace(c.raw, {_lit(_USER_ID_VALUE)}, "
+        f"'\"user_id\":\"[redacted]\"', 'g'), {_lit(_CONTEXT_VALUE)}, "
+        "'\"context\":\"[dropped]\"', 'g')"
+    )
+    pseudonymized = (
+        "json_merge_patch(c.raw, json_object('user_id', null, 'context', null, "
+        "'learner_key', k.learner_key))::varchar"
+    )
+    copy = f"""case when c.raw is null then {as_json_copy}
+                    when c.parse_error is null and c.size <= getvariable('max_bytes')
+                        then {pseudonymized}
+                    else {scrubbed} end"""
+    original = (
+        "coalesce(c.raw, to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
+        "occurred_at := c.occurred_at, user_id := c.user_id, session_id := c.session_id, "
+        "course_id := c.course_id, module_id := c.module_id, "
+        "schema_version := c.schema_version, properties := c.properties, "
+        "context := c.context))::varchar)"
+    )
+    con.execute(
+        f"""
+        create or replace temp table quarantine as
+        with rejected as (
+            select c.line_no,
+                   coalesce(c.problem, p.problem,
+                            if(f.fate = 'conflict',
+                               'duplicate_conflict|same event_id, different payload', null))
+                       as problem
+            from checked c
+            left join prop_problems p using (line_no)
+            left join fates f using (line_no)
+        )
+        select c.line_no,
+               split_part(r.problem, '|', 1) as reason,
+               nullif(substr(r.problem, strpos(r.problem, '|') + 1), '') as detail,
+               if(c.event_id_t = 'VARCHAR', left(c.event_id, 128), null) as event_id,
+               if(c.event_type_t = 'VARCHAR', left(c.event_type, 64), null) as event_type,
+               k.learner_key,
+               left({sql_redact(copy)}, {REDACTED_PAYLOAD_CHARS}) as payload_redacted,
+               {original} as original
+        from rejected r
+        join checked c using (line_no)
+        left join keys k on c.user_id_t = 'VARCHAR' and k.user_id = c.user_id
+        where r.problem is not null
+        """
+    )
+
+
+# ------------------------------------------------------------------ 6. write
+
+
+def _redacted_properties() -> str:
+    # Free-text event types get the full redaction; others only if they could hold an e-mail.
+    return (
+        f"case when event_type in {_in(FREE_TEXT_TYPES)} or properties like '%@%' "
+        f"then {sql_redact('properties')} else properties end"
+    )
+
+
+def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime) -> None:
+    params = {"batch": batch.batch_id, "src": batch.source_file, "now": started}
+    # Vault first, idempotently: if we die after this, the re-run inserts nothing new here.
+    con.execute(
+        "insert into vault.identities select learner_key, user_id, $now from keys "
+        "on conflict do nothing",
+        {"now": started},
+    )
+    con.execute(
+        "insert into vault.quarantine_originals "
+        "select $batch, line_no, $src, original from quarantine on conflict do nothing",
+        {"batch": batch.batch_id, "src": batch.source_file},
+    )
+    con.begin()
+    try:
+        con.execute(
+            f"""
+            insert into warehouse.raw.events
+            select event_id, event_type, occurred_at, learner_key, session_id, course_id,
+                   module_id, schema_version, {_redacted_properties()}, fingerprint, $batch, $now
+            from valid anti join fates using (line_no)
+            """,
+            {"batch": batch.batch_id, "now": started},
+        )
+        con.execute(
+            "insert into warehouse.raw.event_ids select event_id, fingerprint, occurred_at, $batch "
+            "from valid anti join (select * from fates where fate <> 'aggregated') using (line_no)",
+            {"batch": batch.batch_id},
+        )
+        con.execute(
+            """
+            insert into warehouse.raw.fine_signals_daily
+            with fine as (
+                select learner_key, course_id, occurred_at::date as activity_date, event_type,
+                       (properties->>'from_s')::double as from_s,
+                       (properties->>'to_s')::double as to_s
+                from valid join fates using (line_no) where fate = 'aggregated'
+            )
+            select learner_key, course_id, activity_date,
+                   count(*) filter (where event_type = 'video_seek'),
+                   count(*) filter (where event_type = 'video_seek' and to_s < from_s),
+                   count(*) filter (where event_type = 'video_seek' and to_s > from_s),
+                   count(*) filter (where event_type = 'video_pause'),
+                   coalesce(sum(from_s - to_s) filter (where to_s < from_s), 0),
+                   coalesce(sum(to_s - from_s) filter (where to_s > from_s), 0),
+                   $batch
+            from fine
+            group by learner_key, course_id, activity_date
+            """,
+            {"batch": batch.batch_id},
+        )
+        con.execute(
+            """
+            insert into warehouse.raw.quarantined_events
+            select $batch, $src, line_no, reason, detail, event_id, event_type, learner_key,
+                   payload_redacted, $now
+            from quarantine order by line_no
+            """,
+            params,
+        )
+        con.execute(
+            "insert into warehouse.raw.ingest_batches values "
+            "($batch, $src, $fmt, $received, $loaded, $aggregated, $duplicates, $quarantined, "
+            "$consent_dropped, $now, $finished, $version)",
+            {
+                **params,
+                "fmt": batch.source_format,
+                "received": batch.received,
+                "loaded": batch.loaded,
+                "aggregated": batch.aggregated,
+                "duplicates": batch.duplicates,
+                "quarantined": batch.quarantined,
+                "consent_dropped": batch.consent_dropped,
+                "finished": datetime.now(UTC).replace(tzinfo=None),
+                "version": SCHEMA_VERSION,
+            },
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
+    """Load one event file as one atomic batch (see the module docstring)."""
+    s = settings or get_settings()
+    path = Path(path)
+    fmt = event_format(path)
+    if fmt is None:
+        raise ValueError(f"{path}: not an event file (.parquet, .ndjson[.gz] or .jsonl[.gz])")
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    batch = BatchResult(file_sha256(path), str(path), fmt, "loaded")
+    con = open_connection(vault=True, settings=s)
+    try:
+        already = con.execute(
+            "select count(*) from warehouse.raw.ingest_batches where batch_id = $b",
+            {"b": batch.batch_id},
+        ).fetchall()[0][0]
+        if already:
+            batch.status = "skipped"
+            batch.seconds = time.perf_counter() - t0
+            return batch
+        con.execute("set TimeZone = 'UTC'")
+        install_pseudonym_key(con, s.pseudonym_key.get_secret_value())
+        con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
+        latest = started + timedelta(hours=s.max_clock_skew_hours)
+        con.execute(f"set variable latest_ts = timestamp '{latest.isoformat(sep=' ')}'")
+        envelope = (
+            _parquet_envelope_sql(con, path) if fmt == "parquet" else _ndjson_envelope_sql(path)
+        )
+        _classify(con, envelope, s.dedup_window_days)
+        _quarantine(con)
+        _count(con, batch)
+        _write(con, batch, started)
+    finally:
+        con.close()
+    batch.seconds = time.perf_counter() - t0
+    return batch
+
+
+def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
+    def one(sql: str) -> int:
+        return con.execute(sql).fetchall()[0][0]
+
+    fates = dict(con.execute("select fate, count(*) from fates group by fate").fetchall())
+    batch.received = one("select count(*) from checked")
+    batch.quarantined = one("select count(*) from quarantine")
+    batch.duplicates = fates.get("duplicate", 0)
+    batch.consent_dropped = fates.get("consent_dropped", 0)
+    batch.aggregated = fates.get("aggregated", 0)
+    valid = one("select count(*) from valid")
+    batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
+    batch.reasons = dict(
+        con.execute(
+            "select reason, count(*) from quarantine group by reason order by 2 desc"
+        ).fetchall()
+    )

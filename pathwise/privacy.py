@@ -1,0 +1,72 @@
+"""Privacy at the door: keyed pseudonyms and redaction of personal data in free text.
+
+- `learner_key` = the first 32 hex digits of HMAC-SHA256(PATHWISE_PSEUDONYM_KEY, user_id). Keyed, so
+  nobody without the key can confirm a guess of a user_id; stable, so a learner's events join up.
+  The only way back is the identity vault (`$PATHWISE_HOME/vault.duckdb`).
+- E-mail addresses, phone numbers and IPv4 addresses in text become `[email]`, `[phone]`, `[ip]`.
+
+Python and SQL versions compute the same thing (a test holds them together); ingestion uses the
+SQL ones so they run vectorized inside DuckDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import duckdb
+
+KEY_HEX_DIGITS = 32
+
+# RE2 syntax (DuckDB) that Python's `re` also accepts.
+EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Digit groups joined by separators ("+44 20 7946 0958", "(555) 123-4567", "555.123.4567") or
+# one long run of 10-15 digits. Needs two separators, so decimals and dates do not match.
+PHONE_RE = (
+    r"(\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,5}"
+    r"|\+?\b\d{10,15}\b"
+)
+IPV4_RE = r"\b(\d{1,3}\.){3}\d{1,3}\b"
+
+REDACTIONS = ((EMAIL_RE, "[email]"), (PHONE_RE, "[phone]"), (IPV4_RE, "[ip]"))
+
+
+def pseudonym(user_id: str, key: str) -> str:
+    """The learner_key of a user_id (reference implementation of `sql_pseudonym`)."""
+    digest = hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    return digest[:KEY_HEX_DIGITS]
+
+
+def redact(text: str) -> str:
+    """Replace e-mail addresses, phone numbers and IPv4 addresses (reference for `sql_redact`)."""
+    import re
+
+    for pattern, token in REDACTIONS:
+        text = re.sub(pattern, token, text)
+    return text
+
+
+def sql_redact(expr: str) -> str:
+    """A SQL expression redacting `expr` (a VARCHAR expression) like `redact`."""
+    for pattern, token in REDACTIONS:
+        expr = f"regexp_replace({expr}, '{pattern}', '{token}', 'g')"
+    return expr
+
+
+def install_pseudonym_key(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Put the HMAC pads of `key` in a temp table `_pseudonym_pads` (never in SQL text or logs)."""
+    raw = key.encode()
+    if len(raw) > 64:  # HMAC hashes long keys first
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(64, b"\0")
+    con.execute("create or replace temp table _pseudonym_pads (ipad blob, opad blob)")
+    con.execute(
+        "insert into _pseudonym_pads values ($i, $o)",
+        {"i": bytes(b ^ 0x36 for b in raw), "o": bytes(b ^ 0x5C for b in raw)},
+    )
+
+
+def sql_pseudonym(expr: str) -> str:
+    """SQL for the learner_key of VARCHAR `expr`; the query must cross join `_pseudonym_pads`."""
+    inner = f"unhex(sha256(ipad || encode({expr})))"
+    return f"substr(sha256(opad || {inner}), 1, {KEY_HEX_DIGITS})"

@@ -1,0 +1,395 @@
+"""Open University Learning Analytics Dataset (OULAD) -> contract events and catalog files.
+
+OULAD (Kuzilek, Hlosta, Zdrahal 2017) gives dates as days relative to a presentation's start and
+has no titles, levels or skills. The conventions below fill the gaps; each is a stand-in:
+
+- A course is one module-presentation, `oulad:AAA-2013J`. 'B' presentations start on 1 February
+  and 'J' presentations on 1 October of their year (the OU starts them early in those months).
+  Events happen at 12:00 UTC of their day: the source has days only, and noon keeps the calendar
+  date in every time zone from UTC-12 to UTC+11.
+- Each assessment closes a module, `oulad:AAA-2013J:A1752`, in date order; an exam without a date
+  sits at the presentation's end (its length). A module lasts the days since the previous
+  assessment (shared equally by assessments due the same day) at the OU workload of a 60-credit
+  module, 16 study hours a week. Its format is the most common format of the VLE sites scheduled
+  in its weeks (week w = days 7w..7w+6), else of all the presentation's VLE sites.
+- Learners are `oulad:<id_student>`, one learner across presentations. Demographics are left out:
+  personal data that nothing downstream needs (ingestion drops `context` anyway).
+- Registration -> `enroll` (no registration date: the start, or the unregistration day if
+  earlier); unregistration -> `course_drop`; submission -> `module_complete` plus, when it has a
+  score, `quiz_submit` (attempt 1; banked results too: they count for this presentation); final
+  result Pass/Distinction/Fail -> `course_complete` at the presentation's end or the learner's last
+  submission if later; Withdrawn without an unregistration date -> `course_drop` at that moment,
+  the latest the withdrawal can have happened.
+- Difficulty stays empty: OU module levels are not published, and a pass-rate proxy would leak the
+  final results (an evaluation target) into the catalog. OULAD has no skills or prerequisites:
+  those files hold their header only.
+
+Rows referencing presentations or assessments that courses.csv / assessments.csv do not list are
+counted under `skipped`, never fatal. Event ids are built from the source row, so re-imports are
+idempotent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pathwise.contract import SCHEMA_VERSION
+from pathwise.events_io import suffix_for, write_events
+
+KEY = ["code_module", "code_presentation"]
+START_MONTH = {"B": 2, "J": 10}
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+STUDY_MINUTES_PER_DAY = 16 * 60 / 7
+RESULTS = {"Pass": "pass", "Distinction": "distinction", "Fail": "fail"}
+# Subject domain of each module, from the dataset paper (table 1); OULAD anonymises the modules.
+DOMAINS = {
+    "AAA": "Social Sciences",
+    "BBB": "Social Sciences",
+    "GGG": "Social Sciences",
+    "CCC": "STEM",
+    "DDD": "STEM",
+    "EEE": "STEM",
+    "FFF": "STEM",
+}
+# VLE (Moodle) activity types by the kind of study they ask for; unknown types are not counted.
+VLE_FORMATS = {
+    "ouelluminate": "video",  # live and recorded online classes
+    "oucollaborate": "video",
+    "quiz": "hands-on",
+    "externalquiz": "hands-on",
+    "questionnaire": "hands-on",
+    "dataplus": "hands-on",
+    "htmlactivity": "hands-on",
+    "repeatactivity": "hands-on",
+    "ouwiki": "hands-on",
+    "forumng": "hands-on",
+    "oucontent": "reading",
+    "resource": "reading",
+    "subpage": "reading",
+    "sharedsubpage": "reading",
+    "page": "reading",
+    "url": "reading",
+    "homepage": "reading",
+    "glossary": "reading",
+    "folder": "reading",
+    "dualpane": "reading",
+}
+# The columns used from each source file (the full release adds none that matter here).
+SOURCES = {
+    "courses": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "module_presentation_length": pl.Int64,
+    },
+    "assessments": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "id_assessment": pl.Int64,
+        "assessment_type": pl.String,
+        "date": pl.Int64,
+    },
+    "vle": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "activity_type": pl.String,
+        "week_from": pl.Int64,
+        "week_to": pl.Int64,
+    },
+    "studentInfo": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "id_student": pl.Int64,
+        "final_result": pl.String,
+    },
+    "studentRegistration": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "id_student": pl.Int64,
+        "date_registration": pl.Int64,
+        "date_unregistration": pl.Int64,
+    },
+    "studentAssessment": {
+        "id_assessment": pl.Int64,
+        "id_student": pl.Int64,
+        "date_submitted": pl.Int64,
+        "is_banked": pl.Int64,
+        "score": pl.Float64,
+    },
+}
+CATALOG = {
+    "courses": (
+        "course_id",
+        "title",
+        "description",
+        "category",
+        "difficulty",
+        "instructor_id",
+        "language",
+        "primary_format",
+    ),
+    "modules": ("course_id", "module_id", "position", "title", "duration_minutes", "format"),
+    "course_skills": ("course_id", "skill"),
+    "course_prerequisites": ("course_id", "prerequisite_course_id"),
+}
+
+
+def import_oulad(src: Path, out: Path, fmt: str) -> dict:
+    """Import an OULAD folder into `out/events/oulad-*` and `out/catalog/*.csv`; return counts."""
+    src, out = Path(src), Path(out)
+    raw = {name: _read(src, name, columns) for name, columns in SOURCES.items()}
+    courses = _presentations(raw["courses"])
+    skipped = {"courses": {"invalid_presentation": raw["courses"].height - courses.height}}
+    known = {}
+    for name in ("assessments", "vle", "studentInfo", "studentRegistration"):
+        known[name] = raw[name].join(courses, on=KEY)
+        skipped[name] = {"unknown_presentation": raw[name].height - known[name].height}
+
+    modules = _modules(known["assessments"])
+    reg = known["studentRegistration"]
+    unregistered = reg.filter(pl.col("date_unregistration").is_not_null())
+    enroll_day = pl.coalesce("date_registration", pl.min_horizontal(0, "date_unregistration"))
+
+    subs = raw["studentAssessment"].join(
+        modules.select("id_assessment", "course_id", "module_id", "start"), on="id_assessment"
+    )
+    dated = subs.filter(pl.col("date_submitted").is_not_null())
+    scored = dated.filter(pl.col("score").is_not_null())
+    skipped["studentAssessment"] = {
+        "unknown_assessment": raw["studentAssessment"].height - subs.height,
+        "missing_date_submitted": subs.height - dated.height,
+        "missing_score": dated.height - scored.height,
+    }
+    quiz = pl.struct(
+        quiz_id=pl.col("id_assessment").cast(pl.String),
+        score=(pl.col("score") / 100).clip(0, 1),
+        attempt=pl.lit(1),
+    )
+
+    learner = ["course_id", "id_student"]
+    last_submitted = dated.group_by(learner).agg(last=pl.col("date_submitted").max())
+    info = known["studentInfo"].join(last_submitted, on=learner, how="left")
+    end_day = pl.max_horizontal("length", "last")
+    results = info.filter(pl.col("final_result").is_in(list(RESULTS)))
+    withdrew = info.filter(pl.col("final_result") == "Withdrawn")
+    withdrawn = withdrew.join(unregistered, on=learner, how="anti")
+    skipped["studentInfo"]["unknown_final_result"] = info.height - results.height - withdrew.height
+
+    events = {
+        "registrations": [
+            _events(reg, "enroll", "reg", enroll_day),
+            _events(unregistered, "course_drop", "drop", pl.col("date_unregistration")),
+        ],
+        "submissions": [
+            _events(scored, "quiz_submit", "quiz", pl.col("date_submitted"), quiz, per_module=True),
+            _events(dated, "module_complete", "module", pl.col("date_submitted"), per_module=True),
+        ],
+        "results": [
+            _events(
+                results,
+                "course_complete",
+                "result",
+                end_day,
+                pl.struct(result=pl.col("final_result").replace_strict(RESULTS)),
+            ),
+            _events(withdrawn, "course_drop", "drop", end_day),
+        ],
+    }
+    files, counts = [], {}
+    for kind, frames in events.items():
+        frame = pl.concat(frames).sort("occurred_at", "event_id")
+        path = out / "events" / f"oulad-{kind}{suffix_for(fmt)}"
+        files.append(str(write_events(frame, path, fmt)))
+        for event_type, n in frame["event_type"].value_counts().iter_rows():
+            counts[event_type] = counts.get(event_type, 0) + n
+
+    catalog = {
+        "courses": _course_rows(courses, modules, known["vle"]),
+        "modules": _module_rows(modules, known["vle"]),
+    }
+    return {
+        "source_rows": {name: frame.height for name, frame in raw.items()},
+        "events": dict(sorted(counts.items())),
+        "skipped": skipped,
+        "notes": {
+            "enroll_date_assumed": reg["date_registration"].null_count(),
+            "drop_date_assumed": withdrawn.height,
+            "banked_submissions": int(subs["is_banked"].sum()),
+            "submissions_without_registration": dated.join(reg, on=learner, how="anti").height,
+            "results_without_registration": results.join(reg, on=learner, how="anti").height,
+        },
+        "catalog": write_catalog(out, catalog),
+        "files": files,
+    }
+
+
+def write_catalog(out: Path, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Write the four catalog CSVs (header always, even when empty); return their row counts.
+
+    Callers pass frames already sorted, so that the files are the same on every run.
+    """
+    counts = {}
+    for name, columns in CATALOG.items():
+        frame = tables.get(name, pl.DataFrame(schema=dict.fromkeys(columns, pl.String)))
+        path = Path(out) / "catalog" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.select(columns).write_csv(path)
+        counts[name] = frame.height
+    return counts
+
+
+def _read(src: Path, name: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    # The original release writes missing values as '?', this copy as empty fields.
+    for path in (src / f"{name}.csv", src / f"{name}.csv.gz"):
+        if path.exists():
+            return pl.read_csv(
+                path, columns=list(columns), schema_overrides=columns, null_values=["", "?"]
+            )
+    raise FileNotFoundError(f"{name}.csv(.gz) not found in {src}")
+
+
+def _presentations(courses: pl.DataFrame) -> pl.DataFrame:
+    """Usable presentations with their course id, start (12:00 UTC) and length in days."""
+    code = pl.col("code_presentation")
+    return courses.filter(
+        code.str.contains(r"^\d{4}[BJ]$"), pl.col("module_presentation_length").is_not_null()
+    ).select(
+        *KEY,
+        course_id=pl.format("oulad:{}-{}", *KEY),
+        start=pl.datetime(
+            code.str.slice(0, 4).cast(pl.Int32),
+            code.str.slice(4).replace_strict(START_MONTH, return_dtype=pl.Int8),
+            1,
+            12,
+        ),
+        length="module_presentation_length",
+    )
+
+
+def _modules(assessments: pl.DataFrame) -> pl.DataFrame:
+    """One module per assessment, in date order, with its study window (prev, day]."""
+    dated = assessments.with_columns(day=pl.coalesce("date", "length"))
+    due_days = (
+        dated.group_by("course_id", "day")
+        .agg(due=pl.len())
+        .sort("course_id", "day")
+        .with_columns(prev=pl.col("day").shift(1, fill_value=0).over("course_id"))
+    )
+    return (
+        dated.join(due_days, on=["course_id", "day"])
+        .sort("course_id", "day", "id_assessment")
+        .with_columns(
+            module_id=pl.format("{}:A{}", "course_id", "id_assessment"),
+            position=pl.int_range(1, pl.len() + 1).over("course_id"),
+            title=pl.format(
+                "{} {}",
+                "assessment_type",
+                pl.int_range(1, pl.len() + 1).over("course_id", "assessment_type"),
+            ),
+            duration_minutes=(
+                (pl.col("day") - pl.col("prev")).clip(0) / pl.col("due") * STUDY_MINUTES_PER_DAY
+            )
+            .round()
+            .cast(pl.Int64),
+        )
+    )
+
+
+def _vle_formats(vle: pl.DataFrame) -> pl.DataFrame:
+    return vle.with_columns(
+        format=pl.col("activity_type").replace_strict(VLE_FORMATS, default=None)
+    ).filter(pl.col("format").is_not_null())
+
+
+def _most_common_format(sites: pl.DataFrame, key: str) -> pl.DataFrame:
+    return (
+        sites.group_by(key, "format")
+        .agg(n=pl.len())
+        .sort(key, "n", "format", descending=[False, True, False])
+        .group_by(key, maintain_order=True)
+        .first()
+        .select(key, "format")
+    )
+
+
+def _course_rows(courses: pl.DataFrame, modules: pl.DataFrame, vle: pl.DataFrame) -> pl.DataFrame:
+    assessed = modules.group_by("course_id").agg(assessments=pl.len())
+    return (
+        courses.join(
+            _most_common_format(_vle_formats(vle), "course_id"), on="course_id", how="left"
+        )
+        .join(assessed, on="course_id", how="left")
+        .select(
+            "course_id",
+            title=pl.format("OU module {} ({})", *KEY),
+            description=pl.format(
+                "Open University module {}, {} presentation: {} days, {} assessments.",
+                *KEY,
+                "length",
+                pl.col("assessments").fill_null(0),
+            ),
+            category=pl.col("code_module").replace_strict(DOMAINS, default=None),
+            difficulty=pl.lit(None, pl.Int64),
+            instructor_id=pl.lit(None, pl.String),
+            language=pl.lit("en"),
+            primary_format="format",
+        )
+        .sort("course_id")
+    )
+
+
+def _module_rows(modules: pl.DataFrame, vle: pl.DataFrame) -> pl.DataFrame:
+    sites = _vle_formats(vle)
+    in_window = (
+        sites.filter(pl.col("week_from").is_not_null())
+        .join(modules.select("course_id", "module_id", "prev", "day"), on="course_id")
+        .filter(
+            pl.col("week_from") * 7 <= pl.col("day"),
+            (pl.col("week_to").fill_null(pl.col("week_from")) + 1) * 7 > pl.col("prev"),
+        )
+    )
+    return (
+        modules.join(_most_common_format(in_window, "module_id"), on="module_id", how="left")
+        .join(
+            _most_common_format(sites, "course_id").rename({"format": "course_format"}),
+            on="course_id",
+            how="left",
+        )
+        .select(
+            "course_id",
+            "module_id",
+            "position",
+            "title",
+            "duration_minutes",
+            pl.coalesce("format", "course_format").alias("format"),
+        )
+        .sort("course_id", "position")
+    )
+
+
+def _events(
+    rows: pl.DataFrame,
+    event_type: str,
+    kind: str,
+    day: pl.Expr,
+    properties: pl.Expr | None = None,
+    *,
+    per_module: bool = False,
+) -> pl.DataFrame:
+    """Contract envelope for `rows` (course_id, [module_id], id_student, start); day = offset."""
+    scope = "module_id" if per_module else "course_id"
+    return rows.select(
+        event_id=pl.format(
+            f"oulad:{kind}:{{}}:{{}}", pl.col(scope).str.strip_prefix("oulad:"), "id_student"
+        ),
+        event_type=pl.lit(event_type),
+        occurred_at=(pl.col("start") + pl.duration(days=day)).dt.strftime(ISO),
+        user_id=pl.format("oulad:{}", "id_student"),
+        session_id=pl.lit(None, pl.String),
+        course_id="course_id",
+        module_id=pl.col("module_id") if per_module else pl.lit(None, pl.String),
+        schema_version=pl.lit(SCHEMA_VERSION, pl.Int32),
+        properties=pl.lit("{}") if properties is None else properties.struct.json_encode(),
+        context=pl.lit(None, pl.String),
+    )

@@ -1,0 +1,146 @@
+"""The event contract compiled to SQL, so every check runs vectorized inside DuckDB.
+
+Ingestion first brings each input row to an *envelope* relation: one column per envelope field,
+its JSON type beside it (`<field>_t`, as DuckDB's json_type() names it, or NULL when absent), the `properties` object as JSON text, the row's size and any parse error.
+The checks below turn that into a `problem` of the form `reason|detail` (NULL = valid); the first
+failing check names the reason. Reasons are listed in `pathwise.contract.REASONS`.
+"""
+
+from __future__ import annotations
+
+from pathwise.contract import (
+    EVENT_TYPES,
+    MAX_EVENT_ID_LENGTH,
+    REQUIRED_ENVELOPE,
+    SUPPORTED_SCHEMA_VERSIONS,
+    EventType,
+    Prop,
+    Scope,
+)
+
+ISO_TS_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+
+# Contract types -> DuckDB's json_type() names. `<field>_t` columns hold json_type() names.
+JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("UBIGINT", "BIGINT", "HUGEINT"),
+    "number": ("UBIGINT", "BIGINT", "HUGEINT", "DOUBLE"),
+    "boolean": ("BOOLEAN",),
+    "object": ("OBJECT",),
+    "array": ("ARRAY",),
+}
+
+
+def _type_ok(kind: str, t: str, v: str) -> str:
+    """SQL: JSON value `v`, whose json_type is `t`, fits the contract type `kind`."""
+    if kind == "string[]":
+        return (
+            f"{t} = 'ARRAY' and coalesce(list_bool_and("
+            f"list_transform(json_extract({v}, '$[*]'), x -> json_type(x) = 'VARCHAR')), true)"
+        )
+    return f"{t} in {_in(JSON_TYPES[kind])}"
+
+
+_ENVELOPE_TYPES = {
+    "event_id": "string",
+    "event_type": "string",
+    "occurred_at": "string",
+    "user_id": "string",
+    "session_id": "string",
+    "course_id": "string",
+    "module_id": "string",
+    "schema_version": "integer",
+    "properties": "object",
+    "context": "object",
+}
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(_q(str(v)) for v in values) + ")"
+
+
+def envelope_problem_sql() -> str:
+    """CASE expression over the envelope relation; reads variables max_bytes and latest_ts."""
+    whens = [
+        ("size > getvariable('max_bytes')", "'oversized|' || size::varchar || ' bytes'"),
+        ("parse_error is not null", "parse_error"),
+    ]
+    for f in REQUIRED_ENVELOPE:
+        whens.append((f"{f}_t is null or {f}_t = 'NULL'", f"'missing_field|{f}'"))
+    whens.append(("properties_t is null or properties_t = 'NULL'", "'missing_field|properties'"))
+    for f, t in _ENVELOPE_TYPES.items():
+        ok = _in(("NULL", *JSON_TYPES[t]))
+        whens.append((f"{f}_t is not null and {f}_t not in {ok}", f"'wrong_type|{f}'"))
+    whens += [
+        (
+            "event_id = '' or user_id = ''",
+            "'missing_field|' || if(event_id = '', 'event_id', 'user_id')",
+        ),
+        (f"length(event_id) > {MAX_EVENT_ID_LENGTH}", "'wrong_type|event_id too long'"),
+        (
+            f"schema_version not in {_in(SUPPORTED_SCHEMA_VERSIONS)}",
+            "'unsupported_schema_version|' || schema_version",
+        ),
+        (f"event_type not in {_in(EVENT_TYPES)}", "'unknown_event_type|' || left(event_type, 64)"),
+        (
+            f"not regexp_full_match(occurred_at, {_q(ISO_TS_RE)}) or ts is null",
+            "'invalid_timestamp|' || left(occurred_at, 40)",
+        ),
+        ("ts > getvariable('latest_ts')", "'future_timestamp|' || left(occurred_at, 40)"),
+        ("ts < timestamp '1990-01-01'", "'ancient_timestamp|' || left(occurred_at, 40)"),
+    ]
+    course_scoped = [n for n, e in EVENT_TYPES.items() if e.scope is not Scope.NONE]
+    module_scoped = [n for n, e in EVENT_TYPES.items() if e.scope is Scope.MODULE]
+    whens += [
+        (
+            f"event_type in {_in(course_scoped)} and coalesce(course_id, '') = ''",
+            "'missing_scope|course_id'",
+        ),
+        (
+            f"event_type in {_in(module_scoped)} and coalesce(module_id, '') = ''",
+            "'missing_scope|module_id'",
+        ),
+    ]
+    body = "\n        ".join(f"when {c} then {r}" for c, r in whens)
+    return f"case\n        {body}\n    end"
+
+
+def _prop_check(p: Prop, i: int) -> str:
+    v = f"pv[{i}]"
+    t = f"json_type({v})"
+    missing = f"{v} is null or {t} = 'NULL'"
+    if p.type == "string":
+        missing += f" or ({t} = 'VARCHAR' and ({v}->>'$') = '')"
+    checks = [
+        (missing, f"'missing_property|{p.name}'" if p.required else "null"),
+        (f"not ({_type_ok(p.type, t, v)})", f"'wrong_type|properties.{p.name}'"),
+    ]
+    num = f"try_cast({v} as double)"
+    if p.minimum is not None:
+        checks.append((f"{num} < {p.minimum}", f"'invalid_property|{p.name}'"))
+    if p.maximum is not None:
+        checks.append((f"{num} > {p.maximum}", f"'invalid_property|{p.name}'"))
+    if p.choices:
+        checks.append((f"({v}->>'$') not in {_in(p.choices)}", f"'invalid_property|{p.name}'"))
+    whens = " ".join(f"when {c} then {r}" for c, r in checks)
+    return f"(case {whens} end)"
+
+
+def _type_problem_sql(e: EventType, source: str) -> str:
+    paths = ", ".join(_q(f"$.{p.name}") for p in e.props)
+    checks = ", ".join(_prop_check(p, i + 1) for i, p in enumerate(e.props))
+    return (
+        f"select line_no, coalesce({checks}) as problem "
+        f"from (select line_no, json_extract(properties, [{paths}]) as pv from {source} "
+        f"where event_type = {_q(e.name)})"
+    )
+
+
+def property_problems_sql(source: str) -> str:
+    """(line_no, problem) for rows of `source` (envelope-valid) whose properties break the contract."""
+    parts = [_type_problem_sql(e, source) for e in EVENT_TYPES.values() if e.props]
+    return "select * from (\n" + "\nunion all\n".join(parts) + "\n) where problem is not null"

@@ -131,6 +131,16 @@ def build(
 
 
 @app.command()
+def demo(
+    fmt: Format = FileFormat.parquet,
+) -> None:
+    """Run the whole system on a simulated platform and print a summary (safe to re-run)."""
+    from flows.demo import demo_flow, render
+
+    typer.echo(render(demo_flow(fmt=fmt.value)))
+
+
+@app.command()
 def status() -> None:
     """Show where the warehouse is and how many rows each table holds."""
     from pathwise.settings import get_settings

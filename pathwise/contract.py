@@ -261,3 +261,35 @@ REASONS = {
     "invalid_property": "A property is out of range or not one of its allowed values.",
     "duplicate_conflict": "An event with this event_id and a different payload was seen first.",
 }
+
+
+def markdown_reference() -> str:
+    """The event-type reference table of docs/events.md (a test keeps the two identical)."""
+    rows = [
+        "| event_type | tier | needs | properties (* required) | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    needs = {Scope.NONE: "", Scope.COURSE: "course_id", Scope.MODULE: "course_id, module_id"}
+    for e in EVENT_TYPES.values():
+        props = []
+        for p in e.props:
+            spec = p.type
+            if p.minimum is not None or p.maximum is not None:
+                lo = "" if p.minimum is None else f"{p.minimum:g}"
+                hi = "" if p.maximum is None else f"{p.maximum:g}"
+                spec += f" {lo}..{hi}"
+            if p.choices:
+                spec += " " + "/".join(p.choices)
+            if p.free_text:
+                spec += ", free text (redacted)"
+            props.append(f"`{p.name}`{'*' if p.required else ''}: {spec}")
+        rows.append(
+            f"| `{e.name}` | {e.tier.value} | {needs[e.scope]} | {'<br>'.join(props)} | {e.doc} |"
+        )
+    rows += ["", "| quarantine reason | when |", "|---|---|"]
+    rows += [f"| `{r}` | {doc} |" for r, doc in REASONS.items()]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_reference(), end="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default=SHARED_DATA,
         description="Folder with the public datasets (OULAD, COCO, O*NET, ESCO, content).",
     )
+
+    @field_validator("home", "shared_data")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        # Subprocesses (dbt) and other working directories must see the same folder.
+        return Path(v).expanduser().resolve()
 
     @property
     def warehouse_path(self) -> Path:

@@ -1,0 +1,38 @@
+# Thin wrappers: each target is one command. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench lint format app lock clean
+
+install: $(STAMP)
+
+# Re-install only when the dependency files change; the lock file pins every package.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/pathwise demo
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock: install
+	$(BIN)/pip freeze --exclude-editable | grep -v '^pathwise' > requirements.lock
+
+clean:
+	rm -rf var dbt/target dbt/logs .pytest_cache

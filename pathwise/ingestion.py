@@ -182,9 +182,12 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                         then 'malformed_json|properties is not valid JSON'
                end as parse_error,
                {", ".join(f"{f}, {f}_t" for f in _SCALARS)},
-               if(parse_error is null, json(properties_text)::varchar, properties_text)
-                   as properties,
-               if(parse_error is null, json_type(properties_text), null) as properties_t,
+               -- Minified like NDJSON's, so both formats give one fingerprint per payload.
+               if(parse_error is null and contains(properties_text, ' '),
+                  json(properties_text)::varchar, properties_text) as properties,
+               case when parse_error is not null then null
+                    when starts_with(ltrim(properties_text), '{{') then 'OBJECT'
+                    else json_type(properties_text) end as properties_t,
                case when context is null then null
                     when json_valid(context) then json_type(context)
                     else 'malformed' end as context_t,
@@ -233,7 +236,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
         select c.line_no, c.event_id, c.event_type, c.ts as occurred_at, k.learner_key,
                c.session_id, c.course_id, c.module_id, c.schema_version::integer as schema_version,
                c.properties,
-               md5(concat_ws(chr(31), c.event_type, c.ts::varchar, k.learner_key,
+               md5_number(concat_ws(chr(31), c.event_type, c.ts::varchar, k.learner_key,
                              coalesce(c.session_id, ''), coalesce(c.course_id, ''),
                              coalesce(c.module_id, ''), c.schema_version, c.properties))
                    as fingerprint
@@ -263,7 +266,9 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
         create or replace temp table seen_before as
         select v.line_no, bool_and(v.fingerprint = e.fingerprint) as same_payload
         from valid v
-        join warehouse.raw.event_ids e
+        join (select event_id, fingerprint, occurred_at from warehouse.raw.events
+              union all
+              select event_id, fingerprint, occurred_at from warehouse.raw.event_ids) e
           on v.event_id = e.event_id and e.occurred_at >= getvariable('window_start')
         group by v.line_no
         """
@@ -412,7 +417,7 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
         )
         con.execute(
             "insert into warehouse.raw.event_ids select event_id, fingerprint, occurred_at, $batch "
-            "from valid anti join (select * from fates where fate <> 'aggregated') using (line_no)",
+            "from valid join fates using (line_no) where fate = 'aggregated'",
             {"batch": batch.batch_id},
         )
         con.execute(

@@ -110,8 +110,7 @@ def envelope_problem_sql() -> str:
 
 
 def _prop_check(p: Prop, i: int) -> str:
-    v = f"pv[{i}]"
-    t = f"json_type({v})"
+    v, t = f"pv[{i}]", f"pt[{i}]"  # the value (JSON) and its json_type, computed once
     missing = f"{v} is null or {t} = 'NULL'"
     if p.type == "string":
         missing += f" or ({t} = 'VARCHAR' and ({v}->>'$') = '')"
@@ -134,9 +133,10 @@ def _type_problem_sql(e: EventType, source: str) -> str:
     paths = ", ".join(_q(f"$.{p.name}") for p in e.props)
     checks = ", ".join(_prop_check(p, i + 1) for i, p in enumerate(e.props))
     return (
-        f"select line_no, coalesce({checks}) as problem "
-        f"from (select line_no, json_extract(properties, [{paths}]) as pv from {source} "
-        f"where event_type = {_q(e.name)})"
+        f"select line_no, coalesce({checks}) as problem from ("
+        f"select line_no, pv, list_transform(pv, x -> json_type(x)) as pt from ("
+        f"select line_no, json_extract(properties, [{paths}]) as pv from {source} "
+        f"where event_type = {_q(e.name)}))"
     )
 
 

@@ -28,17 +28,17 @@ create table if not exists warehouse.raw.events (
     course_id       varchar,
     module_id       varchar,
     schema_version  integer   not null,
-    properties      json      not null,  -- free text redacted
-    fingerprint     varchar   not null,  -- md5 of the payload, for duplicate detection
+    properties      varchar   not null,  -- JSON object text, free text redacted
+    fingerprint     uhugeint  not null,  -- md5 of the payload, for duplicate detection
     batch_id        varchar   not null,
     loaded_at       timestamp not null
 );
 
--- Every accepted event id (essential and fine) with its payload fingerprint: the dedup index.
--- No learner, no behaviour: only what de-duplication needs.
+-- Ids of the fine-grained events kept as aggregates (essential ones are in raw.events), so that
+-- a re-sent fine event is recognised. No learner, no behaviour: only what de-duplication needs.
 create table if not exists warehouse.raw.event_ids (
     event_id     varchar   not null,
-    fingerprint  varchar   not null,
+    fingerprint  uhugeint  not null,
     occurred_at  timestamp not null,
     batch_id     varchar   not null
 );

@@ -1,0 +1,27 @@
+-- One row per `consent_changed` event: a grant or a withdrawal of one consent tier.
+with
+
+consent_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'consent_changed'
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        occurred_at as changed_at,
+
+        -- properties
+        {{ json_str('properties', 'tier') }} as consent_tier,
+        {{ json_bool('properties', 'granted') }} as is_granted
+
+    from consent_events
+
+)
+
+select * from final

@@ -1,0 +1,20 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'catalog_course_prerequisites') }}
+
+),
+
+final as (
+
+    select
+        course_id,
+        prerequisite_course_id,
+        loaded_at
+
+    from source
+
+)
+
+select * from final

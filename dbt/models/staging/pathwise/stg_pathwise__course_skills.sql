@@ -1,0 +1,20 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'catalog_course_skills') }}
+
+),
+
+final as (
+
+    select
+        course_id,
+        skill as skill_name,
+        loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,24 @@
+-- One row per `course_view`: a course page was viewed.
+with
+
+course_view_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'course_view'
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        occurred_at as viewed_at
+
+    from course_view_events
+
+)
+
+select * from final

@@ -1,0 +1,37 @@
+-- One row per `enroll` event.
+with
+
+enroll_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'enroll'
+
+),
+
+extracted as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        occurred_at as enrolled_at,
+
+        -- properties
+        {{ json_str('properties', 'rec_id') }} as rec_id
+
+    from enroll_events
+
+),
+
+final as (
+
+    select
+        *,
+        rec_id is not null as is_from_recommendation
+
+    from extracted
+
+)
+
+select * from final

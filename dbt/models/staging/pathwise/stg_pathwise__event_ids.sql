@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'event_ids') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        fingerprint as payload_fingerprint,
+        occurred_at,
+        batch_id
+
+    from source
+
+)
+
+select * from final

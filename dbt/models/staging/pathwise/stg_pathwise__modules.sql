@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'catalog_modules') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        course_id,
+        module_id,
+
+        -- attributes
+        position as module_position,
+        title as module_title,
+        duration_minutes,
+        format as module_format,
+
+        loaded_at
+
+    from source
+
+)
+
+select * from final

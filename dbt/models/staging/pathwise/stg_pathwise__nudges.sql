@@ -1,0 +1,32 @@
+-- One row per nudge event: Pathwise sent a nudge (`nudge_sent`) or the learner opened it
+-- (`nudge_opened`).
+with
+
+nudge_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type in ('nudge_sent', 'nudge_opened')
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        occurred_at,
+        case event_type
+            when 'nudge_sent' then 'sent'
+            when 'nudge_opened' then 'opened'
+        end as nudge_action,
+
+        -- properties
+        {{ json_str('properties', 'nudge_id') }} as nudge_id,
+        {{ json_str('properties', 'channel') }} as channel
+
+    from nudge_events
+
+)
+
+select * from final

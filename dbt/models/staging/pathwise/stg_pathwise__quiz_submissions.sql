@@ -1,0 +1,30 @@
+-- One row per `quiz_submit`: one attempt at a quiz or assessment.
+with
+
+quiz_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'quiz_submit'
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        module_id,
+        occurred_at as submitted_at,
+
+        -- properties
+        {{ json_str('properties', 'quiz_id') }} as quiz_id,
+        {{ json_num('properties', 'score') }} as score,
+        {{ json_int('properties', 'attempt') }} as attempt_number
+
+    from quiz_events
+
+)
+
+select * from final

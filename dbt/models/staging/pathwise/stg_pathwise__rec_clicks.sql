@@ -1,0 +1,27 @@
+-- One row per `rec_click`: a recommended course was clicked.
+with
+
+click_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'rec_click'
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        occurred_at as clicked_at,
+
+        -- properties
+        {{ json_str('properties', 'rec_id') }} as rec_id
+
+    from click_events
+
+)
+
+select * from final

@@ -1,0 +1,30 @@
+-- One row per `rec_impression`: one recommended course shown at one position of a served list.
+with
+
+impression_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'rec_impression'
+
+),
+
+final as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        occurred_at as shown_at,
+
+        -- properties
+        {{ json_str('properties', 'rec_id') }} as rec_id,
+        {{ json_int('properties', 'position') }} as rec_position,
+        {{ json_str('properties', 'surface') }} as surface,
+        {{ json_str('properties', 'model_version') }} as model_version
+
+    from impression_events
+
+)
+
+select * from final

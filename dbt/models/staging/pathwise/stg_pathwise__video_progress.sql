@@ -1,0 +1,42 @@
+-- One row per periodic `video_progress` report (essential tier: a progress signal).
+with
+
+progress_events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+    where event_type = 'video_progress'
+
+),
+
+extracted as (
+
+    select
+        event_id,
+        learner_key,
+        session_id,
+        course_id,
+        module_id,
+        occurred_at as reported_at,
+
+        -- properties
+        {{ json_num('properties', 'position_s') }} as position_seconds,
+        {{ json_num('properties', 'duration_s') }} as duration_seconds
+
+    from progress_events
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when duration_seconds > 0
+                then least(position_seconds / duration_seconds, 1.0)
+        end as watched_share
+
+    from extracted
+
+)
+
+select * from final

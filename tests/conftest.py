@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated PATHWISE_HOME and one Prefect test server per session.
+
+Prefect reads its settings when it is first imported, so its home and telemetry switch are set
+here, when pytest loads this file, before any test module imports Prefect.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="pathwise-test-prefect-"))
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# The temporary server starts in ~10 s on 2 cores; give it room when the machine is busy.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server and database for the whole session (~10 s to start).
+
+    Request it in tests that call flows; flows then run against it, not a real server.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=None):
+        yield
+
+
+@pytest.fixture
+def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings with PATHWISE_HOME in a fresh temporary folder and no warehouse key (plain files).
+
+    To test encryption, `monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", ...)` and call
+    `pathwise.settings.get_settings.cache_clear()` before opening the warehouse.
+    """
+    from pathwise.settings import get_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("PATHWISE_HOME", str(home))
+    # An empty key (rather than none) also overrides a key in a developer's `.env` file.
+    monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "")
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        get_settings.cache_clear()

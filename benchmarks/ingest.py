@@ -31,39 +31,49 @@ MAX_RATIO = 3.0
 
 
 def make_input(work: Path, events: int, fmt: str) -> tuple[Path, int]:
-    """One file of about `events` simulated events (1% bad input), made once and cached."""
-    out = work / f"sim-{events}"
+    """One file of about `events` simulated events (1% bad input), made once and cached.
+
+    The simulator writes a file per day; they are joined into one file, as the target is about
+    one large batch (gzip members concatenate into a valid gzip file).
+    """
+    out = work / f"sim-{events}-{fmt}"
     if not (out / "events").exists():
-        # The simulator yields about 3.3 events per learner-day at these settings.
-        learners = max(1000, events // 100)
+        # About 3.7 events per learner-day at these settings.
         simulate(
-            learners=learners,
+            learners=max(1000, events // 110),
             courses=200,
             days=30,
             seed=11,
             out=out,
-            fmt="parquet",
+            fmt=fmt,
             start="2026-01-05",
             bad_share=0.01,
         )
+    days = sorted((out / "events").iterdir())
     single = work / f"events-{events}{suffix_for(fmt)}"
     if not single.exists():
-        con = duckdb.connect()
         if fmt == "parquet":
-            con.execute(
-                f"copy (select * from read_parquet('{out}/events/*.parquet')) to '{single}' "
-                "(format parquet, compression zstd)"
+            duckdb.execute(
+                f"copy (select * from read_parquet({[str(d) for d in days]})) "
+                f"to '{single}' (format parquet, compression zstd)"
             )
         else:
-            from pathwise.events_io import json_lines_sql
-
-            con.execute(f"create view ev as select * from read_parquet('{out}/events/*.parquet')")
-            con.execute(
-                f"copy ({json_lines_sql('ev')}) to '{single}' (format csv, header false, "
-                "quote '', escape '', delimiter '\\x1e', compression gzip)"
-            )
-    n = duckdb.sql(f"select count(*) from read_parquet('{out}/events/*.parquet')").fetchall()[0][0]
+            with single.open("wb") as dst:
+                for day in days:
+                    dst.write(day.read_bytes())
+    n = count_events(single, fmt)
     return single, n
+
+
+def count_events(path: Path, fmt: str) -> int:
+    """Non-blank lines (NDJSON) or rows (Parquet): what ingestion receives."""
+    if fmt == "parquet":
+        return duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
+    return duckdb.sql(
+        f"select count(*) from read_csv('{path}', columns = {{'line': 'VARCHAR'}}, header = false, "
+        "delim = '\\x1e', quote = '', escape = '', max_line_size = 67108864) "
+        "where trim(line) <> ''"
+    ).fetchall()[0][0]
 
 
 def bare_load(path: Path, fmt: str, work: Path) -> float:

@@ -188,23 +188,75 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                case when parse_error is not null then null
                     when starts_with(ltrim(properties_text), '{{') then 'OBJECT'
                     else json_type(properties_text) end as properties_t,
+               -- context is dropped unread: only its kind is checked, without parsing it, and
+               -- it is not copied along (`_parquet_contexts` fetches it for quarantined rows).
                case when context is null then null
-                    when json_valid(context) then json_type(context)
-                    else 'malformed' end as context_t,
-               context
+                    when starts_with(ltrim(context), '{{') then 'OBJECT'
+                    else 'VARCHAR' end as context_t,
+               null::varchar as context
         from rows
     """
 
 
+def _rejected_contexts_sql(con: duckdb.DuckDBPyConnection, path: Path | None) -> str:
+    """(line_no, context) of the rejected rows: their originals go to the vault whole.
+
+    Parquet contexts are read again for these few rows instead of being carried through every
+    check; NDJSON keeps them in the raw line.
+    """
+    empty = "select null::bigint as line_no, null::varchar as context where false"
+    if path is None:
+        return empty
+    describe = con.execute(f"describe select * from read_parquet({_lit(str(path))})")
+    dtype = {name: t for name, t, *_ in describe.fetchall()}.get("context")
+    if dtype is None:
+        return empty
+    text = "to_json(context)::varchar" if dtype.startswith(("STRUCT", "MAP")) else "context"
+    return (
+        f"select file_row_number + 1 as line_no, {text} as context "
+        f"from read_parquet({_lit(str(path))}, file_row_number = true) "
+        "where file_row_number + 1 in (select line_no from rejected)"
+    )
+
+
 # ------------------------------------------------------------------ 2-5. check, key, dedup, consent
+
+# A valid event's row: `checked` rows without an envelope or property problem, with their key.
+# Kept as SQL, not a table: copying ten million wide rows costs more than joining twice.
+_VALID = """
+    checked c
+    join keys k using (user_id)
+    anti join prop_problems p using (line_no)
+"""
+
+
+def _redacted_properties(col: str = "properties") -> str:
+    """Free-text event types get the full redaction; others only if they could hold an e-mail."""
+    return (
+        f"case when event_type in {_in(FREE_TEXT_TYPES)} or {col} like '%@%' "
+        f"then {sql_redact(col)} else {col} end"
+    )
+
+
+def _fingerprint(ts: str, props: str) -> str:
+    """md5 of an event's payload as stored (so stored rows need no fingerprint column).
+
+    Context is left out: a retry from another device is the same event. Redaction happens first,
+    so two payloads that differ only in a redacted e-mail count as the same.
+    """
+    return (
+        f"md5_number(concat_ws(chr(31), event_type, {ts}::varchar, learner_key, "
+        "coalesce(session_id, ''), coalesce(course_id, ''), coalesce(module_id, ''), "
+        f"schema_version::integer::varchar, {props}))"
+    )
 
 
 def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: int) -> None:
     """Check, key and de-duplicate the batch; decide consent.
 
-    Leaves `checked` (every received row with its envelope problem), `prop_problems`, `keys`,
-    `valid` (contract-valid events, pseudonymized, fingerprinted) and `fates` (valid events
-    that are not simply loaded: duplicate, conflict, aggregated, consent_dropped).
+    Leaves `checked` (every received row and its envelope problem), `prop_problems`, `keys`
+    (user_id -> learner_key) and `fates`: the valid events that are not simply loaded
+    (duplicate, conflict, aggregated, consent_dropped).
     """
     con.execute(
         f"""
@@ -215,7 +267,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
         """
     )
     con.execute(
-        "create or replace temp view envelope_ok as "
+        "create or replace temp table envelope_ok as "
         "select line_no, event_type, properties from checked where problem is null"
     )
     con.execute(
@@ -230,77 +282,88 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
         cross join _pseudonym_pads
         """
     )
-    con.execute(
-        """
-        create or replace temp table valid as
-        select c.line_no, c.event_id, c.event_type, c.ts as occurred_at, k.learner_key,
-               c.session_id, c.course_id, c.module_id, c.schema_version::integer as schema_version,
-               c.properties,
-               md5_number(concat_ws(chr(31), c.event_type, c.ts::varchar, k.learner_key,
-                             coalesce(c.session_id, ''), coalesce(c.course_id, ''),
-                             coalesce(c.module_id, ''), c.schema_version, c.properties))
-                   as fingerprint
-        from checked c
-        join keys k using (user_id)
-        anti join prop_problems p using (line_no)
-        where c.problem is null
-        """
-    )
-    # 4. Duplicates: within the batch the first line wins; across batches the stored event wins.
-    earliest = con.execute("select min(occurred_at) from valid").fetchall()[0][0]
-    window_start = (earliest or datetime(1970, 1, 1)) - timedelta(days=window_days)
+    # 4. Duplicates. Only events whose id repeats (in the batch, or within the window before it)
+    # need a payload fingerprint: within the batch the first line wins, else the stored event.
+    lo = con.execute("select min(ts) from checked where problem is null").fetchall()[0][0]
+    window_start = (lo or datetime(1970, 1, 1)) - timedelta(days=window_days)
     con.execute(f"set variable window_start = timestamp '{window_start.isoformat(sep=' ')}'")
     con.execute(
-        """
+        f"""
         create or replace temp table repeats as
-        with ids as (select event_id from valid group by event_id having count(*) > 1)
-        select line_no,
-               row_number() over w > 1 as later,
-               fingerprint = first_value(fingerprint) over w as same_payload
-        from valid semi join ids using (event_id)
+        with ok as (select line_no, event_id from {_VALID} where c.problem is null),
+        -- group 8-byte hashes first: far cheaper than grouping millions of id strings
+        hashes as (select hash(event_id) as h from ok group by h having count(*) > 1),
+        ids as (
+            select event_id from ok where hash(event_id) in (select h from hashes)
+            group by event_id having count(*) > 1
+        )
+        select line_no, event_id, row_number() over w = 1 as first_in_batch
+        from ok semi join ids using (event_id)
         window w as (partition by event_id order by line_no)
         """
     )
     con.execute(
-        """
-        create or replace temp table seen_before as
-        select v.line_no, bool_and(v.fingerprint = e.fingerprint) as same_payload
-        from valid v
-        join (select event_id, fingerprint, occurred_at from warehouse.raw.events
-              union all
-              select event_id, fingerprint, occurred_at from warehouse.raw.event_ids) e
-          on v.event_id = e.event_id and e.occurred_at >= getvariable('window_start')
-        group by v.line_no
+        f"""
+        create or replace temp table stored as
+        with recent as (
+            select event_id, {_fingerprint("occurred_at", "properties")} as fp
+            from warehouse.raw.events where occurred_at >= getvariable('window_start')
+            union all
+            select event_id, fingerprint from warehouse.raw.event_ids
+            where occurred_at >= getvariable('window_start')
+        )
+        select event_id, fp from recent
+        where event_id in (select event_id from checked where problem is null)
         """
     )
     con.execute(
         f"""
         create or replace temp table dup_fates as
-        select v.line_no, v.event_type, v.learner_key, v.occurred_at,
-               case when r.later and r.same_payload then 'duplicate'
-                    when r.later then 'conflict'
-                    when s.same_payload then 'duplicate'
-                    when not s.same_payload then 'conflict'
-               end as fate
-        from valid v
-        left join repeats r using (line_no)
-        left join seen_before s using (line_no)
-        where r.later or s.line_no is not null or v.event_type in {_in(FINE_EVENT_TYPES)}
+        with candidates as (
+            select c.line_no, c.event_id, coalesce(r.first_in_batch, true) as first_in_batch,
+                   {_fingerprint("c.ts", _redacted_properties("c.properties"))} as fp
+            from {_VALID}
+            left join repeats r using (line_no)
+            where c.problem is null
+              and (r.line_no is not null or c.event_id in (select event_id from stored))
+        ),
+        firsts as (select event_id, fp as first_fp from candidates where first_in_batch)
+        select n.line_no,
+               case when not n.first_in_batch then if(n.fp = f.first_fp, 'duplicate', 'conflict')
+                    when s.fp is null then null
+                    else if(n.fp = s.fp, 'duplicate', 'conflict') end as fate
+        from candidates n
+        join firsts f using (event_id)
+        left join stored s using (event_id)
         """
     )
     # 5. Consent: the latest `fine` consent change at or before each fine event decides. The
     # batch's own consent changes count (all essential, so loaded unless duplicate/conflict).
+    fine = _in(FINE_EVENT_TYPES)
     con.execute(
+        f"""
+        create or replace temp table fine_events as
+        select c.line_no, k.learner_key, c.ts as occurred_at, c.course_id, c.event_id,
+               c.event_type, c.session_id, c.module_id, c.schema_version, c.properties
+        from {_VALID}
+        where c.problem is null and c.event_type in {fine}
+          and c.line_no not in (select line_no from dup_fates where fate is not null)
         """
+    )
+    con.execute(
+        f"""
         create or replace temp table consent_timeline as
         select learner_key, occurred_at, (properties->>'granted')::boolean as granted
         from warehouse.raw.events
         where event_type = 'consent_changed' and (properties->>'tier') = 'fine'
-          and learner_key in (select learner_key from dup_fates where fate is null)
+          and learner_key in (select learner_key from fine_events)
         union all
-        select learner_key, occurred_at, (properties->>'granted')::boolean
-        from valid anti join dup_fates using (line_no)
-        where event_type = 'consent_changed' and (properties->>'tier') = 'fine'
+        select k.learner_key, c.ts, (c.properties->>'granted')::boolean
+        from {_VALID}
+        where c.problem is null and c.event_type = 'consent_changed'
+          -- CASE keeps DuckDB from parsing properties of rows a reordered filter let through
+          and case when c.problem is null then c.properties->>'tier' end = 'fine'
+          and c.line_no not in (select line_no from dup_fates where fate is not null)
         """
     )
     con.execute(
@@ -309,7 +372,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
         select line_no, fate from dup_fates where fate is not null
         union all
         select f.line_no, if(coalesce(c.granted, false), 'aggregated', 'consent_dropped')
-        from (select * from dup_fates where fate is null) f
+        from fine_events f
         asof left join consent_timeline c
           on f.learner_key = c.learner_key and f.occurred_at >= c.occurred_at
         """
@@ -323,7 +386,7 @@ _USER_ID_VALUE = r'"user_id"\s*:\s*("(\\.|[^"\\])*"?|[^,}\]]*)'
 _CONTEXT_VALUE = r'"context"\s*:\s*(\{[^{}]*\}?|[^,}]*)'
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
+def _quarantine(con: duckdb.DuckDBPyConnection, parquet: Path | None) -> None:
     """`quarantine`: every rejected event with its reason, the original and a redacted copy."""
     as_json_copy = (
         "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
@@ -349,46 +412,46 @@ def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
         "occurred_at := c.occurred_at, user_id := c.user_id, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         "schema_version := c.schema_version, properties := c.properties, "
-        "context := c.context))::varchar)"
+        "context := x.context))::varchar)"
+    )
+    # Materialized first: it is small, and a known size lets DuckDB hash it, not `checked`.
+    con.execute(
+        """
+        create or replace temp table rejected as  -- a row fails one check at most: no repeats
+        select line_no, problem from checked where problem is not null
+        union all
+        select line_no, problem from prop_problems
+        union all
+        select line_no, 'duplicate_conflict|same event_id, different payload'
+        from fates where fate = 'conflict'
+        """
+    )
+    con.execute(
+        f"create or replace temp table rejected_contexts as {_rejected_contexts_sql(con, parquet)}"
     )
     con.execute(
         f"""
         create or replace temp table quarantine as
-        with rejected as (
-            select c.line_no,
-                   coalesce(c.problem, p.problem,
-                            if(f.fate = 'conflict',
-                               'duplicate_conflict|same event_id, different payload', null))
-                       as problem
-            from checked c
-            left join prop_problems p using (line_no)
-            left join fates f using (line_no)
-        )
         select c.line_no,
                split_part(r.problem, '|', 1) as reason,
                nullif(substr(r.problem, strpos(r.problem, '|') + 1), '') as detail,
                if(c.event_id_t = 'VARCHAR', left(c.event_id, 128), null) as event_id,
                if(c.event_type_t = 'VARCHAR', left(c.event_type, 64), null) as event_type,
                k.learner_key,
-               left({sql_redact(copy)}, {REDACTED_PAYLOAD_CHARS}) as payload_redacted,
+               -- Redact a window a little longer than what is kept: no e-mail address (<= 254
+               -- chars) or phone number can straddle the cut and survive in part.
+               left({sql_redact(f"left({copy}, {REDACTED_PAYLOAD_CHARS + 300})")},
+                    {REDACTED_PAYLOAD_CHARS}) as payload_redacted,
                {original} as original
         from rejected r
         join checked c using (line_no)
-        left join keys k on c.user_id_t = 'VARCHAR' and k.user_id = c.user_id
-        where r.problem is not null
+        left join rejected_contexts x using (line_no)
+        left join keys k on k.user_id = if(c.user_id_t = 'VARCHAR', c.user_id, null)
         """
     )
 
 
 # ------------------------------------------------------------------ 6. write
-
-
-def _redacted_properties() -> str:
-    # Free-text event types get the full redaction; others only if they could hold an e-mail.
-    return (
-        f"case when event_type in {_in(FREE_TEXT_TYPES)} or properties like '%@%' "
-        f"then {sql_redact('properties')} else properties end"
-    )
 
 
 def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime) -> None:
@@ -399,9 +462,11 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
         "on conflict do nothing",
         {"now": started},
     )
+    # One statement, so a batch's originals are in the vault whole or not at all.
     con.execute(
         "insert into vault.quarantine_originals "
-        "select $batch, line_no, $src, original from quarantine on conflict do nothing",
+        "select $batch, line_no, $src, original from quarantine "
+        "where not exists (select 1 from vault.quarantine_originals where batch_id = $batch)",
         {"batch": batch.batch_id, "src": batch.source_file},
     )
     con.begin()
@@ -409,15 +474,18 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
         con.execute(
             f"""
             insert into warehouse.raw.events
-            select event_id, event_type, occurred_at, learner_key, session_id, course_id,
-                   module_id, schema_version, {_redacted_properties()}, fingerprint, $batch, $now
-            from valid anti join fates using (line_no)
+            select c.event_id, c.event_type, c.ts, k.learner_key, c.session_id, c.course_id,
+                   c.module_id, c.schema_version::integer, {_redacted_properties()}, $batch, $now
+            from {_VALID}
+            anti join fates f using (line_no)
+            where c.problem is null and c.event_type not in {_in(FINE_EVENT_TYPES)}
             """,
             {"batch": batch.batch_id, "now": started},
         )
         con.execute(
-            "insert into warehouse.raw.event_ids select event_id, fingerprint, occurred_at, $batch "
-            "from valid join fates using (line_no) where fate = 'aggregated'",
+            f"insert into warehouse.raw.event_ids select event_id, "
+            f"{_fingerprint('occurred_at', 'properties')}, occurred_at, $batch "
+            "from fine_events join fates using (line_no) where fate = 'aggregated'",
             {"batch": batch.batch_id},
         )
         con.execute(
@@ -427,7 +495,7 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
                 select learner_key, course_id, occurred_at::date as activity_date, event_type,
                        (properties->>'from_s')::double as from_s,
                        (properties->>'to_s')::double as to_s
-                from valid join fates using (line_no) where fate = 'aggregated'
+                from fine_events join fates using (line_no) where fate = 'aggregated'
             )
             select learner_key, course_id, activity_date,
                    count(*) filter (where event_type = 'video_seek'),
@@ -506,7 +574,7 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             _parquet_envelope_sql(con, path) if fmt == "parquet" else _ndjson_envelope_sql(path)
         )
         _classify(con, envelope, s.dedup_window_days)
-        _quarantine(con)
+        _quarantine(con, path if fmt == "parquet" else None)
         _count(con, batch)
         _write(con, batch, started)
     finally:
@@ -525,7 +593,7 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     batch.duplicates = fates.get("duplicate", 0)
     batch.consent_dropped = fates.get("consent_dropped", 0)
     batch.aggregated = fates.get("aggregated", 0)
-    valid = one("select count(*) from valid")
+    valid = one(f"select count(*) from {_VALID} where c.problem is null")
     batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
     batch.reasons = dict(
         con.execute(

@@ -29,7 +29,6 @@ create table if not exists warehouse.raw.events (
     module_id       varchar,
     schema_version  integer   not null,
     properties      varchar   not null,  -- JSON object text, free text redacted
-    fingerprint     uhugeint  not null,  -- md5 of the payload, for duplicate detection
     batch_id        varchar   not null,
     loaded_at       timestamp not null
 );
@@ -131,8 +130,7 @@ create table if not exists vault.quarantine_originals (
     batch_id     varchar not null,
     line_no      bigint  not null,
     source_file  varchar not null,
-    payload      varchar,
-    primary key (batch_id, line_no)
+    payload      varchar  -- no key index: written once per batch, whole (see ingestion)
 );
 """
 

@@ -120,7 +120,7 @@ def write_raw(events: list[tuple] = EVENTS) -> None:
             for i, (event_id, event_type, learner, course, module, props) in enumerate(events)
         ]  # fmt: skip
         con.executemany(
-            "insert into raw.events values ($1, $2, $3, $4, $5, $6, $7, 1, $8, md5_number($8), $9, $10)",
+            "insert into raw.events values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10)",
             rows,
         )
         # The fine events behind the daily counts below: only their ids and fingerprints stay.

@@ -11,32 +11,40 @@ planted behaviour, and a day-by-day stream of contract events with injected bad 
 
 Planted structure (what the models built on this data should be able to find):
 - Each learner aims for a real O*NET occupation and has a latent skill level on the course
-  difficulty scale (1-3). A course much harder than the level (more so with prerequisites
-  missing) lowers quiz scores and raises dropout; much easier also raises dropout, less so.
+  difficulty scale (1-3). A course harder than the level (more so with prerequisites missing)
+  lowers quiz scores and raises dropout; a much easier one also raises dropout, less so.
 - Each learner has a learning style (watcher / reader / hands-on) matching one module format.
-  Modules in the other formats take longer, score lower and make dropout likelier. The fine
-  tier (video_seek, video_pause) carries the style: readers skip forward, watchers rewind and
-  pause, hands-on learners pause. Fine events are sent for every learner, consent or not.
-- Enrolment follows topic preferences, the target role's skills and fitting difficulty; the
-  logged recommender (`pop-baseline`) ranks mostly by popularity, so clicks show position bias
-  and its recommendations cause mismatches a better model would avoid.
-- Frustration lowers a learner's engagement (fewer active days) before they drop; enrolled
-  learners idle for 14 days are dropped by the platform (a course_drop without a session).
-- Searches for demanded skills that the catalog lacks return 0 or few results (content gaps).
+  Modules in other formats take longer and score lower, and a course in another format is
+  dropped more often. The fine tier carries the style: readers skip forward in videos
+  (video_seek with to_s > from_s), watchers rewind and pause, hands-on learners pause most.
+  Fine events are sent for every learner, with consent or without.
+- Enrolment follows topic preferences, the target role's skills and fitting difficulty. The
+  logged recommender (MODEL_VERSION) ranks mostly by popularity, so clicks show position bias
+  and its recommendations cause mismatches that a better model would avoid.
+- Frustration lowers engagement (fewer active days) before a drop; enrolments idle for
+  AUTO_DROP_IDLE_DAYS are ended by the platform (course_drop without a session or reason).
+- Searches for demanded skills that no course teaches return 0 or few results (content gaps).
 
-Bad input (`bad_share` of each day's events, split evenly over `FAULT_KINDS`) only ever touches
-essential-tier events, one fault per row. Each fault is a row of truth/faults.parquet with the
-file (relative to `out`), its 1-based line (NDJSON) or row (Parquet), the kind, the event_id the
-row carries (null when the fault removed it), the field and a detail. The kinds named after a
-`pathwise.contract.REASONS` key must be quarantined with that reason; `duplicate_exact` copies
-must be de-duplicated (loaded once); `pii_text` events are valid and must be loaded with the
-e-mail addresses and phone numbers listed in `detail` redacted. Duplicates (exact and
-conflicting) are appended at the end of a file, as a retrying client would send them, and
-follow their original in the same file or in the previous day's file.
+Conventions: course ids `C0001`, module ids `C0001-M03` (position 3), quiz ids `<module_id>-Q`;
+user_id `usr_` + 10 hex digits (distinct), session_id `ses_` + 12 (one per learner and day),
+rec_id `rec_` + 12, nudge_id `ndg_` + 12, thread_id `th_` + 8, event_id a random UUID v4.
+Browsers and the platform write UTC times (`...Z`), the mobile app local time with its offset.
+Platform events (nudge_sent, idle course_drop) have no session and no context.
 
-Everything random comes from numpy generators seeded with `seed` (and the day), so the same seed
-gives the same files. Work is vectorized per day over all learners; only the few faulty rows are
-edited one by one.
+Bad input: `bad_share` of each day's events, split evenly over FAULT_KINDS, one fault per row,
+only ever on essential-tier events (so the expected outcome never depends on consent). Each
+fault is a row of truth/faults.parquet: file (relative to `out`), line_no (1-based line in
+NDJSON, row in Parquet), kind, event_id (as the row carries it; null when the fault removed
+it), field and detail. Kinds named after a `pathwise.contract.REASONS` key must be quarantined
+with that reason. `duplicate_exact` copies must be de-duplicated (loaded once). `pii_text`
+events are valid: they must be loaded, with the e-mail address and phone number listed in
+`detail` redacted. Duplicates are appended at the end of a file, as a retrying client re-sends,
+and copy a row of the same file or of the previous day's file (`detail` names it). oversized
+and pii_text need free-text events (~1% of events), so a large bad_share can leave them short.
+
+Same seed, same files: every random draw comes from a numpy generator seeded with `seed`, a
+purpose and the day. Work is vectorized per day over all learners; only the few faulty rows
+are edited one by one.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import datetime as dt
 import json
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +77,8 @@ STYLES = ("watcher", "reader", "hands-on")  # style i prefers module format FORM
 DAY_MS = 86_400_000
 MODEL_VERSION = "pop-baseline-2025.11"
 
-# Everyday tools nobody takes a course on; their skills stay out of the catalog.
-NON_COURSE_CATEGORIES = (
+# Catalog
+NON_COURSE_CATEGORIES = (  # everyday tools nobody takes a course on
     "Office suite software",
     "Word processing software",
     "Electronic mail software",
@@ -77,8 +86,8 @@ NON_COURSE_CATEGORIES = (
     "Video conferencing software",
     "Web page creation and editing software",
 )
-ROLE_POOL = 40  # target roles: the occupations with most course-worthy technology skills
-GAP_EVERY = 6  # every 6th most demanded skill is left out of the catalog: a content gap
+ROLE_POOL = 40  # target roles: the occupations needing most course-worthy skills
+GAP_EVERY = 6  # every 6th most demanded skill is kept out of the catalog: a content gap
 ROLE_TOP_SKILLS = 12  # learners know and search for their role's most demanded skills
 COURSE_TITLES = ("{} Fundamentals", "Intermediate {}", "Advanced {}", "{} in Practice")
 MODULE_TOPICS = (
@@ -89,25 +98,28 @@ MODULE_TOPICS = (
     "Troubleshooting",
     "Automation",
     "Best practices",
-    "Performance",
     "Case study",
-    "Collaboration",
     "Capstone project",
     "Review",
 )
-FORMAT_TITLES = {"video": "Video", "reading": "Reading", "hands-on": "Lab"}
+FORMAT_LABELS = ("Video", "Reading", "Lab")
+MODULE_MINUTES = ((8, 30), (10, 35), (20, 60))  # duration range by format
 LANGUAGES = (("en", 0.85), ("es", 0.06), ("de", 0.04), ("fr", 0.03), ("pt", 0.02))
 
-# Behaviour. Rows: learner style; columns: module format (FORMATS order).
-PACE = np.array([[1.05, 1.3, 1.2], [0.6, 0.85, 1.1], [0.9, 1.15, 0.9]])  # real min / content min
-SKIP_RATE = np.array([0.02, 0.30, 0.10])  # forward seeks per minute of video, by style
-REWIND_RATE = np.array([0.12, 0.02, 0.06])
-PAUSE_RATE = np.array([0.10, 0.03, 0.15])
-PROGRESS_EVERY_S = 240  # video_progress heartbeat, in seconds of video
+# Behaviour. PACE rows: learner style; columns: module format. Real minutes per content minute.
+PACE = np.array([[1.05, 1.3, 1.2], [0.6, 0.85, 1.1], [0.9, 1.15, 0.9]])
+SKIP_RATE = np.array([0.02, 0.25, 0.08])  # forward seeks per minute of video, by style
+REWIND_RATE = np.array([0.10, 0.02, 0.05])
+PAUSE_RATE = np.array([0.08, 0.02, 0.12])
+PROGRESS_EVERY_S = 360  # video_progress heartbeat, in seconds of video
 CLICK_BIAS = np.array([0.30, 0.18, 0.12, 0.09, 0.07])  # click probability by list position
 SURFACES = ("home", "course_page", "catalog")
+NUDGE_CHANNELS = ("email", "push", "in_app")
 AUTO_DROP_IDLE_DAYS = 14
 MAX_DAILY_MINUTES = 150
+LAST_SESSION_START_H = 20  # sessions start early enough to end the same (UTC) day
+
+# Learner context (personal data the ingestion must drop)
 LOCALES = (  # locale, UTC offset in minutes, share of learners
     ("en-US", -300, 0.33),
     ("en-GB", 0, 0.12),
@@ -120,60 +132,20 @@ LOCALES = (  # locale, UTC offset in minutes, share of learners
     ("nl-NL", 60, 0.04),
     ("ja-JP", 540, 0.04),
 )
-USER_AGENTS = (
+USER_AGENTS = (  # the last two are the mobile app, which writes local time with its offset
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
     "Pathwise/4.12 (iPhone; iOS 18.1; Scale/3.00)",
     "Pathwise/4.12 (Linux; Android 15; Pixel 8)",
 )
-FIRST_NAMES = (
-    "ana",
-    "ben",
-    "chen",
-    "dara",
-    "elif",
-    "femi",
-    "gita",
-    "hugo",
-    "ines",
-    "jon",
-    "kim",
-    "lena",
-    "marco",
-    "nia",
-    "omar",
-    "priya",
-    "quinn",
-    "rosa",
-    "sven",
-    "tara",
-    "uma",
-    "victor",
-    "wei",
-    "yara",
-    "zoe",
-)
-LAST_NAMES = (
-    "silva",
-    "nguyen",
-    "okafor",
-    "muller",
-    "garcia",
-    "kowalski",
-    "tanaka",
-    "smith",
-    "rossi",
-    "dubois",
-    "patel",
-    "jensen",
-    "haddad",
-    "kim",
-    "lopez",
-    "novak",
-)
+AGENT_SHARES = (0.35, 0.2, 0.1, 0.2, 0.15)
+FIRST_NAMES = ("ana", "ben", "chen", "dara", "elif", "femi", "gita", "hugo", "ines", "jon", "kim")
+LAST_NAMES = ("silva", "nguyen", "okafor", "muller", "garcia", "tanaka", "smith", "rossi", "patel")
 MAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "proton.me", "example.org")
+IP_FIRST_OCTETS = (23, 31, 45, 62, 77, 81, 92, 104, 151, 176, 185, 203, 212)
 
+# Texts (none holds personal data: only injected pii_text faults do)
 SEARCH_TEMPLATES = ("{}", "learn {}", "{} course", "{} for beginners", "advanced {}")
 FORUM_COURSE = (
     "How do I approach the exercise in module {pos} of {title}? My {skill} solution runs but the result looks wrong.",
@@ -183,39 +155,28 @@ FORUM_COURSE = (
     "Anyone else taking {title} this week? Looking for a study buddy to practise {skill}.",
 )
 FORUM_GENERAL = (
-    "What should I learn first to become one of the {role}?",
-    "How many hours a week did it take you to switch careers towards {role}?",
-    "Which certificates matter when applying for jobs as {role}?",
+    "What should I learn first to work as one of the {role}?",
+    "How many hours a week did it take you to move into a job among {role}?",
+    "Which certificates matter when applying for jobs as one of the {role}?",
 )
 DROP_REASONS = {  # by the main cause of the drop
     "hard": ("too difficult for me", "I was missing the basics", "the quizzes were too hard"),
     "easy": ("too basic, I knew most of it", "nothing new for me"),
     "format": (
         "too many videos, I prefer reading",
-        "not enough hands-on practice",
+        "not enough practice",
         "format did not suit me",
     ),
     "time": ("no time at the moment", "work got busy", "will come back later"),
 }
-COMMENTS = {
-    "low": (
-        "Too hard to follow.",
-        "Not what I expected.",
-        "The format did not work for me.",
-        "Quizzes felt unfair.",
-    ),
-    "mid": (
-        "Decent course, a bit uneven.",
-        "OK overall, some modules drag.",
-        "Useful but could be shorter.",
-    ),
-    "high": (
-        "Great course, very practical!",
-        "Clear explanations and good exercises.",
-        "Exactly what I needed for my job search.",
-    ),
+COMMENTS = {  # by stars: 1-2, 3, 4-5
+    "low": ("Too hard to follow.", "Not what I expected.", "The format did not work for me."),
+    "mid": ("Decent course, a bit uneven.", "OK overall, some modules drag."),
+    "high": ("Great course, very practical!", "Clear explanations and good exercises."),
 }
-FAULT_KINDS = (
+
+# Bad input
+EDIT_KINDS = (  # faults edited into an existing row
     "malformed_json",
     "missing_field",
     "missing_property",
@@ -223,24 +184,32 @@ FAULT_KINDS = (
     "unknown_event_type",
     "future_timestamp",
     "oversized",
-    "duplicate_exact",
-    "duplicate_conflict",
     "pii_text",
 )
+DUPLICATE_KINDS = ("duplicate_exact", "duplicate_conflict")  # faults appended as extra rows
+FAULT_KINDS = EDIT_KINDS + DUPLICATE_KINDS
+FAULT_SCHEMA = {
+    "file": pl.String,  # relative to `out`
+    "line_no": pl.Int64,  # 1-based line (NDJSON) or row (Parquet)
+    "kind": pl.String,
+    "event_id": pl.String,  # as the row carries it: null when the fault removed it
+    "field": pl.String,  # what was broken: an envelope field or properties.<name>
+    "detail": pl.String,  # pii_text: '<email>; <phone>'; duplicates: 'copy of <file>:<line>'
+}
 UNKNOWN_EVENT_TYPES = ("page_scroll", "video_speed_change", "cart_add", "lesson_bookmark")
 WRONG_VALUES = {"string": 42, "number": "high", "integer": "first", "boolean": "yes"}
 PHONE_FORMATS = ("+1 415-555-{:04d}", "+44 20 7946 {:04d}", "(030) 555 {:04d}", "+91 98765 4{:04d}")
-LOG_LINE = "ERROR 2026 worker-3 Traceback (most recent call last): File 'lab.py', line 42, in <module> ValueError: could not convert string to float\n"
+LOG_LINE = "ERROR worker-3 Traceback (most recent call last): File 'lab.py', line 42, in <module> ValueError: could not convert string to float\n"
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
-    """An independent, reproducible stream per purpose (and day)."""
+    """An independent, reproducible random stream per purpose (and day)."""
     return np.random.default_rng([seed, *keys])
 
 
-def _hex_ids(values: np.ndarray, digits: int, prefix: str = "") -> pl.Series:
+def _hex_ids(values: np.ndarray, digits: int, prefix: str) -> pl.Series:
     """`prefix` + the low `digits` hex digits of each unsigned integer, vectorized."""
     shifts = np.arange(digits - 1, -1, -1, dtype=np.uint64) * np.uint64(4)
     nibbles = (values.astype(np.uint64)[:, None] >> shifts) & np.uint64(15)
@@ -250,8 +219,12 @@ def _hex_ids(values: np.ndarray, digits: int, prefix: str = "") -> pl.Series:
     return pl.Series(chars.view(f"S{chars.shape[1]}").ravel()).cast(pl.String)
 
 
+def _random_ids(rng: np.random.Generator, n: int, digits: int, prefix: str) -> pl.Series:
+    return _hex_ids(rng.integers(0, 16**digits, n, dtype=np.uint64), digits, prefix)
+
+
 def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
-    """Random version-4 UUID strings."""
+    """Random version-4 UUID strings, vectorized."""
     nibbles = rng.integers(0, 16, (n, 32), dtype=np.uint8)
     nibbles[:, 12] = 4
     nibbles[:, 16] = 8 + (nibbles[:, 16] & 3)
@@ -260,12 +233,24 @@ def _uuids(rng: np.random.Generator, n: int) -> pl.Series:
     return pl.Series(chars.view("S36").ravel()).cast(pl.String)
 
 
-def _pick(rng: np.random.Generator, options: tuple, n: int) -> np.ndarray:
-    return rng.integers(0, len(options), n)
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
+
+
+def short_name(skill: str) -> str:
+    """What people call a skill: 'Structured query language SQL' -> 'SQL', 'SAP software' -> 'SAP'.
+
+    A trailing acronym replaces the words before it when it abbreviates them (its letters
+    appear in order, starting with their first letter).
+    """
+    name = skill.removesuffix(" software")
+    *words, last = name.split(" ")
+    text = " ".join(words).lower()
+    if words and len(last) > 1 and last.isupper() and text.startswith(last[0].lower()):
+        letters = iter(text)
+        if all(ch in letters for ch in last.lower()):
+            return last
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +267,8 @@ class Catalog:
     content_gaps: pl.DataFrame
     difficulty: np.ndarray  # [course] 1..3
     fmt: np.ndarray  # [course] primary format index
-    category: np.ndarray  # [course] index into category names
+    category: np.ndarray  # [course] category index
+    topic: np.ndarray  # [course] index into topic_skill
     popularity: np.ndarray  # [course] log-popularity prior of the logged recommender
     prereqs: np.ndarray  # [course, 2] prerequisite course indices, -1 for none
     first_module: np.ndarray  # [course] index of its first module
@@ -290,10 +276,9 @@ class Catalog:
     total_minutes: np.ndarray  # [course]
     mod_fmt: np.ndarray  # [module]
     mod_minutes: np.ndarray  # [module]
-    mod_quiz: np.ndarray  # [module] bool
+    mod_quiz: np.ndarray  # [module] ends with a quiz
     role_fit: np.ndarray  # [role, course] share of the course's skills the role needs
-    topic: np.ndarray  # [course] index into topic_skill
-    topic_skill: np.ndarray  # [topic] index into the seed skills
+    topic_skill: np.ndarray  # [topic] the topic's main skill, index into the seed skills
     n_categories: int
 
 
@@ -301,193 +286,162 @@ class Catalog:
 class Roles:
     codes: list[str]
     titles: list[str]
-    weight: np.ndarray  # popularity among learners
-    top_skills: np.ndarray  # [role, ROLE_TOP_SKILLS] indices into the seed skill list
-
-
-def _load_seeds(seeds_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    skills = pl.read_csv(seeds_dir / "skills.csv").filter(pl.col("source") == "onet")
-    role_skills = pl.read_csv(seeds_dir / "role_skills.csv")
-    return skills.with_row_index("s"), role_skills
+    weight: np.ndarray  # share of learners aiming for the role
+    top_skills: np.ndarray  # [role, ROLE_TOP_SKILLS] most demanded skills, seed skill indices
 
 
 def _build_catalog(
     seed: int, n_courses: int, seeds_dir: Path
 ) -> tuple[Catalog, Roles, pl.DataFrame]:
+    """Courses on the skills the learners' target roles demand most, leaving some out (gaps)."""
     rng = _rng(seed, 1)
-    skills, role_skills = _load_seeds(seeds_dir)
-    learnable = skills.filter(~pl.col("category").is_in(NON_COURSE_CATEGORIES))
-    links = role_skills.join(skills.select("skill_id", "s"), on="skill_id")
+    skills = (
+        pl.read_csv(seeds_dir / "skills.csv").filter(pl.col("source") == "onet").with_row_index("s")
+    )
+    links = pl.read_csv(seeds_dir / "role_skills.csv").join(
+        skills.select("skill_id", "s"), on="skill_id"
+    )
+    names, categories = skills["skill_name"].to_list(), skills["category"].to_list()
+    learnable = ~skills["category"].is_in(NON_COURSE_CATEGORIES).to_numpy()
 
-    # Target roles: the occupations needing most course-worthy skills, popularity by rank.
+    # Target roles: the occupations needing most course-worthy skills; popularity by rank.
     pool = (
-        links.filter(pl.col("s").is_in(learnable["s"].implode()))
+        links.filter(pl.col("s").is_in(np.flatnonzero(learnable).tolist()))
         .group_by("onet_soc_code", "role_title")
         .len()
         .sort(["len", "onet_soc_code"], descending=[True, False])
         .head(ROLE_POOL)
     )
-    codes = pool["onet_soc_code"].to_list()
+    codes, titles = pool["onet_soc_code"].to_list(), pool["role_title"].to_list()
     weight = 1 / np.arange(1, len(codes) + 1) ** 0.6
     weight /= weight.sum()
-    role_of = {c: i for i, c in enumerate(codes)}
-    needs = np.zeros((len(codes), skills.height), dtype=bool)  # [role, skill]
-    pool_links = links.filter(pl.col("onet_soc_code").is_in(codes))
-    needs[[role_of[c] for c in pool_links["onet_soc_code"]], pool_links["s"].to_numpy()] = True
-
-    # Skills ranked by how many learners' roles demand them; every GAP_EVERY-th stays out.
+    needs = _incidence(links, codes, skills.height)  # [role, skill]
     demand = weight @ needs
-    is_learnable = np.zeros(skills.height, dtype=bool)
-    is_learnable[learnable["s"].to_numpy()] = True
-    ranked = [s for s in np.argsort(-demand, kind="stable") if is_learnable[s] and demand[s] > 0]
-    n_topics = min(int(np.ceil(n_courses / 2.5)), len(ranked) * 5 // 6)
-    gaps = [s for i, s in enumerate(ranked) if i % GAP_EVERY == GAP_EVERY - 2]
-    gaps = gaps[: max(1, n_topics // 5)]
-    topics = [s for s in ranked if s not in gaps][:n_topics]
     top_skills = np.argsort(-(needs * demand), axis=1, kind="stable")[:, :ROLE_TOP_SKILLS]
 
-    # Related skills by co-occurrence across all occupations (Jaccard).
-    all_roles = links["onet_soc_code"].unique().sort().to_list()
-    occ = np.zeros((len(all_roles), skills.height), dtype=np.float32)
-    occ[
-        links["onet_soc_code"].replace_strict({c: i for i, c in enumerate(all_roles)}).to_numpy(),
-        links["s"].to_numpy(),
-    ] = 1
-    co = occ.T @ occ
+    # Topics: the most demanded skills, except every GAP_EVERY-th (kept out as content gaps).
+    ranked = [s for s in np.argsort(-demand, kind="stable") if learnable[s] and demand[s] > 0]
+    n_topics = min(int(np.ceil(n_courses / 2.5)), len(ranked) * 5 // 6)
+    gaps = [s for i, s in enumerate(ranked) if i % GAP_EVERY == GAP_EVERY - 2][
+        : max(1, n_topics // 5)
+    ]
+    topics = [s for s in ranked if s not in gaps][:n_topics]
+    topic_of = {s: t for t, s in enumerate(topics)}
+
+    # Related skills co-occur in occupations (Jaccard over all of them).
+    occurs = _incidence(links, links["onet_soc_code"].unique().sort().to_list(), skills.height)
+    co = occurs.T.astype(np.float32) @ occurs
     jaccard = co / (co.diagonal()[:, None] + co.diagonal()[None, :] - co + 1e-9)
     np.fill_diagonal(jaccard, 0)
-    jaccard[:, ~is_learnable] = 0
+    jaccard[:, ~learnable] = 0
     jaccard[:, gaps] = 0
 
-    # Courses per topic: all topics get a beginner course, then intermediate and advanced
-    # courses go to the most demanded topics first.
+    # Every topic gets a fundamentals course; then the most demanded topics get the next level.
     per_topic = np.ones(len(topics), dtype=int)
-    for i in range(n_courses - len(topics)):
-        per_topic[i % len(topics)] += 1
-    names = skills["skill_name"].to_list()
-    categories = skills["category"].to_list()
-    rows, skill_rows, prereq_rows = [], [], []
-    first_of_topic: dict[int, int] = {}
-    course_of = {}  # (topic, level) -> course index
-    for level in range(per_topic.max()):
-        for t, s in enumerate(topics):
-            if per_topic[t] <= level:
-                continue
-            c = len(rows)
-            course_of[t, level] = c
-            first_of_topic.setdefault(t, c)
-            difficulty = min(level + 1, 3)
-            related = [r for r in np.argsort(-jaccard[s], kind="stable")[: difficulty - 1]]
-            taught = [s, *related]
-            title = COURSE_TITLES[min(level, len(COURSE_TITLES) - 1)].format(names[s])
-            if level >= len(COURSE_TITLES):
-                title += f" {level - len(COURSE_TITLES) + 2}"
-            rows.append((c, t, s, difficulty, title))
-            skill_rows += [(c, r) for r in taught]
-            if level > 0:
-                prereq_rows.append((c, course_of[t, level - 1]))
-            partner = next(
-                (
-                    u
-                    for u, p in enumerate(topics)
-                    if p in related and u != t and u in first_of_topic
-                ),
-                None,
-            )
-            if difficulty == 3 and partner is not None:
-                prereq_rows.append((c, first_of_topic[partner]))
-    n = len(rows)
-    course_ids = [f"C{c + 1:04d}" for c in range(n)]
-    topic = np.array([r[1] for r in rows])
-    difficulty = np.array([r[3] for r in rows], dtype=np.int8)
-    fmt = rng.choice(3, n, p=[0.45, 0.25, 0.30]).astype(np.int8)
-    category_names = sorted({categories[topics[t]] for t in topic})
-    category = np.array([category_names.index(categories[topics[t]]) for t in topic])
+    np.add.at(per_topic, np.arange(n_courses - len(topics)) % len(topics), 1)
+    levels = [
+        (t, lv) for lv in range(per_topic.max()) for t in range(len(topics)) if per_topic[t] > lv
+    ]
+    course_of = {tl: c for c, tl in enumerate(levels)}
+    topic, level = np.array(levels).T
+    n = len(levels)
+    difficulty = np.minimum(level + 1, 3).astype(np.int8)
+    main = np.array(topics)[topic]
+    taught = [
+        [s, *np.argsort(-jaccard[s], kind="stable")[: d - 1]]
+        for s, d in zip(main, difficulty, strict=True)
+    ]
+    prereq_rows = [(c, course_of[t, lv - 1]) for c, (t, lv) in enumerate(levels) if lv > 0]
+    # Advanced courses also build on the fundamentals of a related topic (edges always lead to
+    # a lower level, so there are no cycles).
+    for c in np.flatnonzero(difficulty == 3):
+        related = [topic_of[s] for s in taught[c][1:] if s in topic_of]
+        if related:
+            prereq_rows.append((c, course_of[related[0], 0]))
 
+    fmt = rng.choice(3, n, p=[0.45, 0.25, 0.30])
+    category_names = sorted({categories[s] for s in main})
+    category = np.searchsorted(category_names, [categories[s] for s in main])
     n_modules = rng.integers(4, 13, n)
     first_module = np.concatenate([[0], np.cumsum(n_modules)[:-1]])
     module_course = np.repeat(np.arange(n), n_modules)
-    position = np.arange(n_modules.sum()) - first_module[module_course]
+    position = np.arange(len(module_course)) - first_module[module_course]
     # Modules follow the course's primary format 60% of the time.
     mod_fmt = np.where(
         rng.random(len(module_course)) < 0.6,
         fmt[module_course],
         rng.integers(0, 3, len(module_course)),
-    ).astype(np.int8)
-    low, high = np.array([5, 10, 20]), np.array([25, 30, 60])
+    )
+    low, high = np.array(MODULE_MINUTES).T
     mod_minutes = rng.integers(low[mod_fmt], high[mod_fmt] + 1)
     mod_quiz = (rng.random(len(module_course)) < 0.4) | (position == n_modules[module_course] - 1)
-    total_minutes = np.bincount(module_course, weights=mod_minutes)
 
     prereqs = np.full((n, 2), -1)
     for c, p in prereq_rows:
         prereqs[c, int(prereqs[c, 0] >= 0)] = p
-    role_fit = np.zeros((len(codes), n))
-    for c, s in skill_rows:
-        role_fit[:, c] += needs[:, s]
-    role_fit /= np.bincount([c for c, _ in skill_rows], minlength=n)
-    popularity = np.log(demand[[r[2] for r in rows]] + 1e-3) + 0.5 * (difficulty == 1)
-    popularity += rng.normal(0, 0.3, n)
+    role_fit = np.stack([needs[:, t].mean(axis=1) for t in taught], axis=1)
+    popularity = np.log(demand[main]) + 0.5 * (difficulty == 1) + rng.normal(0, 0.3, n)
 
-    language_codes, language_p = zip(*LANGUAGES, strict=True)
-    fmt_names = np.array(FORMATS)
+    course_ids = [f"C{c + 1:04d}" for c in range(n)]
+    course_titles = [
+        COURSE_TITLES[min(lv, len(COURSE_TITLES) - 1)].format(short_name(names[s]))
+        + (f" {lv - len(COURSE_TITLES) + 2}" if lv >= len(COURSE_TITLES) else "")
+        for s, lv in zip(main, level, strict=True)
+    ]
+    language, language_share = zip(*LANGUAGES, strict=True)
     courses = pl.DataFrame(
         {
             "course_id": course_ids,
-            "title": [r[4] for r in rows],
+            "title": course_titles,
             "description": [
                 _describe(
-                    r[4],
-                    names[r[2]],
-                    categories[r[2]],
-                    r[3],
-                    [names[x] for c, x in skill_rows if c == r[0]],
-                    pool,
-                    needs[:, r[2]],
+                    title,
+                    d,
+                    [names[s] for s in ts],
+                    categories[ts[0]],
+                    [titles[r] for r in rng.permutation(np.flatnonzero(needs[:, ts[0]]))[:2]],
                 )
-                for r in rows
+                for title, d, ts in zip(course_titles, difficulty, taught, strict=True)
             ],
-            "category": [category_names[k] for k in category],
+            "category": np.array(category_names)[category],
             "difficulty": difficulty,
-            "instructor_id": [f"I{i:03d}" for i in rng.integers(1, max(2, n // 3) + 1, n)],
-            "language": rng.choice(language_codes, n, p=language_p),
-            "primary_format": fmt_names[fmt],
+            "instructor_id": [f"I{i:03d}" for i in rng.integers(1, n // 3 + 2, n)],
+            "language": rng.choice(language, n, p=language_share),
+            "primary_format": np.array(FORMATS)[fmt],
         }
     )
-    module_ids = [
-        f"{course_ids[c]}-M{p + 1:02d}" for c, p in zip(module_course, position, strict=True)
-    ]
     modules = pl.DataFrame(
         {
-            "course_id": [course_ids[c] for c in module_course],
-            "module_id": module_ids,
+            "course_id": np.array(course_ids)[module_course],
+            "module_id": [
+                f"{course_ids[c]}-M{p + 1:02d}"
+                for c, p in zip(module_course, position, strict=True)
+            ],
             "position": position + 1,
             "title": [
-                f"{FORMAT_TITLES[FORMATS[f]]}: {MODULE_TOPICS[p % len(MODULE_TOPICS)]} with {names[topics[topic[c]]]}"
+                f"{FORMAT_LABELS[f]}: {MODULE_TOPICS[p % len(MODULE_TOPICS)]} with {short_name(names[main[c]])}"
                 for c, p, f in zip(module_course, position, mod_fmt, strict=True)
             ],
             "duration_minutes": mod_minutes,
-            "format": fmt_names[mod_fmt],
+            "format": np.array(FORMATS)[mod_fmt],
         }
     )
     course_skills = pl.DataFrame(
-        {
-            "course_id": [course_ids[c] for c, _ in skill_rows],
-            "skill": [names[s] for _, s in skill_rows],
-        }
+        [(course_ids[c], names[s]) for c, ts in enumerate(taught) for s in ts],
+        schema=["course_id", "skill"],
+        orient="row",
     )
     prerequisites = pl.DataFrame(
-        {
-            "course_id": [course_ids[c] for c, _ in prereq_rows],
-            "prerequisite_course_id": [course_ids[p] for _, p in prereq_rows],
-        },
-        schema={"course_id": pl.String, "prerequisite_course_id": pl.String},
+        [(course_ids[c], course_ids[p]) for c, p in prereq_rows],
+        schema=["course_id", "prerequisite_course_id"],
+        orient="row",
     )
     content_gaps = pl.DataFrame(
         {
             "skill": [names[s] for s in gaps],
+            "query_term": [short_name(names[s]).lower() for s in gaps],
             "category": [categories[s] for s in gaps],
-            "role_demand": [float(demand[s]) for s in gaps],
+            "role_demand": demand[gaps].round(4),
         }
     )
     catalog = Catalog(
@@ -499,27 +453,36 @@ def _build_catalog(
         difficulty=difficulty,
         fmt=fmt,
         category=category,
+        topic=topic,
         popularity=popularity,
         prereqs=prereqs,
         first_module=first_module,
         n_modules=n_modules,
-        total_minutes=total_minutes,
+        total_minutes=np.bincount(module_course, weights=mod_minutes),
         mod_fmt=mod_fmt,
         mod_minutes=mod_minutes,
         mod_quiz=mod_quiz,
         role_fit=role_fit,
-        topic=topic,
         topic_skill=np.array(topics),
         n_categories=len(category_names),
     )
-    roles = Roles(codes, pool["role_title"].to_list(), weight, top_skills)
-    return catalog, roles, skills
+    return catalog, Roles(codes, titles, weight, top_skills), skills
 
 
-def _describe(title, skill, category, difficulty, taught, pool, role_needs) -> str:
+def _incidence(links: pl.DataFrame, codes: list[str], n_skills: int) -> np.ndarray:
+    """[occupation, skill] boolean matrix for the occupations `codes`."""
+    rows = links.filter(pl.col("onet_soc_code").is_in(codes))
+    matrix = np.zeros((len(codes), n_skills), dtype=bool)
+    index = {c: i for i, c in enumerate(codes)}
+    matrix[[index[c] for c in rows["onet_soc_code"]], rows["s"].to_numpy()] = True
+    return matrix
+
+
+def _describe(
+    title: str, difficulty: int, taught: list[str], category: str, roles: list[str]
+) -> str:
     level = ("a first", "an intermediate", "an advanced")[difficulty - 1]
-    roles = [t for t, need in zip(pool["role_title"], role_needs, strict=True) if need][:2]
-    text = f"{title} is {level} course on {skill} ({category.lower()})."
+    text = f"{title} is {level} course on {taught[0]} ({category.lower()})."
     if len(taught) > 1:
         text += f" Along the way you also use {' and '.join(taught[1:])}."
     if roles:
@@ -535,7 +498,7 @@ def _describe(title, skill, category, difficulty, taught, pool, role_needs) -> s
 @dataclass
 class Learners:
     user_id: pl.Series
-    style: np.ndarray  # index into STYLES (= preferred format index)
+    style: np.ndarray  # index into STYLES (= index of the preferred format)
     role: np.ndarray  # index into Roles
     level: np.ndarray  # latent skill level on the difficulty scale, at sign-up
     pref: np.ndarray  # [learner, category] topic preference, mean 1
@@ -543,14 +506,14 @@ class Learners:
     current_skills: pl.Series  # list[str]
     weekly_minutes: np.ndarray
     days_per_week: np.ndarray
-    engagement: np.ndarray  # initial propensity to show up on a planned day
+    engagement: np.ndarray  # propensity to show up on a planned day, at sign-up
     signup_day: np.ndarray
     hour_utc: np.ndarray  # preferred session start
     offset_ms: np.ndarray  # UTC offset the learner's client writes into timestamps
-    suffix: pl.Series  # the matching timestamp suffix: 'Z' or '+01:00', ...
-    stated_format: pl.Series  # preferred_format in the profile (null if not stated)
-    grant_day: np.ndarray  # day the learner grants fine consent, -1 never
-    revoke_day: np.ndarray  # day they withdraw it again, -1 never
+    suffix: pl.Series  # the matching timestamp suffix: 'Z', '+01:00', '-05:00', ...
+    stated_format: pl.Series  # preferred_format in the profile (null: not stated)
+    grant_day: np.ndarray  # day they plan to grant fine consent, -1 never
+    revoke_day: np.ndarray  # day they plan to withdraw it again, -1 never
     context: pl.Series  # JSON context object (personal data)
     truth: pl.DataFrame
 
@@ -559,13 +522,10 @@ def _make_learners(
     seed: int, n: int, days: int, catalog: Catalog, roles: Roles, skills: pl.DataFrame
 ) -> Learners:
     rng = _rng(seed, 2)
-    # Affine map mod 16^10 with an odd factor is a bijection: distinct, random-looking ids.
-    factor = int(rng.integers(1, 2**39)) * 2 + 1
+    # An affine map mod 16^10 with an odd factor is a bijection: distinct, random-looking ids.
+    factor, shift = np.uint64(2 * rng.integers(1, 2**39) + 1), np.uint64(rng.integers(0, 2**40))
     user_id = _hex_ids(
-        (np.arange(n, dtype=np.uint64) * np.uint64(factor) + np.uint64(rng.integers(0, 2**40)))
-        % np.uint64(2**40),
-        10,
-        "usr_",
+        (np.arange(n, dtype=np.uint64) * factor + shift) % np.uint64(2**40), 10, "usr_"
     )
     style = rng.choice(3, n, p=[0.4, 0.3, 0.3])
     role = rng.choice(len(roles.codes), n, p=roles.weight)
@@ -584,33 +544,28 @@ def _make_learners(
     known_skills = roles.top_skills[role]
     names = skills["skill_name"].to_numpy()
     offsets = np.concatenate([[0], np.cumsum(known.sum(axis=1))]).astype(np.int32)
-    current_skills = pl.from_arrow(
-        pa.ListArray.from_arrays(offsets, pa.array(names[known_skills[known]], pa.string()))
-    )
-    topic_skills = np.array(catalog.topic_skill)
+    values = pa.array(names[known_skills[known]], pa.string())
+    current_skills = pl.Series("current_skills", pa.ListArray.from_arrays(offsets, values))
     topic_of_skill = np.full(skills.height, -1)
-    topic_of_skill[topic_skills] = np.arange(len(topic_skills))
-    knows = np.zeros((n, len(topic_skills)), dtype=bool)
-    rows, cols = np.nonzero(known)
-    t = topic_of_skill[known_skills[rows, cols]]
-    knows[rows[t >= 0], t[t >= 0]] = True
+    topic_of_skill[catalog.topic_skill] = np.arange(len(catalog.topic_skill))
+    knows = np.zeros((n, len(catalog.topic_skill)), dtype=bool)
+    learner, j = np.nonzero(known)
+    t = topic_of_skill[known_skills[learner, j]]
+    knows[learner[t >= 0], t[t >= 0]] = True
 
-    weekly_minutes = np.clip(rng.lognormal(np.log(180), 0.6, n), 30, 1200).round().astype(int)
+    weekly_minutes = np.clip(rng.lognormal(np.log(150), 0.6, n), 30, 1200).round().astype(int)
     days_per_week = np.clip(1.5 + weekly_minutes / 90, 1.5, 6)
     engagement = rng.beta(4, 1.5, n)
     signup_day = np.where(rng.random(n) < 0.4, 0, rng.integers(0, days, n))
 
-    locale_names, offsets_min, locale_p = zip(*LOCALES, strict=True)
-    locale = rng.choice(len(LOCALES), n, p=locale_p)
-    agent = rng.choice(len(USER_AGENTS), n, p=[0.35, 0.2, 0.1, 0.2, 0.15])
-    mobile = agent >= 3  # the app writes local time with its offset; browsers send UTC
-    offset_min = np.where(mobile, np.array(offsets_min)[locale], 0)
-    suffixes = [
-        f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in offsets_min
-    ]
-    suffix = pl.Series(np.where(mobile, np.array(suffixes)[locale], "Z"))
+    locale_names, locale_offsets, locale_shares = (np.array(x) for x in zip(*LOCALES, strict=True))
+    locale = rng.choice(len(LOCALES), n, p=locale_shares)
+    agent = rng.choice(len(USER_AGENTS), n, p=AGENT_SHARES)
+    app = agent >= 3
+    suffixes = np.array(
+        [f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in locale_offsets]
+    )
     local_hour = rng.choice([7.5, 12.5, 20.0], n, p=[0.3, 0.2, 0.5]) + rng.normal(0, 0.8, n)
-    hour_utc = (local_hour - np.array(offsets_min)[locale] / 60) % 24
 
     stated = np.where(rng.random(n) < 0.75, style, rng.integers(0, 3, n))
     stated_format = pl.Series(np.array(FORMATS)[stated]).scatter(
@@ -624,33 +579,33 @@ def _make_learners(
     )
     revoke_day = np.where(grants & (rng.random(n) < 0.12), grant_day + rng.integers(2, 15, n), -1)
 
-    first = np.array(FIRST_NAMES)[rng.integers(0, len(FIRST_NAMES), n)]
-    last = np.array(LAST_NAMES)[rng.integers(0, len(LAST_NAMES), n)]
     octets = rng.integers(1, 255, (n, 4))
-    octets[:, 0] = rng.choice([23, 31, 45, 62, 77, 81, 92, 104, 151, 176, 185, 203, 212], n)
+    octets[:, 0] = rng.choice(IP_FIRST_OCTETS, n)
     context = (
         pl.DataFrame(
             {
-                "first": first,
-                "last": last,
+                "first": rng.choice(FIRST_NAMES, n),
+                "last": rng.choice(LAST_NAMES, n),
                 "num": rng.integers(1, 100, n),
-                "domain": np.array(MAIL_DOMAINS)[rng.integers(0, len(MAIL_DOMAINS), n)],
-                "o": octets,
+                "domain": rng.choice(MAIL_DOMAINS, n),
+                "ip": octets,
             }
         )
         .select(
             pl.struct(
                 email=pl.format("{}.{}{}@{}", "first", "last", "num", "domain"),
-                ip=pl.col("o").arr.eval(pl.element().cast(pl.String)).arr.join("."),
-                user_agent=pl.Series(np.array(USER_AGENTS)[agent]),
-                locale=pl.Series(np.array(locale_names)[locale]),
+                ip=pl.col("ip").arr.eval(pl.element().cast(pl.String)).arr.join("."),
+                user_agent=pl.lit(pl.Series(np.array(USER_AGENTS)[agent])),
+                locale=pl.lit(pl.Series(locale_names[locale])),
             ).struct.json_encode()
         )
         .to_series()
     )
 
-    start_categories = np.argsort(-pref, axis=1)[:, :3]
-    category_names = catalog.courses["category"].unique().sort().to_numpy()
+    # Planted traits for evaluations. skill_level: latent level at sign-up on the difficulty
+    # scale; engagement: propensity to come back; fine_consent: plans to grant fine consent
+    # (simulate adds fine_granted_at / fine_revoked_at: when the consent events were sent).
+    category_names = np.array(sorted(catalog.courses["category"].unique()))
     truth = pl.DataFrame(
         {
             "user_id": user_id,
@@ -659,13 +614,13 @@ def _make_learners(
             "target_onet_soc_code": np.array(roles.codes)[role],
             "skill_level": level.round(3),
             "current_skills": current_skills,
-            "preferred_categories": category_names[start_categories].tolist(),
+            "preferred_categories": category_names[np.argsort(-pref, axis=1)[:, :3]].tolist(),
             "weekly_minutes": weekly_minutes,
             "days_per_week": days_per_week.round(2),
             "engagement": engagement.round(3),
             "signup_day": signup_day,
-            "locale": np.array(locale_names)[locale],
-            "utc_offset_minutes": offset_min,
+            "locale": locale_names[locale],
+            "utc_offset_minutes": locale_offsets[locale],
             "stated_format": stated_format,
             "fine_consent": grants,
         }
@@ -682,15 +637,48 @@ def _make_learners(
         days_per_week=days_per_week,
         engagement=engagement,
         signup_day=signup_day,
-        hour_utc=hour_utc,
-        offset_ms=offset_min.astype(np.int64) * 60_000,
-        suffix=suffix,
+        hour_utc=(local_hour - locale_offsets[locale] / 60) % 24,
+        offset_ms=np.where(app, locale_offsets[locale], 0).astype(np.int64) * 60_000,
+        suffix=pl.Series(np.where(app, suffixes[locale], "Z")),
         stated_format=stated_format,
         grant_day=grant_day,
         revoke_day=revoke_day,
         context=context,
         truth=truth,
     )
+
+
+def _texts(catalog: Catalog, roles: Roles, skills: pl.DataFrame) -> dict:
+    """Text pools the day simulation draws from by index, so no text is built per event."""
+
+    def grouped(groups: dict) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        size = np.array([len(g) for g in groups.values()])
+        return pl.Series([x for g in groups.values() for x in g]), np.cumsum(size) - size, size
+
+    names = skills["skill_name"].to_list()
+    taught = dict(catalog.course_skills.group_by("skill").len().iter_rows())
+    course_skill = [short_name(names[catalog.topic_skill[t]]) for t in catalog.topic]
+    module_course = np.repeat(np.arange(len(catalog.topic)), catalog.n_modules)
+    titles = catalog.courses["title"].to_list()
+    return {
+        "queries": pl.Series(
+            [tpl.format(short_name(s).lower()) for s in names for tpl in SEARCH_TEMPLATES]
+        ),
+        "results": np.array([taught.get(s, 0) for s in names]),
+        "quiz_ids": catalog.modules["module_id"] + "-Q",
+        "forum_course": pl.Series(
+            [
+                tpl.format(pos=pos, title=titles[c], skill=course_skill[c])
+                for pos, c in zip(catalog.modules["position"], module_course, strict=True)
+                for tpl in FORUM_COURSE
+            ]
+        ),
+        "forum_general": pl.Series(
+            [tpl.format(role=r) for r in roles.titles for tpl in FORUM_GENERAL]
+        ),
+        "comments": grouped(COMMENTS),
+        "reasons": grouped(DROP_REASONS),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -704,24 +692,26 @@ class _Buffer:
     def __init__(self) -> None:
         self.blocks: list[pl.DataFrame] = []
 
-    def add(self, event_type, u, t, *, course=-1, module=-1, client=True, **props) -> None:
+    def add(self, event_type: str, u, t, *, course=-1, module=-1, client=True, **props) -> None:
+        """Events of one type; `client=False` for the platform's own (no session, no context).
+
+        Property values are arrays (or scalars); a null leaves an optional property out.
+        """
         n = len(u)
         if n == 0:
             return
+        encoded = pl.repeat("{}", n, eager=True)
         if props:
             values = pl.DataFrame(
-                {k: np.full(n, v) if np.isscalar(v) else v for k, v in props.items()}
+                {k: pl.repeat(v, n, eager=True) if np.isscalar(v) else v for k, v in props.items()}
             )
             encoded = values.select(pl.struct(pl.all()).struct.json_encode()).to_series()
-            if any(values[k].has_nulls() for k in props):
-                # Absent optional properties are left out, not written as null (they come last).
+            if any(values[k].has_nulls() for k in props):  # optional properties come last
                 encoded = encoded.str.replace_all(r',?"\w+":null', "")
-        else:
-            encoded = pl.Series(np.full(n, "{}"))
         self.blocks.append(
             pl.DataFrame(
                 {
-                    "event_type": np.full(n, event_type),
+                    "event_type": pl.repeat(event_type, n, eager=True),
                     "u": np.asarray(u, dtype=np.int32),
                     "t": np.asarray(t, dtype=np.int64),
                     "course": np.broadcast_to(course, n).astype(np.int32),
@@ -732,12 +722,17 @@ class _Buffer:
             )
         )
 
-    def frame(self) -> pl.DataFrame:
-        return pl.concat(self.blocks).sort("t", maintain_order=True)
+    def frame(self, last_ms: int) -> pl.DataFrame:
+        # The clamp keeps the rare session that runs past midnight inside the day's file.
+        return (
+            pl.concat(self.blocks)
+            .with_columns(pl.col("t").clip(upper_bound=last_ms))
+            .sort("t", maintain_order=True)
+        )
 
 
 class _Platform:
-    """Learner state carried from day to day, and the day's behaviour, vectorized over learners."""
+    """Learner state carried from day to day, and one day's behaviour, vectorized over learners."""
 
     def __init__(
         self,
@@ -754,7 +749,7 @@ class _Platform:
         self.course = np.full(n, -1, dtype=np.int32)  # current enrolment
         self.pos = np.zeros(n, dtype=np.int32)  # next module, 0-based
         self.done = np.zeros(n)  # content minutes done in that module
-        self.gap = np.zeros(n)  # difficulty - level (+ missing prerequisites) at enrolment
+        self.gap = np.zeros(n)  # difficulty - level (+0.8 with prerequisites missing), at enrolment
         self.score_sum = np.zeros(n)
         self.score_n = np.zeros(n, dtype=np.int32)
         self.level = learners.level.copy()
@@ -769,23 +764,23 @@ class _Platform:
         self.t = np.zeros(n, dtype=np.int64)  # each active learner's clock today (ms)
 
     def tick(self, u: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
-        """Advance the clocks of learners `u` by a random lo..hi seconds; the new times."""
+        """Advance the clocks of learners `u` by lo..hi seconds; returns their new times."""
         self.t[u] += self.rng.integers(int(lo_s * 1000), int(hi_s * 1000), len(u))
         return self.t[u]
 
     def day(self, d: int) -> pl.DataFrame:
+        """Simulate day `d`: columns event_type, u, t, course, module, client, properties."""
         self.rng = rng = _rng(self.seed, 3, d)
         self.ev = _Buffer()
         lrn, n = self.lrn, len(self.course)
         ms0 = self.start_ms + d * DAY_MS
         opened, open_t = self.platform_jobs(d, ms0)
 
-        weekday = dt.datetime.fromtimestamp(ms0 / 1000, dt.UTC).weekday()
-        p = self.engagement * lrn.days_per_week / 7 * (0.75 if weekday >= 5 else 1.1)
+        weekend = dt.datetime.fromtimestamp(ms0 / 1000, dt.UTC).weekday() >= 5
+        p = self.engagement * lrn.days_per_week / 7 * (0.75 if weekend else 1.1)
         p[opened] = np.maximum(p[opened], 0.8)
-        active = ((lrn.signup_day <= d) & (rng.random(n) < p)) | (lrn.signup_day == d)
-        a = np.flatnonzero(active)
-        start_h = (lrn.hour_utc[a] + rng.normal(0, 1.0, len(a))) % 20.5  # sessions end that day
+        a = np.flatnonzero(((lrn.signup_day <= d) & (rng.random(n) < p)) | (lrn.signup_day == d))
+        start_h = (lrn.hour_utc[a] + rng.normal(0, 1.0, len(a))) % LAST_SESSION_START_H
         self.t[a] = ms0 + (start_h * 3_600_000).astype(np.int64)
         self.t[opened] = np.maximum(self.t[opened], open_t + 60_000)
         self.last_active[a] = d
@@ -799,10 +794,11 @@ class _Platform:
         studied = self.study(a)
         self.forum(a)
         self.drop_out(studied)
-        return self.ev.frame()
+        return self.ev.frame(ms0 + DAY_MS - 1)
 
     def platform_jobs(self, d: int, ms0: int) -> tuple[np.ndarray, np.ndarray]:
-        """Early-morning jobs: drop long-idle enrolments, nudge idle learners. Returns openers."""
+        """Early-morning jobs: end long-idle enrolments, nudge idle learners. Returns who opened
+        a nudge, and when."""
         rng = self.rng
         enrolled = self.course >= 0
         idle = d - self.last_active
@@ -811,28 +807,26 @@ class _Platform:
         self.ev.add("course_drop", auto, t, course=self.course[auto], client=False)
         self.course[auto] = -1
 
-        nudge = np.flatnonzero(
-            enrolled & (idle >= 3) & (idle < AUTO_DROP_IDLE_DAYS) & (d - self.last_nudge >= 4)
-        )
-        self.last_nudge[nudge] = d
-        ids = _hex_ids(rng.integers(0, 2**48, len(nudge)), 12, "ndg_")
-        channel = rng.choice(3, len(nudge), p=[0.5, 0.3, 0.2])
-        sent = ms0 + rng.integers(28_800_000, 36_000_000, len(nudge))
+        due = enrolled & (idle >= 3) & (idle < AUTO_DROP_IDLE_DAYS) & (d - self.last_nudge >= 4)
+        nudged = np.flatnonzero(due)
+        self.last_nudge[nudged] = d
+        ids = _random_ids(rng, len(nudged), 12, "ndg_")
+        channel = rng.choice(3, len(nudged), p=[0.5, 0.3, 0.2])
+        sent = ms0 + rng.integers(28_800_000, 36_000_000, len(nudged))
         self.ev.add(
             "nudge_sent",
-            nudge,
+            nudged,
             sent,
             client=False,
             nudge_id=ids,
-            channel=np.array(("email", "push", "in_app"))[channel],
+            channel=np.array(NUDGE_CHANNELS)[channel],
         )
-        was_opened = rng.random(len(nudge)) < np.array([0.25, 0.4, 0.35])[channel]
-        open_t = sent[was_opened] + rng.integers(300_000, 14_400_000, was_opened.sum())
-        self.ev.add("nudge_opened", nudge[was_opened], open_t, nudge_id=ids.filter(was_opened))
-        self.engagement[nudge[was_opened]] = np.minimum(
-            1, self.engagement[nudge[was_opened]] + 0.05
-        )
-        return nudge[was_opened], open_t
+        was_opened = rng.random(len(nudged)) < np.array([0.25, 0.4, 0.35])[channel]
+        opened = nudged[was_opened]
+        open_t = sent[was_opened] + rng.integers(300_000, 14_400_000, len(opened))
+        self.ev.add("nudge_opened", opened, open_t, nudge_id=ids.filter(was_opened))
+        self.engagement[opened] = np.minimum(1, self.engagement[opened] + 0.05)
+        return opened, open_t
 
     def sign_up_and_consent(self, a: np.ndarray, d: int) -> None:
         lrn = self.lrn
@@ -846,7 +840,7 @@ class _Platform:
             weekly_minutes=lrn.weekly_minutes[new],
             preferred_format=lrn.stated_format.gather(new),
         )
-        # Consent is given on the first active day on or after the planned day.
+        # Consent changes on the first active day on or after the planned day.
         grant = a[(lrn.grant_day[a] >= 0) & (lrn.grant_day[a] <= d) & (self.granted_at[a] < 0)]
         t = self.tick(grant, 2, 30)
         self.ev.add("consent_changed", grant, t, tier="fine", granted=True)
@@ -857,51 +851,48 @@ class _Platform:
         self.granted[revoke], self.revoked_at[revoke] = False, t
 
     def utility(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[learner, course] appeal for learners `b` (-inf: taken before), and difficulty gaps."""
+        """[learner, course] appeal for learners `b` (-inf: taken before) and difficulty gaps."""
         cat, lrn = self.cat, self.lrn
-        missing = np.zeros((len(b), len(cat.difficulty)), dtype=bool)
-        for k in range(cat.prereqs.shape[1]):
-            has = cat.prereqs[:, k] >= 0
-            missing |= has & ~self.completed[b][:, cat.prereqs[:, k].clip(0)]
+        completed = self.completed[b]
+        missing = np.zeros(completed.shape, dtype=bool)
+        for p in cat.prereqs.T:
+            missing |= (p >= 0) & ~completed[:, p.clip(0)]
         gap = cat.difficulty - self.level[b, None] + 0.8 * missing
-        already = lrn.knows[b][:, cat.topic] & (cat.difficulty == 1)
+        known = lrn.knows[b][:, cat.topic] & (cat.difficulty == 1)
         u = (
             0.8 * lrn.pref[b][:, cat.category]
-            + 2.0 * cat.role_fit[lrn.role[b]] * (1 - 0.8 * already)
+            + 2.0 * cat.role_fit[lrn.role[b]] * (1 - 0.8 * known)
             - 0.9 * np.abs(gap)
             + 0.4 * (cat.fmt == lrn.style[b, None])
         )
-        u[self.completed[b] | self.tried[b]] = -np.inf
+        u[completed | self.tried[b]] = -np.inf
         return u, gap
 
     def search(self, a: np.ndarray) -> None:
-        rng, texts = self.rng, self.texts
+        """Learners search for their role's skills (catalog gaps included) or catalog topics."""
+        rng, cat, texts = self.rng, self.cat, self.texts
         q = a[rng.random(len(a)) < np.where(self.course[a] < 0, 0.3, 0.08)]
-        role_skill = self.roles.top_skills[
-            self.lrn.role[q], rng.integers(0, ROLE_TOP_SKILLS, len(q))
-        ]
-        topic_skill = self.cat.topic_skill[
-            self.cat.topic[rng.integers(0, len(self.cat.topic), len(q))]
-        ]
-        s = np.where(rng.random(len(q)) < 0.7, role_skill, topic_skill)
+        for_role = self.roles.top_skills[self.lrn.role[q], rng.integers(0, ROLE_TOP_SKILLS, len(q))]
+        in_catalog = cat.topic_skill[rng.integers(0, len(cat.topic_skill), len(q))]
+        s = np.where(rng.random(len(q)) < 0.7, for_role, in_catalog)
         query = texts["queries"].gather(
-            s * len(SEARCH_TEMPLATES) + _pick(rng, SEARCH_TEMPLATES, len(q))
+            s * len(SEARCH_TEMPLATES) + rng.integers(0, len(SEARCH_TEMPLATES), len(q))
         )
         results = texts["results"][s]
-        results = np.where(
-            (results == 0) & (rng.random(len(q)) < 0.3), rng.integers(1, 3, len(q)), results
-        )
+        fuzzy = (results == 0) & (rng.random(len(q)) < 0.3)  # loose matches on descriptions
+        results[fuzzy] = rng.integers(1, 3, fuzzy.sum())
         self.ev.add("search", q, self.tick(q, 10, 90), query=query, results_count=results)
 
     def browse(self, a: np.ndarray) -> None:
-        """Recommendations on the home page, clicks with position bias, views and enrolments."""
+        """Recommendations, clicks with position bias, course views and enrolments."""
         rng, cat = self.rng, self.cat
-        b = a[(self.course[a] < 0) | (rng.random(len(a)) < 0.15)]
+        b = a[(self.course[a] < 0) | (rng.random(len(a)) < 0.1)]
         u, gap = self.utility(b)
         score = cat.popularity + 0.5 * u + 0.5 * rng.gumbel(size=u.shape)
         recs = np.argsort(-score, axis=1, kind="stable")[:, : len(CLICK_BIAS)]
         shown = np.isfinite(np.take_along_axis(score, recs, axis=1))
-        rec_ids = _hex_ids(rng.integers(0, 2**48, len(b)), 12, "rec_")
+        rec_ids = _random_ids(rng, len(b), 12, "rec_")
+        surface = np.array(SURFACES)[rng.choice(len(SURFACES), len(b), p=[0.7, 0.2, 0.1])]
         t = self.tick(b, 2, 20)
         row, pos = np.nonzero(shown)
         self.ev.add(
@@ -911,12 +902,12 @@ class _Platform:
             course=recs[row, pos],
             rec_id=rec_ids.gather(row),
             position=pos + 1,
-            surface=np.array(SURFACES)[rng.choice(3, len(b), p=[0.7, 0.2, 0.1])[row]],
+            surface=surface[row],
             model_version=MODEL_VERSION,
         )
         appeal = np.clip(2 * _sigmoid(np.take_along_axis(u, recs, axis=1) - 1), 0, 1.5)
-        click = shown & (rng.random(recs.shape) < CLICK_BIAS * appeal)
-        k = np.flatnonzero(click.any(axis=1))
+        click = shown & (rng.random(recs.shape) < CLICK_BIAS[: recs.shape[1]] * appeal)
+        k = np.flatnonzero(click.any(axis=1))  # at most one click per list: the first
         chosen = recs[k, click[k].argmax(axis=1)]
         self.ev.add(
             "rec_click", b[k], self.tick(b[k], 3, 40), course=chosen, rec_id=rec_ids.gather(k)
@@ -925,16 +916,18 @@ class _Platform:
         yes = (self.course[b[k]] < 0) & (rng.random(len(k)) < _sigmoid(1.5 * (u[k, chosen] - 0.3)))
         self.enroll(b[k[yes]], chosen[yes], gap[k[yes], chosen[yes]], rec_ids.gather(k[yes]))
 
-        # Without a click, some learners pick a course themselves.
+        # Without a click, some learners find a course themselves.
         o = np.flatnonzero((self.course[b] < 0) & ~click.any(axis=1) & (rng.random(len(b)) < 0.5))
         choice = np.argmax(u[o] + rng.gumbel(size=(len(o), u.shape[1])), axis=1)
-        fine = np.isfinite(u[o, choice])
-        o, choice = o[fine], choice[fine]
+        left = np.isfinite(u[o, choice])
+        o, choice = o[left], choice[left]
         self.ev.add("course_view", b[o], self.tick(b[o], 5, 60), course=choice)
         yes = rng.random(len(o)) < _sigmoid(1.5 * (u[o, choice] - 0.3))
         self.enroll(b[o[yes]], choice[yes], gap[o[yes], choice[yes]])
 
-    def enroll(self, u, c, gap, rec_ids=None) -> None:
+    def enroll(
+        self, u: np.ndarray, c: np.ndarray, gap: np.ndarray, rec_ids: pl.Series | None = None
+    ) -> None:
         t = self.tick(u, 20, 120)
         if rec_ids is None:
             self.ev.add("enroll", u, t, course=c)
@@ -948,11 +941,8 @@ class _Platform:
         """Work through modules within today's minutes; returns who studied."""
         rng, cat, lrn = self.rng, self.cat, self.lrn
         left = np.zeros(len(self.course))
-        left[a] = np.clip(
-            lrn.weekly_minutes[a] / lrn.days_per_week[a] * rng.lognormal(0, 0.35, len(a)),
-            10,
-            MAX_DAILY_MINUTES,
-        )
+        minutes = lrn.weekly_minutes[a] / lrn.days_per_week[a] * rng.lognormal(0, 0.35, len(a))
+        left[a] = np.clip(minutes, 10, MAX_DAILY_MINUTES)
         studied = a[self.course[a] >= 0]
         while len(s := a[(self.course[a] >= 0) & (left[a] >= 1)]):
             c = self.course[s]
@@ -968,8 +958,8 @@ class _Platform:
             self.t[s] += (spend * 60_000).astype(np.int64)
             self.done[s] += spend / pace
             left[s] -= spend
-            fin = self.done[s] >= cat.mod_minutes[m] - 1e-6
-            self.finish_modules(s[fin], c[fin], m[fin])
+            end = self.done[s] >= cat.mod_minutes[m] - 1e-6
+            self.finish_modules(s[end], c[end], m[end])
         return studied
 
     def watch(self, s, c, m, done, spend, pace) -> None:
@@ -977,11 +967,11 @@ class _Platform:
         rng = self.rng
         length = self.cat.mod_minutes[m] * 60.0
         p0, p1 = done * 60, np.minimum((done + spend / pace) * 60, length)
-        beats = (np.floor(p1 / PROGRESS_EVERY_S) - np.floor(p0 / PROGRESS_EVERY_S)).astype(int)
+        beats = (p1 // PROGRESS_EVERY_S - p0 // PROGRESS_EVERY_S).astype(int)
         i = np.repeat(np.arange(len(s)), beats)
-        k = np.arange(len(i)) - np.repeat(np.cumsum(beats) - beats, beats) + 1
-        position = (np.floor(p0[i] / PROGRESS_EVERY_S) + k) * PROGRESS_EVERY_S
-        ended = np.flatnonzero((p1 >= length) & (length % PROGRESS_EVERY_S > 0))
+        nth = np.arange(len(i)) - np.repeat(np.cumsum(beats) - beats, beats) + 1
+        position = (p0[i] // PROGRESS_EVERY_S + nth) * PROGRESS_EVERY_S
+        ended = np.flatnonzero((p1 >= length) & (length % PROGRESS_EVERY_S > 0))  # final beat
         i, position = np.concatenate([i, ended]), np.concatenate([position, length[ended]])
         t = self.t[s[i]] + ((position - p0[i]) * pace[i] * 1000).astype(np.int64)
         self.ev.add(
@@ -1005,18 +995,13 @@ class _Platform:
                 )
                 continue
             jump = rng.uniform(20, 180, len(i)) if kind == "skip" else -rng.uniform(10, 90, len(i))
-            to = np.clip(at + jump, 0, length[i])
+            to = np.clip(at + jump, 0, length[i]).round(1)
             self.ev.add(
-                "video_seek",
-                s[i],
-                t,
-                course=c[i],
-                module=m[i],
-                from_s=at.round(1),
-                to_s=to.round(1),
+                "video_seek", s[i], t, course=c[i], module=m[i], from_s=at.round(1), to_s=to
             )
 
-    def finish_modules(self, s, c, m) -> None:
+    def finish_modules(self, s: np.ndarray, c: np.ndarray, m: np.ndarray) -> None:
+        """Module completions, their quizzes, and course completions."""
         rng, cat = self.rng, self.cat
         self.ev.add("module_complete", s, self.t[s], course=c, module=m)
         q = cat.mod_quiz[m]
@@ -1042,10 +1027,11 @@ class _Platform:
         )
         again = (score < 0.6) & (rng.random(len(qs)) < 0.5)
         retry = np.clip(score[again] + rng.uniform(0.05, 0.25, again.sum()), 0, 1).round(2)
+        t = self.tick(qs[again], 120, 600)
         self.ev.add(
             "quiz_submit",
             qs[again],
-            self.tick(qs[again], 120, 600),
+            t,
             course=qc[again],
             module=qm[again],
             quiz_id=quiz_id.filter(again),
@@ -1059,14 +1045,18 @@ class _Platform:
         self.done[s] = 0
         self.complete(s[self.pos[s] >= cat.n_modules[c]])
 
-    def complete(self, s) -> None:
+    def complete(self, s: np.ndarray) -> None:
         rng, c = self.rng, self.course[s]
         mean = self.score_sum[s] / np.maximum(self.score_n[s], 1)
         result = np.where(mean >= 0.85, "distinction", np.where(mean >= 0.5, "pass", "fail"))
-        stated = pl.Series(result).scatter(
-            np.flatnonzero((result == "pass") & (rng.random(len(s)) < 0.2)), None
+        implied = np.flatnonzero((result == "pass") & (rng.random(len(s)) < 0.2))  # no result: pass
+        self.ev.add(
+            "course_complete",
+            s,
+            self.tick(s, 5, 30),
+            course=c,
+            result=pl.Series(result).scatter(implied, None),
         )
-        self.ev.add("course_complete", s, self.tick(s, 5, 30), course=c, result=stated)
         self.completed[s, c] = True
         learned = (result != "fail") & (self.cat.difficulty[c] >= self.level[s] - 0.5)
         self.level[s] += 0.25 * learned
@@ -1074,9 +1064,9 @@ class _Platform:
         self.rate(s, c, 0.5)
         self.course[s] = -1
 
-    def rate(self, s, c, share: float) -> None:
+    def rate(self, s: np.ndarray, c: np.ndarray, share: float) -> None:
         """Some learners leave stars (and a comment) that follow how well the course fitted."""
-        rng, texts = self.rng, self.texts
+        rng = self.rng
         keep = rng.random(len(s)) < share
         s, c = s[keep], c[keep]
         gap = self.gap[s]
@@ -1091,23 +1081,27 @@ class _Platform:
             + 1.5 * (mean - 0.7)
         )
         stars = np.clip(np.round(3.7 + 0.9 * fit + rng.normal(0, 0.6, len(s))), 1, 5).astype(int)
-        band = np.digitize(stars, [3, 4])  # low, mid, high
-        pool, first, size = texts["comments"]
-        comment = pool.gather(first[band] + (rng.random(len(s)) * size[band]).astype(int))
-        comment = comment.scatter(np.flatnonzero(rng.random(len(s)) >= 0.35), None)
+        comment = self.draw("comments", np.digitize(stars, [3, 4]), 0.35)
         self.ev.add("rating", s, self.tick(s, 10, 60), course=c, stars=stars, comment=comment)
+
+    def draw(self, pool: str, group: np.ndarray, share: float) -> pl.Series:
+        """A random text of each row's group from a grouped pool; null for 1 - share of rows."""
+        texts, first, size = self.texts[pool]
+        picked = texts.gather(
+            first[group] + (self.rng.random(len(group)) * size[group]).astype(int)
+        )
+        return picked.scatter(np.flatnonzero(self.rng.random(len(group)) >= share), None)
 
     def forum(self, a: np.ndarray) -> None:
         rng, cat, texts = self.rng, self.cat, self.texts
-        f = a[rng.random(len(a)) < 0.04]
+        f = a[rng.random(len(a)) < 0.05]
         in_course = (self.course[f] >= 0) & (rng.random(len(f)) < 0.75)
-        fc, fg = f[in_course], f[~in_course]
-        c = self.course[fc]
+        threads = _random_ids(rng, len(f), 8, "th_")
+        fc, c = f[in_course], self.course[f[in_course]]
         m = cat.first_module[c] + np.minimum(self.pos[fc], cat.n_modules[c] - 1)
         text = texts["forum_course"].gather(
-            m * len(FORUM_COURSE) + _pick(rng, FORUM_COURSE, len(fc))
+            m * len(FORUM_COURSE) + rng.integers(0, len(FORUM_COURSE), len(fc))
         )
-        threads = _hex_ids(rng.integers(0, 2**32, len(f)), 8, "th_")
         self.ev.add(
             "forum_post",
             fc,
@@ -1116,8 +1110,9 @@ class _Platform:
             thread_id=threads.filter(in_course),
             text=text,
         )
+        fg = f[~in_course]
         text = texts["forum_general"].gather(
-            self.lrn.role[fg] * len(FORUM_GENERAL) + _pick(rng, FORUM_GENERAL, len(fg))
+            self.lrn.role[fg] * len(FORUM_GENERAL) + rng.integers(0, len(FORUM_GENERAL), len(fg))
         )
         self.ev.add(
             "forum_post",
@@ -1129,62 +1124,26 @@ class _Platform:
 
     def drop_out(self, studied: np.ndarray) -> None:
         """After a session: frustration erodes engagement, and some learners leave the course."""
-        rng, cat, lrn = self.rng, self.cat, self.lrn
+        cat, lrn = self.cat, self.lrn
         s = studied[self.course[studied] >= 0]
         c, gap = self.course[s], self.gap[s]
         hard, easy = np.maximum(gap, 0), np.maximum(-gap - 0.75, 0)
         wrong_format = (cat.fmt[c] != lrn.style[s]).astype(float)
         low = ((self.score_n[s] > 0) & (self.score_sum[s] < 0.55 * self.score_n[s])).astype(float)
-        slow = (cat.total_minutes[c] / lrn.weekly_minutes[s] > 4).astype(float)
+        slow = np.clip(cat.total_minutes[c] / lrn.weekly_minutes[s] - 1, 0, 3)  # weeks beyond one
         self.engagement[s] *= np.exp(-0.08 * (hard + 0.5 * wrong_format + low))
         risk = _sigmoid(
-            -4.3 + 1.5 * hard + 0.8 * easy + 0.7 * wrong_format + 1.0 * low + 0.5 * slow
+            -3.6 + 1.5 * hard + 0.8 * easy + 0.7 * wrong_format + 1.0 * low + 0.4 * slow
         )
-        out = rng.random(len(s)) < risk
+        out = self.rng.random(len(s)) < risk
         s, c = s[out], c[out]
-        causes = np.stack([hard + low, easy, 0.7 * wrong_format, 0.5 * slow + 0.1])[:, out]
-        pool, first, size = self.texts["reasons"]
-        cause = causes.argmax(axis=0)
-        reason = pool.gather(first[cause] + (rng.random(len(s)) * size[cause]).astype(int))
-        reason = reason.scatter(np.flatnonzero(rng.random(len(s)) >= 0.6), None)
-        self.ev.add("course_drop", s, self.tick(s, 5, 60), course=c, reason=reason)
+        causes = np.stack([hard + low, easy, 0.7 * wrong_format, 0.4 * slow + 0.1])  # DROP_REASONS
+        cause = causes[:, out].argmax(axis=0)
+        self.ev.add(
+            "course_drop", s, self.tick(s, 5, 60), course=c, reason=self.draw("reasons", cause, 0.6)
+        )
         self.rate(s, c, 0.2)
         self.course[s] = -1
-
-
-def _texts(catalog: Catalog, roles: Roles, skills: pl.DataFrame) -> dict:
-    """Text pools the day simulation draws from by index (so no text is built per event)."""
-
-    def pool(groups: dict) -> tuple[pl.Series, np.ndarray, np.ndarray]:
-        size = np.array([len(g) for g in groups.values()])
-        first = np.concatenate([[0], np.cumsum(size)[:-1]])
-        return pl.Series([x for g in groups.values() for x in g]), first, size
-
-    names = skills["skill_name"].to_list()
-    taught = catalog.course_skills.group_by("skill").len()
-    results = dict(zip(taught["skill"], taught["len"], strict=True))
-    modules = catalog.modules.join(catalog.courses.select("course_id", "title"), on="course_id")
-    course_skill = [names[catalog.topic_skill[t]] for t in catalog.topic]
-    module_course = modules["course_id"].str.slice(1).cast(pl.Int32) - 1
-    return {
-        "queries": pl.Series([tpl.format(s.lower()) for s in names for tpl in SEARCH_TEMPLATES]),
-        "results": np.array([results.get(s, 0) for s in names]),
-        "quiz_ids": catalog.modules["module_id"] + "-Q",
-        "forum_course": pl.Series(
-            [
-                tpl.format(pos=pos, title=title, skill=course_skill[c])
-                for pos, title, c in zip(
-                    modules["position"], modules["title_right"], module_course, strict=True
-                )
-                for tpl in FORUM_COURSE
-            ]
-        ),
-        "forum_general": pl.Series(
-            [tpl.format(role=r) for r in roles.titles for tpl in FORUM_GENERAL]
-        ),
-        "comments": pool(COMMENTS),
-        "reasons": pool(DROP_REASONS),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1193,38 +1152,30 @@ def _texts(catalog: Catalog, roles: Roles, skills: pl.DataFrame) -> dict:
 
 
 def _envelope(
-    events: pl.DataFrame,
-    rng: np.random.Generator,
-    lrn: Learners,
-    catalog: Catalog,
-    sessions: pl.Series,
+    events: pl.DataFrame, rng: np.random.Generator, lrn: Learners, catalog: Catalog
 ) -> pl.DataFrame:
-    """Internal event columns -> contract envelope columns (ENVELOPE order)."""
-    u, course, module = events["u"], events["course"], events["module"]
-    client = events["client"]
-    offset = pl.Series(lrn.offset_ms).gather(u) * client
-    has_context = client & pl.Series(rng.random(events.height) < 0.8)
+    """The day's events in contract form: ENVELOPE columns, timestamps as the clients write them."""
+    u, course, module, client = events["u"], events["course"], events["module"], events["client"]
+    local = events["t"] + pl.Series(lrn.offset_ms).gather(u) * client
+    sessions = _random_ids(rng, len(lrn.style), 12, "ses_")  # one session per learner and day
+    with_context = client & pl.Series(rng.random(events.height) < 0.8)
+
+    def where(mask: pl.Series, values: pl.Series) -> pl.Series:
+        return pl.select(pl.when(mask).then(values)).to_series()
+
     return pl.DataFrame(
         {
             "event_id": _uuids(rng, events.height),
             "event_type": events["event_type"],
-            "occurred_at": pl.from_epoch(events["t"] + offset, time_unit="ms").dt.strftime(
-                "%Y-%m-%dT%H:%M:%S%.3f"
-            )
-            + pl.select(
-                pl.when(client).then(lrn.suffix.gather(u)).otherwise(pl.lit("Z"))
-            ).to_series(),
+            "occurred_at": pl.from_epoch(local, time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3f")
+            + where(client, lrn.suffix.gather(u)).fill_null("Z"),
             "user_id": lrn.user_id.gather(u),
-            "session_id": pl.select(pl.when(client).then(sessions.gather(u))).to_series(),
-            "course_id": pl.select(
-                pl.when(course >= 0).then(catalog.courses["course_id"].gather(course.clip(0)))
-            ).to_series(),
-            "module_id": pl.select(
-                pl.when(module >= 0).then(catalog.modules["module_id"].gather(module.clip(0)))
-            ).to_series(),
+            "session_id": where(client, sessions.gather(u)),
+            "course_id": where(course >= 0, catalog.courses["course_id"].gather(course.clip(0))),
+            "module_id": where(module >= 0, catalog.modules["module_id"].gather(module.clip(0))),
             "schema_version": np.full(events.height, SCHEMA_VERSION, dtype=np.int32),
             "properties": events["properties"],
-            "context": pl.select(pl.when(has_context).then(lrn.context.gather(u))).to_series(),
+            "context": where(with_context, lrn.context.gather(u)),
         }
     )
 
@@ -1234,8 +1185,8 @@ class _Faulty:
     """A day file's rows after fault injection."""
 
     rows: pl.DataFrame  # the rows with faults edited in, then the appended duplicates
-    line_edits: list[tuple[int, str, object]]  # NDJSON only: (row, edit, argument)
-    faults: list[dict]
+    line_edits: list[tuple]  # (row, edit, argument): made on the NDJSON line, see _edit_line
+    faults: list[tuple]  # FAULT_SCHEMA rows
 
 
 def _inject_faults(
@@ -1248,7 +1199,7 @@ def _inject_faults(
 ) -> tuple[_Faulty, pl.DataFrame]:
     """Turn `share` of the rows into bad input, evenly over FAULT_KINDS.
 
-    `previous` holds the previous file's untouched rows (with `file`, `line_no`), the sources of
+    `previous` holds the previous file's untouched rows (with `file`, `line_no`): the sources of
     cross-file duplicates. Returns the faulty rows and this file's untouched rows.
     """
     n = clean.height
@@ -1257,19 +1208,20 @@ def _inject_faults(
     quota[rng.permutation(len(FAULT_KINDS))[: total % len(FAULT_KINDS)]] += 1
     quota = dict(zip(FAULT_KINDS, quota.tolist(), strict=True))
 
-    etype = clean["event_type"].to_numpy()
-    with_required = [e for e, t in EVENT_TYPES.items() if any(p.required for p in t.props)]
+    etype = clean["event_type"]
+    with_required = etype.is_in(
+        [e for e, t in EVENT_TYPES.items() if any(p.required for p in t.props)]
+    ).to_numpy()
     free_text = clean["properties"].str.contains('"(text|comment|reason)":').to_numpy()
-    pools = {
-        "missing_property": np.isin(etype, with_required),
-        "wrong_type": np.isin(etype, with_required) if fmt == "parquet" else np.ones(n, bool),
-        "oversized": etype == "forum_post",
+    pools = {  # the rows each kind can apply to (default: all)
+        "missing_property": with_required,
+        "wrong_type": with_required if fmt == "parquet" else np.ones(n, bool),
+        "oversized": free_text,
         "pii_text": free_text,
-        "duplicate_conflict": clean["properties"].to_numpy() != "{}",
+        "duplicate_conflict": (clean["properties"] != "{}").to_numpy(),
     }
     order = rng.permutation(n)
-    # Only essential events are touched, so the expected outcome never depends on consent.
-    used = np.isin(etype, FINE_EVENT_TYPES)
+    used = etype.is_in(FINE_EVENT_TYPES).to_numpy()  # only essential events are touched
 
     def take(kind: str, k: int) -> np.ndarray:
         pool = pools.get(kind, np.ones(n, bool)) & ~used
@@ -1278,73 +1230,64 @@ def _inject_faults(
         return picked
 
     edited, edits, faults = [], [], []
-    for kind in FAULT_KINDS[:-3] + FAULT_KINDS[-1:]:  # the kinds that edit a row in place
+    for kind in EDIT_KINDS:
         idx = take(kind, quota[kind])
         for i, row in zip(idx.tolist(), clean[idx].iter_rows(named=True), strict=True):
             field, detail, edit = _corrupt(rng, row, kind, fmt)
             edited.append({"_row": i, **row})
             if edit:
                 edits.append((i, *edit))
-            faults.append(_fault(file, i + 1, kind, row["event_id"], field, detail))
+            faults.append((file, i + 1, kind, row["event_id"], field, detail))
 
     # Duplicates: half copy rows of this file, half rows of the previous one (late re-sends).
     here = clean.with_columns(file=pl.lit(file), line_no=pl.int_range(1, n + 1, dtype=pl.Int64))
+    donors = {t: g["properties"] for (t,), g in clean.group_by("event_type")}
     extra = []
-    for kind in ("duplicate_exact", "duplicate_conflict"):
-        k_prev = quota[kind] // 2 if previous is not None else 0
-        sources = [here[take(kind, quota[kind] - k_prev)]]
-        if k_prev:
-            sources.append(previous[rng.permutation(previous.height)[:k_prev]])
+    for kind in DUPLICATE_KINDS:
+        from_previous = quota[kind] // 2 if previous is not None else 0
+        sources = [here[take(kind, quota[kind] - from_previous)]]
+        if from_previous:
+            candidates = (
+                previous
+                if kind == "duplicate_exact"
+                else previous.filter(pl.col("properties") != "{}")
+            )
+            sources.append(candidates[rng.permutation(candidates.height)[:from_previous]])
         for row in pl.concat(sources).iter_rows(named=True):
-            if kind == "duplicate_conflict":
-                same_type = clean["event_type"] == row["event_type"]
-                donors = clean["properties"].filter(
-                    same_type & (clean["properties"] != row["properties"])
+            field, detail = None, f"copy of {row['file']}:{row['line_no']}"
+            if kind == "duplicate_conflict":  # the same id with another event's properties
+                field, row["properties"] = (
+                    "properties",
+                    _other(rng, donors[row["event_type"]], row["properties"]),
                 )
-                if donors.is_empty():
+                if row["properties"] is None:
                     continue
-                row["properties"] = donors[int(rng.integers(donors.len()))]
-            field = "properties" if kind == "duplicate_conflict" else None
-            detail = f"copy of {row['file']}:{row['line_no']}"
-            faults.append(_fault(file, n + len(extra) + 1, kind, row["event_id"], field, detail))
+            faults.append((file, n + len(extra) + 1, kind, row["event_id"], field, detail))
             extra.append({c: row[c] for c in clean.columns})
 
     rows = clean
     if edited:
         edited = pl.DataFrame(edited, schema={"_row": pl.UInt32, **clean.schema})
-        rows = (
-            pl.concat(
-                [
-                    clean.with_row_index("_row").filter(
-                        ~pl.col("_row").is_in(edited["_row"].implode())
-                    ),
-                    edited,
-                ]
-            )
-            .sort("_row")
-            .drop("_row")
-        )
+        rest = clean.with_row_index("_row").filter(~pl.col("_row").is_in(edited["_row"].implode()))
+        rows = pl.concat([rest, edited]).sort("_row").drop("_row")
     if extra:
         rows = pl.concat([rows, pl.DataFrame(extra, schema=clean.schema)])
     return _Faulty(rows, edits, faults), here.filter(~pl.Series(used))
 
 
-def _fault(file, line_no, kind, event_id, field, detail) -> dict:
-    return {
-        "file": file,
-        "line_no": line_no,
-        "kind": kind,
-        "event_id": event_id,
-        "field": field,
-        "detail": detail,
-    }
+def _other(rng: np.random.Generator, values: pl.Series, value: str) -> str | None:
+    """A random one of `values` that differs from `value` (None if none is found quickly)."""
+    for i in rng.integers(0, values.len(), 8):
+        if values[int(i)] != value:
+            return values[int(i)]
+    return None
 
 
 def _corrupt(rng: np.random.Generator, row: dict, kind: str, fmt: str) -> tuple:
-    """Edit one row (a dict of envelope values) into a fault of `kind`, in place.
+    """Edit one row (envelope values) into a fault of `kind`, in place.
 
-    Returns (field, detail, NDJSON line edit or None): edits that a typed frame cannot hold
-    (a truncated line, an absent key, a number where a string belongs) are made on the line.
+    Returns (field, detail, line edit). Line edits are for NDJSON: what a typed frame cannot
+    hold (a cut-off line, an absent key, a number where a string belongs) is done on the line.
     """
     props = json.loads(row["properties"])
     required = [p for p in EVENT_TYPES[row["event_type"]].props if p.required]
@@ -1358,41 +1301,35 @@ def _corrupt(rng: np.random.Generator, row: dict, kind: str, fmt: str) -> tuple:
     elif kind == "missing_field":
         field = REQUIRED_ENVELOPE[rng.integers(len(REQUIRED_ENVELOPE))]
         row[field] = None
-        edit = ("drop_key", field)  # in NDJSON the key is absent rather than null
+        edit = ("drop_key", field)
     elif kind == "missing_property":
         field = required[rng.integers(len(required))].name
         del props[field]
-    elif kind == "wrong_type" and fmt == "ndjson" and (not required or rng.random() < 0.5):
+    elif kind == "wrong_type" and (not required or (fmt == "ndjson" and rng.random() < 0.5)):
         field = ("occurred_at", "schema_version")[rng.integers(2)]
         edit = ("retype", field)
     elif kind == "wrong_type":
         prop = required[rng.integers(len(required))]
         field = f"properties.{prop.name}"
-        value = props[prop.name]
-        props[prop.name] = ", ".join(value) if prop.type == "string[]" else WRONG_VALUES[prop.type]
+        props[prop.name] = WRONG_VALUES[prop.type]
     elif kind == "unknown_event_type":
-        field, row["event_type"] = (
-            "event_type",
-            UNKNOWN_EVENT_TYPES[rng.integers(len(UNKNOWN_EVENT_TYPES))],
-        )
+        field = "event_type"
+        row[field] = UNKNOWN_EVENT_TYPES[rng.integers(len(UNKNOWN_EVENT_TYPES))]
     elif kind == "future_timestamp":
         # Whole leap cycles ahead, so that 29 February stays a valid date.
-        stamp = row["occurred_at"]
-        field, row["occurred_at"] = (
-            "occurred_at",
-            f"{int(stamp[:4]) + 4 * int(rng.integers(1, 3))}{stamp[4:]}",
-        )
-    elif kind == "oversized":
-        field = "properties.text"
-        props["text"] += "\nHere is my full log:\n" + LOG_LINE * int(rng.integers(130, 300))
-    elif kind == "pii_text":
+        field, stamp = "occurred_at", row["occurred_at"]
+        row[field] = f"{int(stamp[:4]) + 4 * int(rng.integers(1, 3))}{stamp[4:]}"
+    else:  # oversized, pii_text: in the free text
         name = next(f for f in ("text", "comment", "reason") if f in props)
         field = f"properties.{name}"
-        person = f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]}.{LAST_NAMES[rng.integers(len(LAST_NAMES))]}"
-        email = f"{person}@{MAIL_DOMAINS[rng.integers(len(MAIL_DOMAINS))]}"
-        phone = PHONE_FORMATS[rng.integers(len(PHONE_FORMATS))].format(rng.integers(10_000))
-        props[name] += f" Contact me at {email} or call {phone}."
-        detail = f"{email}; {phone}"
+        if kind == "oversized":
+            props[name] += "\nHere is my full log:\n" + LOG_LINE * int(rng.integers(130, 300))
+        else:
+            person = f"{rng.choice(FIRST_NAMES)}.{rng.choice(LAST_NAMES)}"
+            email = f"{person}@{rng.choice(MAIL_DOMAINS)}"
+            phone = rng.choice(PHONE_FORMATS).format(rng.integers(10_000))
+            props[name] += f" Contact me at {email} or call {phone}."
+            detail = f"{email}; {phone}"
     row["properties"] = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
     return field, detail, edit
 
@@ -1400,15 +1337,16 @@ def _corrupt(rng: np.random.Generator, row: dict, kind: str, fmt: str) -> tuple:
 def _edit_line(line: str, edit: str, arg) -> str:
     if edit == "truncate":
         return line[: int(len(line) * arg)]
-    if edit == "drop_key":
+    if edit == "drop_key":  # the frame held null; the line loses the key altogether
         return line.replace(f'"{arg}":null,', "", 1)
     if arg == "schema_version":
         return line.replace(
             f'"schema_version":{SCHEMA_VERSION}', f'"schema_version":"{SCHEMA_VERSION}"', 1
         )
     stamp = re.search(r'"occurred_at":"([^"]+)"', line)
-    seconds = int(dt.datetime.fromisoformat(stamp[1]).timestamp())
-    return line.replace(stamp[0], f'"occurred_at":{seconds}', 1)
+    return line.replace(
+        stamp[0], f'"occurred_at":{int(dt.datetime.fromisoformat(stamp[1]).timestamp())}', 1
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1416,19 +1354,21 @@ def _edit_line(line: str, edit: str, arg) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_day(faulty: _Faulty, path: Path, fmt: str) -> None:
+def _write_day(faulty: _Faulty, path: Path, fmt: str) -> float:
+    """Write one day's file; returns the seconds it took."""
+    began = time.perf_counter()
     if fmt == "parquet" or not faulty.line_edits:
         events_io.write_events(faulty.rows, path, fmt)
-        return
-    con = duckdb.connect()
-    try:
-        con.register("frame", faulty.rows)
-        lines = con.sql(events_io.json_lines_sql("frame")).pl()["line"]
-    finally:
-        con.close()
-    rows = [i for i, _, _ in faulty.line_edits]
-    lines.scatter(rows, [_edit_line(lines[i], edit, arg) for i, edit, arg in faulty.line_edits])
-    events_io.write_lines(lines, path)
+    else:
+        with duckdb.connect() as con:
+            con.register("frame", faulty.rows)
+            lines = con.sql(events_io.json_lines_sql("frame")).pl()["line"]
+        edits = faulty.line_edits
+        lines.scatter(
+            [i for i, *_ in edits], [_edit_line(lines[i], edit, arg) for i, edit, arg in edits]
+        )
+        events_io.write_lines(lines, path)
+    return time.perf_counter() - began
 
 
 def simulate(
@@ -1442,7 +1382,8 @@ def simulate(
     start: str,
     bad_share: float,
 ) -> dict:
-    """Simulate the platform and write events/, catalog/ and truth/ under `out` (see module doc)."""
+    """Simulate the platform and write events/, catalog/ and truth/ under `out` (see the module
+    docstring); returns a JSON-able summary."""
     began = time.perf_counter()
     out = Path(out)
     suffix = events_io.suffix_for(fmt)
@@ -1452,10 +1393,17 @@ def simulate(
     catalog, roles, skills = _build_catalog(seed, courses, SEEDS_DIR)
     lrn = _make_learners(seed, learners, days, catalog, roles, skills)
     platform = _Platform(seed, start_ms, catalog, roles, lrn, _texts(catalog, roles, skills))
-    written = _write_catalog(out, catalog)
-    events_dir = out / "events"
-    events_dir.mkdir(parents=True, exist_ok=True)
-    for old in events_dir.glob("events-*"):  # a previous run may have had more days
+    other_files = _write_frames(
+        out,
+        {
+            "catalog/courses.csv": catalog.courses,
+            "catalog/modules.csv": catalog.modules,
+            "catalog/course_skills.csv": catalog.course_skills,
+            "catalog/course_prerequisites.csv": catalog.prerequisites,
+        },
+    )
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    for old in (out / "events").glob("events-*"):  # a previous run may have had more days
         old.unlink()
     setup_s = time.perf_counter() - began
 
@@ -1463,30 +1411,40 @@ def simulate(
     faults: list[dict] = []
     files: list[dict] = []
     previous = None
-    simulate_s = write_s = 0.0
-    for d in range(days):
-        tick = time.perf_counter()
-        events = platform.day(d)
-        rng = _rng(seed, 4, d)
-        sessions = _hex_ids(rng.integers(0, 2**48, learners), 12, "ses_")
-        clean = _envelope(events, rng, lrn, catalog, sessions)
-        for event_type, k in events.group_by("event_type").len().iter_rows():
-            counts[event_type] = counts.get(event_type, 0) + k
-        name = f"events/events-{first_day + dt.timedelta(days=d)}{suffix}"
-        if bad_share > 0:
-            faulty, previous = _inject_faults(rng, clean, previous, fmt, bad_share, name)
-        else:
+    writes: list[Future] = []
+    # Day d is written in the background while day d+1 is simulated (DuckDB releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for d in range(days):
+            events = platform.day(d)
+            for event_type, k in events.group_by("event_type").len().iter_rows():
+                counts[event_type] = counts.get(event_type, 0) + k
+            rng = _rng(seed, 4, d)
+            clean = _envelope(events, rng, lrn, catalog)
+            name = f"events/events-{first_day + dt.timedelta(days=d)}{suffix}"
             faulty = _Faulty(clean, [], [])
-        faults += faulty.faults
-        tock = time.perf_counter()
-        _write_day(faulty, out / name, fmt)
-        write_s += time.perf_counter() - tock
-        simulate_s += tock - tick
-        files.append(
-            {"path": name, "rows": faulty.rows.height, "bytes": (out / name).stat().st_size}
-        )
+            if bad_share > 0:
+                faulty, previous = _inject_faults(rng, clean, previous, fmt, bad_share, name)
+            faults += faulty.faults
+            files.append({"path": name, "rows": faulty.rows.height})
+            if writes:
+                writes[-1].result()  # at most one day waits in memory
+            writes.append(writer.submit(_write_day, faulty, out / name, fmt))
+    write_s = sum(w.result() for w in writes)
+    for f in files:
+        f["bytes"] = (out / f["path"]).stat().st_size
 
-    written += _write_truth(out, lrn, platform, catalog, faults)
+    truth = lrn.truth.with_columns(
+        fine_granted_at=_timestamps(platform.granted_at),
+        fine_revoked_at=_timestamps(platform.revoked_at),
+    )
+    other_files += _write_frames(
+        out,
+        {
+            "truth/learners.parquet": truth,
+            "truth/faults.parquet": pl.DataFrame(faults, schema=FAULT_SCHEMA, orient="row"),
+            "truth/content_gaps.parquet": catalog.content_gaps,
+        },
+    )
     total_s = time.perf_counter() - began
     rows = sum(f["rows"] for f in files)
     return {
@@ -1501,59 +1459,33 @@ def simulate(
         "events": sum(counts.values()),
         "events_by_type": dict(sorted(counts.items())),
         "rows_written": rows,
-        "faults": {k: sum(f["kind"] == k for f in faults) for k in FAULT_KINDS},
+        "faults": {k: sum(f[2] == k for f in faults) for k in FAULT_KINDS},
         "event_files": files,
         "event_bytes": sum(f["bytes"] for f in files),
-        "other_files": written,
+        "other_files": other_files,
         "timings_s": {
             "setup": round(setup_s, 2),
-            "simulate": round(simulate_s, 2),
-            "write": round(write_s, 2),
+            "write_in_background": round(write_s, 2),
             "total": round(total_s, 2),
         },
         "events_per_s": round(rows / total_s),
     }
 
 
-def _write_catalog(out: Path, catalog: Catalog) -> list[str]:
-    (out / "catalog").mkdir(parents=True, exist_ok=True)
-    frames = {
-        "catalog/courses.csv": catalog.courses,
-        "catalog/modules.csv": catalog.modules,
-        "catalog/course_skills.csv": catalog.course_skills,
-        "catalog/course_prerequisites.csv": catalog.prerequisites,
-    }
+def _timestamps(ms: np.ndarray) -> pl.Series:
+    """Epoch milliseconds (-1: never) -> UTC timestamps (null: never)."""
+    series = pl.Series(ms).scatter(np.flatnonzero(ms < 0), None)
+    return pl.from_epoch(series, time_unit="ms").dt.replace_time_zone("UTC")
+
+
+def _write_frames(out: Path, frames: dict[str, pl.DataFrame]) -> list[dict]:
+    written = []
     for name, frame in frames.items():
-        frame.write_csv(out / name)
-    return list(frames)
-
-
-def _write_truth(
-    out: Path, lrn: Learners, platform: _Platform, catalog: Catalog, faults: list[dict]
-) -> list[str]:
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-
-    def stamps(ms: np.ndarray) -> pl.Series:
-        return pl.from_epoch(
-            pl.Series(np.where(ms >= 0, ms, None)), time_unit="ms"
-        ).dt.replace_time_zone("UTC")
-
-    learners = lrn.truth.with_columns(
-        fine_granted_at=stamps(platform.granted_at), fine_revoked_at=stamps(platform.revoked_at)
-    )
-    fault_schema = {
-        "file": pl.String,
-        "line_no": pl.Int64,
-        "kind": pl.String,
-        "event_id": pl.String,
-        "field": pl.String,
-        "detail": pl.String,
-    }
-    frames = {
-        "truth/learners.parquet": learners,
-        "truth/faults.parquet": pl.DataFrame(faults, schema=fault_schema),
-        "truth/content_gaps.parquet": catalog.content_gaps,
-    }
-    for name, frame in frames.items():
-        frame.write_parquet(out / name)
-    return list(frames)
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".csv":
+            frame.write_csv(path)
+        else:
+            frame.write_parquet(path)
+        written.append({"path": name, "rows": frame.height, "bytes": path.stat().st_size})
+    return written

@@ -20,7 +20,6 @@ final as (
         -- payload
         schema_version,
         properties,
-        fingerprint as payload_fingerprint,
 
         -- timestamps
         occurred_at,

@@ -1,0 +1,441 @@
+"""The simulator: real small runs, checked against an independent reading of the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pathwise.contract import (
+    ENVELOPE,
+    EVENT_TYPES,
+    FINE_EVENT_TYPES,
+    FORMATS,
+    REQUIRED_ENVELOPE,
+    Scope,
+)
+from pathwise.settings import PROJECT_ROOT
+from pathwise.sources.simulator import FAULT_KINDS, simulate
+
+START = "2026-01-05"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
+TYPE_OK = {
+    "string": lambda v: isinstance(v, str),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "string[]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def run(
+    out: Path,
+    *,
+    fmt: str = "parquet",
+    learners: int = 300,
+    days: int = 5,
+    seed: int = 11,
+    bad_share: float = 0.02,
+    courses: int = 30,
+) -> dict:
+    return simulate(
+        learners=learners,
+        courses=courses,
+        days=days,
+        seed=seed,
+        out=out,
+        fmt=fmt,
+        start=START,
+        bad_share=bad_share,
+    )
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory) -> tuple[Path, dict]:
+    """Big enough for the planted structure to show; no bad input."""
+    out = tmp_path_factory.mktemp("clean")
+    return out, run(out, learners=1500, days=21, courses=40, bad_share=0)
+
+
+@pytest.fixture(scope="module", params=["parquet", "ndjson"])
+def faulty_run(request, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp(f"faulty-{request.param}")
+    return out, run(out, fmt=request.param, learners=400, days=8)
+
+
+def raw_rows(out: Path, file: str) -> list:
+    """A file's rows as written: dicts (Parquet, JSON fields as text) or lines (NDJSON)."""
+    if file.endswith(".parquet"):
+        return pl.read_parquet(out / file).to_dicts()
+    with gzip.open(out / file, "rt", encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def parse(raw) -> dict:
+    """One row as an event with nested `properties` / `context`; ValueError if not JSON."""
+    if isinstance(raw, str):
+        return json.loads(raw)
+    return {
+        **raw,
+        "properties": json.loads(raw["properties"]),
+        "context": raw["context"] and json.loads(raw["context"]),
+    }
+
+
+def contract_problems(event: dict, modules: dict[str, str]) -> list[str]:
+    """Everything in `event` that breaks contract v1 (an independent reading of EVENT_TYPES)."""
+    problems = [f"missing {f}" for f in REQUIRED_ENVELOPE if event.get(f) in (None, "")]
+    spec = EVENT_TYPES.get(event.get("event_type"))
+    if problems or spec is None:
+        return problems or ["unknown event type"]
+    if not TIMESTAMP.match(event["occurred_at"]) or event["schema_version"] != 1:
+        problems.append("envelope")
+    if spec.scope is not Scope.NONE and event.get("course_id") is None:
+        problems.append("no course_id")
+    if spec.scope is Scope.MODULE and modules.get(event.get("module_id")) != event["course_id"]:
+        problems.append("module not in course")
+    props = event["properties"]
+    if not isinstance(props, dict) or set(props) - {p.name for p in spec.props}:
+        return [*problems, "properties"]
+    for p in spec.props:
+        value = props.get(p.name)
+        if value is None:
+            if p.required:
+                problems.append(f"missing {p.name}")
+        elif not TYPE_OK[p.type](value):
+            problems.append(f"type of {p.name}")
+        elif (p.minimum is not None and value < p.minimum) or (
+            p.maximum is not None and value > p.maximum
+        ):
+            problems.append(f"range of {p.name}")
+        elif p.choices and value not in p.choices:
+            problems.append(f"choice of {p.name}")
+    return problems
+
+
+def load_events(out: Path, summary: dict) -> pl.DataFrame:
+    """All rows of a run with their file and line, and the fault (if any) recorded for them."""
+    frames = []
+    for f in summary["event_files"]:
+        rows = raw_rows(out, f["path"])
+        frames.append(
+            pl.DataFrame(
+                {
+                    "file": f["path"],
+                    "line_no": range(1, len(rows) + 1),
+                    "raw": [json.dumps(r) if isinstance(r, dict) else r for r in rows],
+                }
+            )
+        )
+    faults = pl.read_parquet(out / "truth/faults.parquet")
+    return pl.concat(frames).join(faults, on=["file", "line_no"], how="left")
+
+
+def module_courses(out: Path) -> dict[str, str]:
+    modules = pl.read_csv(out / "catalog/modules.csv")
+    return dict(zip(modules["module_id"], modules["course_id"], strict=True))
+
+
+def test_catalog_is_consistent_and_drawn_from_the_seeds(clean_run):
+    out, summary = clean_run
+    courses = pl.read_csv(out / "catalog/courses.csv")
+    modules = pl.read_csv(out / "catalog/modules.csv")
+    prereqs = pl.read_csv(out / "catalog/course_prerequisites.csv")
+    skills = pl.read_csv(out / "catalog/course_skills.csv")
+    assert courses.height == summary["courses"] == 40
+    assert courses["course_id"].is_unique().all() and modules["module_id"].is_unique().all()
+    assert set(courses["difficulty"]) == {1, 2, 3}
+    assert set(courses["primary_format"]) == set(modules["format"]) == set(FORMATS)
+
+    per_course = modules.group_by("course_id").agg(pl.len(), pl.col("position").sort())
+    assert set(per_course["course_id"]) == set(courses["course_id"])
+    assert per_course["len"].is_between(4, 12).all()
+    assert all(p.to_list() == list(range(1, len(p) + 1)) for p in per_course["position"])
+    assert (modules["module_id"].str.slice(0, 5) == modules["course_id"]).all()
+    assert (modules["duration_minutes"] > 0).all()
+
+    seed_skills = set(pl.read_csv(PROJECT_ROOT / "seeds/skills.csv")["skill_name"])
+    assert set(skills["course_id"]) == set(courses["course_id"])
+    assert set(skills["skill"]) <= seed_skills
+    assert {"Python", "Microsoft Excel"} <= set(skills["skill"])
+
+    # Prerequisites: existing, easier (or as hard) courses, and no cycles.
+    difficulty = dict(courses.select("course_id", "difficulty").iter_rows())
+    edges = list(prereqs.iter_rows())
+    assert edges and all(c in difficulty and p in difficulty and c != p for c, p in edges)
+    assert all(difficulty[p] <= difficulty[c] for c, p in edges)
+    remaining = {c: {p for c2, p in edges if c2 == c} for c in difficulty}
+    while remaining:  # peel off courses whose prerequisites are all gone (Kahn's algorithm)
+        free = [c for c, ps in remaining.items() if not ps & remaining.keys()]
+        assert free, f"prerequisite cycle among {sorted(remaining)}"
+        for c in free:
+            del remaining[c]
+
+
+def test_clean_events_follow_the_contract(faulty_run):
+    out, summary = faulty_run
+    events = load_events(out, summary)
+    valid = events.filter(pl.col("kind").is_null() | (pl.col("kind") == "pii_text"))
+    modules = module_courses(out)
+    first = dt.datetime.fromisoformat(START + "T00:00Z")
+    last = first + dt.timedelta(days=summary["days"])
+    bad, offsets, ids = [], set(), set()
+    for raw in valid["raw"]:
+        event = parse(json.loads(raw) if summary["format"] == "parquet" else raw)
+        bad += contract_problems(event, modules)
+        stamp = dt.datetime.fromisoformat(event["occurred_at"])
+        assert first <= stamp < last
+        offsets.add(event["occurred_at"][23:])
+        assert re.fullmatch(r"usr_[0-9a-f]{10}", event["user_id"])
+        assert event["event_id"] not in ids
+        ids.add(event["event_id"])
+    assert not bad, bad[:10]
+    assert {"Z", "+01:00", "-05:00"} <= offsets
+    seen_types = events["raw"].str.extract(r'"event_type": ?"(\w+)"').drop_nulls()
+    assert set(seen_types) >= set(EVENT_TYPES)
+
+
+def test_every_fault_is_recorded_and_present(faulty_run):
+    out, summary = faulty_run
+    faults = pl.read_parquet(out / "truth/faults.parquet")
+    assert dict(faults["kind"].value_counts().iter_rows()) == summary["faults"]
+    expected = 0.02 * summary["events"] / len(FAULT_KINDS)
+    for kind, n in summary["faults"].items():
+        # Kinds that need particular events (free text, properties) may fall a little short.
+        assert expected * 0.7 <= n <= expected + summary["days"], (kind, n, expected)
+    duplicates = faults.filter(pl.col("kind").str.starts_with("duplicate"))
+    first_file = summary["event_files"][0]["path"]
+    assert duplicates["detail"].str.contains(first_file).any()  # across files
+    assert (duplicates["file"] == first_file).any()  # within a file
+
+    files = {f: raw_rows(out, f) for f in faults["file"].unique()}
+    modules = module_courses(out)
+    for fault in faults.iter_rows(named=True):
+        raw = files[fault["file"]][fault["line_no"] - 1]
+        assert_fault(fault, raw, summary["format"], out, modules)
+
+
+def assert_fault(fault: dict, raw, fmt: str, out: Path, modules: dict[str, str]) -> None:
+    """The row `raw` shows the fault recorded for it."""
+    kind, field = fault["kind"], fault["field"]
+    if kind == "malformed_json":
+        with pytest.raises(ValueError):
+            parse(raw)
+        return
+    event = parse(raw)
+    assert event.get("event_id") == fault["event_id"]
+    prop = field and field.startswith("properties.") and field.removeprefix("properties.")
+    if kind == "missing_field":
+        assert event.get(field) is None and (fmt == "parquet" or field not in event)
+    elif kind == "missing_property":
+        assert field not in event["properties"]
+        assert field in {p.name for p in EVENT_TYPES[event["event_type"]].props if p.required}
+    elif kind == "wrong_type" and prop:
+        spec = next(p for p in EVENT_TYPES[event["event_type"]].props if p.name == prop)
+        assert not TYPE_OK[spec.type](event["properties"][prop])
+    elif kind == "wrong_type":  # NDJSON envelope: a number for the time, text for the version
+        assert isinstance(event[field], int if field == "occurred_at" else str)
+    elif kind == "unknown_event_type":
+        assert event["event_type"] not in EVENT_TYPES
+    elif kind == "future_timestamp":
+        assert dt.datetime.fromisoformat(event["occurred_at"]).year >= 2030
+    elif kind == "oversized":
+        assert len((raw if fmt == "ndjson" else raw["properties"]).encode()) > 16 * 1024
+    elif kind == "pii_text":
+        email, phone = fault["detail"].split("; ")
+        assert email in event["properties"][prop] and phone in event["properties"][prop]
+        assert contract_problems(event, modules) == []
+    else:  # duplicates follow their original, in the same file or the previous day's
+        file, line = re.fullmatch(r"copy of (.+):(\d+)", fault["detail"]).groups()
+        assert (file, int(line)) < (fault["file"], fault["line_no"])
+        original = raw_rows(out, file)[int(line) - 1]
+        if kind == "duplicate_exact":
+            assert raw == original
+        else:
+            assert parse(original)["event_id"] == event["event_id"]
+            assert parse(original)["properties"] != event["properties"]
+            assert contract_problems(event, modules) == []
+
+
+def test_personal_data_only_where_the_ingestion_must_drop_or_redact_it(faulty_run):
+    out, summary = faulty_run
+    events = load_events(out, summary)
+    clean = events.filter(pl.col("kind").is_null())
+    contexts = clean["raw"].str.extract(r'"context": ?("\{.*?\}"|\{.*?\})').drop_nulls()
+    assert contexts.len() > clean.height / 2
+    assert contexts.str.contains("email").all()
+    assert contexts.str.contains(r"\d+\.\d+\.\d+\.\d+").all()  # an IPv4 address
+    # Outside the context, e-mail addresses appear only in the recorded pii_text faults.
+    without_context = clean["raw"].str.replace(r'"context": ?("\{.*?\}"|\{.*?\})', "")
+    assert not without_context.str.contains(r"[\w.]+@[\w.]+\.\w+").any()
+    assert events.filter(pl.col("kind") == "pii_text").height > 0
+
+
+def test_same_seed_same_bytes(tmp_path):
+    def digests(out: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
+
+    for fmt in ("parquet", "ndjson"):
+        a, b, c = (tmp_path / f"{fmt}-{name}" for name in "abc")
+        for out, seed in ((a, 11), (b, 11), (c, 12)):
+            run(out, fmt=fmt, learners=150, days=3, bad_share=0.05, seed=seed)
+        assert digests(a) == digests(b)
+        other = digests(c)
+        assert all(other[f] != h for f, h in digests(a).items() if f.startswith("events/"))
+
+
+def test_both_formats_read_with_duckdb(tmp_path, clean_run):
+    out, summary = clean_run
+    n = duckdb.sql(f"select count(*) from read_parquet('{out}/events/*.parquet')").fetchone()[0]
+    assert n == summary["rows_written"] == summary["events"]
+    ndjson = tmp_path / "ndjson"
+    summary = run(ndjson, fmt="ndjson", learners=200, days=3, bad_share=0)
+    rel = duckdb.sql(f"select * from read_ndjson('{ndjson}/events/*.ndjson.gz')")
+    assert rel.columns == list(ENVELOPE)
+    assert rel.count("*").fetchone()[0] == summary["rows_written"]
+
+
+@pytest.fixture(scope="module")
+def warehouse(clean_run) -> duckdb.DuckDBPyConnection:
+    """The clean run as views: events (properties as JSON), learners (truth), courses."""
+    out, _ = clean_run
+    con = duckdb.connect()
+    con.execute(
+        f"create view events as select * replace (properties::json as properties) from read_parquet('{out}/events/*.parquet')"
+    )
+    con.execute(
+        f"create view learners as select * from read_parquet('{out}/truth/learners.parquet')"
+    )
+    con.execute(f"create view courses as select * from read_csv('{out}/catalog/courses.csv')")
+    con.execute(
+        """
+        create view enrolments as
+        select e.user_id, e.course_id, c.difficulty - l.skill_level as gap,
+            c.primary_format = ['video', 'reading', 'hands-on'][list_position(['watcher', 'reader', 'hands-on'], l.learning_style)] as format_fits,
+            bool_or(x.event_type = 'course_complete') as completed,
+            bool_or(x.event_type = 'course_drop') as dropped
+        from events e
+        join courses c using (course_id)
+        join learners l using (user_id)
+        left join events x on x.user_id = e.user_id and x.course_id = e.course_id
+            and x.event_type in ('course_complete', 'course_drop')
+        where e.event_type = 'enroll'
+        group by all
+        """
+    )
+    return con
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str):
+    return con.execute(sql).fetchone()
+
+
+def test_difficulty_mismatch_lowers_scores_completion_and_ratings(warehouse):
+    fit, hard = one(
+        warehouse,
+        """
+        select avg(score) filter (where abs(gap) < 0.5), avg(score) filter (where gap >= 0.75)
+        from (select (properties->>'score')::double as score, c.difficulty - l.skill_level as gap
+              from events join courses c using (course_id) join learners l using (user_id)
+              where event_type = 'quiz_submit' and (properties->>'attempt') = '1')
+        """,
+    )
+    assert hard < fit - 0.1
+    (fit_done, fit_drop), (hard_done, hard_drop) = (
+        one(
+            warehouse,
+            f"select avg(completed::int), avg(dropped::int) from enrolments where {where}",
+        )
+        for where in ("abs(gap) < 0.5", "gap >= 0.75")
+    )
+    assert hard_done < fit_done - 0.1 and hard_drop > fit_drop + 0.15
+    fits, misfits = (
+        one(warehouse, f"select avg(dropped::int) from enrolments where format_fits = {b}")[0]
+        for b in ("true", "false")
+    )
+    assert fits < misfits
+    stars_fit, stars_hard = one(
+        warehouse,
+        """
+        select avg(stars) filter (where abs(gap) < 0.5), avg(stars) filter (where gap >= 0.75)
+        from (select (properties->>'stars')::int as stars, c.difficulty - l.skill_level as gap
+              from events join courses c using (course_id) join learners l using (user_id)
+              where event_type = 'rating')
+        """,
+    )
+    assert stars_hard < stars_fit - 0.2
+
+
+def test_fine_events_carry_the_learning_style_and_ignore_consent(warehouse):
+    seeks = dict(
+        (style, (forward, backward))
+        for style, forward, backward in warehouse.execute(
+            """
+            select l.learning_style,
+                count(*) filter (where (properties->>'to_s')::double > (properties->>'from_s')::double) / count(distinct user_id),
+                count(*) filter (where (properties->>'to_s')::double < (properties->>'from_s')::double) / count(distinct user_id)
+            from events join learners l using (user_id) where event_type = 'video_seek' group by 1
+            """
+        ).fetchall()
+    )
+    assert seeks["reader"][0] > 3 * seeks["watcher"][0]
+    assert seeks["watcher"][1] > 3 * seeks["reader"][1]
+    unconsented, granted_share = one(
+        warehouse,
+        f"""
+        select (select count(*) from events join learners l using (user_id)
+                where event_type in {FINE_EVENT_TYPES} and not l.fine_consent),
+            avg((fine_granted_at is not null)::int)
+        from learners
+        """,
+    )
+    assert unconsented > 0 and 0.5 < granted_share < 0.7
+    first_grant_before_activity = one(
+        warehouse,
+        """
+        select avg((l.fine_granted_at <= min_ts)::int)
+        from learners l join (select user_id, min(occurred_at::timestamptz) as min_ts from events
+            where event_type in ('module_start', 'video_seek') group by 1) using (user_id)
+        where l.fine_granted_at is not null
+        """,
+    )[0]
+    assert 0.5 < first_grant_before_activity < 1  # most grant at sign-up, some only later
+
+
+def test_recommendations_show_position_bias_and_searches_show_gaps(warehouse, clean_run):
+    ctr = dict(
+        warehouse.execute(
+            """
+            select (i.properties->>'position')::int, avg((c.event_id is not null)::int)
+            from events i left join events c on c.event_type = 'rec_click'
+                and (c.properties->>'rec_id') = (i.properties->>'rec_id') and c.course_id = i.course_id
+            where i.event_type = 'rec_impression' group by 1
+            """
+        ).fetchall()
+    )
+    assert ctr[1] > 2 * ctr[5]
+    from_recs = "select count(*) from events where event_type = 'enroll' and (properties->>'rec_id') is not null"
+    assert one(warehouse, from_recs)[0] > 0
+
+    out, _ = clean_run
+    gaps = pl.read_parquet(out / "truth/content_gaps.parquet")
+    taught = set(pl.read_csv(out / "catalog/course_skills.csv")["skill"])
+    assert not set(gaps["skill"]) & taught
+    searches = warehouse.execute(
+        "select properties->>'query', (properties->>'results_count')::int from events where event_type = 'search'"
+    ).pl()
+    searches.columns = ["query", "results"]
+    for term in gaps["query_term"]:
+        hits = searches.filter(pl.col("query").str.contains(term, literal=True))
+        assert hits.height > 0 and (hits["results"] <= 2).all(), term

@@ -92,22 +92,26 @@ def _in(values) -> str:
 # ------------------------------------------------------------------ 1. read into an envelope
 
 
-def _ndjson_envelope_sql(path: Path) -> str:
+def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     # Each line is read as one VARCHAR (CSV reader, no quoting, a delimiter JSON never holds).
-    # Blank lines hold no event: they are skipped but keep the line numbers right.
+    # Blank lines hold no event: they are skipped but keep the line numbers right. Numbering
+    # needs one ordered pass; materializing it lets the parsing below run on every core.
+    con.execute(
+        f"""
+        create or replace temp table src as
+        select row_number() over () as line_no, line
+        from read_csv({_lit(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
+                      delim = '\x1e', quote = '', escape = '', auto_detect = false,
+                      max_line_size = {MAX_LINE_BYTES})
+        """
+    )
     paths = ", ".join(_lit(f"$.{f}") for f in (*_SCALARS, "properties", "context"))
     n = len(_SCALARS)
     cols = ", ".join(
         f"j[{i + 1}]->>'$' as {f}, json_type(j[{i + 1}]) as {f}_t" for i, f in enumerate(_SCALARS)
     )
     return f"""
-        with src as (
-            select row_number() over () as line_no, line
-            from read_csv({_lit(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
-                          delim = '\x1e', quote = '', escape = '', auto_detect = false,
-                          max_line_size = {MAX_LINE_BYTES})
-        ),
-        sized as (
+        with sized as (
             select line_no, line, strlen(line) as size,
                    size > getvariable('max_bytes') as oversized,
                    not oversized and json_valid(line) as ok_json,
@@ -221,13 +225,11 @@ def _rejected_contexts_sql(con: duckdb.DuckDBPyConnection, path: Path | None) ->
 
 # ------------------------------------------------------------------ 2-5. check, key, dedup, consent
 
-# A valid event's row: `checked` rows without an envelope or property problem, with their key.
-# Kept as SQL, not a table: copying ten million wide rows costs more than joining twice.
-_VALID = """
-    checked c
-    join keys k using (user_id)
-    anti join prop_problems p using (line_no)
-"""
+# A valid event's row: `checked` rows without an envelope or property problem (callers add
+# `where c.problem is null`), with their key. Kept as SQL, not a table: copying ten million
+# wide rows costs more than joining where needed. `_OK` is the same without the key.
+_OK = "checked c anti join prop_problems p using (line_no)"
+_VALID = f"{_OK} join keys k using (user_id)"
 
 
 def _redacted_properties(col: str = "properties") -> str:
@@ -290,7 +292,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
     con.execute(
         f"""
         create or replace temp table repeats as
-        with ok as (select line_no, event_id from {_VALID} where c.problem is null),
+        with ok as (select line_no, event_id from {_OK} where c.problem is null),
         -- group 8-byte hashes first: far cheaper than grouping millions of id strings
         hashes as (select hash(event_id) as h from ok group by h having count(*) > 1),
         ids as (
@@ -477,7 +479,7 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
             select c.event_id, c.event_type, c.ts, k.learner_key, c.session_id, c.course_id,
                    c.module_id, c.schema_version::integer, {_redacted_properties()}, $batch, $now
             from {_VALID}
-            anti join fates f using (line_no)
+            anti join (select line_no from dup_fates where fate is not null) d using (line_no)
             where c.problem is null and c.event_type not in {_in(FINE_EVENT_TYPES)}
             """,
             {"batch": batch.batch_id, "now": started},
@@ -571,7 +573,9 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
         latest = started + timedelta(hours=s.max_clock_skew_hours)
         con.execute(f"set variable latest_ts = timestamp '{latest.isoformat(sep=' ')}'")
         envelope = (
-            _parquet_envelope_sql(con, path) if fmt == "parquet" else _ndjson_envelope_sql(path)
+            _parquet_envelope_sql(con, path)
+            if fmt == "parquet"
+            else _ndjson_envelope_sql(con, path)
         )
         _classify(con, envelope, s.dedup_window_days)
         _quarantine(con, path if fmt == "parquet" else None)
@@ -593,7 +597,7 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     batch.duplicates = fates.get("duplicate", 0)
     batch.consent_dropped = fates.get("consent_dropped", 0)
     batch.aggregated = fates.get("aggregated", 0)
-    valid = one(f"select count(*) from {_VALID} where c.problem is null")
+    valid = one(f"select count(*) from {_OK} where c.problem is null")
     batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
     batch.reasons = dict(
         con.execute(

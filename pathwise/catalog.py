@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pathwise.contract import FORMATS, SCHEMA_VERSION
 from pathwise.ingestion import file_sha256
@@ -158,3 +159,21 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
         con.rollback()
         raise
     return {"source_file": str(path), "status": "loaded", "rows": rows}
+
+
+def write_catalog(out: Path, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Write `out/catalog/<name>.csv` for each catalog file (header even when empty).
+
+    `tables` maps a file's stem (`courses`, `modules`, ...) to a frame with at least its columns;
+    callers pass frames already sorted, so the files are the same on every run.
+    """
+    counts = {}
+    for name, spec in CATALOG_FILES.items():
+        stem = name.removesuffix(".csv")
+        columns = list(spec.columns)
+        frame = tables.get(stem, pl.DataFrame(schema=dict.fromkeys(columns, pl.String)))
+        path = Path(out) / "catalog" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.select(columns).write_csv(path)
+        counts[stem] = frame.height
+    return counts

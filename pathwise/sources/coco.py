@@ -20,9 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pathwise.catalog import write_catalog
 from pathwise.contract import SCHEMA_VERSION
 from pathwise.events_io import suffix_for, write_events
-from pathwise.sources.oulad import write_catalog
 
 DIFFICULTY = {"beginner": 1, "intermediate": 2, "esperto": 3}
 LEVEL_NAMES = {"all": "all levels", "esperto": "expert"}

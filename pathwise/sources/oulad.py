@@ -35,6 +35,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pathwise.catalog import write_catalog
 from pathwise.contract import SCHEMA_VERSION
 from pathwise.events_io import suffix_for, write_events
 
@@ -117,21 +118,6 @@ SOURCES = {
         "is_banked": pl.Int64,
         "score": pl.Float64,
     },
-}
-CATALOG = {
-    "courses": (
-        "course_id",
-        "title",
-        "description",
-        "category",
-        "difficulty",
-        "instructor_id",
-        "language",
-        "primary_format",
-    ),
-    "modules": ("course_id", "module_id", "position", "title", "duration_minutes", "format"),
-    "course_skills": ("course_id", "skill"),
-    "course_prerequisites": ("course_id", "prerequisite_course_id"),
 }
 
 
@@ -222,21 +208,6 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         "catalog": write_catalog(out, catalog),
         "files": files,
     }
-
-
-def write_catalog(out: Path, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Write the four catalog CSVs (header always, even when empty); return their row counts.
-
-    Callers pass frames already sorted, so that the files are the same on every run.
-    """
-    counts = {}
-    for name, columns in CATALOG.items():
-        frame = tables.get(name, pl.DataFrame(schema=dict.fromkeys(columns, pl.String)))
-        path = Path(out) / "catalog" / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.select(columns).write_csv(path)
-        counts[name] = frame.height
-    return counts
 
 
 def _read(src: Path, name: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -292,15 +292,19 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
     con.execute(
         f"""
         create or replace temp table repeats as
-        with ok as (select line_no, event_id from {_OK} where c.problem is null),
-        -- group 8-byte hashes first: far cheaper than grouping millions of id strings
-        hashes as (select hash(event_id) as h from ok group by h having count(*) > 1),
-        ids as (
-            select event_id from ok where hash(event_id) in (select h from hashes)
-            group by event_id having count(*) > 1
-        )
+        -- Group 8-byte hashes first (far cheaper than millions of id strings); only the few
+        -- rows whose hash repeats are then grouped by their real id.
+        with hashed as materialized (
+            select line_no, hash(event_id) as h from {_OK} where c.problem is null
+        ),
+        repeated as (
+            select line_no, event_id
+            from hashed join checked using (line_no)
+            where h in (select h from hashed group by h having count(*) > 1)
+        ),
+        ids as (select event_id from repeated group by event_id having count(*) > 1)
         select line_no, event_id, row_number() over w = 1 as first_in_batch
-        from ok semi join ids using (event_id)
+        from repeated semi join ids using (event_id)
         window w as (partition by event_id order by line_no)
         """
     )

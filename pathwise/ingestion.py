@@ -120,7 +120,7 @@ def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
             where line is not null and trim(line) <> ''
         ),
         parsed as (
-            select line_no, size, line as raw,
+            select line_no, size,
                    case when oversized then null
                         when not ok_json then 'malformed_json|not valid JSON'
                         when not ok_object then 'not_an_object|' || lower(json_type(line))
@@ -128,9 +128,9 @@ def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                    if(ok_object, json_extract(line, [{paths}]), null) as j
             from sized
         )
-        select line_no, size, raw, parse_error, {cols},
+        select line_no, size, parse_error, {cols},
                j[{n + 1}]::varchar as properties, json_type(j[{n + 1}]) as properties_t,
-               json_type(j[{n + 2}]) as context_t, null::varchar as context
+               json_type(j[{n + 2}]) as context_t
         from parsed
     """
 
@@ -180,7 +180,7 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                    {items}
             from read_parquet({_lit(str(path))}, file_row_number = true)
         )
-        select line_no, size, null::varchar as raw,
+        select line_no, size,
                case when size > getvariable('max_bytes') then null
                     when properties_text is not null and not json_valid(properties_text)
                         then 'malformed_json|properties is not valid JSON'
@@ -192,34 +192,34 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                case when parse_error is not null then null
                     when starts_with(ltrim(properties_text), '{{') then 'OBJECT'
                     else json_type(properties_text) end as properties_t,
-               -- context is dropped unread: only its kind is checked, without parsing it, and
-               -- it is not copied along (`_parquet_contexts` fetches it for quarantined rows).
+               -- context is dropped unread: only its kind is checked, without parsing it
                case when context is null then null
                     when starts_with(ltrim(context), '{{') then 'OBJECT'
-                    else 'VARCHAR' end as context_t,
-               null::varchar as context
+                    else 'VARCHAR' end as context_t
         from rows
     """
 
 
-def _rejected_contexts_sql(con: duckdb.DuckDBPyConnection, path: Path | None) -> str:
-    """(line_no, context) of the rejected rows: their originals go to the vault whole.
+def _rejected_source_sql(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> str:
+    """(line_no, raw, context) of the rejected rows, for their vault originals and copies.
 
-    Parquet contexts are read again for these few rows instead of being carried through every
-    check; NDJSON keeps them in the raw line.
+    Checks never carry the raw line or the context along (millions of long strings); these few
+    rows get them back from the numbered lines (NDJSON) or from the file (Parquet).
     """
-    empty = "select null::bigint as line_no, null::varchar as context where false"
-    if path is None:
-        return empty
+    wanted = "in (select line_no from rejected)"
+    if fmt == "ndjson":
+        return (
+            f"select line_no, line as raw, null::varchar as context from src where line_no {wanted}"
+        )
     describe = con.execute(f"describe select * from read_parquet({_lit(str(path))})")
     dtype = {name: t for name, t, *_ in describe.fetchall()}.get("context")
     if dtype is None:
-        return empty
+        return "select null::bigint as line_no, null::varchar as raw, null::varchar as context where false"
     text = "to_json(context)::varchar" if dtype.startswith(("STRUCT", "MAP")) else "context"
     return (
-        f"select file_row_number + 1 as line_no, {text} as context "
+        f"select file_row_number + 1 as line_no, null::varchar as raw, {text} as context "
         f"from read_parquet({_lit(str(path))}, file_row_number = true) "
-        "where file_row_number + 1 in (select line_no from rejected)"
+        f"where file_row_number + 1 {wanted}"
     )
 
 
@@ -392,7 +392,7 @@ _USER_ID_VALUE = r'"user_id"\s*:\s*("(\\.|[^"\\])*"?|[^,}\]]*)'
 _CONTEXT_VALUE = r'"context"\s*:\s*(\{[^{}]*\}?|[^,}]*)'
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, parquet: Path | None) -> None:
+def _quarantine(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> None:
     """`quarantine`: every rejected event with its reason, the original and a redacted copy."""
     as_json_copy = (
         "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
@@ -401,20 +401,20 @@ def _quarantine(con: duckdb.DuckDBPyConnection, parquet: Path | None) -> None:
         "schema_version := c.schema_version, properties := c.properties))::varchar"
     )
     scrubbed = (
-        f"regexp_replace(regexp_replace(c.raw, {_lit(_USER_ID_VALUE)}, "
+        f"regexp_replace(regexp_replace(x.raw, {_lit(_USER_ID_VALUE)}, "
         f"'\"user_id\":\"[redacted]\"', 'g'), {_lit(_CONTEXT_VALUE)}, "
         "'\"context\":\"[dropped]\"', 'g')"
     )
     pseudonymized = (
-        "json_merge_patch(c.raw, json_object('user_id', null, 'context', null, "
+        "json_merge_patch(x.raw, json_object('user_id', null, 'context', null, "
         "'learner_key', k.learner_key))::varchar"
     )
-    copy = f"""case when c.raw is null then {as_json_copy}
+    copy = f"""case when x.raw is null then {as_json_copy}
                     when c.parse_error is null and c.size <= getvariable('max_bytes')
                         then {pseudonymized}
                     else {scrubbed} end"""
     original = (
-        "coalesce(c.raw, to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
+        "coalesce(x.raw, to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
         "occurred_at := c.occurred_at, user_id := c.user_id, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         "schema_version := c.schema_version, properties := c.properties, "
@@ -433,7 +433,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, parquet: Path | None) -> None:
         """
     )
     con.execute(
-        f"create or replace temp table rejected_contexts as {_rejected_contexts_sql(con, parquet)}"
+        f"create or replace temp table rejected_source as {_rejected_source_sql(con, fmt, path)}"
     )
     con.execute(
         f"""
@@ -451,7 +451,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, parquet: Path | None) -> None:
                {original} as original
         from rejected r
         join checked c using (line_no)
-        left join rejected_contexts x using (line_no)
+        left join rejected_source x using (line_no)
         left join keys k on k.user_id = if(c.user_id_t = 'VARCHAR', c.user_id, null)
         """
     )
@@ -582,7 +582,7 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             else _ndjson_envelope_sql(con, path)
         )
         _classify(con, envelope, s.dedup_window_days)
-        _quarantine(con, path if fmt == "parquet" else None)
+        _quarantine(con, fmt, path)
         _count(con, batch)
         _write(con, batch, started)
     finally:

@@ -122,11 +122,16 @@ def ingest(
 def build(
     select: Annotated[str | None, typer.Option(help="dbt selection, e.g. 'staging'.")] = None,
     full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models.")] = False,
+    docs: Annotated[
+        bool, typer.Option(help="Then generate dbt docs (one static HTML file).")
+    ] = False,
 ) -> None:
     """Run `dbt build` (models, seeds, tests) on the warehouse (a Prefect flow)."""
-    from flows.build import build_flow
+    from flows.build import build_flow, docs_flow
 
     result = build_flow(select=select, full_refresh=full_refresh)
+    if docs:
+        result["docs"] = docs_flow()
     typer.echo(json.dumps(result, indent=2, default=str))
 
 

@@ -1,0 +1,35 @@
+"""Every command answers --help, and `status` reports a warehouse it can read."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from pathwise.cli import app
+
+runner = CliRunner()
+COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"], ["ingest"],
+            ["build"], ["demo"], ["status"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pathwise")
+def test_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_status_without_and_with_a_warehouse(pathwise_home, tmp_path):
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert "no warehouse yet" in result.output
+    from pathwise.ingestion import ingest_file
+    from pathwise.sources.simulator import simulate
+
+    simulate(learners=50, courses=6, days=1, seed=1, out=tmp_path / "sim", fmt="parquet",
+             start="2026-01-05", bad_share=0.0)  # fmt: skip
+    for f in sorted((tmp_path / "sim" / "events").iterdir()):
+        ingest_file(f)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "raw.events" in result.output

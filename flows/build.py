@@ -97,6 +97,9 @@ def dbt_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["PATHWISE_HOME"] = str(s.home.resolve())
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"  # no network call, ~1 s faster
     env["DBT_USE_COLORS"] = "false"
+    # A partial build (--select) runs only the tests whose every parent is selected; dbt's
+    # default would also run tests on models the selection did not build, and fail.
+    env.setdefault("DBT_INDIRECT_SELECTION", "cautious")
     if s.encrypted:
         env["PATHWISE_WAREHOUSE_KEY"] = s.warehouse_key.get_secret_value()
         env["PATHWISE_HTTPFS_EXTENSION"] = str(httpfs_extension_path())

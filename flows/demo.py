@@ -86,7 +86,7 @@ def render(result: dict) -> str:
         "",
         "Next:",
         "  pathwise status                      row counts of every table",
-        f"  duckdb -readonly {s.warehouse_path}   explore (schemas raw, staging)",
+        f"  duckdb -readonly {s.warehouse_path}   explore (schemas raw, staging, marts)",
         "  pathwise import oulad ../shared/data/oulad && pathwise ingest var/landing/oulad",
         "  pathwise --help                      everything else",
     ]

@@ -1,6 +1,7 @@
-"""Run every benchmark: `python -m benchmarks [--events N] [--repeat R]` (see each module)."""
+"""Run every benchmark (`make bench`); each module also runs alone with its own --help."""
 
-from benchmarks import ingest
+from benchmarks import dbt_build, ingest
 
 if __name__ == "__main__":
     ingest.main()
+    dbt_build.main()

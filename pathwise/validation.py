@@ -113,18 +113,19 @@ def _prop_check(p: Prop, i: int) -> str:
     v, t = f"pv[{i}]", f"pt[{i}]"  # the value (JSON) and its json_type, computed once
     missing = f"{v} is null or {t} = 'NULL'"
     if p.type == "string":
-        missing += f" or ({t} = 'VARCHAR' and ({v}->>'$') = '')"
+        missing += f" or {v} = '\"\"'"  # the JSON text of an empty string
     checks = [
         (missing, f"'missing_property|{p.name}'" if p.required else "null"),
         (f"not ({_type_ok(p.type, t, v)})", f"'wrong_type|properties.{p.name}'"),
     ]
-    num = f"try_cast({v} as double)"
+    num = f"try_cast({v}::varchar as double)"  # a JSON number's text is a SQL number: no parse
     if p.minimum is not None:
         checks.append((f"{num} < {p.minimum}", f"'invalid_property|{p.name}'"))
     if p.maximum is not None:
         checks.append((f"{num} > {p.maximum}", f"'invalid_property|{p.name}'"))
     if p.choices:
-        checks.append((f"({v}->>'$') not in {_in(p.choices)}", f"'invalid_property|{p.name}'"))
+        quoted = _in(f'"{c}"' for c in p.choices)  # JSON texts of the allowed strings
+        checks.append((f"{v}::varchar not in {quoted}", f"'invalid_property|{p.name}'"))
     whens = " ".join(f"when {c} then {r}" for c, r in checks)
     return f"(case {whens} end)"
 

@@ -30,10 +30,6 @@ ENVELOPE = (
 REQUIRED_ENVELOPE = ("event_id", "event_type", "occurred_at", "user_id", "schema_version")
 MAX_EVENT_ID_LENGTH = 128
 
-# Personal data: never stored in the warehouse. `user_id` becomes `learner_key` (keyed hash) and
-# the whole `context` object is dropped at the door.
-PERSONAL_ENVELOPE = ("user_id", "context")
-
 
 class Tier(StrEnum):
     ESSENTIAL = "essential"  # always collected: enrolment, progress, completion, quizzes, ...
@@ -240,9 +236,8 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 FINE_EVENT_TYPES = tuple(n for n, e in EVENT_TYPES.items() if e.tier is Tier.FINE)
-FREE_TEXT_PROPS = tuple(
-    sorted({p.name for e in EVENT_TYPES.values() for p in e.props if p.free_text})
-)
+# Event types carrying user-written text: ingestion redacts their properties in full.
+FREE_TEXT_TYPES = tuple(n for n, e in EVENT_TYPES.items() if any(p.free_text for p in e.props))
 
 # Quarantine reasons: the first failing check names the reason; `detail` says which field.
 REASONS = {

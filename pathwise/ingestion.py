@@ -30,20 +30,19 @@ from pathlib import Path
 
 import duckdb
 
-from pathwise.contract import (
-    ENVELOPE,
-    EVENT_TYPES,
-    FINE_EVENT_TYPES,
-    SCHEMA_VERSION,
-)
+from pathwise.contract import ENVELOPE, FINE_EVENT_TYPES, FREE_TEXT_TYPES, SCHEMA_VERSION
 from pathwise.privacy import install_pseudonym_key, sql_pseudonym, sql_redact
 from pathwise.settings import Settings, get_settings
-from pathwise.validation import envelope_problem_sql, property_problems_sql
+from pathwise.validation import (
+    envelope_problem_sql,
+    property_problems_sql,
+    sql_list,
+    sql_literal,
+)
 from pathwise.warehouse import open_connection
 
 REDACTED_PAYLOAD_CHARS = 2000  # the warehouse's quarantine copy is for diagnosis, not recovery
 MAX_LINE_BYTES = 64 * 1024 * 1024  # longer lines fail the read with a clear error
-FREE_TEXT_TYPES = tuple(n for n, e in EVENT_TYPES.items() if any(p.free_text for p in e.props))
 _SCALARS = [f for f in ENVELOPE if f not in ("properties", "context")]
 
 
@@ -81,14 +80,6 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _in(values) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")"
-
-
 # ------------------------------------------------------------------ 1. read into an envelope
 
 
@@ -100,12 +91,12 @@ def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         f"""
         create or replace temp table src as
         select row_number() over () as line_no, line
-        from read_csv({_lit(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
+        from read_csv({sql_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
                       delim = '\x1e', quote = '', escape = '', auto_detect = false,
                       max_line_size = {MAX_LINE_BYTES})
         """
     )
-    paths = ", ".join(_lit(f"$.{f}") for f in (*_SCALARS, "properties", "context"))
+    paths = ", ".join(sql_literal(f"$.{f}") for f in (*_SCALARS, "properties", "context"))
     n = len(_SCALARS)
     cols = ", ".join(
         f"j[{i + 1}]->>'$' as {f}, json_type(j[{i + 1}]) as {f}_t" for i, f in enumerate(_SCALARS)
@@ -159,7 +150,7 @@ def _parquet_field(name: str, dtype: str | None) -> str:
 
 
 def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    describe = con.execute(f"describe select * from read_parquet({_lit(str(path))})")
+    describe = con.execute(f"describe select * from read_parquet({sql_literal(str(path))})")
     types = {name: dtype for name, dtype, *_ in describe.fetchall()}
     items = ", ".join(_parquet_field(f, types.get(f)) for f in _SCALARS)
     json_text = {}
@@ -178,7 +169,7 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
             select file_row_number + 1 as line_no, {size} as size,
                    {json_text["properties"]} as properties_text, {json_text["context"]} as context,
                    {items}
-            from read_parquet({_lit(str(path))}, file_row_number = true)
+            from read_parquet({sql_literal(str(path))}, file_row_number = true)
         )
         select line_no, size,
                case when size > getvariable('max_bytes') then null
@@ -211,14 +202,14 @@ def _rejected_source_sql(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -
         return (
             f"select line_no, line as raw, null::varchar as context from src where line_no {wanted}"
         )
-    describe = con.execute(f"describe select * from read_parquet({_lit(str(path))})")
+    describe = con.execute(f"describe select * from read_parquet({sql_literal(str(path))})")
     dtype = {name: t for name, t, *_ in describe.fetchall()}.get("context")
     if dtype is None:
         return "select null::bigint as line_no, null::varchar as raw, null::varchar as context where false"
     text = "to_json(context)::varchar" if dtype.startswith(("STRUCT", "MAP")) else "context"
     return (
         f"select file_row_number + 1 as line_no, null::varchar as raw, {text} as context "
-        f"from read_parquet({_lit(str(path))}, file_row_number = true) "
+        f"from read_parquet({sql_literal(str(path))}, file_row_number = true) "
         f"where file_row_number + 1 {wanted}"
     )
 
@@ -235,7 +226,7 @@ _VALID = f"{_OK} join keys k using (user_id)"
 def _redacted_properties(col: str = "properties") -> str:
     """Free-text event types get the full redaction; others only if they could hold an e-mail."""
     return (
-        f"case when event_type in {_in(FREE_TEXT_TYPES)} or {col} like '%@%' "
+        f"case when event_type in {sql_list(FREE_TEXT_TYPES)} or {col} like '%@%' "
         f"then {sql_redact(col)} else {col} end"
     )
 
@@ -345,7 +336,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
     )
     # 5. Consent: the latest `fine` consent change at or before each fine event decides. The
     # batch's own consent changes count (all essential, so loaded unless duplicate/conflict).
-    fine = _in(FINE_EVENT_TYPES)
+    fine = sql_list(FINE_EVENT_TYPES)
     con.execute(
         f"""
         create or replace temp table fine_events as
@@ -401,8 +392,8 @@ def _quarantine(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> None:
         "schema_version := c.schema_version, properties := c.properties))::varchar"
     )
     scrubbed = (
-        f"regexp_replace(regexp_replace(x.raw, {_lit(_USER_ID_VALUE)}, "
-        f"'\"user_id\":\"[redacted]\"', 'g'), {_lit(_CONTEXT_VALUE)}, "
+        f"regexp_replace(regexp_replace(x.raw, {sql_literal(_USER_ID_VALUE)}, "
+        f"'\"user_id\":\"[redacted]\"', 'g'), {sql_literal(_CONTEXT_VALUE)}, "
         "'\"context\":\"[dropped]\"', 'g')"
     )
     pseudonymized = (
@@ -484,7 +475,7 @@ def _write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime
                    c.module_id, c.schema_version::integer, {_redacted_properties()}, $batch, $now
             from {_VALID}
             anti join (select line_no from dup_fates where fate is not null) d using (line_no)
-            where c.problem is null and c.event_type not in {_in(FINE_EVENT_TYPES)}
+            where c.problem is null and c.event_type not in {sql_list(FINE_EVENT_TYPES)}
             """,
             {"batch": batch.batch_id, "now": started},
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import duckdb
 
@@ -39,8 +40,6 @@ def pseudonym(user_id: str, key: str) -> str:
 
 def redact(text: str) -> str:
     """Replace e-mail addresses, phone numbers and IPv4 addresses (reference for `sql_redact`)."""
-    import re
-
     for pattern, token in REDACTIONS:
         text = re.sub(pattern, token, text)
     return text

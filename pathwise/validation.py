@@ -38,7 +38,7 @@ def _type_ok(kind: str, t: str, v: str) -> str:
             f"{t} = 'ARRAY' and coalesce(list_bool_and("
             f"list_transform(json_extract({v}, '$[*]'), x -> json_type(x) = 'VARCHAR')), true)"
         )
-    return f"{t} in {_in(JSON_TYPES[kind])}"
+    return f"{t} in {sql_list(JSON_TYPES[kind])}"
 
 
 _ENVELOPE_TYPES = {
@@ -55,12 +55,14 @@ _ENVELOPE_TYPES = {
 }
 
 
-def _q(s: str) -> str:
+def sql_literal(s: str) -> str:
+    """A SQL string literal of `s`."""
     return "'" + s.replace("'", "''") + "'"
 
 
-def _in(values) -> str:
-    return "(" + ", ".join(_q(str(v)) for v in values) + ")"
+def sql_list(values) -> str:
+    """A parenthesized SQL list of string literals, for `in (...)`."""
+    return "(" + ", ".join(sql_literal(str(v)) for v in values) + ")"
 
 
 def envelope_problem_sql() -> str:
@@ -73,7 +75,7 @@ def envelope_problem_sql() -> str:
         whens.append((f"{f}_t is null or {f}_t = 'NULL'", f"'missing_field|{f}'"))
     whens.append(("properties_t is null or properties_t = 'NULL'", "'missing_field|properties'"))
     for f, t in _ENVELOPE_TYPES.items():
-        ok = _in(("NULL", *JSON_TYPES[t]))
+        ok = sql_list(("NULL", *JSON_TYPES[t]))
         whens.append((f"{f}_t is not null and {f}_t not in {ok}", f"'wrong_type|{f}'"))
     whens += [
         (
@@ -82,12 +84,15 @@ def envelope_problem_sql() -> str:
         ),
         (f"length(event_id) > {MAX_EVENT_ID_LENGTH}", "'wrong_type|event_id too long'"),
         (
-            f"schema_version not in {_in(SUPPORTED_SCHEMA_VERSIONS)}",
+            f"schema_version not in {sql_list(SUPPORTED_SCHEMA_VERSIONS)}",
             "'unsupported_schema_version|' || schema_version",
         ),
-        (f"event_type not in {_in(EVENT_TYPES)}", "'unknown_event_type|' || left(event_type, 64)"),
         (
-            f"not regexp_full_match(occurred_at, {_q(ISO_TS_RE)}) or ts is null",
+            f"event_type not in {sql_list(EVENT_TYPES)}",
+            "'unknown_event_type|' || left(event_type, 64)",
+        ),
+        (
+            f"not regexp_full_match(occurred_at, {sql_literal(ISO_TS_RE)}) or ts is null",
             "'invalid_timestamp|' || left(occurred_at, 40)",
         ),
         ("ts > getvariable('latest_ts')", "'future_timestamp|' || left(occurred_at, 40)"),
@@ -97,11 +102,11 @@ def envelope_problem_sql() -> str:
     module_scoped = [n for n, e in EVENT_TYPES.items() if e.scope is Scope.MODULE]
     whens += [
         (
-            f"event_type in {_in(course_scoped)} and coalesce(course_id, '') = ''",
+            f"event_type in {sql_list(course_scoped)} and coalesce(course_id, '') = ''",
             "'missing_scope|course_id'",
         ),
         (
-            f"event_type in {_in(module_scoped)} and coalesce(module_id, '') = ''",
+            f"event_type in {sql_list(module_scoped)} and coalesce(module_id, '') = ''",
             "'missing_scope|module_id'",
         ),
     ]
@@ -124,20 +129,20 @@ def _prop_check(p: Prop, i: int) -> str:
     if p.maximum is not None:
         checks.append((f"{num} > {p.maximum}", f"'invalid_property|{p.name}'"))
     if p.choices:
-        quoted = _in(f'"{c}"' for c in p.choices)  # JSON texts of the allowed strings
+        quoted = sql_list(f'"{c}"' for c in p.choices)  # JSON texts of the allowed strings
         checks.append((f"{v}::varchar not in {quoted}", f"'invalid_property|{p.name}'"))
     whens = " ".join(f"when {c} then {r}" for c, r in checks)
     return f"(case {whens} end)"
 
 
 def _type_problem_sql(e: EventType, source: str) -> str:
-    paths = ", ".join(_q(f"$.{p.name}") for p in e.props)
+    paths = ", ".join(sql_literal(f"$.{p.name}") for p in e.props)
     checks = ", ".join(_prop_check(p, i + 1) for i, p in enumerate(e.props))
     return (
         f"select line_no, coalesce({checks}) as problem from ("
         f"select line_no, pv, list_transform(pv, x -> json_type(x)) as pt from ("
         f"select line_no, json_extract(properties, [{paths}]) as pv from {source} "
-        f"where event_type = {_q(e.name)}))"
+        f"where event_type = {sql_literal(e.name)}))"
     )
 
 

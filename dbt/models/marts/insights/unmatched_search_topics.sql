@@ -16,20 +16,9 @@ search_matches as (
 
 ),
 
-events as (
-
-    select * from {{ ref('stg_pathwise__events') }}
-
-),
-
 time_window as (
 
-    select
-        max(occurred_at) as window_end_at,
-        {{ dbt.dateadd('day', -7, 'max(occurred_at)') }} as window_7d_start_at,
-        {{ dbt.dateadd('day', -14, 'max(occurred_at)') }} as window_prev_7d_start_at
-
-    from events
+    select * from {{ ref('int_reference_window') }}
 
 ),
 

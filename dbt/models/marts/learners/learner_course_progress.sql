@@ -37,16 +37,10 @@ activity_daily as (
 
 ),
 
-events as (
-
-    select * from {{ ref('stg_pathwise__events') }}
-
-),
-
 -- "Today" is the latest event in the warehouse, not now(): results are reproducible.
 reference as (
 
-    select max(occurred_on) as reference_date from events
+    select * from {{ ref('int_reference_window') }}
 
 ),
 

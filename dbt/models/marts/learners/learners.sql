@@ -47,7 +47,7 @@ course_progress as (
 -- "Today" is the latest event in the warehouse, not now(): results are reproducible.
 reference as (
 
-    select max(occurred_on) as reference_date from events
+    select * from {{ ref('int_reference_window') }}
 
 ),
 

@@ -27,6 +27,11 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+evaluate_app = typer.Typer(
+    help="Offline evaluations; each prints its figures and stores them in ml.evaluations.",
+    no_args_is_help=True,
+)
+app.add_typer(evaluate_app, name="evaluate")
 
 
 class FileFormat(StrEnum):

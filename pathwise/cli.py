@@ -151,6 +151,65 @@ def demo(
 
 
 @app.command()
+def nightly(
+    landing: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Source folders to ingest (default: each folder under $PATHWISE_HOME/landing)."
+        ),
+    ] = None,
+    algorithm: Annotated[str, typer.Option(help="Collaborative filtering: als or bpr.")] = "als",
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Instead: serve the deployment on its nightly schedule.")
+    ] = False,
+) -> None:
+    """Ingest -> dbt build -> index -> train and score -> drift -> publish a serving snapshot."""
+    from flows.nightly import nightly_flow, serve_nightly
+
+    if serve:
+        serve_nightly()
+        return
+    result = nightly_flow(
+        landing=[str(p) for p in landing] if landing else None, algorithm=algorithm
+    )
+    typer.echo(json.dumps({k: result[k] for k in ("snapshot", "seconds")}, indent=2, default=str))
+
+
+@app.command()
+def publish(
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Serve the previously published snapshot again.")
+    ] = False,
+) -> None:
+    """Publish the warehouse's marts and ML results as a new serving snapshot (or roll back)."""
+    from pathwise import snapshots
+    from pathwise.warehouse import connect
+
+    if rollback:
+        snap = snapshots.rollback()
+    else:
+        with connect(read_only=True) as con:
+            snap = snapshots.publish(con)
+    typer.echo(f"serving snapshot {snap.version} ({len(snap.tables)} tables)")
+    typer.echo("on disk: " + ", ".join(snapshots.versions()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the read API (recommendations with live admin controls) on the published snapshot."""
+    import uvicorn
+
+    from apps.api import create_app
+
+    typer.echo(f"Pathwise read API on http://{host}:{port} (docs at /docs)")
+    # No access log: request paths carry the platform's user ids.
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
 def status() -> None:
     """Show where the warehouse is and how many rows each table holds."""
     from pathwise.settings import get_settings

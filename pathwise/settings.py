@@ -45,6 +45,83 @@ class Settings(BaseSettings):
         description="Folder with the public datasets (OULAD, COCO, O*NET, ESCO, content).",
     )
 
+    snapshots_keep: int = Field(
+        default=5,
+        ge=2,
+        description="Published serving snapshots kept on disk (for `pathwise publish --rollback`).",
+    )
+    drift_threshold: float = Field(
+        default=0.15,
+        gt=0,
+        description="Relative change (or PSI) from the baseline window at which a drift alert is raised.",
+    )
+    drift_webhook_url: str | None = Field(
+        default=None, description="If set, drift alerts are also POSTed here as JSON."
+    )
+    dropout_min_auc: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="A dropout model whose validation ROC-AUC is below this is scored but not "
+        "used for decisions (ml.dropout_risk.used_for_decisions = false).",
+    )
+
+    # Course Q&A (rag/, docs/rag.md)
+    rag_backend: str = Field(
+        default="extractive",
+        pattern="^(extractive|openai)$",
+        description="Answer backend: 'extractive' (offline: composed from passages) or 'openai' "
+        "(any OpenAI-compatible chat endpoint; falls back to extractive on errors).",
+    )
+    rag_min_similarity: float = Field(
+        default=0.36,
+        description="Refuse when the best passage's cosine similarity to the question is below "
+        "this (calibrated on rag/eval/questions.yaml with `pathwise evaluate rag`).",
+    )
+    rag_top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (unset = OpenAI).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at that endpoint.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint.")
+    llm_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds before the LLM call gives up (then extractive)."
+    )
+    embedding_backend: str = Field(
+        default="onnx",
+        pattern="^(onnx|openai)$",
+        description="'onnx' (offline all-MiniLM-L6-v2 int8) or 'openai' (an /embeddings endpoint). "
+        "Changing it (or the model) rebuilds the index.",
+    )
+    embedding_model: str | None = Field(
+        default=None, description="Embedding model name for embedding_backend=openai."
+    )
+    embedding_dims: int | None = Field(
+        default=None, description="Vector width of that model (e.g. 1536)."
+    )
+    embedding_base_url: str | None = Field(
+        default=None, description="Embeddings endpoint base URL (default: llm_base_url)."
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, description="Key for the embeddings endpoint (default: llm_api_key)."
+    )
+
+    # Apps (apps/, docs/apps.md)
+    session_expiry_minutes: int = Field(
+        default=60, ge=1, description="An app sign-in lasts this long, then asks again."
+    )
+    k_anonymity: int = Field(
+        default=10,
+        ge=2,
+        description="Smallest group of learners an instructor may see (same as dbt's k_anonymity).",
+    )
+    demo_password: SecretStr = Field(
+        default=SecretStr("pathwise-demo"),
+        description="DEMO ONLY: password of the admin/instructor/learner accounts `pathwise users "
+        "demo` creates. Never use demo accounts outside a demo.",
+    )
+
     @field_validator("home", "shared_data")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
@@ -58,6 +135,14 @@ class Settings(BaseSettings):
     @property
     def vault_path(self) -> Path:
         return self.home / "vault.duckdb"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def rec_log_dir(self) -> Path:
+        return self.home / "rec_log"
 
     @property
     def encrypted(self) -> bool:

@@ -117,6 +117,32 @@ create table if not exists warehouse.raw.catalog_course_prerequisites (
     prerequisite_course_id  varchar not null,
     loaded_at               timestamp not null
 );
+
+-- The read API's recommendation log (pathwise/served_log.py): one row per served item.
+create table if not exists warehouse.raw.served_recommendations (
+    rec_id            varchar primary key,   -- '<response_id>-<rank>', echoed in rec_* events
+    response_id       varchar not null,
+    served_at         timestamp not null,  -- UTC
+    learner_key       varchar not null,
+    surface           varchar,
+    cold_start        boolean not null,
+    snapshot_version  varchar not null,
+    model_version     varchar,
+    controls_applied  integer[],
+    course_id         varchar not null,
+    rank              integer not null,
+    score             double,
+    boost             double,
+    reason            varchar,
+    format_first      varchar,
+    source_file       varchar not null
+);
+create table if not exists warehouse.raw.served_log_files (
+    file_name  varchar primary key,
+    responses  bigint not null,
+    items      bigint not null,
+    loaded_at  timestamp not null
+);
 """
 
 # The restricted side: the only place where user_id and original payloads live.

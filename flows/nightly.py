@@ -1,0 +1,151 @@
+"""The nightly flow: ingest -> dbt build -> index content -> train and score -> drift -> publish.
+
+Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
+publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
+previous snapshot serving, and the flow says which step failed and why. Re-running is safe: ingest
+skips loaded files, dbt and the ML jobs rebuild their tables whole, and each publish is a new version.
+
+    pathwise nightly                        # run once now
+    pathwise nightly --serve                # a Prefect deployment on the nightly schedule
+"""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.build import build_flow
+from flows.ingest import ingest_flow
+from pathwise import snapshots
+from pathwise.controls import ControlStore
+from pathwise.settings import get_settings
+from pathwise.warehouse import connect
+
+SCHEDULE = "0 2 * * *"  # 02:00 every night (the worker's time zone is UTC)
+
+
+class NightlyStepFailed(RuntimeError):
+    """A step of the nightly run failed; the previous snapshot keeps serving."""
+
+
+@task(cache_policy=NO_CACHE)
+def load_served_log() -> dict:
+    """Load the read API's closed recommendation-log files into the warehouse."""
+    from pathwise.served_log import load_closed_files
+
+    with connect() as con:
+        return load_closed_files(con)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def detect_learning_styles() -> dict:
+    """Learning style per learner from consented fine-grained signals."""
+    from ml.styles import detect_and_write
+
+    with connect() as con:
+        return detect_and_write(con)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def score_dropout_risk() -> dict:
+    """Train the drop-out model on as-of features and score the open enrolments."""
+    from ml.dropout import train_and_score
+
+    with connect() as con:
+        return train_and_score(con)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def recommend(algorithm: str = "als") -> dict:
+    """Train the hybrid recommender and write every learner's ranked, explained candidates."""
+    from ml.recommender import DEFAULT_WEIGHTS, train_and_recommend
+
+    store = ControlStore()
+    with connect() as con:
+        return train_and_recommend(
+            con,
+            weights=store.weights(DEFAULT_WEIGHTS),
+            controls=store.active_controls(),
+            algorithm=algorithm,
+        )
+
+
+@task(cache_policy=NO_CACHE)
+def check_drift() -> dict:
+    """Tonight's scores, features and KPIs against the published snapshot and the KPI baseline."""
+    from ml.drift import check
+
+    with connect() as con:
+        return check(con)
+
+
+@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish() -> dict:
+    """Copy marts and ML results into a new snapshot and switch serving to it atomically."""
+    with connect(read_only=True) as con:
+        snap = snapshots.publish(con)
+    return {"version": snap.version, "tables": snap.tables}
+
+
+@task(cache_policy=NO_CACHE)
+def index_content() -> dict:
+    """(Re-)index course content for Q&A; only changed documents are embedded again."""
+    from flows.index_content import index_content_flow
+
+    return index_content_flow()
+
+
+STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", "publish")
+
+
+@flow(name="nightly")
+def nightly_flow(landing: list[str] | None = None, algorithm: str = "als") -> dict:
+    """Run every nightly step in order; stop at the first failure, leaving serving untouched."""
+    log = get_run_logger()
+    s = get_settings()
+    # Each folder under landing/ is one source (catalog/ + events/), as `make demo` lays it out.
+    if landing is None:
+        root = s.home / "landing"
+        landing = sorted(str(p) for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    steps = {
+        "ingest": lambda: {
+            "events": ingest_flow(paths=landing) if landing else "no landing folders",
+            "served_log": load_served_log(),
+        },
+        "build": build_flow,
+        "index": index_content,
+        "styles": detect_learning_styles,
+        "dropout": score_dropout_risk,
+        "recommend": lambda: recommend(algorithm),
+        "drift": check_drift,
+        "publish": publish,
+    }
+    results: dict = {"steps": {}}
+    for name in STEPS:
+        started = time.perf_counter()
+        try:
+            results["steps"][name] = steps[name]()
+        except Exception as exc:
+            serving = snapshots.current()
+            message = f"nightly step '{name}' failed: {exc}. " + (
+                f"Still serving snapshot {serving.version}."
+                if serving
+                else "No snapshot has been published yet."
+            )
+            log.error(message)
+            raise NightlyStepFailed(message) from exc
+        log.info("step %s done in %.1fs", name, time.perf_counter() - started)
+        results.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
+    results["snapshot"] = results["steps"]["publish"]["version"]
+    return results
+
+
+def serve_nightly() -> None:
+    """Register the nightly deployment with its schedule and run it from this process."""
+    nightly_flow.serve(name="pathwise-nightly", cron=SCHEDULE)
+
+
+if __name__ == "__main__":
+    nightly_flow()

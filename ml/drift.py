@@ -1,0 +1,218 @@
+"""Drift check: did tonight's scores, features or KPIs move away from their baseline?
+
+Two kinds of comparison, each one row of `ml.drift_checks` (all of them, every run) and, when the
+shift reaches `PATHWISE_DRIFT_THRESHOLD` (default 0.15), also of `ml.drift_alerts`:
+- distributions (recommendation scores, dropout risk, learner features): the population stability
+  index (PSI) of tonight's values against the published snapshot's, over the baseline's deciles;
+- KPIs (CTR, enrolment rate, completion rate, average rating): relative change of the last 7 days
+  against the 28 days before them, from the marts.
+
+Alerts are logged and, if `PATHWISE_DRIFT_WEBHOOK_URL` is set, POSTed there as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pathwise import snapshots
+from pathwise.settings import get_settings
+
+log = logging.getLogger("pathwise.drift")
+
+# (check name, table, column): distributions compared tonight vs the published snapshot.
+DISTRIBUTIONS = (
+    ("recommendation score", "recommendations", "score"),
+    ("dropout risk", "dropout_risk", "risk"),
+    ("days inactive", "learner_course_progress", "days_inactive"),
+    ("percent complete", "learner_course_progress", "percent_complete"),
+    ("active days (30d)", "learners", "active_days_last_30d"),
+)
+RECENT_DAYS, BASELINE_DAYS = 7, 28
+
+
+def psi(baseline: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of `current` against `baseline` (0 = same; > 0.25 = big shift).
+
+    Bins are the baseline's quantiles; empty bins get a small floor so the log stays finite.
+    """
+    baseline = baseline[~np.isnan(baseline)]
+    current = current[~np.isnan(current)]
+    if len(baseline) == 0 or len(current) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(baseline, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:  # constant baseline: compare the share equal to it
+        same_b, same_c = 1.0, float(np.mean(current == baseline[0]))
+        b, c = np.array([same_b, 1 - same_b]), np.array([same_c, 1 - same_c])
+    else:
+        edges[0], edges[-1] = -np.inf, np.inf
+        b = np.histogram(baseline, edges)[0] / len(baseline)
+        c = np.histogram(current, edges)[0] / len(current)
+    b, c = np.clip(b, 1e-4, None), np.clip(c, 1e-4, None)
+    return float(np.sum((c - b) * np.log(c / b)))
+
+
+def _values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> np.ndarray | None:
+    try:
+        rows = con.execute(f"select {column}::double from {relation}").fetchnumpy()
+    except duckdb.CatalogException:
+        return None
+    return next(iter(rows.values())).astype(float) if rows else None
+
+
+def _warehouse_relation(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    found = con.execute(
+        "select table_schema from information_schema.tables where table_catalog = 'warehouse' "
+        "and table_schema in ('marts', 'ml') and table_name = ?",
+        [table],
+    ).fetchall()
+    return f"warehouse.{found[0][0]}.{table}" if found else None
+
+
+def _kpis(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Recent vs baseline window of each KPI, from the daily recommendation KPIs mart."""
+    checks: list[dict] = []
+    kpis = {
+        "ctr": "sum(click_count) / nullif(sum(impression_count), 0)",
+        "enrolment rate": "sum(enrolment_count) / nullif(sum(impression_count), 0)",
+        "completion rate": "sum(completion_count) / nullif(sum(enrolment_count), 0)",
+        "average rating": "sum(avg_rating * rating_count) / nullif(sum(rating_count), 0)",
+    }
+    relation = _warehouse_relation(con, "recommendation_kpis")
+    if relation is None:
+        return checks
+    for name, expr in kpis.items():
+        recent, base = con.execute(
+            f"""
+                with bounds as (select max(activity_date) as last_day from {relation})
+                select
+                    (select {expr} from {relation}, bounds
+                     where activity_date > last_day - {RECENT_DAYS}),
+                    (select {expr} from {relation}, bounds
+                     where activity_date <= last_day - {RECENT_DAYS}
+                       and activity_date > last_day - {RECENT_DAYS + BASELINE_DAYS})
+                """
+        ).fetchall()[0]
+        if recent is None or base in (None, 0):
+            continue
+        checks.append(
+            {
+                "check_name": name,
+                "kind": "kpi",
+                "statistic": "relative_change",
+                "baseline": float(base),
+                "current": float(recent),
+                "value": abs(float(recent) - float(base)) / abs(float(base)),
+            }
+        )
+    return checks
+
+
+def check(con: duckdb.DuckDBPyConnection) -> dict:
+    """Compare tonight's warehouse results with the published snapshot; write checks and alerts."""
+    settings = get_settings()
+    threshold = settings.drift_threshold
+    baseline_snap = snapshots.current()
+    checks: list[dict] = []
+    if baseline_snap is not None:
+        base_con = baseline_snap.connect()
+        try:
+            for name, table, column in DISTRIBUTIONS:
+                relation = _warehouse_relation(con, table)
+                if relation is None or table not in baseline_snap.tables:
+                    continue
+                base, now = _values(base_con, table, column), _values(con, relation, column)
+                if base is None or now is None:
+                    continue
+                checks.append(
+                    {
+                        "check_name": name,
+                        "kind": "distribution",
+                        "statistic": "psi",
+                        "baseline": float(np.nanmean(base)) if len(base) else None,
+                        "current": float(np.nanmean(now)) if len(now) else None,
+                        "value": psi(base, now),
+                    }
+                )
+        finally:
+            base_con.close()
+    checks += _kpis(con)
+    run_id, checked_at = uuid.uuid4().hex[:12], datetime.now(UTC)
+    rows = [
+        {
+            **c,
+            "run_id": run_id,
+            "checked_at": checked_at,
+            "threshold": threshold,
+            "baseline_version": baseline_snap.version if baseline_snap else None,
+            "is_alert": bool(np.isfinite(c["value"]) and c["value"] >= threshold),
+        }
+        for c in checks
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "run_id": pl.String,
+            "checked_at": pl.Datetime("us", "UTC"),
+            "check_name": pl.String,
+            "kind": pl.String,
+            "statistic": pl.String,
+            "baseline": pl.Float64,
+            "current": pl.Float64,
+            "value": pl.Float64,
+            "threshold": pl.Float64,
+            "baseline_version": pl.String,
+            "is_alert": pl.Boolean,
+        },
+    )
+    con.execute("create schema if not exists warehouse.ml")
+    con.register("_drift", frame.to_arrow())
+    try:
+        for table, where in (("drift_checks", ""), ("drift_alerts", "where is_alert")):
+            con.execute(
+                f"create table if not exists warehouse.ml.{table} as select * from _drift limit 0"
+            )
+            con.execute(f"insert into warehouse.ml.{table} by name select * from _drift {where}")
+    finally:
+        con.unregister("_drift")
+    alerts = [r for r in rows if r["is_alert"]]
+    for a in alerts:
+        log.warning(
+            "drift alert: %s %s %.3f >= %.2f (baseline %s, now %s)",
+            a["check_name"],
+            a["statistic"],
+            a["value"],
+            threshold,
+            a["baseline"],
+            a["current"],
+        )
+    if alerts and settings.drift_webhook_url:
+        _post(settings.drift_webhook_url, {"run_id": run_id, "alerts": alerts})
+    return {
+        "run_id": run_id,
+        "checks": len(rows),
+        "alerts": len(alerts),
+        "alerted": [a["check_name"] for a in alerts],
+    }
+
+
+def _post(url: str, body: dict) -> None:
+    """Best effort: a webhook that is down is logged, never fails the nightly run."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body, default=str).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            log.info("drift webhook answered %s", response.status)
+    except OSError as exc:
+        log.error("drift webhook %s failed: %s", url, exc)

@@ -1,0 +1,308 @@
+"""Admin controls: course boosts and suppressions (with expiry), blend weights, and their audit log.
+
+Admins change these in the Control Tower; the read API applies them to every response at once and the
+nightly ranking honours them too. They live in SQLite, not in the warehouse: the app writes, the API
+reads and the nightly flow reads at the same time, from different processes, and SQLite (WAL mode)
+lets them, where a DuckDB file allows one writer and no readers beside it.
+
+    store = ControlStore()
+    store.boost("c-017", amount=0.3, reason="spring campaign", days=14, actor="ada")
+    active = store.active_controls()
+    ranked = apply_controls(candidates, active, k=10)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pathwise.settings import get_settings
+
+SCHEMA = """
+create table if not exists course_controls (
+    control_id  integer primary key,
+    course_id   text not null,
+    action      text not null check (action in ('boost', 'suppress')),
+    amount      real not null default 0,     -- boost: added to the score; suppress: unused
+    reason      text not null check (length(trim(reason)) > 0),
+    created_by  text not null,
+    created_at  text not null,               -- ISO-8601 UTC
+    expires_at  text,                        -- null: until revoked
+    revoked_at  text,
+    revoked_by  text
+);
+create index if not exists course_controls_course on course_controls (course_id);
+create table if not exists blend_weights (
+    weights_id  integer primary key,
+    weights     text not null,               -- JSON {signal: weight}
+    reason      text not null,
+    created_by  text not null,
+    created_at  text not null
+);
+create table if not exists audit_log (
+    audit_id    integer primary key,
+    at          text not null,
+    actor       text not null,
+    action      text not null,               -- boost | suppress | revoke | set_weights | ...
+    target      text,
+    details     text not null,               -- JSON
+    reason      text
+);
+"""
+
+MAX_BOOST = 1.0  # scores are blends of signals normalised to [0, 1]; a bigger boost is a pin
+
+
+class ControlError(ValueError):
+    """A control that cannot be saved; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class CourseControl:
+    control_id: int
+    course_id: str
+    action: str
+    amount: float
+    reason: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return None if ts is None else datetime.fromisoformat(ts)
+
+
+class ControlStore:
+    """The controls database, `$PATHWISE_HOME/controls.sqlite` unless a path is given."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path or get_settings().home / "controls.sqlite")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            db.execute("pragma journal_mode = wal")
+            db.execute("pragma busy_timeout = 10000")
+            yield db
+        finally:
+            db.close()
+
+    # -- changes (each one in a transaction with its audit row) ---------------------------------
+
+    def _change(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        details: dict,
+        reason: str,
+        sql: str,
+        params: Sequence,
+    ) -> int:
+        if not actor.strip():
+            raise ControlError("every change needs the name of who makes it (actor)")
+        if not reason.strip():
+            raise ControlError("every change needs a reason; it is shown in the audit log")
+        with self._db() as db:
+            db.execute("begin immediate")
+            try:
+                row_id = db.execute(sql, params).lastrowid
+                db.execute(
+                    "insert into audit_log (at, actor, action, target, details, reason) "
+                    "values (?, ?, ?, ?, ?, ?)",
+                    (_iso(_now()), actor, action, target, json.dumps(details, default=str), reason),
+                )
+                db.execute("commit")
+            except Exception:
+                db.execute("rollback")
+                raise
+        return row_id
+
+    def _control(
+        self,
+        action: str,
+        course_id: str,
+        amount: float,
+        reason: str,
+        days: float | None,
+        actor: str,
+    ) -> int:
+        if not course_id.strip():
+            raise ControlError("course_id is empty")
+        if days is not None and days <= 0:
+            raise ControlError("expiry must be in the future: give days > 0, or none for no expiry")
+        created = _now()
+        expires = None if days is None else created + timedelta(days=days)
+        return self._change(
+            actor,
+            action,
+            course_id,
+            {"amount": amount, "expires_at": _iso(expires)},
+            reason,
+            "insert into course_controls (course_id, action, amount, reason, created_by, "
+            "created_at, expires_at) values (?, ?, ?, ?, ?, ?, ?)",
+            (course_id, action, amount, reason, actor, _iso(created), _iso(expires)),
+        )
+
+    def boost(
+        self, course_id: str, *, amount: float, reason: str, actor: str, days: float | None = 14
+    ) -> int:
+        """Add `amount` (0 < amount <= 1) to the course's score wherever it is a candidate."""
+        if not 0 < amount <= MAX_BOOST:
+            raise ControlError(f"boost amount must be in (0, {MAX_BOOST}]; got {amount}")
+        return self._control("boost", course_id, amount, reason, days, actor)
+
+    def suppress(
+        self, course_id: str, *, reason: str, actor: str, days: float | None = None
+    ) -> int:
+        """Never show the course while the suppression is active."""
+        return self._control("suppress", course_id, 0.0, reason, days, actor)
+
+    def revoke(self, control_id: int, *, reason: str, actor: str) -> None:
+        """End a control now (it stays in the history and the audit log)."""
+        with self._db() as db:
+            found = db.execute(
+                "select course_id from course_controls where control_id = ? and revoked_at is null",
+                (control_id,),
+            ).fetchall()
+        if not found:
+            raise ControlError(f"no active control with id {control_id}")
+        self._change(
+            actor,
+            "revoke",
+            found[0][0],
+            {"control_id": control_id},
+            reason,
+            "update course_controls set revoked_at = ?, revoked_by = ? where control_id = ?",
+            (_iso(_now()), actor, control_id),
+        )
+
+    def set_weights(self, weights: dict[str, float], *, reason: str, actor: str) -> int:
+        """Save new blend weights; the newest row is the one in force."""
+        bad = {k: v for k, v in weights.items() if not (isinstance(v, int | float) and v >= 0)}
+        if bad or not weights or sum(weights.values()) <= 0:
+            raise ControlError(f"weights must be non-negative numbers, not all zero; got {weights}")
+        return self._change(
+            actor,
+            "set_weights",
+            "blend",
+            {"weights": weights},
+            reason,
+            "insert into blend_weights (weights, reason, created_by, created_at) values (?, ?, ?, ?)",
+            (json.dumps(weights, sort_keys=True), reason, actor, _iso(_now())),
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def active_controls(self, now: datetime | None = None) -> list[CourseControl]:
+        """Boosts and suppressions in force at `now` (default: this instant)."""
+        with self._db() as db:
+            rows = db.execute(
+                "select control_id, course_id, action, amount, reason, created_by, created_at, "
+                "expires_at from course_controls where revoked_at is null "
+                "and (expires_at is null or expires_at > ?) order by control_id",
+                (_iso(now or _now()),),
+            ).fetchall()
+        return [
+            CourseControl(r[0], r[1], r[2], r[3], r[4], r[5], _parse(r[6]), _parse(r[7]))
+            for r in rows
+        ]
+
+    def weights(self, defaults: dict[str, float]) -> dict[str, float]:
+        """The blend weights in force: the newest saved ones over `defaults` (the versioned ones)."""
+        with self._db() as db:
+            rows = db.execute(
+                "select weights from blend_weights order by weights_id desc limit 1"
+            ).fetchall()
+        saved = json.loads(rows[0][0]) if rows else {}
+        return {k: float(saved.get(k, v)) for k, v in defaults.items()}
+
+    def audit(self, limit: int = 200) -> list[dict]:
+        """The newest changes first: who, when, what, why."""
+        with self._db() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "select * from audit_log order by audit_id desc limit ?", (limit,)
+            ).fetchall()
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+    def revision(self) -> int:
+        """Changes so far; cheap, so readers can cache controls until it moves."""
+        with self._db() as db:
+            return db.execute("select coalesce(max(audit_id), 0) from audit_log").fetchall()[0][0]
+
+
+def apply_controls(
+    candidates: Sequence[dict], controls: Sequence[CourseControl], k: int
+) -> tuple[list[dict], list[int]]:
+    """Re-rank one learner's candidates under the controls; returns the top k and the controls used.
+
+    Each candidate is a dict with at least `course_id` and `score`. Suppressed courses are removed,
+    boosted ones get `amount` added to their score (and `boost` set on the row). A boosted course that
+    is not among the learner's candidates is not added: it was not eligible for this learner.
+    """
+    suppressed = {c.course_id: c.control_id for c in controls if c.action == "suppress"}
+    boosts: dict[str, list[CourseControl]] = {}
+    for c in controls:
+        if c.action == "boost":
+            boosts.setdefault(c.course_id, []).append(c)
+    used: set[int] = set()
+    kept = []
+    for row in candidates:
+        cid = row["course_id"]
+        if cid in suppressed:
+            used.add(suppressed[cid])
+        elif cid in boosts:
+            amount = sum(c.amount for c in boosts[cid])
+            kept.append({**row, "score": row["score"] + amount, "boost": amount})
+        else:
+            kept.append(row)
+    kept.sort(key=lambda r: -r["score"])
+    top = [{**r, "rank": i + 1} for i, r in enumerate(kept[:k])]
+    # Boosts count as applied only where they reached what the learner sees.
+    used.update(c.control_id for r in top for c in boosts.get(r["course_id"], ()))
+    return top, sorted(used)
+
+
+class ControlWatcher:
+    """Active controls for a long-running reader (the read API), re-read only when they change.
+
+    Holds one SQLite connection; `pragma data_version` changes whenever another connection commits,
+    so checking it per request costs microseconds and a saved boost applies to the next response.
+    Use from one thread (the API's event loop).
+    """
+
+    def __init__(self, store: ControlStore | None = None) -> None:
+        self.store = store or ControlStore()
+        self._db = sqlite3.connect(self.store.path, check_same_thread=False)
+        self._seen: int | None = None
+        self._controls: list[CourseControl] = []
+
+    def active(self) -> list[CourseControl]:
+        version = self._db.execute("pragma data_version").fetchall()[0][0]
+        if version != self._seen:
+            self._controls = self.store.active_controls(now=datetime.min.replace(tzinfo=UTC))
+            self._seen = version
+        now = _now()
+        return [c for c in self._controls if c.expires_at is None or c.expires_at > now]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,82 @@
+"""The read API's recommendation log -> `raw.served_recommendations`, one row per served item.
+
+The API appends each response to an hourly file (`$PATHWISE_HOME/rec_log/served-YYYY-MM-DD-HH.ndjson`).
+A file is loaded once its hour is over (nobody appends to it any more) and never twice
+(`raw.served_log_files`). Its rows carry the `rec_id` the platform echoes back in `rec_impression`
+and `rec_click` events, so the KPI marts can join what was served with what learners did.
+The log holds learner_keys only: the API pseudonymizes platform ids before logging.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pathwise.settings import get_settings
+
+RESPONSE_COLUMNS = {
+    "response_id": "VARCHAR",
+    "served_at": "TIMESTAMPTZ",
+    "learner_key": "VARCHAR",
+    "surface": "VARCHAR",
+    "cold_start": "BOOLEAN",
+    "snapshot_version": "VARCHAR",
+    "model_version": "VARCHAR",
+    "controls_applied": "INTEGER[]",
+    "items": "STRUCT(rec_id VARCHAR, course_id VARCHAR, rank INTEGER, score DOUBLE, "
+    "boost DOUBLE, reason VARCHAR, format_first VARCHAR)[]",
+}
+
+
+def closed_files(folder: Path, now: datetime | None = None) -> list[Path]:
+    """Log files whose hour has ended."""
+    hour = (now or datetime.now(UTC)).strftime("served-%Y-%m-%d-%H.ndjson")
+    return sorted(p for p in folder.glob("served-*.ndjson") if p.name < hour)
+
+
+def load_closed_files(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> dict:
+    """Load every closed, not yet loaded log file; each file in one transaction."""
+    loaded = {
+        r[0] for r in con.execute("select file_name from warehouse.raw.served_log_files").fetchall()
+    }
+    summary = {"files": 0, "responses": 0, "items": 0}
+    columns = ", ".join(f"'{k}': '{v}'" for k, v in RESPONSE_COLUMNS.items())
+    for path in closed_files(get_settings().rec_log_dir, now):
+        if path.name in loaded:
+            continue
+        con.execute("begin")
+        try:
+            con.execute(
+                f"""
+                create or replace temp table _served as
+                select * from read_json('{path}', format = 'newline_delimited',
+                                        columns = {{{columns}}})
+                """
+            )
+            con.execute(
+                f"""
+                insert or ignore into warehouse.raw.served_recommendations
+                select item.rec_id, response_id, timezone('UTC', served_at), learner_key, surface, cold_start,
+                       snapshot_version, model_version, controls_applied, item.course_id,
+                       item.rank, item.score, item.boost, item.reason, item.format_first,
+                       '{path.name}'
+                from (select *, unnest(items) as item from _served)
+                """
+            )
+            responses, items = con.execute(
+                "select count(*), coalesce(sum(len(items)), 0) from _served"
+            ).fetchall()[0]
+            con.execute(
+                "insert into warehouse.raw.served_log_files values (?, ?, ?, ?)",
+                [path.name, responses, items, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        summary["files"] += 1
+        summary["responses"] += responses
+        summary["items"] += items
+    return summary

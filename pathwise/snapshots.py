@@ -1,0 +1,185 @@
+"""Published serving snapshots: immutable, versioned Parquet copies of what the apps and the API read.
+
+The nightly flow writes the warehouse; the apps and the read API never open it (a DuckDB file has one
+writer and no readers beside it). After each run `publish()` copies the marts and ML results into a
+new folder, then switches `CURRENT` to it with one atomic rename. Readers keep whatever version they
+opened; new readers see the new one. The last `PATHWISE_SNAPSHOTS_KEEP` versions stay on disk for
+`rollback()`.
+
+    $PATHWISE_HOME/snapshots/
+        CURRENT                       the published version's name (replaced atomically)
+        v20261125T173000Z/            one folder per version, never changed after publishing
+            manifest.json             version, time, tables and their row counts, model versions
+            recommendations.parquet   ...one file per table
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import duckdb
+
+from pathwise.settings import get_settings
+
+# What a snapshot holds: every mart and every ML result (their schemas), plus the catalog. Training
+# features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
+SNAPSHOT_SCHEMAS = ("marts", "ml")
+CATALOG_VIEWS = {
+    "courses": "staging.stg_pathwise__courses",
+    "modules": "staging.stg_pathwise__modules",
+}
+
+
+class SnapshotError(RuntimeError):
+    """No snapshot to serve, or one that cannot be published; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str
+    path: Path
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def tables(self) -> dict[str, int]:
+        """Table name -> row count."""
+        return self.manifest["tables"]
+
+    def table_path(self, name: str) -> Path:
+        if name not in self.tables:
+            raise SnapshotError(f"snapshot {self.version} has no table {name!r}")
+        return self.path / f"{name}.parquet"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with one view per table of this snapshot."""
+        con = duckdb.connect(":memory:")
+        for name in self.tables:
+            con.execute(
+                f"create view {name} as select * from read_parquet('{self.path / name}.parquet')"
+            )
+        return con
+
+
+def _root() -> Path:
+    return get_settings().snapshots_dir
+
+
+def versions() -> list[str]:
+    """Published versions on disk, oldest first (names sort by time)."""
+    root = _root()
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists())
+
+
+def current() -> Snapshot | None:
+    """The published snapshot, or None before the first publish."""
+    pointer = _root() / "CURRENT"
+    try:
+        version = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return Snapshot(version, _root() / version)
+
+
+def require_current() -> Snapshot:
+    snap = current()
+    if snap is None:
+        raise SnapshotError(
+            "No serving snapshot published yet: run `pathwise nightly` (or `make demo`)."
+        )
+    return snap
+
+
+def _switch(version: str) -> None:
+    """Point CURRENT at `version` atomically (write a temp file, then rename over)."""
+    root = _root()
+    tmp = root / f".CURRENT.{uuid.uuid4().hex}"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, root / "CURRENT")
+
+
+def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'warehouse' and table_schema in ? order by 1, 2",
+        [list(SNAPSHOT_SCHEMAS)],
+    ).fetchall()
+    relations = {
+        name: f"warehouse.{schema}.{name}"
+        for schema, name in rows
+        if not (schema == "marts" and name.startswith("ml_"))
+    }
+    if not any(schema == "marts" for schema, _ in rows):
+        raise SnapshotError("The warehouse has no marts: run `pathwise build` before publishing.")
+    relations.update({k: f"warehouse.{v}" for k, v in CATALOG_VIEWS.items()})
+    return relations
+
+
+def publish(con: duckdb.DuckDBPyConnection, *, keep: int | None = None) -> Snapshot:
+    """Copy the marts and ML results from the warehouse into a new version and switch to it."""
+    keep = keep or get_settings().snapshots_keep
+    root = _root()
+    root.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(UTC)
+    version = "v" + created.strftime("%Y%m%dT%H%M%S%fZ")
+    staging = root / f".building-{version}"
+    staging.mkdir()
+    try:
+        tables = {}
+        for name, relation in _snapshot_relations(con).items():
+            con.execute(
+                f"copy (select * from {relation}) to '{staging / name}.parquet' "
+                "(format parquet, compression zstd)"
+            )
+            tables[name] = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+        model_versions = {}
+        for name in ("recommendations", "dropout_risk", "learning_styles"):
+            if tables.get(name):
+                model_versions[name] = con.execute(
+                    f"select any_value(model_version) from warehouse.ml.{name}"
+                ).fetchall()[0][0]
+        manifest = {
+            "version": version,
+            "created_at": created.isoformat(),
+            "tables": tables,
+            "model_versions": model_versions,
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        os.replace(staging, root / version)  # the folder appears whole, or not at all
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _switch(version)
+    _prune(keep)
+    return Snapshot(version, root / version)
+
+
+def rollback() -> Snapshot:
+    """Serve the version published before the current one again."""
+    snap = require_current()
+    older = [v for v in versions() if v < snap.version]
+    if not older:
+        raise SnapshotError(
+            f"{snap.version} is the oldest snapshot on disk; nothing to roll back to."
+        )
+    _switch(older[-1])
+    return Snapshot(older[-1], _root() / older[-1])
+
+
+def _prune(keep: int) -> None:
+    """Delete all but the newest `keep` versions (never the one being served)."""
+    serving = current()
+    for version in versions()[:-keep]:
+        if serving is None or version != serving.version:
+            shutil.rmtree(_root() / version, ignore_errors=True)

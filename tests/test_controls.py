@@ -1,0 +1,103 @@
+"""Admin controls: what a boost, a suppression, an expiry, a revocation and new weights do."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pathwise.controls import ControlError, ControlStore, ControlWatcher, apply_controls
+
+
+@pytest.fixture
+def store(pathwise_home) -> ControlStore:
+    return ControlStore()
+
+
+def candidates(*scores: float) -> list[dict]:
+    return [{"course_id": f"c{i}", "score": s, "rank": i + 1} for i, s in enumerate(scores)]
+
+
+def test_changes_need_an_actor_a_reason_and_sane_values(store):
+    with pytest.raises(ControlError, match="reason"):
+        store.boost("c1", amount=0.2, reason=" ", actor="ada")
+    with pytest.raises(ControlError, match="actor"):
+        store.suppress("c1", reason="broken", actor="")
+    with pytest.raises(ControlError, match="amount"):
+        store.boost("c1", amount=3, reason="pin it", actor="ada")
+    with pytest.raises(ControlError, match="future"):
+        store.boost("c1", amount=0.2, reason="x", actor="ada", days=0)
+    with pytest.raises(ControlError, match="weights"):
+        store.set_weights({"a": -1.0}, reason="x", actor="ada")
+    assert store.active_controls() == [] and store.audit() == []
+
+
+def test_expired_and_revoked_controls_stop_applying(store):
+    boost = store.boost("c1", amount=0.2, reason="campaign", actor="ada", days=1)
+    gone = store.suppress("c2", reason="broken video", actor="ada", days=None)
+    store.revoke(gone, reason="video fixed", actor="bob")
+    assert [c.control_id for c in store.active_controls()] == [boost]
+    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    assert store.active_controls(now=tomorrow) == []
+    with pytest.raises(ControlError, match="no active control"):
+        store.revoke(gone, reason="again", actor="bob")
+
+
+def test_every_change_is_audited_newest_first(store):
+    store.boost("c1", amount=0.2, reason="campaign", actor="ada")
+    store.set_weights({"a": 1.0, "b": 0.5}, reason="more content", actor="bob")
+    audit = store.audit()
+    assert [(a["actor"], a["action"], a["target"], a["reason"]) for a in audit] == [
+        ("bob", "set_weights", "blend", "more content"),
+        ("ada", "boost", "c1", "campaign"),
+    ]
+    assert audit[0]["details"] == {"weights": {"a": 1.0, "b": 0.5}}
+    assert datetime.fromisoformat(audit[1]["at"]) <= datetime.now(UTC)
+
+
+def test_saved_weights_override_the_versioned_defaults(store):
+    defaults = {"a": 0.6, "b": 0.4}
+    assert store.weights(defaults) == defaults
+    store.set_weights({"a": 0.1, "zzz": 5.0}, reason="try", actor="ada")
+    # Signals the recommender does not know are ignored; missing ones keep their default.
+    assert store.weights(defaults) == {"a": 0.1, "b": 0.4}
+
+
+def test_suppression_removes_and_the_list_is_refilled(store):
+    store.suppress("c0", reason="broken", actor="ada")
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.6), store.active_controls(), k=3)
+    assert [r["course_id"] for r in top] == ["c1", "c2", "c3"]
+    assert [r["rank"] for r in top] == [1, 2, 3]
+    assert used == [store.active_controls()[0].control_id]
+
+
+def test_boost_reranks_only_courses_the_learner_could_get(store):
+    lifted = store.boost("c2", amount=0.3, reason="campaign", actor="ada")
+    store.boost("elsewhere", amount=1.0, reason="not eligible here", actor="ada")
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), store.active_controls(), k=2)
+    assert [(r["course_id"], round(r["score"], 6)) for r in top] == [("c2", 1.0), ("c0", 0.9)]
+    assert top[0]["boost"] == pytest.approx(0.3)
+    assert used == [lifted]  # the other boost changed nothing for this learner
+
+
+def test_a_boost_below_the_cut_is_not_reported_as_applied(store):
+    store.boost("c3", amount=0.1, reason="small nudge", actor="ada")
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), store.active_controls(), k=2)
+    assert [r["course_id"] for r in top] == ["c0", "c1"] and used == []
+
+
+def test_the_watcher_sees_a_change_from_another_process_at_once(store):
+    watcher = ControlWatcher(store)
+    assert watcher.active() == []
+    # Another connection (as the Control Tower's process would) saves a suppression.
+    db = sqlite3.connect(store.path)
+    db.execute(
+        "insert into course_controls (course_id, action, amount, reason, created_by, created_at) "
+        "values ('c9', 'suppress', 0, 'from elsewhere', 'ada', ?)",
+        (datetime.now(UTC).isoformat(),),
+    )
+    db.commit()
+    db.close()
+    assert [c.course_id for c in watcher.active()] == ["c9"]
+    watcher.close()

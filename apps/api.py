@@ -17,7 +17,6 @@ applies to the next response. Every response is appended to the recommendation l
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import re
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import polars as pl
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -42,6 +42,7 @@ log = logging.getLogger("pathwise.api")
 
 LEARNER_KEY_RE = re.compile(rf"[0-9a-f]{{{KEY_HEX_DIGITS}}}")
 MAX_K = 50
+ROW_CACHE_LEARNERS = 50_000
 ITEM_FIELDS = ("course_id", "title", "score", "reason", "format_first")
 
 
@@ -56,6 +57,7 @@ class ServingSnapshot:
     cold_start: list[dict]
     signals: list[str]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _rows: dict[str, list[dict]] = field(default_factory=dict)  # learners asked for lately
 
     @classmethod
     def load(cls, snap: snapshots.Snapshot) -> ServingSnapshot:
@@ -101,10 +103,17 @@ class ServingSnapshot:
 
     def candidates(self, learner_key: str) -> tuple[list[dict], bool]:
         """The learner's candidate rows, or the cold-start list (flag True) for unknown learners."""
-        found = self.offsets.get(learner_key)
-        if found is None:
-            return self.cold_start, True
-        return self.recs.slice(found[0], found[1]).to_dicts(), False
+        rows = self._rows.get(learner_key)
+        if rows is None:
+            found = self.offsets.get(learner_key)
+            if found is None:
+                return self.cold_start, True
+            rows = self.recs.slice(found[0], found[1]).to_dicts()
+            if len(self._rows) >= ROW_CACHE_LEARNERS:  # bounded: forget the oldest half
+                for key in list(self._rows)[: ROW_CACHE_LEARNERS // 2]:
+                    del self._rows[key]
+            self._rows[learner_key] = rows
+        return rows, False
 
 
 class SnapshotWatcher:
@@ -173,13 +182,13 @@ class RecommendationLog:
             if None in batch:
                 done = True
                 batch = [e for e in batch if e is not None]
-            by_file: dict[Path, list[str]] = {}
+            by_file: dict[Path, list[bytes]] = {}
             for entry in batch:
                 name = f"served-{entry['served_at'][:13].replace('T', '-')}.ndjson"
-                by_file.setdefault(self.folder / name, []).append(json.dumps(entry, default=str))
+                by_file.setdefault(self.folder / name, []).append(orjson.dumps(entry))
             for path, lines in by_file.items():
-                with path.open("a") as f:
-                    f.write("\n".join(lines) + "\n")
+                with path.open("ab") as f:
+                    f.write(b"\n".join(lines) + b"\n")
 
 
 def _json_ready(frame: pl.DataFrame) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -48,16 +49,31 @@ def discover(paths: list[str]) -> tuple[list[Path], list[Path]]:
     return catalogs, events
 
 
-@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def held_by_another_writer(task, task_run, state) -> bool:
+    """Retry only a lock conflict (another process held the warehouse); bad input fails twice."""
+    return isinstance(state.result(raise_on_failure=False), duckdb.IOException)
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=held_by_another_writer,
+    cache_policy=NO_CACHE,
+)
 def load_catalog(path: Path) -> dict:
-    """Load one catalog CSV (retried: another writer may hold the warehouse briefly)."""
+    """Load one catalog CSV."""
     with connect() as con:
         result = load_catalog_file(con, path)
     get_run_logger().info("catalog %s: %s, %s rows", path.name, result["status"], result["rows"])
     return result
 
 
-@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=held_by_another_writer,
+    cache_policy=NO_CACHE,
+)
 def load_events(path: Path) -> dict:
     """Load one event file as one atomic batch."""
     result = ingest_file(path).as_dict()

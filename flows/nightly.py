@@ -23,7 +23,7 @@ from pathwise.controls import ControlStore
 from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
-SCHEDULE = "0 2 * * *"  # 02:00 every night (the worker's time zone is UTC)
+SCHEDULE = "0 2 * * *"  # 02:00 UTC every night
 
 
 class NightlyStepFailed(RuntimeError):
@@ -101,8 +101,13 @@ STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", 
 
 
 @flow(name="nightly")
-def nightly_flow(landing: list[str] | None = None, algorithm: str = "als") -> dict:
-    """Run every nightly step in order; stop at the first failure, leaving serving untouched."""
+def nightly_flow(
+    landing: list[str] | None = None, algorithm: str = "als", skip: list[str] | None = None
+) -> dict:
+    """Run every nightly step in order; stop at the first failure, leaving serving untouched.
+
+    `skip` names steps to leave out this time (e.g. `index` when the content has not changed).
+    """
     log = get_run_logger()
     s = get_settings()
     # Each folder under landing/ is one source (catalog/ + events/), as `make demo` lays it out.
@@ -122,8 +127,11 @@ def nightly_flow(landing: list[str] | None = None, algorithm: str = "als") -> di
         "drift": check_drift,
         "publish": publish,
     }
-    results: dict = {"steps": {}}
-    for name in STEPS:
+    unknown = set(skip or ()) - set(STEPS) | ({"publish"} & set(skip or ()))
+    if unknown:
+        raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {STEPS[:-1]}")
+    results: dict = {"steps": {}, "skipped": list(skip or ())}
+    for name in (n for n in STEPS if n not in (skip or ())):
         started = time.perf_counter()
         try:
             results["steps"][name] = steps[name]()
@@ -142,9 +150,20 @@ def nightly_flow(landing: list[str] | None = None, algorithm: str = "als") -> di
     return results
 
 
+def deployment():
+    """The nightly deployment: this flow on its cron schedule (UTC)."""
+    from prefect.schedules import Cron
+
+    return nightly_flow.to_deployment(
+        name="pathwise-nightly", schedule=Cron(SCHEDULE, timezone="UTC")
+    )
+
+
 def serve_nightly() -> None:
-    """Register the nightly deployment with its schedule and run it from this process."""
-    nightly_flow.serve(name="pathwise-nightly", cron=SCHEDULE)
+    """Register the nightly deployment and run its scheduled runs from this process."""
+    from prefect import serve
+
+    serve(deployment())
 
 
 if __name__ == "__main__":

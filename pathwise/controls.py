@@ -255,9 +255,12 @@ def apply_controls(
 ) -> tuple[list[dict], list[int]]:
     """Re-rank one learner's candidates under the controls; returns the top k and the controls used.
 
-    Each candidate is a dict with at least `course_id` and `score`. Suppressed courses are removed,
-    boosted ones get `amount` added to their score (and `boost` set on the row). A boosted course that
-    is not among the learner's candidates is not added: it was not eligible for this learner.
+    Each candidate is a dict with at least `course_id` and `score`, in the recommender's rank order
+    (which may differ from score order: the list is diversified). Suppressed courses are removed.
+    A boosted course gets `amount` added to its score (and `boost` set on the row) and moves up in
+    front of the first course scoring less; every other course keeps its place relative to the rest.
+    A boosted course that is not among the learner's candidates is not added: it was not eligible
+    for this learner.
     """
     suppressed = {c.course_id: c.control_id for c in controls if c.action == "suppress"}
     boosts: dict[str, list[CourseControl]] = {}
@@ -265,17 +268,19 @@ def apply_controls(
         if c.action == "boost":
             boosts.setdefault(c.course_id, []).append(c)
     used: set[int] = set()
-    kept = []
+    kept, lifted = [], []
     for row in candidates:
         cid = row["course_id"]
         if cid in suppressed:
             used.add(suppressed[cid])
         elif cid in boosts:
             amount = sum(c.amount for c in boosts[cid])
-            kept.append({**row, "score": row["score"] + amount, "boost": amount})
+            lifted.append({**row, "score": row["score"] + amount, "boost": amount})
         else:
             kept.append(row)
-    kept.sort(key=lambda r: -r["score"])
+    for row in sorted(lifted, key=lambda r: -r["score"]):
+        at = next((i for i, r in enumerate(kept) if r["score"] < row["score"]), len(kept))
+        kept.insert(at, row)
     top = [{**r, "rank": i + 1} for i, r in enumerate(kept[:k])]
     # Boosts count as applied only where they reached what the learner sees.
     used.update(c.control_id for r in top for c in boosts.get(r["course_id"], ()))

@@ -101,3 +101,13 @@ def test_the_watcher_sees_a_change_from_another_process_at_once(store):
     db.close()
     assert [c.course_id for c in watcher.active()] == ["c9"]
     watcher.close()
+
+
+def test_the_recommenders_order_is_kept_where_no_control_applies(store):
+    """Lists are diversified, so rank order is not score order; controls must not undo that."""
+    diversified = candidates(0.9, 0.5, 0.8, 0.4)  # c2 was moved below c1 for diversity
+    top, _ = apply_controls(diversified, [], k=4)
+    assert [r["course_id"] for r in top] == ["c0", "c1", "c2", "c3"]
+    store.boost("c3", amount=0.2, reason="campaign", actor="ada")  # 0.6: ahead of c1 (0.5)
+    top, _ = apply_controls(diversified, store.active_controls(), k=4)
+    assert [r["course_id"] for r in top] == ["c0", "c3", "c1", "c2"]

@@ -57,7 +57,7 @@ def expected() -> dict[str, int]:
     }
 
 
-def test_oulad_and_coco_reach_staging_with_source_counts(
+def test_oulad_and_coco_build_every_mart_with_source_counts(
     expected, pathwise_home, prefect_harness, tmp_path
 ):
     from flows.build import build_flow
@@ -68,7 +68,8 @@ def test_oulad_and_coco_reach_staging_with_source_counts(
     result = ingest_flow(paths=[str(tmp_path / "oulad"), str(tmp_path / "coco")])
     assert result["reconciled"]
     assert result["totals"]["quarantined"] == result["totals"]["duplicates"] == 0
-    build_flow(select="staging")
+    built = build_flow()  # every model and every test, on the real data
+    assert built["failures"] == []
 
     def one(sql: str) -> int:
         return con.execute(sql).fetchall()[0][0]
@@ -102,6 +103,12 @@ def test_oulad_and_coco_reach_staging_with_source_counts(
             ),
         }
         learners = one("select count(distinct learner_key) from staging.stg_pathwise__enrolments")
+        mart_learners = one("select count(*) from marts.learners where enrolments > 0")
+        progress_rows = one("select count(*) from marts.learner_course_progress")
+        enrolled_pairs = one(
+            "select count(*) from (select distinct learner_key, course_id "
+            "from staging.stg_pathwise__enrolments)"
+        )
     assert got == expected
     students = {r["id_student"] for r in rows(SHARED_DATA / "oulad" / "studentRegistration.csv")}
     coco_users = {
@@ -110,3 +117,4 @@ def test_oulad_and_coco_reach_staging_with_source_counts(
         if line.strip()
     }
     assert learners == len(students) + len(coco_users)
+    assert mart_learners == learners and progress_rows == enrolled_pairs

@@ -1,0 +1,403 @@
+-- Rows for the dropout model: one per learner x course x checkpoint, for enrolments still open
+-- at the checkpoint. A checkpoint is a fraction of the course length after the learner's course
+-- clock started (ml_course_calendars): 10%, 25%, 50% and 75% for training and evaluation, and
+-- `current` (the latest event in the warehouse) for scoring open enrolments.
+--
+-- No leakage: features see only whole UTC days before the checkpoint's date (the day that holds
+-- the checkpoint is left out whole). The label looks only from the checkpoint on: did the
+-- enrolment end in a drop by `label_until`, the later of the course's end (clock start + length)
+-- and 14 days after the checkpoint? It is known only once the data reaches `label_until`, so
+-- recent enrolments that ended early (mostly drops) cannot bias the latest cohorts.
+{% set checkpoints = [('p10', 0.10), ('p25', 0.25), ('p50', 0.50), ('p75', 0.75)] %}
+{% set min_horizon_days = 14 %}
+{% set inactive_days_cap = 365 %}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_pathwise__events') }}
+
+),
+
+enrolments as (
+
+    select * from {{ ref('stg_pathwise__enrolments') }}
+
+),
+
+course_ends as (
+
+    select * from {{ ref('stg_pathwise__course_ends') }}
+
+),
+
+modules as (
+
+    select * from {{ ref('stg_pathwise__modules') }}
+
+),
+
+module_completions as (
+
+    select * from {{ ref('stg_pathwise__module_completions') }}
+
+),
+
+quiz_submissions as (
+
+    select * from {{ ref('stg_pathwise__quiz_submissions') }}
+
+),
+
+calendars as (
+
+    select * from {{ ref('ml_course_calendars') }}
+
+),
+
+data_range as (
+
+    select max(occurred_at) as last_event_at from events
+
+),
+
+enrolled as (
+
+    select
+        learner_key,
+        course_id,
+        min(enrolled_at) as enrolled_at
+
+    from enrolments
+    group by learner_key, course_id
+
+),
+
+-- The first end of each enrolment and its outcome (completed with a result, or dropped).
+first_ends as (
+
+    select
+        learner_key,
+        course_id,
+        min(ended_at) as ended_at,
+        arg_min(outcome, ended_at) as outcome
+
+    from course_ends
+    group by learner_key, course_id
+
+),
+
+clocks as (
+
+    select
+        enrolled.learner_key,
+        enrolled.course_id,
+        enrolled.enrolled_at,
+        case
+            when calendars.schedule = 'cohort' then calendars.starts_at
+            else enrolled.enrolled_at
+        end as clock_start_at,
+        calendars.length_days,
+        first_ends.ended_at,
+        first_ends.outcome
+
+    from enrolled
+    inner join calendars
+        on enrolled.course_id = calendars.course_id
+    left join first_ends
+        on enrolled.learner_key = first_ends.learner_key
+        and enrolled.course_id = first_ends.course_id
+    where calendars.length_days > 0
+
+),
+
+checkpoint_times as (
+
+    {% for name, fraction in checkpoints %}
+    select
+        clocks.*,
+        '{{ name }}' as checkpoint,
+        {{ dbt.dateadd(
+            'second',
+            'cast(round(' ~ fraction ~ ' * clocks.length_days * 86400) as bigint)',
+            'clocks.clock_start_at'
+        ) }} as as_of_at
+
+    from clocks
+    union all
+    {% endfor %}
+
+    -- Open enrolments now: the warehouse's own clock (its latest event) is "now".
+    select
+        clocks.*,
+        'current' as checkpoint,
+        data_range.last_event_at as as_of_at
+
+    from clocks
+    cross join data_range
+    where clocks.ended_at is null
+
+),
+
+-- Enrolments open at the checkpoint, with the checkpoint in the observed past.
+samples as (
+
+    select
+        checkpoint_times.*,
+        cast(checkpoint_times.as_of_at as date) as as_of_date,
+        greatest(
+            {{ dbt.dateadd(
+                'second',
+                'cast(round(checkpoint_times.length_days * 86400) as bigint)',
+                'checkpoint_times.clock_start_at'
+            ) }},
+            {{ dbt.dateadd('day', min_horizon_days, 'checkpoint_times.as_of_at') }}
+        ) as label_until,
+        data_range.last_event_at
+
+    from checkpoint_times
+    cross join data_range
+    where checkpoint_times.enrolled_at < checkpoint_times.as_of_at
+        and checkpoint_times.as_of_at <= data_range.last_event_at
+        and (checkpoint_times.ended_at is null
+            or checkpoint_times.ended_at >= checkpoint_times.as_of_at)
+
+),
+
+-- Learner activity per course and UTC day: any event of the learner in the course except the
+-- enrolment and its end (platform nudges carry no course).
+activity_daily as (
+
+    select
+        learner_key,
+        course_id,
+        occurred_on as activity_date,
+        count(*) as events
+
+    from events
+    where course_id is not null
+        and event_type not in ('enroll', 'course_complete', 'course_drop')
+    group by learner_key, course_id, occurred_on
+
+),
+
+activity_before as (
+
+    select
+        samples.learner_key,
+        samples.course_id,
+        samples.checkpoint,
+        count(*) as active_days,
+        sum(activity_daily.events) as events,
+        sum(
+            case
+                when activity_daily.activity_date
+                    >= {{ dbt.dateadd('day', -7, 'samples.as_of_date') }}
+                    then activity_daily.events
+                else 0
+            end
+        ) as events_last_7d,
+        sum(
+            case
+                when activity_daily.activity_date
+                    >= {{ dbt.dateadd('day', -14, 'samples.as_of_date') }}
+                    then activity_daily.events
+                else 0
+            end
+        ) as events_last_14d,
+        max(activity_daily.activity_date) as last_active_date
+
+    from samples
+    inner join activity_daily
+        on samples.learner_key = activity_daily.learner_key
+        and samples.course_id = activity_daily.course_id
+        and activity_daily.activity_date < samples.as_of_date
+    group by samples.learner_key, samples.course_id, samples.checkpoint
+
+),
+
+catalog_modules as (
+
+    select
+        course_id,
+        module_id,
+        coalesce(duration_minutes, 0) as duration_minutes,
+        sum(coalesce(duration_minutes, 0)) over (partition by course_id) as course_minutes,
+        count(*) over (partition by course_id) as modules_total
+
+    from modules
+
+),
+
+first_module_completions as (
+
+    select
+        module_completions.learner_key,
+        module_completions.course_id,
+        module_completions.module_id,
+        min(module_completions.completed_at) as completed_at
+
+    from module_completions
+    group by
+        module_completions.learner_key,
+        module_completions.course_id,
+        module_completions.module_id
+
+),
+
+progress_before as (
+
+    select
+        samples.learner_key,
+        samples.course_id,
+        samples.checkpoint,
+        count(*) as modules_done,
+        sum(catalog_modules.duration_minutes) / nullif(max(catalog_modules.course_minutes), 0)
+            as share_done
+
+    from samples
+    inner join first_module_completions
+        on samples.learner_key = first_module_completions.learner_key
+        and samples.course_id = first_module_completions.course_id
+        and first_module_completions.completed_at < samples.as_of_date
+    inner join catalog_modules
+        on first_module_completions.course_id = catalog_modules.course_id
+        and first_module_completions.module_id = catalog_modules.module_id
+    group by samples.learner_key, samples.course_id, samples.checkpoint
+
+),
+
+quizzes_before as (
+
+    select
+        samples.learner_key,
+        samples.course_id,
+        samples.checkpoint,
+        count(*) as quiz_submissions,
+        avg(quiz_submissions.score) as quiz_average,
+        min(quiz_submissions.score) as quiz_min,
+        arg_max(quiz_submissions.score, quiz_submissions.submitted_at) as quiz_last
+
+    from samples
+    inner join quiz_submissions
+        on samples.learner_key = quiz_submissions.learner_key
+        and samples.course_id = quiz_submissions.course_id
+        and quiz_submissions.submitted_at < samples.as_of_date
+        and quiz_submissions.score is not null
+    group by samples.learner_key, samples.course_id, samples.checkpoint
+
+),
+
+-- The learner's record elsewhere: other enrolments that had ended before the checkpoint.
+history_before as (
+
+    select
+        samples.learner_key,
+        samples.course_id,
+        samples.checkpoint,
+        count(*) as prior_courses_ended,
+        sum(case when first_ends.outcome = 'dropped' then 1 else 0 end) as prior_drops
+
+    from samples
+    inner join first_ends
+        on samples.learner_key = first_ends.learner_key
+        and samples.course_id != first_ends.course_id
+        and first_ends.ended_at < samples.as_of_date
+    group by samples.learner_key, samples.course_id, samples.checkpoint
+
+),
+
+course_sizes as (
+
+    select distinct
+        course_id,
+        modules_total
+
+    from catalog_modules
+
+),
+
+final as (
+
+    select
+        -- grain: learner x course x checkpoint
+        samples.learner_key,
+        samples.course_id,
+        samples.checkpoint,
+        samples.as_of_at,
+        samples.clock_start_at,
+
+        -- features: whole days before as_of_date, events before as_of_at
+        cast(
+            {{ dbt.datediff('samples.clock_start_at', 'samples.as_of_at', 'second') }}
+            / 86400.0 / samples.length_days as double
+        ) as course_fraction,
+        cast(samples.length_days as double) as length_days,
+        cast(
+            {{ dbt.datediff('samples.clock_start_at', 'samples.enrolled_at', 'second') }}
+            / 86400.0 as double
+        ) as enrolled_days_from_start,
+        cast(coalesce(activity_before.active_days, 0) as {{ dbt.type_int() }}) as active_days,
+        cast(coalesce(activity_before.events, 0) as {{ dbt.type_int() }}) as events,
+        cast(coalesce(activity_before.events_last_7d, 0) as {{ dbt.type_int() }})
+            as events_last_7d,
+        cast(coalesce(activity_before.events_last_14d, 0) as {{ dbt.type_int() }})
+            as events_last_14d,
+        cast(
+            least(
+                {{ dbt.datediff(
+                    'coalesce(activity_before.last_active_date, '
+                    ~ 'cast(greatest(samples.enrolled_at, samples.clock_start_at) as date))',
+                    'samples.as_of_date',
+                    'day'
+                ) }},
+                {{ inactive_days_cap }}
+            ) as {{ dbt.type_int() }}
+        ) as days_inactive,
+        cast(coalesce(course_sizes.modules_total, 0) as {{ dbt.type_int() }}) as modules_total,
+        cast(coalesce(progress_before.modules_done, 0) as {{ dbt.type_int() }}) as modules_done,
+        cast(coalesce(progress_before.share_done, 0) as double) as share_done,
+        cast(coalesce(quizzes_before.quiz_submissions, 0) as {{ dbt.type_int() }})
+            as quiz_submissions,
+        cast(quizzes_before.quiz_average as double) as quiz_average,
+        cast(quizzes_before.quiz_min as double) as quiz_min,
+        cast(quizzes_before.quiz_last as double) as quiz_last,
+        cast(coalesce(history_before.prior_courses_ended, 0) as {{ dbt.type_int() }})
+            as prior_courses_ended,
+        cast(coalesce(history_before.prior_drops, 0) as {{ dbt.type_int() }}) as prior_drops,
+
+        -- label: events in [as_of_at, label_until] only
+        samples.label_until,
+        samples.last_event_at >= samples.label_until as is_label_known,
+        case
+            when samples.last_event_at >= samples.label_until
+                then coalesce(
+                    samples.ended_at <= samples.label_until and samples.outcome = 'dropped',
+                    false
+                )
+        end as dropped
+
+    from samples
+    left join course_sizes
+        on samples.course_id = course_sizes.course_id
+    left join activity_before
+        on samples.learner_key = activity_before.learner_key
+        and samples.course_id = activity_before.course_id
+        and samples.checkpoint = activity_before.checkpoint
+    left join progress_before
+        on samples.learner_key = progress_before.learner_key
+        and samples.course_id = progress_before.course_id
+        and samples.checkpoint = progress_before.checkpoint
+    left join quizzes_before
+        on samples.learner_key = quizzes_before.learner_key
+        and samples.course_id = quizzes_before.course_id
+        and samples.checkpoint = quizzes_before.checkpoint
+    left join history_before
+        on samples.learner_key = history_before.learner_key
+        and samples.course_id = history_before.course_id
+        and samples.checkpoint = history_before.checkpoint
+
+)
+
+select * from final

@@ -1,0 +1,88 @@
+"""One small simulated warehouse for the ML tests (test_dropout, test_styles), built once per
+session: a simulated platform, plus a hand-made cohort course whose at-risk flags are worked
+out by hand, ingested and built up to the `marts.ml_*` models by the real dbt build.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from flows.build import build_flow
+from flows.ingest import ingest_flow
+from pathwise.settings import get_settings
+from pathwise.sources.simulator import simulate
+from pathwise.warehouse import connect
+
+SELECT = "+ml_dropout_checkpoint_features +ml_learner_style_signals"
+# Named like an OULAD presentation: starts 2026-02-01 12:00 UTC and runs 100 days (stated in the
+# catalog), so its 10% checkpoint is 2026-02-11 12:00.
+HB_COURSE = "oulad:ZZZ-2026B"
+_built: dict[str, Path] = {}
+
+
+def hand_made_events() -> list[tuple]:
+    """(occurred_at, event_type, learner_key, properties) in HB_COURSE."""
+
+    def quiz(day: int, score: float, hour: int = 10) -> tuple:
+        return datetime(2026, 2, day, hour), {"quiz_id": "q", "score": score, "attempt": 1}
+
+    enrol = datetime(2026, 1, 20, 9)
+    rows = [(enrol, "enroll", f"hb-{k}", {}) for k in (
+        "fail-idle", "pass-idle", "fail-active", "silent", "late", "boundary", "dropped"
+    )]  # fmt: skip
+    for learner, (t, props) in {
+        "fail-idle": quiz(3, 0.30),  # failing, inactive 8 days: at risk
+        "pass-idle": quiz(3, 0.90),  # passing: not at risk
+        "fail-active": quiz(8, 0.30),  # inactive 3 days: not at risk
+        "late": quiz(3, 0.30),
+        "boundary": quiz(4, 0.30),  # inactive exactly 7 days: at risk
+    }.items():
+        rows.append((t, "quiz_submit", f"hb-{learner}", props))
+    # hb-late is active on the checkpoint's day, before and after its time: neither counts.
+    rows.append((datetime(2026, 2, 11, 11), "quiz_submit", "hb-late", quiz(11, 0.95)[1]))
+    rows.append((datetime(2026, 2, 11, 13), "course_view", "hb-late", {}))
+    rows.append((datetime(2026, 2, 5, 9), "course_drop", "hb-dropped", {}))  # gone before p10
+    return rows
+
+
+def _write_hand_made() -> None:
+    loaded = datetime(2026, 3, 1)
+    with connect() as con:
+        con.execute(
+            "insert into raw.catalog_courses values (?, 'Hand-made', "
+            "'Open University module ZZZ, 2026B presentation: 100 days, 1 assessments.', "
+            "null, null, null, 'en', 'reading', ?)",
+            [HB_COURSE, loaded],
+        )
+        con.executemany(
+            "insert into raw.events values (?, ?, ?, ?, null, ?, null, 1, ?, 'hb', ?)",
+            [
+                (f"hb{i}", kind, t, learner, HB_COURSE, json.dumps(props), loaded)
+                for i, (t, kind, learner, props) in enumerate(hand_made_events())
+            ],
+        )
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding `home/` (the warehouse) and `land/truth/` (planted traits)."""
+    if "root" in _built:
+        return _built["root"]
+    root = tmp_path_factory.mktemp("ml-sim")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(root / "home"))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        get_settings.cache_clear()
+        simulate(
+            learners=500, courses=20, days=45, seed=11, out=root / "land", fmt="parquet",
+            start="2026-01-05", bad_share=0.0,
+        )  # fmt: skip
+        ingest_flow(paths=[str(root / "land")])
+        _write_hand_made()
+        assert build_flow(select=SELECT)["failures"] == []
+    get_settings.cache_clear()
+    _built["root"] = root
+    return root

@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, ORJSONResponse
 
 from pathwise import snapshots
-from pathwise.controls import ControlWatcher, apply_controls
+from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
 
@@ -97,7 +97,7 @@ class ServingSnapshot:
             model_version=snap.manifest.get("model_versions", {}).get("recommendations"),
             recs=recs,
             offsets=offsets,
-            cold_start=cold.to_dicts(),
+            cold_start=without_nightly_boost(cold.to_dicts()),
             signals=signals,
         )
 
@@ -108,7 +108,7 @@ class ServingSnapshot:
             found = self.offsets.get(learner_key)
             if found is None:
                 return self.cold_start, True
-            rows = self.recs.slice(found[0], found[1]).to_dicts()
+            rows = without_nightly_boost(self.recs.slice(found[0], found[1]).to_dicts())
             if len(self._rows) >= ROW_CACHE_LEARNERS:  # bounded: forget the oldest half
                 for key in list(self._rows)[: ROW_CACHE_LEARNERS // 2]:
                     del self._rows[key]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -250,6 +250,23 @@ class ControlStore:
             return db.execute("select coalesce(max(audit_id), 0) from audit_log").fetchall()[0][0]
 
 
+def without_nightly_boost(rows: Iterable[dict]) -> list[dict]:
+    """Candidate rows as the nightly run wrote them -> base scores, ready for `apply_controls`.
+
+    The nightly ranking honoured the boosts of its time (so boosted courses are among the
+    candidates) and added them to `score`. Readers apply the controls in force *now*, so the old
+    boost comes off the score and stays only as `nightly_boost`, to re-place a row whose boost
+    has ended.
+    """
+    out = []
+    for row in rows:
+        boost = row.get("boost") or 0.0
+        boost = 0.0 if boost != boost else boost  # NaN (pandas' missing value) is no boost
+        row = {k: v for k, v in row.items() if k != "boost"}
+        out.append({**row, "score": row["score"] - boost, "nightly_boost": boost})
+    return out
+
+
 def apply_controls(
     candidates: Sequence[dict], controls: Sequence[CourseControl], k: int
 ) -> tuple[list[dict], list[int]]:
@@ -260,7 +277,8 @@ def apply_controls(
     A boosted course gets `amount` added to its score (and `boost` set on the row) and moves up in
     front of the first course scoring less; every other course keeps its place relative to the rest.
     A boosted course that is not among the learner's candidates is not added: it was not eligible
-    for this learner.
+    for this learner. A row with `nightly_boost` (ranked under a boost at the nightly run) whose
+    boost has ended is re-placed by its own score the same way.
     """
     suppressed = {c.course_id: c.control_id for c in controls if c.action == "suppress"}
     boosts: dict[str, list[CourseControl]] = {}
@@ -276,6 +294,8 @@ def apply_controls(
         elif cid in boosts:
             amount = sum(c.amount for c in boosts[cid])
             lifted.append({**row, "score": row["score"] + amount, "boost": amount})
+        elif row.get("nightly_boost"):  # placed by a boost that has ended since: re-place it
+            lifted.append(row)
         else:
             kept.append(row)
     for row in sorted(lifted, key=lambda r: -r["score"]):

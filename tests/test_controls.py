@@ -111,3 +111,10 @@ def test_the_recommenders_order_is_kept_where_no_control_applies(store):
     store.boost("c3", amount=0.2, reason="campaign", actor="ada")  # 0.6: ahead of c1 (0.5)
     top, _ = apply_controls(diversified, store.active_controls(), k=4)
     assert [r["course_id"] for r in top] == ["c0", "c3", "c1", "c2"]
+
+
+def test_a_course_ranked_under_an_ended_boost_is_re_placed_by_its_own_score():
+    ranked = candidates(0.9, 0.3, 0.8, 0.7)  # c1 was at rank 2 thanks to last night's boost
+    ranked[1]["nightly_boost"] = 0.6
+    top, used = apply_controls(ranked, [], k=4)
+    assert [r["course_id"] for r in top] == ["c0", "c2", "c3", "c1"] and used == []

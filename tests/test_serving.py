@@ -1,0 +1,357 @@
+"""The nightly flow, published snapshots and the read API, end to end on a small simulated platform.
+
+One real nightly run (simulate -> ingest -> dbt build -> styles, dropout, recommendations -> drift
+-> publish) feeds every test here; the API runs in a real uvicorn server reached over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import duckdb
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from pathwise import snapshots
+from pathwise.controls import ControlStore
+from pathwise.settings import get_settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory, prefect_harness) -> Iterator[dict]:
+    """A simulated platform after one nightly run (content indexing skipped: tested in test_rag)."""
+    from flows.nightly import nightly_flow
+    from pathwise.sources.simulator import simulate
+
+    home = tmp_path_factory.mktemp("serving") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(home))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        get_settings.cache_clear()
+        landing = home / "landing" / "sim"
+        simulate(
+            learners=400,
+            courses=24,
+            days=42,
+            seed=11,
+            out=landing,
+            fmt="parquet",
+            start="2026-02-02",
+            bad_share=0.0,
+        )
+        result = nightly_flow(skip=["index"])
+        yield {"home": home, "landing": landing, "result": result}
+        get_settings.cache_clear()
+
+
+def snapshot_recs(snap: snapshots.Snapshot) -> dict[str, list[str]]:
+    """learner_key -> course ids in rank order, as published in `snap`."""
+    rows = duckdb.sql(
+        f"select learner_key, list(course_id order by rank) from "
+        f"read_parquet('{snap.table_path('recommendations')}') group by 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_nightly_publishes_every_result(platform):
+    result = platform["result"]
+    assert result["skipped"] == ["index"]
+    assert list(result["steps"]) == [
+        "ingest",
+        "build",
+        "styles",
+        "dropout",
+        "recommend",
+        "drift",
+        "publish",
+    ]
+    snap = snapshots.require_current()
+    assert snap.version == result["snapshot"]
+    for table in (
+        "recommendations",
+        "recommendations_cold_start",
+        "dropout_risk",
+        "learning_styles",
+        "drift_checks",
+        "learner_course_progress",
+        "courses",
+    ):
+        assert snap.tables.get(table, 0) > 0, table
+    assert snap.manifest["model_versions"]["recommendations"]
+
+
+def test_a_failed_step_keeps_the_previous_snapshot_serving(platform, tmp_path):
+    from flows.nightly import NightlyStepFailed, nightly_flow
+
+    before = snapshots.require_current().version
+    bad = tmp_path / "bad-source" / "catalog"
+    bad.mkdir(parents=True)
+    (bad / "courses.csv").write_text("course_id,title\nc1,Only two columns\n")
+    with pytest.raises(
+        NightlyStepFailed, match=rf"step 'ingest' failed.*Still serving snapshot {before}"
+    ):
+        nightly_flow(landing=[str(bad.parent)], skip=["index"])
+    assert snapshots.require_current().version == before
+
+
+def test_rerunning_is_safe_and_publishes_a_new_version(platform):
+    from flows.nightly import nightly_flow
+
+    before = snapshots.require_current()
+    again = nightly_flow(skip=["index"])
+    events = again["steps"]["ingest"]["events"]
+    assert all(b["status"] == "skipped" for b in events["batches"])
+    after = snapshots.require_current()
+    assert after.version != before.version
+    assert after.tables["recommendations"] == before.tables["recommendations"]
+    assert snapshot_recs(after) == snapshot_recs(before)  # same data, same seed: same lists
+
+
+def test_publish_keeps_the_last_n_and_rolls_back(platform):
+    from pathwise.warehouse import connect
+
+    with connect(read_only=True) as con:
+        made = [snapshots.publish(con, keep=3).version for _ in range(4)]
+    assert snapshots.versions()[-3:] == made[-3:] and len(snapshots.versions()) == 3
+    assert snapshots.rollback().version == made[-2]
+    assert snapshots.require_current().version == made[-2]
+    snapshots.rollback()
+    with pytest.raises(snapshots.SnapshotError, match="oldest"):
+        snapshots.rollback()
+
+
+# ---------------------------------------------------------------- the read API over real HTTP
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(platform) -> Iterator[str]:
+    from apps.api import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+def some_learner(snap: snapshots.Snapshot) -> tuple[str, list[str]]:
+    learner, courses = sorted(snapshot_recs(snap).items())[0]
+    return learner, courses
+
+
+def test_a_learner_gets_their_list_with_reasons_and_format(api):
+    snap = snapshots.require_current()
+    learner, courses = some_learner(snap)
+    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations", params={"k": 5}).json()
+    assert body["snapshot_version"] == snap.version and not body["cold_start"]
+    assert [i["course_id"] for i in body["items"]] == courses[:5]
+    for item in body["items"]:
+        assert item["reason"] and item["title"] and item["rec_id"].startswith(body["response_id"])
+        assert item["format_first"] in {"video", "reading", "hands-on"}
+        assert item["contributions"] and sum(item["contributions"].values()) == pytest.approx(
+            item["score"], abs=1e-6
+        )
+
+
+def test_unknown_learners_get_the_cold_start_list(api):
+    snap = snapshots.require_current()
+    cold = duckdb.sql(
+        f"select list(course_id order by rank) from "
+        f"read_parquet('{snap.table_path('recommendations_cold_start')}')"
+    ).fetchall()[0][0]
+    body = httpx.get(f"{api}/v1/learners/usr_never_seen/recommendations?k=3").json()
+    assert body["cold_start"] and [i["course_id"] for i in body["items"]] == cold[:3]
+    # The platform's id is pseudonymized at the door, like at ingestion.
+    assert body["learner_key"] != "usr_never_seen" and len(body["learner_key"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("k=0", "k: Input should be greater than or equal to 1"),
+        ("k=51", "k: Input should be less than or equal to 50"),
+        ("k=ten", "k: Input should be a valid integer"),
+    ],
+)
+def test_bad_parameters_get_a_400_that_says_what_is_wrong(api, query, problem):
+    response = httpx.get(f"{api}/v1/learners/x/recommendations?{query}")
+    assert response.status_code == 400
+    assert problem in response.json()["problems"][0]
+
+
+def test_controls_apply_to_the_next_response(api):
+    learner, courses = some_learner(snapshots.require_current())
+    store = ControlStore()
+    low = courses[7]
+    boost = store.boost(low, amount=1.0, reason="test campaign", actor="test")
+    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    assert body["items"][0]["course_id"] == low and body["items"][0]["boost"] == 1.0
+    assert boost in body["controls_applied"]
+    hidden = store.suppress(low, reason="test: broken", actor="test")
+    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    assert low not in [i["course_id"] for i in body["items"]] and len(body["items"]) == 3
+    for control_id in (boost, hidden):
+        store.revoke(control_id, reason="test over", actor="test")
+    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    assert [i["course_id"] for i in body["items"]] == courses[:3]
+
+
+def test_reads_never_fail_while_new_snapshots_are_published(api):
+    """Clients read while the nightly publishes: no error, each response whole from one version."""
+    from ml.recommender import DEFAULT_WEIGHTS, train_and_recommend
+    from pathwise.warehouse import connect
+
+    expected = {}
+    snap = snapshots.require_current()
+    expected[snap.version] = snapshot_recs(snap)
+    learners = sorted(expected[snap.version])[:40]
+    stop = threading.Event()
+
+    def client(i: int) -> list[tuple[int, str | None, str, list[str]]]:
+        seen, n = [], 0
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                learner = learners[(i + n) % len(learners)]
+                n += 1
+                r = http.get(f"{api}/v1/learners/{learner}/recommendations?k=10")
+                body = r.json() if r.status_code == 200 else {}
+                seen.append(
+                    (
+                        r.status_code,
+                        body.get("snapshot_version"),
+                        learner,
+                        [x["course_id"] for x in body.get("items", [])],
+                    )
+                )
+        return seen
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client, i) for i in range(8)]
+        # Two new versions with different blend weights, so their lists really differ.
+        for weights in ({**DEFAULT_WEIGHTS, "popularity": 5.0}, DEFAULT_WEIGHTS):
+            with connect() as con:
+                train_and_recommend(con, weights=weights)
+            with connect(read_only=True) as con:
+                snap = snapshots.publish(con)
+            expected[snap.version] = snapshot_recs(snap)
+            time.sleep(1.0)
+        stop.set()
+        seen = [row for f in futures for row in f.result()]
+
+    assert len(seen) > 100
+    assert {status for status, *_ in seen} == {200}
+    versions = {v for _, v, *_ in seen}
+    assert len(versions) >= 2, "the readers should have seen the switch"
+    assert expected[sorted(expected)[1]] != expected[sorted(expected)[0]]
+    for _, version, learner, items in seen:
+        assert items == expected[version][learner][:10]
+
+
+def test_served_responses_reach_the_warehouse_log(api):
+    from pathwise.served_log import load_closed_files
+    from pathwise.warehouse import connect
+
+    learner, _ = some_learner(snapshots.require_current())
+    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=4&surface=email").json()
+    time.sleep(0.5)  # the log is written off the request path
+    with connect() as con:
+        loaded = load_closed_files(con, now=datetime.now(UTC) + timedelta(hours=1))
+        assert loaded["files"] >= 1
+        rows = con.execute(
+            "select rec_id, learner_key, course_id, rank, surface, snapshot_version "
+            "from raw.served_recommendations where response_id = ? order by rank",
+            [body["response_id"]],
+        ).fetchall()
+        # A second load adds nothing.
+        assert load_closed_files(con, now=datetime.now(UTC) + timedelta(hours=1))["files"] == 0
+    assert [(r[0], r[2], r[3]) for r in rows] == [
+        (i["rec_id"], i["course_id"], i["rank"]) for i in body["items"]
+    ]
+    assert {(r[1], r[4], r[5]) for r in rows} == {(learner, "email", body["snapshot_version"])}
+
+
+# ---------------------------------------------------------------- drift
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift():
+    from ml.drift import psi
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, 20_000)
+    assert psi(base, rng.normal(0, 1, 20_000)) < 0.01
+    small, large = psi(base, rng.normal(0.2, 1, 20_000)), psi(base, rng.normal(1, 1, 20_000))
+    assert 0.01 < small < large and large > 0.25
+
+
+def test_a_shift_writes_an_alert_and_calls_the_webhook(platform, monkeypatch):
+    from ml.drift import check
+    from pathwise.warehouse import connect
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PATHWISE_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+    get_settings.cache_clear()
+    with connect() as con:
+        quiet = check(con)  # tonight == the published snapshot: no distribution moved
+        assert not [a for a in quiet["alerted"] if a in ("recommendation score", "dropout risk")]
+        con.execute("update ml.dropout_risk set risk = least(1, risk * 0.2 + 0.7)")
+        loud = check(con)
+        alerts = con.execute(
+            "select check_name, statistic, value, threshold from ml.drift_alerts where run_id = ?",
+            [loud["run_id"]],
+        ).fetchall()
+    server.shutdown()
+    server.server_close()
+    assert ("dropout risk", "psi") in {(a[0], a[1]) for a in alerts}
+    assert all(a[2] >= a[3] for a in alerts)
+    assert received and received[-1]["run_id"] == loud["run_id"]
+    assert "dropout risk" in {a["check_name"] for a in received[-1]["alerts"]}
+
+
+def test_the_nightly_deployment_runs_every_night():
+    from flows.nightly import SCHEDULE, deployment
+
+    d = deployment()
+    assert d.name == "pathwise-nightly" and d.flow_name == "nightly"
+    [schedule] = d.schedules
+    assert schedule.schedule.cron == SCHEDULE == "0 2 * * *"
+    assert schedule.schedule.timezone == "UTC" and schedule.active

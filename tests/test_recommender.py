@@ -1,0 +1,371 @@
+"""The hybrid recommender: rules on a hand-built catalog with known answers, implicit's
+checkerboard, and a real nightly run on a small simulated warehouse checked against the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+from typer.testing import CliRunner
+
+from ml.recommender import (
+    DEFAULT_WEIGHTS,
+    DIVERSITY_CAP,
+    FORMATS,
+    SIGNALS,
+    Hybrid,
+    RecData,
+    _diversify,
+    active_controls,
+    cold_start,
+    fit_factors,
+    model_version,
+    recommend_all,
+    resolve_weights,
+    train_and_recommend,
+)
+from pathwise.warehouse import connect
+
+T0 = datetime(2026, 3, 2, 9)
+SMALL = {"factors": 4, "iterations": 5}
+
+# course_id, title, category, difficulty, format, skills, prerequisite
+CATALOG = [
+    ("c-sql", "Intro to SQL", "data", 1, "reading", ["SQL"], None),
+    ("c-sql2", "SQL Analytics", "data", 2, "reading", ["SQL", "Tableau"], "c-sql"),
+    ("c-py", "Python Basics", "code", 1, "video", ["Python"], None),
+    ("c-py2", "Python for Data", "code", 2, "hands-on", ["Python", "pandas"], "c-py"),
+    ("c-xl", "Excel Essentials", "office", 1, "video", ["Excel"], None),
+    ("c-viz", "Tableau Dashboards", "data", 2, "video", ["Tableau"], None),
+    ("c-ml", "Machine Learning", "code", 3, "hands-on", ["Python", "scikit-learn"], None),
+]
+# learner -> [(course, kinds, day)]; kinds from the interaction events
+HISTORY = {
+    "ana": [("c-sql", ["enroll", "passed"], 0), ("c-py", ["enroll"], 3)],
+    "ben": [("c-sql", ["enroll"], 1)],
+    "dan": [("c-viz", ["enroll", "passed"], 0), ("c-xl", ["enroll", "passed"], 2)],
+    "eve": [("c-xl", ["enroll", "dropped"], 4)],
+}
+
+
+def tiny_data() -> RecData:
+    courses = pl.DataFrame(
+        {
+            "course_id": [c[0] for c in CATALOG],
+            "title": [c[1] for c in CATALOG],
+            "description": [None] * len(CATALOG),
+            "category": [c[2] for c in CATALOG],
+            "difficulty": [c[3] for c in CATALOG],
+            "language": ["en"] * len(CATALOG),
+            "primary_format": [c[4] for c in CATALOG],
+        }
+    )
+    skills = pl.DataFrame(
+        [(c[0], s) for c in CATALOG for s in c[5]], schema=["course_id", "skill"], orient="row"
+    )
+    prereqs = pl.DataFrame(
+        [(c[0], c[6]) for c in CATALOG if c[6]],
+        schema=["course_id", "prerequisite_course_id"],
+        orient="row",
+    )
+    learners = pl.DataFrame(
+        {
+            "learner_key": ["ana", "ben", "cy", "dan", "eve"],
+            "target_role": ["Data Analysts", None, "Data Analysts", None, None],
+            "current_skills": [["Excel"], None, ["SQL"], None, None],
+            "preferred_format": ["hands-on", None, None, "reading", None],
+            "style_format": [None, None, None, "video", None],
+        }
+    )
+    roles = pl.DataFrame(
+        {"role": ["Data Analysts"] * 4, "skill": ["SQL", "Python", "Tableau", "Excel"]}
+    )
+    events = pl.DataFrame(
+        [
+            (who, course, kind, T0 + timedelta(days=day, hours=i), 1.0)
+            for who, rows in HISTORY.items()
+            for course, kinds, day in rows
+            for i, kind in enumerate(kinds)
+        ],
+        schema=["learner_key", "course_id", "kind", "at", "value"],
+        orient="row",
+    )
+    return RecData(courses, skills, prereqs, learners, roles, events)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Hybrid:
+    return Hybrid(tiny_data(), params=SMALL)
+
+
+def lists(h: Hybrid, weights=DEFAULT_WEIGHTS, controls=None, n=10) -> dict[str, list[str]]:
+    rows = np.arange(len(h.learner_keys))
+    top = h.rank(rows, n, weights, controls=controls)[0]
+    return {
+        h.learner_keys[r]: [h.course_ids[c] for c in top[i] if c >= 0] for i, r in enumerate(rows)
+    }
+
+
+def test_rules_enrolled_prerequisites_and_difficulty(tiny):
+    got = lists(tiny)
+    # Never what the learner enrolled in or completed (dropped counts as enrolled too).
+    for who, rows in HISTORY.items():
+        assert not {c for c, _, _ in rows} & set(got[who]), who
+    # Prerequisites: ana passed Intro to SQL, ben only enrolled; nobody passed Python Basics.
+    assert "c-sql2" in got["ana"]
+    assert "c-sql2" not in got["ben"]
+    assert all("c-py2" not in got[w] for w in got)
+    # Difficulty: advanced (3) only for dan, whose hardest passed course is intermediate (2).
+    assert "c-ml" in got["dan"]
+    assert all("c-ml" not in got[w] for w in ("ana", "ben", "cy", "eve"))
+    # A learner with no history still gets the beginner/intermediate courses without prerequisites.
+    assert set(got["cy"]) == {"c-sql", "c-py", "c-xl", "c-viz"}
+
+
+def test_suppression_removes_boost_lifts_and_expired_controls_are_ignored(tiny):
+    now = datetime.now(UTC)
+    controls = active_controls(
+        [
+            {"course_id": "c-viz", "action": "suppress"},
+            {"course_id": "c-py", "action": "suppress", "expires_at": now - timedelta(days=1)},
+            {"course_id": "c-xl", "action": "boost", "amount": 1.0},
+            {"course_id": "c-sql", "action": "suppress", "learner_key": "cy"},
+        ],
+        now,
+    )
+    assert controls.height == 3  # the expired one is gone
+    got = lists(tiny, controls=controls)
+    assert all("c-viz" not in rows for rows in got.values())
+    assert "c-py" in got["cy"] and "c-sql" not in got["cy"]
+    assert "c-sql" in got["ben"] or "c-sql" in [c for c, _, _ in HISTORY["ben"]]
+    for who in ("ana", "ben", "cy"):  # eligible for Excel, which the boost puts first
+        assert got[who][0] == "c-xl", who
+    with pytest.raises(ValueError, match="boost"):
+        active_controls([{"course_id": "c-xl", "action": "pin"}], now)
+
+
+def test_diversity_cap_moves_excess_courses_of_a_category_down():
+    top = np.array([[0, 1, 2, 3, 4, 5]])
+    category = np.array([7, 7, 7, 7, 8, 9])  # four of category 7 lead the list
+    got = _diversify(top, category, cap=2)[0].tolist()
+    assert got == [0, 1, 4, 5, 2, 3]  # tier 1: two of 7, then 8 and 9; tier 2: the rest
+    assert _diversify(top, category, cap=3)[0].tolist() == [0, 1, 2, 4, 5, 3]
+    assert DIVERSITY_CAP >= 1
+    # Padding (ineligible courses) goes last, and does not use up its category's places.
+    valid = np.array([[True, False, True, True]])
+    got = _diversify(np.array([[0, 1, 2, 3]]), np.array([7, 8, 7, 9]), 1, valid)[0].tolist()
+    assert got == [0, 3, 2, 1]
+
+
+def test_checkerboard_is_completed_within_its_block():
+    """Two groups of learners, each taking only its own five courses, each learner missing one:
+    the missing course of the own block must outrank every course of the other block."""
+    rows, cols = [], []
+    for u in range(20):
+        block = 0 if u < 10 else 5
+        missing = block + u % 5
+        for c in range(block, block + 5):
+            if c != missing:
+                rows.append(u)
+                cols.append(c)
+    X = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(20, 10))
+    for algorithm, params in (("als", {"factors": 4, "iterations": 20}), ("bpr", {"factors": 4})):
+        users, items = fit_factors(X, algorithm, params)
+        scores = users @ items.T
+        for u in range(20):
+            block = 0 if u < 10 else 5
+            other = [c for c in range(10) if not block <= c < block + 5]
+            assert scores[u, block + u % 5] > scores[u, other].max(), (algorithm, u)
+
+
+def test_rows_explain_themselves_and_add_up(tiny):
+    recs = recommend_all(tiny, 10, DEFAULT_WEIGHTS)
+    contrib = sum(recs[f"contrib_{s}"] for s in SIGNALS) + recs["boost"]
+    assert (recs["score"] - contrib).abs().max() < 1e-9
+    ana = recs.filter(pl.col("learner_key") == "ana")
+    sql2 = ana.filter(pl.col("course_id") == "c-sql2").row(0, named=True)
+    # Same category as the course ana passed; Tableau is a skill her target role needs.
+    assert sql2["reason_courses"] == ["c-sql"]
+    assert sql2["reason"].startswith("Recommended because you completed Intro to SQL")
+    assert sql2["reason_role"] == "Data Analysts" and "Tableau" in sql2["reason_skills"]
+    assert "your target role Data Analysts needs" in sql2["reason"]
+    # Format: detected style first (dan), then the stated preference (ana), then the course's.
+    fmt = dict(recs.group_by("learner_key").agg(pl.col("format_first").first()).iter_rows())
+    assert fmt["dan"] == "video" and fmt["ana"] == "hands-on"
+    ben = recs.filter(pl.col("learner_key") == "ben")
+    titles = dict(zip(tiny.course_ids, tiny.courses["primary_format"], strict=True))
+    assert ben["format_first"].to_list() == [titles[c] for c in ben["course_id"]]
+    assert set(recs["rank"].to_list()) <= set(range(1, 11))
+
+
+def test_cold_start_is_popular_and_startable(tiny):
+    cold = cold_start(tiny, 10, DEFAULT_WEIGHTS)
+    assert set(cold["course_id"]) == {"c-sql", "c-py", "c-xl", "c-viz"}  # no prereqs, level <= 2
+    assert cold["rank"].to_list() == list(range(1, cold.height + 1))
+    assert cold["reason"].str.starts_with("Popular with learners").all()
+    # Most enrolled (Intro to SQL, Excel: 2 each) before the never-enrolled Python Basics.
+    order = cold["course_id"].to_list()
+    assert order.index("c-sql") < order.index("c-py") and order.index("c-xl") < order.index("c-py")
+
+
+def test_weights_are_checked_and_versioned():
+    assert resolve_weights(None) == DEFAULT_WEIGHTS
+    assert resolve_weights({"popularity": 0})["popularity"] == 0.0
+    with pytest.raises(ValueError, match="Unknown signal"):
+        resolve_weights({"recency": 1.0})
+    with pytest.raises(ValueError, match=">= 0"):
+        resolve_weights({"popularity": -1})
+    assert model_version("als", DEFAULT_WEIGHTS) != model_version(
+        "als", resolve_weights({"popularity": 0.9})
+    )
+
+
+# -- a real nightly run on a simulated warehouse ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim_home(tmp_path_factory, prefect_harness) -> Path:
+    """A small simulated platform, ingested and built with dbt, then ranked by the recommender."""
+    from flows.build import build_flow
+    from flows.ingest import ingest_flow
+    from pathwise.settings import get_settings
+    from pathwise.sources.simulator import simulate
+
+    root = tmp_path_factory.mktemp("recs-sim")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(root / "home"))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        get_settings.cache_clear()
+        simulate(
+            learners=300,
+            courses=24,
+            days=21,
+            seed=5,
+            out=root / "sim",
+            fmt="parquet",
+            start="2026-02-02",
+            bad_share=0.0,
+        )
+        ingest_flow(paths=[str(root / "sim")])
+        build_flow()
+        with connect() as con:
+            summary = train_and_recommend(con, candidates=10, params={"factors": 16})
+        get_settings.cache_clear()
+    assert summary["recommendations"] > 0
+    return root / "home"
+
+
+@pytest.fixture
+def sim_con(sim_home, monkeypatch):
+    from pathwise.settings import get_settings
+
+    monkeypatch.setenv("PATHWISE_HOME", str(sim_home))
+    monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "")
+    get_settings.cache_clear()
+    with connect() as con:
+        yield con
+    get_settings.cache_clear()
+
+
+def q(con, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.execute(sql).to_arrow_table())
+
+
+def test_simulated_reasons_name_the_learners_own_courses_skills_and_roles(sim_con):
+    recs = q(sim_con, "select * from ml.recommendations")
+    history = q(
+        sim_con,
+        "select learner_key, list(distinct course_id) as taken from staging.stg_pathwise__enrolments "
+        "group by 1",
+    )
+    titles = dict(
+        q(sim_con, "select course_id, course_title from staging.stg_pathwise__courses").iter_rows()
+    )
+    roles = dict(q(sim_con, "select learner_key, target_role from marts.learners").iter_rows())
+    role_skills = q(
+        sim_con,
+        "select rs.role_title, list(s.skill_name) as skills from reference.role_skills rs "
+        "join reference.skills s using (skill_id) group by 1",
+    )
+    role_skills = {r: set(s) for r, s in role_skills.iter_rows()}
+    course_skills = q(
+        sim_con,
+        "select course_id, list(skill_name) as skills from staging.stg_pathwise__course_skills group by 1",
+    )
+    course_skills = {c: set(s) for c, s in course_skills.iter_rows()}
+    taken = {k: set(v) for k, v in history.iter_rows()}
+    named = 0
+    for r in recs.iter_rows(named=True):
+        for c in r["reason_courses"]:
+            assert c in taken.get(r["learner_key"], set()), r
+            assert titles[c] in r["reason"], r
+        if r["reason_skills"]:
+            role = roles[r["learner_key"]]
+            assert r["reason_role"] == role and role in r["reason"], r
+            for s in r["reason_skills"]:
+                assert s in role_skills[role] and s in course_skills[r["course_id"]], r
+                assert s in r["reason"], r
+        if r["reason_courses"] or r["reason_skills"]:
+            named += 1
+        else:
+            assert r["reason"].startswith("Popular with learners"), r
+        assert r["format_first"] in FORMATS
+    assert named / recs.height > 0.9  # nearly every row names the learner's own data
+
+
+def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
+    recs = q(sim_con, "select * from ml.recommendations")
+    assert recs["model_version"].n_unique() == 1
+    contrib = sum(recs[f"contrib_{s}"] for s in SIGNALS) + recs["boost"]
+    assert (recs["score"] - contrib).abs().max() < 1e-9
+    enrolled_again = q(
+        sim_con,
+        "select count(*) as n from ml.recommendations r join staging.stg_pathwise__enrolments e "
+        "using (learner_key, course_id)",
+    )
+    assert enrolled_again["n"][0] == 0
+    missing_prerequisite = q(
+        sim_con,
+        """select count(*) as n from ml.recommendations r
+           join staging.stg_pathwise__course_prerequisites p using (course_id)
+           where not exists (
+               select 1 from staging.stg_pathwise__course_ends e
+               where e.learner_key = r.learner_key and e.course_id = p.prerequisite_course_id
+                 and e.is_passed)""",
+    )
+    assert missing_prerequisite["n"][0] == 0
+    # Top-k complete: ranks 1..n without holes, n = 10 or every course the learner may take.
+    ranks = recs.group_by("learner_key").agg(n=pl.len(), top=pl.col("rank").max())
+    assert (ranks["n"] == ranks["top"]).all()
+    learners = q(sim_con, "select learner_key from marts.learners")
+    assert set(ranks["learner_key"]) == set(learners["learner_key"])
+    from ml.recommender import load_data
+
+    h = Hybrid(load_data(sim_con), params={"factors": 4, "iterations": 2})
+    rows = np.array([h.lidx[k] for k in ranks["learner_key"]])
+    eligible = h.eligible(rows).sum(axis=1)
+    assert (ranks["n"].to_numpy() == np.minimum(10, eligible)).all()
+    cold = q(sim_con, "select * from ml.recommendations_cold_start")
+    assert cold.height == 10 and cold["reason"].str.starts_with("Popular").all()
+
+
+def test_evaluate_recs_command_records_every_method(sim_home, monkeypatch):
+    from pathwise.cli import app
+    from pathwise.settings import get_settings
+
+    monkeypatch.setenv("PATHWISE_HOME", str(sim_home))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["evaluate", "recs", "--no-tune", "--k", "5"])
+    assert result.exit_code == 0, result.output
+    assert "hybrid" in result.output and "ndcg@5" in result.output
+    with connect(read_only=True) as con:
+        rows = q(con, "select method, metric, k, value from ml.evaluations where kind = 'recs'")
+    get_settings.cache_clear()
+    assert set(rows["method"]) >= {"hybrid", "als", "popularity"}
+    assert set(rows["metric"]) >= {"precision", "recall", "ndcg", "map", "coverage"}
+    assert (rows["k"] == 5).all() and rows["value"].is_between(0, 1).all()

@@ -21,6 +21,9 @@ demo: install
 test: install
 	$(BIN)/pytest
 
+app: install
+	$(BIN)/pathwise app
+
 bench: install
 	$(BIN)/python -m benchmarks
 

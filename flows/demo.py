@@ -1,7 +1,9 @@
-"""The whole system on a simulated platform: simulate -> ingest -> dbt build, then a summary.
+"""The whole system on a simulated platform: simulate, then the nightly flow, then a summary.
 
-Safe to run again: the simulation is deterministic and only redone when its parameters change,
-ingestion skips files it has loaded, and dbt builds idempotently.
+The nightly flow ingests, builds the marts, indexes course content, trains and scores the models
+and publishes a serving snapshot. Safe to run again: the simulation is deterministic and only
+redone when its parameters change, ingestion skips files it has loaded, dbt and the models
+rebuild idempotently, and each run publishes a new snapshot version.
 
     pathwise demo            # or: make demo
 """
@@ -12,8 +14,7 @@ import json
 
 from prefect import flow, get_run_logger
 
-from flows.build import build_flow
-from flows.ingest import ingest_flow
+from flows.nightly import nightly_flow
 from pathwise.settings import get_settings
 from pathwise.warehouse import connect, table_counts
 
@@ -22,7 +23,7 @@ DEMO = {"learners": 2000, "courses": 60, "days": 30, "seed": 7, "start": "2026-0
 
 @flow(name="demo")
 def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
-    """Simulate a small platform (once), ingest it and build the warehouse."""
+    """Simulate a small platform (once), then run the nightly flow on it."""
     from pathwise.sources.simulator import simulate
 
     log = get_run_logger()
@@ -39,8 +40,12 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
         )
         simulate(**params, out=landing)
         marker.write_text(json.dumps(params))
-    ingested = ingest_flow(paths=[str(landing)])
-    built = build_flow()
+    nightly = nightly_flow(landing=[str(landing)])
+    # DEMO ONLY: sign-in accounts admin / instructor / learner (PATHWISE_DEMO_PASSWORD).
+    from apps.auth import demo_accounts
+
+    demo_accounts()
+    ingested, built = nightly["steps"]["ingest"]["events"], nightly["steps"]["build"]
     with connect(read_only=True) as con:
         counts = table_counts(con)
         # Totals over every batch ever loaded, so a re-run (which skips them all) reads the same.
@@ -56,6 +61,7 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
         "landing": str(landing),
         "ingest": ingested,
         "build": built,
+        "nightly": nightly,
         "tables": counts,
         "totals": {**dict(zip(cols, sums, strict=False)), "batches": sums[-1]},
         "quarantine_reasons": dict(reasons),
@@ -83,11 +89,52 @@ def render(result: dict) -> str:
         " (received = loaded + duplicates + quarantined + consent dropped, per batch)",
         f"  dbt build            {result['build'].get('summary', result['build'])}",
         f"  tables               {len(tables)} ({sum(tables.values()):,} rows)",
+        *_nightly_lines(result["nightly"]),
         "",
         "Next:",
+        "  pathwise serve                       the read API: /v1/learners/{id}/recommendations",
+        "  pathwise app                         the Control Tower, creator and learner pages",
+        "                                       (demo sign-ins admin, instructor, learner;"
+        " password $PATHWISE_DEMO_PASSWORD)",
+        '  pathwise ask "How do I loop over files in the shell?"',
         "  pathwise status                      row counts of every table",
         f"  duckdb -readonly {s.warehouse_path}   explore (schemas raw, staging, marts)",
         "  pathwise import oulad ../shared/data/oulad && pathwise ingest var/landing/oulad",
         "  pathwise --help                      everything else",
     ]
     return "\n".join(lines)
+
+
+def _brief(summary: object, keys: tuple[str, ...]) -> str:
+    if not isinstance(summary, dict):
+        return str(summary)
+    return ", ".join(f"{k} {summary[k]}" for k in keys if k in summary) or "done"
+
+
+def _nightly_lines(nightly: dict) -> list[str]:
+    steps, seconds = nightly["steps"], nightly.get("seconds", {})
+    dropout = steps.get("dropout", {})
+    # One model per dataset in the warehouse (the demo has one: the simulated platform).
+    models = {k: v for k, v in dropout.items() if isinstance(v, dict)}
+    dropout_brief = "; ".join(
+        f"{name}: " + _brief(m, ("scored", "validation_auc", "used_for_decisions", "skipped"))
+        for name, m in models.items()
+    )
+    lines = {
+        "index": _brief(steps.get("index"), ("chunks", "documents", "changed", "skipped")),
+        "styles": _brief(steps.get("styles"), ("rows_written", "styles")),
+        "dropout": dropout_brief or "no model",
+        "recommend": _brief(
+            steps.get("recommend"),
+            ("learners_with_recommendations", "recommendations", "model_version"),
+        ),
+        "drift": _brief(steps.get("drift"), ("checks", "alerts", "alerted")),
+    }
+    return [
+        *(
+            f"  {name:<20} {text} ({seconds.get(name, '?')} s)"
+            for name, text in lines.items()
+            if name in steps
+        ),
+        f"  serving snapshot     {nightly['snapshot']}",
+    ]

@@ -159,6 +159,10 @@ def nightly(
         ),
     ] = None,
     algorithm: Annotated[str, typer.Option(help="Collaborative filtering: als or bpr.")] = "als",
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave out a step this time (repeatable), e.g. --skip index."),
+    ] = None,
     serve: Annotated[
         bool, typer.Option("--serve", help="Instead: serve the deployment on its nightly schedule.")
     ] = False,
@@ -170,7 +174,7 @@ def nightly(
         serve_nightly()
         return
     result = nightly_flow(
-        landing=[str(p) for p in landing] if landing else None, algorithm=algorithm
+        landing=[str(p) for p in landing] if landing else None, algorithm=algorithm, skip=skip
     )
     typer.echo(json.dumps({k: result[k] for k in ("snapshot", "seconds")}, indent=2, default=str))
 
@@ -207,6 +211,281 @@ def serve(
     typer.echo(f"Pathwise read API on http://{host}:{port} (docs at /docs)")
     # No access log: request paths carry the platform's user ids.
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+users_app = typer.Typer(
+    help="App accounts (admin, instructor, learner); passwords are stored bcrypt-hashed.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+class Role(StrEnum):
+    admin = "admin"
+    instructor = "instructor"
+    learner = "learner"
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name (lowercase).")],
+    role: Annotated[Role, typer.Option(help="What the account may see.")],
+    instructor_id: Annotated[
+        str | None, typer.Option(help="Instructors: the catalog's instructor_id.")
+    ] = None,
+    learner_key: Annotated[str | None, typer.Option(help="Learners: their learner_key.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    replace: Annotated[bool, typer.Option(help="Reset an existing account.")] = False,
+) -> None:
+    """Create an app account; prompts for the password (never pass it on the command line)."""
+    import sys
+
+    from apps.auth import AuthError, UserStore
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = UserStore().add(
+            username,
+            password,
+            role.value,
+            instructor_id=instructor_id,
+            learner_key=learner_key,
+            replace=replace,
+        )
+    except AuthError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"account {user.username} ({user.role}) saved")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the accounts (never their passwords)."""
+    from apps.auth import UserStore
+
+    for u in UserStore().list():
+        scope = u.instructor_id or u.learner_key or ""
+        typer.echo(f"{u.username:<24} {u.role:<11} {scope}")
+
+
+@users_app.command("remove")
+def users_remove(username: Annotated[str, typer.Argument(help="Account to delete.")]) -> None:
+    """Delete an account; its open sessions end at their next page load."""
+    from apps.auth import UserStore
+
+    if not UserStore().remove(username):
+        raise typer.BadParameter(f"no account {username!r}")
+    typer.echo(f"account {username} removed")
+
+
+@users_app.command("demo")
+def users_demo() -> None:
+    """DEMO ONLY: accounts admin, instructor and learner with PATHWISE_DEMO_PASSWORD."""
+    from apps.auth import demo_accounts
+
+    for u in demo_accounts():
+        typer.echo(f"demo account {u.username:<11} {u.instructor_id or u.learner_key or ''}")
+    typer.echo("password: $PATHWISE_DEMO_PASSWORD (default 'pathwise-demo'); for demos only")
+
+
+@app.command("app")
+def run_app(
+    port: Annotated[int, typer.Option(help="Port.")] = 8501,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Start the Streamlit app (Control Tower, creator dashboard, learner view)."""
+    import os
+    import sys
+
+    from pathwise.settings import PROJECT_ROOT
+
+    typer.echo(f"Pathwise app on http://{host}:{port} (sign in; accounts: `pathwise users`)")
+    # A bound address also keeps Streamlit from calling out to find the machine's public IP.
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "apps" / "streamlit_app.py"),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--theme.primaryColor",
+        "#3B5BDB",
+    ]
+    # Become Streamlit (no parent left behind to outlive it when the process is stopped).
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)
+
+
+@evaluate_app.command("dropout")
+def evaluate_dropout(
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset",
+            help="Only this dataset (course-id prefix: oulad, coco; 'platform' for plain ids). "
+            "Repeatable; default: every dataset in the warehouse.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Dropout model vs the at-risk rule: ROC-AUC and Brier at 10%, 25% and 50% of the course.
+
+    Trains on the earlier cohorts in the warehouse (OULAD: earlier presentations) and tests on
+    the latest. For OULAD: `pathwise import oulad ../shared/data/oulad --out var/landing/oulad`,
+    `pathwise ingest var/landing/oulad`, `pathwise build`, then this command.
+    """
+    from ml.dropout import evaluate_and_record, render
+    from pathwise.warehouse import connect
+
+    with connect() as con:
+        results = evaluate_and_record(con, dataset)
+    typer.echo(json.dumps(results, indent=2, default=str) if as_json else render(results))
+
+
+@evaluate_app.command("styles")
+def evaluate_styles(
+    truth: Annotated[
+        Path,
+        typer.Option(
+            help="The simulator's truth/learners.parquet for the simulated data in the warehouse.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = Path("var/landing/demo/truth/learners.parquet"),
+) -> None:
+    """Learning-style accuracy against the simulator's planted styles (consenting learners)."""
+    from ml.styles import evaluate_and_record, render
+    from pathwise.warehouse import connect
+
+    with connect() as con:
+        typer.echo(render(evaluate_and_record(con, str(truth))))
+
+
+class RecDataset(StrEnum):
+    simulator = "simulator"
+    coco = "coco"
+
+
+@evaluate_app.command("recs")
+def evaluate_recs(
+    dataset: Annotated[
+        RecDataset,
+        typer.Option(help="Which courses in the warehouse: the simulated ones or the COCO import."),
+    ] = RecDataset.simulator,
+    k: Annotated[int, typer.Option(help="Cut-off of precision, recall, NDCG and MAP.", min=1)] = 10,
+    tune: Annotated[
+        bool,
+        typer.Option(help="Tune ALS and the blend weights on the validation split (minutes)."),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Hybrid recommender vs popularity and tuned plain ALS, on a chronological split.
+
+    Train on earlier interactions, test on later ones; ALS and the blend weights are tuned on a
+    validation split carved from the training period. For COCO first run
+    `pathwise import coco ../shared/data/coco --out var/landing/coco`,
+    `pathwise ingest var/landing/coco` and `pathwise build`.
+    """
+    from ml.evaluate_recs import evaluate_and_record, render
+
+    report = evaluate_and_record(dataset.value, k=k, tune=tune)
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(dataset, report))
+
+
+@app.command("index")
+def index_content(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Lesson files or folders (Markdown, OpenStax CNXML, catalog courses.csv). "
+            "Default: the content under PATHWISE_SHARED_DATA plus the warehouse catalog."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Index course content for Q&A in LanceDB (only changed documents are re-embedded)."""
+    from flows.index_content import index_content_flow
+
+    result = index_content_flow(paths=[str(p) for p in paths] if paths else None, progress=True)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        typer.echo(
+            f"{result['documents_seen']} documents: {result['documents_added']} added, "
+            f"{result['documents_updated']} updated, {result['documents_deleted']} deleted, "
+            f"{result['documents_unchanged']} unchanged -> {result['chunks_total']} chunks "
+            f"in {result['path']}"
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    course: Annotated[
+        str | None, typer.Option("--course", help="Answer from this course only (course_id).")
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="'extractive' or 'openai' (default: PATHWISE_RAG_BACKEND)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question from the indexed course content, with citations."""
+    from rag.api import ask as run
+    from rag.retrieve import IndexMissing
+
+    stream = None if as_json else (lambda t: typer.echo(t, nl=False))
+    try:
+        answer = run(question, course_id=course, backend=backend, on_token=stream)
+    except IndexMissing as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from e
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), indent=2, default=str))
+        return
+    if answer.refused:
+        typer.echo(answer.text, nl=False)
+    typer.echo("")
+    if answer.notice:
+        typer.secho(f"Notice: {answer.notice}", fg="yellow", err=True)
+    for n, p in enumerate(answer.citations, 1):
+        typer.echo(f"  [{n}] {p.citation} ({p.source})")
+    typer.echo(f"({answer.backend}, {answer.latency_ms:.0f} ms)")
+
+
+@evaluate_app.command("rag")
+def evaluate_rag(
+    baseline: Annotated[
+        bool, typer.Option(help="Also measure dense search over fixed 200-word chunks.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Course Q&A on rag/eval/questions.yaml: hit@k and MRR per retrieval mode, refusals, latency."""
+    from pathwise.settings import get_settings
+    from rag.content import load_documents, prune_prefixes
+    from rag.evaluate import evaluate, record, render
+    from rag.retrieve import forget_retrievers
+    from rag.store import index_documents
+
+    content = [str(get_settings().shared_data / "content")]
+    index_documents(load_documents(content), prune_prefixes=prune_prefixes(content), progress=True)
+    forget_retrievers()
+    report = evaluate(content, baseline=baseline)
+    report["evaluation_id"] = record(report)
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(report))
 
 
 @app.command()

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         "(any OpenAI-compatible chat endpoint; falls back to extractive on errors).",
     )
     rag_min_similarity: float = Field(
-        default=0.36,
+        default=0.538,
         description="Refuse when the best passage's cosine similarity to the question is below "
         "this (calibrated on rag/eval/questions.yaml with `pathwise evaluate rag`).",
     )

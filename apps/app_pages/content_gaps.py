@@ -1,0 +1,136 @@
+"""Creator dashboard · Content gaps: skills learners and employers ask for that the catalog lacks,
+from searches, forum posts and the job market (O*NET), with the last 7 days against the 7 before.
+Instructors only; catalog-wide aggregates with no learner identifiers."""
+
+import altair as alt
+import streamlit as st
+
+from apps import auth, queries, ui
+
+auth.require_role("instructor")
+st.title("Content gaps & demand")
+snap = ui.require_snapshot()
+version = snap.version
+ui.snapshot_caption(snap, "demand from searches, forum posts and O*NET job data")
+
+gaps = queries.content_gaps(version, 25)
+topics = queries.unmatched_topics(version)
+if gaps.empty:
+    st.info("No demand signals yet.", icon=":material/info:")
+    st.stop()
+
+open_gaps = gaps[gaps["gap_score"] > 0]
+m = st.columns(4)
+m[0].metric(
+    "Skills with unmet demand",
+    len(open_gaps),
+    help="Of the top 25: demand above supply",
+    border=True,
+)
+m[1].metric("…that no course teaches", int((~open_gaps["is_in_catalog"]).sum()), border=True)
+m[2].metric("Gaps widening this week", int((open_gaps["gap_score_trend"] > 0).sum()), border=True)
+m[3].metric("Search topics with no course", len(topics), border=True)
+
+st.subheader("Top gaps: demand vs supply")
+chart = gaps.head(15).assign(
+    trend=lambda d: d["gap_score_trend"].map(
+        lambda t: "widening" if t > 0 else ("narrowing" if t < 0 else "steady")
+    )
+)
+st.altair_chart(
+    alt.Chart(chart)
+    .mark_bar()
+    .encode(
+        y=alt.Y("skill_name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("gap_score:Q", title="Gap score (demand − supply)"),
+        color=alt.Color(
+            "trend:N",
+            title="Last 7 days",
+            scale=alt.Scale(
+                domain=["widening", "steady", "narrowing"], range=["#E45756", "#BAB0AC", "#54A24B"]
+            ),
+            legend=alt.Legend(orient="bottom"),
+        ),
+        tooltip=[
+            alt.Tooltip("skill_name:N", title="Skill"),
+            alt.Tooltip("gap_score:Q", format=".2f"),
+            alt.Tooltip("demand_score:Q", title="Demand", format=".2f"),
+            alt.Tooltip("supply_score:Q", title="Supply", format=".2f"),
+            alt.Tooltip("search_count_7d:Q", title="Searches, 7 days"),
+            alt.Tooltip("forum_post_count_7d:Q", title="Forum posts, 7 days"),
+            alt.Tooltip("job_occupation_count:Q", title="Occupations needing it"),
+        ],
+    )
+    .properties(height=alt.Step(26)),
+    width="stretch",
+)
+
+st.subheader("Demand signals")
+table = gaps.assign(
+    search_trend=lambda d: [
+        [int(a), int(b)]
+        for a, b in zip(d["search_count_prev_7d"], d["search_count_7d"], strict=True)
+    ],
+    forum_trend=lambda d: [
+        [int(a), int(b)]
+        for a, b in zip(d["forum_post_count_prev_7d"], d["forum_post_count_7d"], strict=True)
+    ],
+)
+st.dataframe(
+    table[
+        [
+            "skill_name",
+            "skill_category",
+            "gap_score",
+            "search_count",
+            "search_trend",
+            "zero_result_share",
+            "forum_post_count",
+            "forum_trend",
+            "job_occupation_count",
+            "job_in_demand_count",
+            "course_count",
+        ]
+    ],
+    hide_index=True,
+    placeholder="–",
+    column_config={
+        "skill_name": st.column_config.TextColumn("Skill", width="medium"),
+        "skill_category": "Category",
+        "gap_score": st.column_config.ProgressColumn(
+            "Gap", format="%.2f", min_value=-1, max_value=1
+        ),
+        "search_count": st.column_config.NumberColumn("Searches"),
+        "search_trend": st.column_config.BarChartColumn("Searches: prev 7d → 7d", y_min=0),
+        "zero_result_share": st.column_config.NumberColumn("No results", format="percent"),
+        "forum_post_count": st.column_config.NumberColumn("Forum posts"),
+        "forum_trend": st.column_config.BarChartColumn("Posts: prev 7d → 7d", y_min=0),
+        "job_occupation_count": st.column_config.NumberColumn(
+            "Occupations", help="O*NET occupations listing the skill"
+        ),
+        "job_in_demand_count": st.column_config.NumberColumn(
+            "In demand", help="Occupations flagging it In Demand (O*NET)"
+        ),
+        "course_count": st.column_config.NumberColumn("Courses"),
+    },
+)
+
+st.subheader("Searches the catalog cannot answer")
+if topics.empty:
+    st.success("Every topic searched by more than one learner matches a course skill.")
+else:
+    st.dataframe(
+        topics,
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            "topic": "Topic",
+            "search_count": "Searches",
+            "learner_count": "Learners",
+            "search_count_7d": "Last 7 days",
+            "search_count_prev_7d": "7 days before",
+            "zero_result_share": st.column_config.NumberColumn("No results", format="percent"),
+            "matches_taxonomy_skill": st.column_config.CheckboxColumn("Known skill"),
+            "last_searched_at": st.column_config.DatetimeColumn("Last searched", format="D MMM"),
+        },
+    )

@@ -1,0 +1,151 @@
+"""Control Tower · Performance: recommendation KPIs over time, by model version, surface and segment,
+and the drift alerts of the last nightly run. Admins only."""
+
+import altair as alt
+import streamlit as st
+
+from apps import auth, queries, ui
+
+auth.require_role("admin")
+st.title("Control Tower")
+snap = ui.require_snapshot()
+version = snap.version
+ui.snapshot_caption(snap, "segments under k learners are not in the KPIs")
+
+if not snap.tables.get("recommendation_kpis"):
+    st.info(
+        "No recommendation impressions yet: KPIs appear once learners have been shown "
+        "recommendations and the nightly run has published them.",
+        icon=":material/hourglass_empty:",
+    )
+    st.stop()
+
+METRICS = {
+    "ctr": ("CTR", "Clicks per impression"),
+    "enrolment_rate": ("Enrolment", "Enrolments per click"),
+    "completion_rate": ("Completion", "Completions per enrolment"),
+    "satisfaction": ("Satisfaction", "Average rating (1-5) of recommended courses taken"),
+}
+DIMENSION_LABEL = {"model_version": "Model version", "surface": "Surface", "segment": "Segment"}
+
+# -- filters -----------------------------------------------------------------------------------
+options = queries.kpi_options(version)
+with st.container(border=True):
+    cols = st.columns(4)
+    chosen = {
+        dim: cols[i].multiselect(
+            DIMENSION_LABEL[dim], options[dim], placeholder="All", key=f"filter_{dim}"
+        )
+        for i, dim in enumerate(queries.KPI_DIMENSIONS)
+    }
+    split = cols[3].selectbox(
+        "Split charts by",
+        [None, *queries.KPI_DIMENSIONS],
+        format_func=lambda d: "Nothing (all together)" if d is None else DIMENSION_LABEL[d],
+        key="split",
+    )
+filters = tuple((d, tuple(v)) for d, v in chosen.items() if v)
+
+# -- headline numbers: the last 7 days of data against the 7 before ------------------------------
+windows = queries.kpi_windows(version, 7, filters)
+if "current" not in windows.index:
+    st.warning("No impressions match these filters.", icon=":material/filter_alt_off:")
+    st.stop()
+cur = windows.loc["current"]
+prev = windows.loc["previous"] if "previous" in windows.index else None
+daily_all = queries.kpi_daily(version, None, filters)
+st.subheader("Last 7 days")
+tiles = st.columns(5)
+tiles[0].metric(
+    "Impressions",
+    f"{int(cur['impressions']):,}",
+    None if prev is None else f"{(cur['impressions'] / prev['impressions'] - 1):+.0%}",
+    border=True,
+    chart_data=daily_all["impressions"].tail(14).tolist(),
+    chart_type="bar",
+)
+for tile, (key, (label, help_text)) in zip(tiles[1:], METRICS.items(), strict=True):
+    spark = daily_all[key].tail(14).fillna(0).tolist()
+    if key == "satisfaction":
+        delta = None if prev is None else ui.num(cur[key] - prev[key], 2)
+        tile.metric(
+            label, f"{ui.num(cur[key], 2)} ★", delta, help=help_text, border=True, chart_data=spark
+        )
+    else:
+        delta = None if prev is None else ui.delta_pp(cur[key], prev[key])
+        tile.metric(label, ui.pct(cur[key]), delta, help=help_text, border=True, chart_data=spark)
+
+# -- trend chart --------------------------------------------------------------------------------
+st.subheader("Over time")
+metric = (
+    st.segmented_control(
+        "Metric", list(METRICS), format_func=lambda m: METRICS[m][0], default="ctr", key="metric"
+    )
+    or "ctr"
+)
+daily = queries.kpi_daily(version, split, filters)
+label, help_text = METRICS[metric]
+y_format = ".2f" if metric == "satisfaction" else ".0%"
+legend_title = DIMENSION_LABEL.get(split, "")
+chart = (
+    alt.Chart(daily)
+    .mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=2)
+    .encode(
+        x=alt.X("day:T", title=None),
+        y=alt.Y(
+            f"{metric}:Q", title=f"{label} · {help_text.lower()}", axis=alt.Axis(format=y_format)
+        ),
+        color=alt.Color("grp:N", title=legend_title, legend=alt.Legend(orient="bottom"))
+        if split
+        else alt.value("#4C78A8"),
+        tooltip=[
+            alt.Tooltip("day:T", title="Day"),
+            alt.Tooltip("grp:N", title=legend_title or "Group"),
+            alt.Tooltip(f"{metric}:Q", title=label, format=".3f"),
+            alt.Tooltip("impressions:Q", title="Impressions", format=","),
+        ],
+    )
+    .properties(height=320)
+)
+st.altair_chart(chart, width="stretch")
+
+# -- breakdown ----------------------------------------------------------------------------------
+st.subheader("Breakdown")
+tabs = st.tabs([DIMENSION_LABEL[d] for d in queries.KPI_DIMENSIONS])
+for tab, dim in zip(tabs, queries.KPI_DIMENSIONS, strict=True):
+    with tab:
+        table = queries.kpi_by(version, dim, filters)
+        st.dataframe(
+            table,
+            hide_index=True,
+            placeholder="–",
+            column_config={
+                "grp": st.column_config.TextColumn(DIMENSION_LABEL[dim]),
+                "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
+                "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
+                "enrolments": st.column_config.NumberColumn("Enrolments", format="localized"),
+                "completions": st.column_config.NumberColumn("Completions", format="localized"),
+                "ctr": st.column_config.NumberColumn("CTR", format="percent"),
+                "enrolment_rate": st.column_config.NumberColumn("Enrolment", format="percent"),
+                "completion_rate": st.column_config.NumberColumn("Completion", format="percent"),
+                "satisfaction": st.column_config.NumberColumn("Satisfaction", format="%.2f ★"),
+            },
+        )
+
+# -- drift ---------------------------------------------------------------------------------------
+st.subheader("Drift alerts")
+if not queries.has_table(version, "drift_alerts"):
+    st.info(
+        "Drift checks run with the nightly job; this snapshot has none yet.",
+        icon=":material/info:",
+    )
+else:
+    alerts = queries.drift_alerts(version)
+    if alerts.empty:
+        st.success("No drift detected in the last nightly run.", icon=":material/check_circle:")
+    else:
+        st.warning(
+            f"{len(alerts)} drift alert{'s' if len(alerts) != 1 else ''} in the last nightly run.",
+            icon=":material/warning:",
+        )
+        st.dataframe(alerts, hide_index=True)

@@ -1,0 +1,260 @@
+"""Control Tower · Interventions: boost or suppress a course, tune the blend weights (each previewed
+on a sample of learners before saving), and revoke active controls. Admins only.
+
+Saved controls go to the controls store (SQLite): the read API applies them to its next response, and
+the next nightly run ranks with them. Every change is written to the audit log with its reason."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from apps import auth, preview, queries, ui
+from pathwise.controls import MAX_BOOST, ControlError, ControlStore
+
+user = auth.require_role("admin")
+st.title("Interventions")
+snap = ui.require_snapshot()
+version = snap.version
+ui.snapshot_caption(snap, "saved controls apply to the read API at once")
+
+store = ControlStore()
+active = store.active_controls()
+catalog = queries.courses(version)
+titles = dict(zip(catalog["course_id"], catalog["course_title"], strict=True))
+has_recs = queries.has_table(version, "recommendations")
+sample = queries.sample_candidates(version) if has_recs else pd.DataFrame()
+
+EXPIRY = {"1 day": 1, "7 days": 7, "14 days": 14, "30 days": 30, "90 days": 90, "No expiry": None}
+
+
+def course_label(course_id: str) -> str:
+    return f"{titles.get(course_id, 'unknown course')} · {course_id}"
+
+
+def no_recommendations_note() -> None:
+    st.info(
+        "No recommendations in this snapshot yet, so there is nothing to preview on. "
+        "Controls can still be saved; they apply once the recommender has run.",
+        icon=":material/info:",
+    )
+
+
+boost_tab, weights_tab, active_tab = st.tabs(
+    ["Boost or suppress", "Blend weights", f"Active controls ({len(active)})"]
+)
+
+# -- boost / suppress ---------------------------------------------------------------------------
+with boost_tab:
+    left, right = st.columns([1, 1.2], gap="large")
+    with left:
+        course_id = st.selectbox(
+            "Course",
+            list(titles),
+            format_func=course_label,
+            index=None,
+            placeholder="Choose a course…",
+            key="control_course",
+        )
+        action = st.segmented_control(
+            "Action",
+            ["boost", "suppress"],
+            format_func=str.capitalize,
+            default="boost",
+            required=True,
+            key="control_action",
+        )
+        amount = 0.0
+        if action == "boost":
+            amount = st.slider(
+                "Boost amount",
+                0.05,
+                MAX_BOOST,
+                0.3,
+                0.05,
+                help="Added to the course's score (scores are blends in [0, 1]; 1.0 pins it on top).",
+                key="control_amount",
+            )
+        expiry = st.selectbox("Expires after", list(EXPIRY), index=2, key="control_expiry")
+        reason = st.text_input(
+            "Reason (shown in the audit log)",
+            placeholder="e.g. spring campaign for data skills",
+            key="control_reason",
+        )
+    with right:
+        st.markdown("##### Preview")
+        if course_id is None:
+            st.caption("Choose a course to see how the change would affect learners' top 10.")
+        elif sample.empty:
+            no_recommendations_note()
+        else:
+            p = preview.course_control(
+                sample, active, course_id=course_id, action=action, amount=amount
+            )
+            m = st.columns(3)
+            m[0].metric("Learners in sample", p.learners)
+            m[1].metric("Top 10 changes", f"{p.changed / p.learners:.0%}")
+            m[2].metric(
+                "Would now see it" if action == "boost" else "Would no longer see it",
+                f"{p.gained / p.learners:.0%}",
+                help=f"{p.gained} of the {p.learners} sampled learners",
+            )
+            if p.gained == 0:
+                st.caption(
+                    "No sampled learner's top 10 changes: the course is not among their "
+                    "candidates, or already shown."
+                    if action == "boost"
+                    else "No sampled learner sees this course in their top 10 now."
+                )
+            else:
+                st.caption(f"{p.gained} of {p.learners} sampled learners; a few of them:")
+                st.dataframe(p.examples, hide_index=True, placeholder="not shown")
+    label = "Save boost" if action == "boost" else "Save suppression"
+    if st.button(
+        label,
+        type="primary",
+        icon=":material/save:",
+        disabled=course_id is None or not reason.strip(),
+        key="save_control",
+    ):
+        try:
+            if action == "boost":
+                cid = store.boost(
+                    course_id,
+                    amount=amount,
+                    reason=reason,
+                    actor=user.username,
+                    days=EXPIRY[expiry],
+                )
+            else:
+                cid = store.suppress(
+                    course_id, reason=reason, actor=user.username, days=EXPIRY[expiry]
+                )
+        except ControlError as exc:
+            st.error(str(exc))
+        else:
+            st.success(
+                f"Saved control #{cid}: {action} {course_label(course_id)}. "
+                "The read API applies it to its next response.",
+                icon=":material/check_circle:",
+            )
+
+# -- blend weights ------------------------------------------------------------------------------
+with weights_tab:
+    if not has_recs:
+        no_recommendations_note()
+    else:
+        names, defaults = queries.signals(version)
+        in_force = store.weights(defaults)
+        # The snapshot's scores were blended with the weights in force when it was generated.
+        generated = queries.weights_at(store, defaults, sample["generated_at"].max())
+        left, right = st.columns([1, 1.2], gap="large")
+        with left:
+            st.caption("Weights in force now; move a slider to preview the change.")
+            new = {
+                s: st.slider(
+                    s.replace("_", " ").capitalize(),
+                    0.0,
+                    max(2.0, float(in_force[s])),
+                    float(in_force[s]),
+                    0.05,
+                    key=f"w_{s}",
+                )
+                for s in names
+            }
+            w_reason = st.text_input("Reason (shown in the audit log)", key="weights_reason")
+        with right:
+            st.markdown("##### Preview")
+            p = preview.weights(sample, active, generated, new)
+            m = st.columns(3)
+            m[0].metric("Learners in sample", p.learners)
+            m[1].metric("Top 10 changes", f"{p.changed / p.learners:.0%}")
+            m[2].metric("Top 10 kept", f"{p.mean_overlap:.0%}")
+            zero = [s for s in names if generated[s] == 0 and new[s] > 0]
+            if zero:
+                st.caption(
+                    f"{', '.join(zero)}: weight 0 in force, so its effect shows after the next run."
+                )
+            shares = pd.concat(
+                [
+                    preview.signal_shares(sample, names).assign(lists="now"),
+                    preview.signal_shares(preview.reblend(sample, generated, new), names).assign(
+                        lists="with new weights"
+                    ),
+                ]
+            )
+            shares["label"] = shares["signal"].str.replace("_", " ").str.capitalize()
+            st.altair_chart(
+                alt.Chart(shares)
+                .mark_bar()
+                .encode(
+                    y=alt.Y("label:N", title=None),
+                    x=alt.X("share:Q", title="Share of top-10 scores", axis=alt.Axis(format="%")),
+                    color=alt.Color("lists:N", title=None, legend=alt.Legend(orient="bottom")),
+                    yOffset="lists:N",
+                    tooltip=["label", "lists", alt.Tooltip("share:Q", format=".1%")],
+                )
+                .properties(height=alt.Step(14)),
+                width="stretch",
+            )
+        if st.button(
+            "Save weights",
+            type="primary",
+            icon=":material/save:",
+            disabled=new == in_force or not w_reason.strip(),
+            key="save_weights",
+        ):
+            try:
+                store.set_weights(new, reason=w_reason, actor=user.username)
+            except ControlError as exc:
+                st.error(str(exc))
+            else:
+                st.success(
+                    "Saved. The next nightly run ranks with these weights.",
+                    icon=":material/check_circle:",
+                )
+
+# -- active controls ----------------------------------------------------------------------------
+with active_tab:
+    if not active:
+        st.info("No boosts or suppressions in force.", icon=":material/info:")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "id": c.control_id,
+                        "course": course_label(c.course_id),
+                        "action": c.action,
+                        "amount": c.amount if c.action == "boost" else None,
+                        "reason": c.reason,
+                        "by": c.created_by,
+                        "since": c.created_at,
+                        "expires": c.expires_at,
+                    }
+                    for c in active
+                ]
+            ),
+            hide_index=True,
+            placeholder="–",
+            column_config={
+                "since": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+                "expires": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+            },
+        )
+        with st.form("revoke", border=True):
+            st.markdown("##### Revoke a control")
+            ids = {c.control_id: c for c in active}
+            to_revoke = st.selectbox(
+                "Control",
+                list(ids),
+                format_func=lambda i: f"#{i} {ids[i].action} {course_label(ids[i].course_id)}",
+                key="revoke_id",
+            )
+            r_reason = st.text_input("Reason", key="revoke_reason")
+            if st.form_submit_button("Revoke", icon=":material/block:", key="revoke"):
+                try:
+                    store.revoke(to_revoke, reason=r_reason, actor=user.username)
+                except ControlError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()

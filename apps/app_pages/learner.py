@@ -1,0 +1,90 @@
+"""Learner view · My learning: my recommendations with their reason and format, and my progress.
+Learners only, and only their own `learner_key`."""
+
+import pandas as pd
+import streamlit as st
+
+from apps import auth, queries, ui
+from pathwise.controls import ControlStore, apply_controls, without_nightly_boost
+
+user = auth.require_role("learner")
+snap = ui.require_snapshot("learner")
+version = snap.version
+st.title("My learning")
+
+profile = queries.learner_profile(version, user.learner_key) or {}
+facts = [
+    f"Goal: **{profile['target_role']}**" if profile.get("target_role") else None,
+    f"Prefers **{profile['preferred_format']}**" if profile.get("preferred_format") else None,
+    f"Learning style: **{profile['learning_style']}**" if profile.get("learning_style") else None,
+    f"**{int(profile['weekly_minutes'])} min** a week" if profile.get("weekly_minutes") else None,
+]
+if any(facts):
+    st.markdown(" · ".join(f for f in facts if f))
+
+FORMAT_ICON = {
+    "video": ":material/play_circle:",
+    "reading": ":material/menu_book:",
+    "hands-on": ":material/build:",
+}
+
+# -- recommendations ------------------------------------------------------------------------------
+st.subheader("Recommended for you")
+candidates, cold = queries.learner_candidates(version, user.learner_key)
+if candidates.empty:
+    st.info(
+        "Your recommendations are being prepared. They appear after the next nightly update.",
+        icon=":material/hourglass_empty:",
+    )
+else:
+    # The same admin controls as the read API, applied at read time.
+    rows = without_nightly_boost(candidates.to_dict("records"))
+    top, _ = apply_controls(rows, ControlStore().active_controls(), 10)
+    if cold:
+        st.caption("Popular with learners like you — these get more personal as you learn.")
+    cols = st.columns(2)
+    for i, rec in enumerate(top):
+        with cols[i % 2].container(border=True):
+            fmt = rec.get("format_first") or rec.get("primary_format") or ""
+            st.markdown(f"**{rec.get('course_title') or rec['course_id']}**")
+            badges = [
+                f"{FORMAT_ICON.get(fmt, ':material/school:')} {fmt}" if fmt else None,
+                rec.get("difficulty_label"),
+            ]
+            st.caption(" · ".join(b for b in badges if b))
+            if rec.get("reason"):
+                st.markdown(f":material/lightbulb: {rec['reason']}")
+
+# -- progress -------------------------------------------------------------------------------------
+st.subheader("My progress")
+progress = queries.learner_progress(version, user.learner_key)
+if progress.empty:
+    st.info("You have not enrolled in a course yet.", icon=":material/info:")
+else:
+    done = int((progress["status"] == "completed").sum())
+    going = progress[progress["status"] != "completed"]
+    m = st.columns(3)
+    m[0].metric("Enrolled", len(progress), border=True)
+    m[1].metric("Completed", done, border=True)
+    remaining = going.loc[going["status"] != "dropped", "minutes_remaining"].fillna(0).sum()
+    m[2].metric("Time left in courses in progress", f"{remaining / 60:.1f} h", border=True)
+    for row in going.itertuples():
+        with st.container(border=True):
+            left, right = st.columns([3, 1])
+            left.markdown(f"**{row.course_title or row.course_id}**")
+            status = {"active": "In progress", "stalled": "Paused", "dropped": "Stopped"}
+            right.caption(status.get(row.status, row.status))
+            share = 0.0 if pd.isna(row.percent_complete) else float(row.percent_complete) / 100
+            st.progress(
+                min(max(share, 0.0), 1.0),
+                text=f"{share:.0%} complete · {int(row.modules_done)} of {int(row.modules_total)} modules",
+            )
+            if isinstance(row.next_module_title, str):
+                minutes = row.next_module_duration_minutes
+                mins = "" if pd.isna(minutes) else f" ({int(minutes)} min)"
+                st.caption(f"Next up: {row.next_module_title}{mins}")
+    finished = progress[progress["status"] == "completed"]
+    if not finished.empty:
+        with st.expander(f"Completed courses ({len(finished)})"):
+            for title in finished["course_title"].fillna(finished["course_id"]):
+                st.markdown(f":material/check_circle: {title}")

@@ -1,0 +1,26 @@
+"""Sign-in: the only page a visitor can reach."""
+
+import streamlit as st
+
+from apps import auth
+
+_, middle, _ = st.columns([1, 1.2, 1])
+with middle:
+    st.title("Pathwise")
+    st.caption("Learning recommendations you can trust.")
+    notice = st.session_state.get("auth_notice")
+    if notice:
+        st.info(notice, icon=":material/schedule:")
+    with st.form("sign_in", border=True):
+        st.subheader("Sign in")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
+    if submitted:
+        user = auth.UserStore().verify(username, password)
+        if user is None:
+            st.error("Wrong username or password.", icon=":material/error:")
+        else:
+            auth.sign_in(user)
+            st.rerun()
+    st.caption("No account? Ask your administrator (`pathwise users add`).")

@@ -1,0 +1,73 @@
+"""Pathwise app: one Streamlit app, three audiences. `pathwise app` (or `make app`) starts it.
+
+The menu is built per role with `st.navigation`: a visitor sees only the sign-in page, an admin the
+Control Tower, an instructor the creator dashboard, a learner their own page. Each page checks the
+role again itself (`auth.require_role`), so no page is reachable by URL without it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps import auth
+
+st.set_page_config(
+    page_title="Pathwise",
+    page_icon=":material/school:",
+    layout="wide",
+    initial_sidebar_state="auto",
+)
+
+PAGES = {
+    "admin": {
+        "Control Tower": [
+            st.Page(
+                "app_pages/control_tower.py",
+                title="Performance",
+                icon=":material/monitoring:",
+                default=True,
+            ),
+            st.Page("app_pages/interventions.py", title="Interventions", icon=":material/tune:"),
+            st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
+        ]
+    },
+    "instructor": {
+        "Creator dashboard": [
+            st.Page(
+                "app_pages/creator.py",
+                title="My courses",
+                icon=":material/school:",
+                default=True,
+            ),
+            st.Page(
+                "app_pages/content_gaps.py", title="Content gaps", icon=":material/travel_explore:"
+            ),
+        ]
+    },
+    "learner": {
+        "My learning": [
+            st.Page(
+                "app_pages/learner.py",
+                title="My learning",
+                icon=":material/auto_stories:",
+                default=True,
+            ),
+            st.Page("app_pages/course_qa.py", title="Ask a course", icon=":material/forum:"),
+        ]
+    },
+}
+
+ROLE_LABEL = {"admin": "Administrator", "instructor": "Instructor", "learner": "Learner"}
+
+user = auth.current_user()
+if user is None:
+    page = st.navigation(
+        [st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:")],
+        position="hidden",
+    )
+else:
+    with st.sidebar:
+        st.markdown(f"**{user.username}**  \n{ROLE_LABEL[user.role]}")
+        st.button("Sign out", icon=":material/logout:", on_click=auth.sign_out, key="sign_out")
+    page = st.navigation(PAGES[user.role])
+page.run()

@@ -1,0 +1,96 @@
+"""One small simulated platform after a real nightly run, shared by the app tests (AppTest and the
+browser). Built once per pytest session into the session's temporary folder; the second module to
+ask finds it there. Steps whose code has not landed yet are skipped, so the app is tested on
+whatever the real pipeline publishes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from pathwise.settings import get_settings
+
+# nightly step -> the module it needs
+OPTIONAL_STEPS = {
+    "styles": "ml.styles",
+    "dropout": "ml.dropout",
+    "recommend": "ml.recommender",
+    "drift": "ml.drift",
+}
+PASSWORD = "a-test-password"
+
+
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PATHWISE_HOME of the shared platform, with accounts admin, instructor and learner."""
+    home = tmp_path_factory.getbasetemp() / "app-platform" / "home"
+    if (home / "snapshots" / "CURRENT").exists():
+        return home
+    from apps.auth import demo_accounts
+    from flows.nightly import nightly_flow
+    from pathwise.sources.simulator import simulate
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(home))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        mp.setenv("PATHWISE_DEMO_PASSWORD", PASSWORD)
+        get_settings.cache_clear()
+        try:
+            simulate(
+                learners=400,
+                courses=60,
+                days=21,
+                seed=11,
+                out=home / "landing" / "sim",
+                fmt="parquet",
+                start="2026-02-02",
+                bad_share=0.0,
+            )
+            skip = ["index"] + [
+                step
+                for step, module in OPTIONAL_STEPS.items()
+                if importlib.util.find_spec(module) is None
+            ]
+            nightly_flow(skip=skip)
+            demo_accounts()
+            if importlib.util.find_spec("rag.api") is not None:
+                index_lesson(home)
+        finally:
+            get_settings.cache_clear()
+    return home
+
+
+LESSON = """---
+title: Before you start
+---
+
+## What you need before starting
+
+You need a laptop with a web browser and about two hours a week. No programming experience is
+required: the first module installs every tool step by step.
+
+## How the course is graded
+
+Each module ends with a short quiz. You pass the course with an average quiz score of 60 percent,
+and you can retake every quiz as often as you like.
+"""
+
+
+def index_lesson(home: Path) -> str:
+    """Index one short real lesson for the first catalog course (the Q&A page's content)."""
+    from pathwise import snapshots
+    from rag.content import load_documents
+    from rag.store import index_documents
+
+    con = snapshots.require_current().connect()
+    try:
+        course_id = con.execute("select min(course_id) from courses").fetchall()[0][0]
+    finally:
+        con.close()
+    # A Markdown lesson's course is the folder holding `episodes/` (rag/content.py).
+    lesson = home / "content" / course_id / "episodes" / "01-before-you-start.md"
+    lesson.parent.mkdir(parents=True, exist_ok=True)
+    lesson.write_text(LESSON)
+    index_documents(load_documents([lesson.parent.parent]))
+    return course_id

@@ -1,0 +1,574 @@
+"""The Streamlit app, page by page and role by role, with `streamlit.testing.v1.AppTest`.
+
+Runs on a real simulated platform after a real nightly run (tests/_app_platform.py): real snapshot,
+real controls and accounts stores. Covers sign-in, sign-out, expiry, every page for its role, every
+denial (wrong role, no sign-in, a page asked for by path), k-anonymity of the instructor's view, the
+controls round trip (preview, save, audit, revoke) and the empty states.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from _app_platform import PASSWORD, build
+from streamlit.testing.v1 import AppTest
+
+from apps.auth import User, UserStore
+from pathwise import snapshots
+from pathwise.controls import ControlStore
+from pathwise.settings import get_settings
+
+pytestmark = pytest.mark.slow
+
+APP = Path(__file__).resolve().parent.parent / "apps"
+ENTRY = str(APP / "streamlit_app.py")
+PAGES = {
+    "app_pages/control_tower.py": "admin",
+    "app_pages/interventions.py": "admin",
+    "app_pages/audit_log.py": "admin",
+    "app_pages/creator.py": "instructor",
+    "app_pages/content_gaps.py": "instructor",
+    "app_pages/learner.py": "learner",
+    "app_pages/course_qa.py": "learner",
+}
+TITLES = {
+    "app_pages/control_tower.py": "Control Tower",
+    "app_pages/interventions.py": "Interventions",
+    "app_pages/audit_log.py": "Audit log",
+    "app_pages/creator.py": "My courses",
+    "app_pages/content_gaps.py": "Content gaps & demand",
+    "app_pages/learner.py": "My learning",
+    "app_pages/course_qa.py": "Ask a course",
+}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, prefect_harness) -> Iterator[Path]:
+    path = build(tmp_path_factory)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(path))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        get_settings.cache_clear()
+        yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def users(home) -> dict[str, User]:
+    return {u.username: u for u in UserStore().list()}
+
+
+def sql(query: str, params: list | None = None) -> list[tuple]:
+    """Read the published snapshot directly (what the app should agree with)."""
+    con = snapshots.require_current().connect()
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def signed_in(user: User, script: str = ENTRY) -> AppTest:
+    at = AppTest.from_file(script, default_timeout=60)
+    at.session_state["pathwise_user"] = User(
+        user.username, user.role, user.instructor_id, user.learner_key, signed_in_at=time.time()
+    )
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a person reads on the page, as one string."""
+    parts = [
+        e.value
+        for kind in ("title", "header", "subheader", "markdown", "caption")
+        for e in getattr(at, kind)
+    ]
+    parts += [
+        str(e.value) for kind in ("info", "warning", "error", "success") for e in getattr(at, kind)
+    ]
+    parts += [m.label + " " + str(m.value) for m in at.metric]
+    return "\n".join(parts)
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# -- signing in and out ----------------------------------------------------------------------------
+
+
+def test_a_visitor_sees_only_the_sign_in_page(home):
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    no_exceptions(at)
+    assert [t.value for t in at.title] == ["Pathwise"]
+    assert len(at.text_input) == 2
+    assert not at.metric and not at.dataframe
+    assert "Sign out" not in [b.label for b in at.sidebar.button]
+
+
+@pytest.mark.parametrize(
+    ("username", "title"),
+    [("admin", "Control Tower"), ("instructor", "My courses"), ("learner", "My learning")],
+)
+def test_each_role_signs_in_to_its_own_home(home, username, title):
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input("wrong password")
+    at.button[0].click().run()
+    assert "Wrong username or password." in [e.value for e in at.error]
+    assert "pathwise_user" not in at.session_state
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert at.title[0].value == title
+    assert at.session_state["pathwise_user"].role == username
+
+
+def test_a_wrong_password_never_signs_in(home):
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input(PASSWORD + "x")
+    at.button[0].click().run()
+    assert "pathwise_user" not in at.session_state
+    assert [t.value for t in at.title] == ["Pathwise"]
+
+
+def test_passwords_are_stored_only_as_bcrypt_hashes(home):
+    import sqlite3
+
+    db = sqlite3.connect(home / "users.sqlite")
+    hashes = [r[0] for r in db.execute("select password_hash from users")]
+    db.close()
+    assert hashes and all(h.startswith("$2b$") and PASSWORD not in h for h in hashes)
+
+
+def test_sign_out_returns_to_the_sign_in_page(users):
+    at = signed_in(users["admin"]).run()
+    assert at.title[0].value == "Control Tower"
+    at.sidebar.button(key="sign_out").click().run()
+    no_exceptions(at)
+    assert "pathwise_user" not in at.session_state
+    assert [t.value for t in at.title] == ["Pathwise"]
+
+
+def test_an_expired_session_asks_to_sign_in_again(users):
+    minutes = get_settings().session_expiry_minutes
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    u = users["admin"]
+    at.session_state["pathwise_user"] = User(
+        u.username, u.role, signed_in_at=time.time() - (minutes + 1) * 60
+    )
+    at.run()
+    assert [t.value for t in at.title] == ["Pathwise"]
+    assert any("expired" in i.value for i in at.info)
+
+
+def test_a_removed_account_loses_its_session(users):
+    store = UserStore()
+    store.add("temp-admin", PASSWORD, "admin")
+    at = signed_in(store.get("temp-admin")).run()
+    assert at.title[0].value == "Control Tower"
+    store.remove("temp-admin")
+    at.run()
+    assert [t.value for t in at.title] == ["Pathwise"]
+
+
+# -- every page for its role ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_for_its_role(users, page):
+    at = signed_in(users[PAGES[page]]).run()
+    at.switch_page(page).run()
+    no_exceptions(at)
+    assert at.title[0].value == TITLES[page]
+    assert not at.error
+
+
+@pytest.mark.parametrize(
+    ("page", "role"),
+    [
+        (page, role)
+        for page in PAGES
+        for role in ("admin", "instructor", "learner", None)
+        if role != PAGES[page]
+    ],
+)
+def test_every_page_is_closed_to_other_roles(users, page, role):
+    """Run the page file itself (as if reached without the menu): wrong roles see no data."""
+    at = (
+        signed_in(users[role], str(APP / page))
+        if role
+        else AppTest.from_file(str(APP / page), default_timeout=60)
+    ).run()
+    no_exceptions(at)
+    if role is None:
+        assert "Please sign in" in at.warning[0].value
+    else:
+        assert f"This page is for {PAGES[page]} accounts" in at.error[0].value
+    assert not at.metric and not at.dataframe and not at.title
+
+
+@pytest.mark.parametrize(
+    ("role", "foreign"),
+    [
+        ("learner", "app_pages/control_tower.py"),
+        ("instructor", "app_pages/interventions.py"),
+        ("admin", "app_pages/learner.py"),
+    ],
+)
+def test_the_menu_offers_only_the_roles_pages(users, role, foreign):
+    at = signed_in(users[role]).run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(foreign)
+    assert (
+        at.title[0].value
+        == {"admin": "Control Tower", "instructor": "My courses", "learner": "My learning"}[role]
+    )
+
+
+# -- what each role sees ------------------------------------------------------------------------------
+
+
+def test_the_control_tower_shows_the_kpis_of_the_snapshot(users):
+    at = signed_in(users["admin"]).run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"Impressions", "CTR", "Enrolment", "Completion", "Satisfaction"} <= set(metrics)
+    last = sql("select max(activity_date) from recommendation_kpis")[0][0]
+    impressions = sql(
+        "select sum(impression_count) from recommendation_kpis where activity_date > ?::date - 7",
+        [last],
+    )[0][0]
+    assert metrics["Impressions"] == f"{impressions:,}"
+    # One line per model version when split by it.
+    at.selectbox(key="split").select("model_version").run()
+    no_exceptions(at)
+    assert len(at.get("vega_lite_chart")) >= 1
+
+
+def test_the_instructor_sees_only_own_courses_and_no_group_under_k(users):
+    user = users["instructor"]
+    k = get_settings().k_anonymity
+    at = signed_in(user).run()
+    no_exceptions(at)
+    own = {
+        r[0]
+        for r in sql(
+            "select course_title from courses where instructor_id = ?", [user.instructor_id]
+        )
+    }
+    others = {
+        r[0]
+        for r in sql(
+            "select course_title from courses where instructor_id <> ?", [user.instructor_id]
+        )
+    } - own
+    table = at.dataframe[0].value
+    assert set(table["course_title"]) == own
+    assert not set(table["course_title"]) & others
+    shown = table.dropna(subset=["enrolments"])
+    assert (shown["enrolments"] >= k).all()
+    # The drop-off course choice lists only own courses with at least k enrolments.
+    assert set(at.selectbox(key="dropoff_course").options) <= own
+
+
+def test_raising_k_hides_every_instructor_figure(users, monkeypatch):
+    monkeypatch.setenv("PATHWISE_K_ANONYMITY", "100000")
+    get_settings.cache_clear()
+    try:
+        at = signed_in(users["instructor"]).run()
+        no_exceptions(at)
+        assert at.dataframe[0].value["enrolments"].isna().all()
+        assert any("No enrolment week has 100000" in i.value for i in at.info)
+        assert not at.get("vega_lite_chart")
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_learner_sees_own_recommendations_and_progress(users):
+    user = users["learner"]
+    at = signed_in(user).run()
+    no_exceptions(at)
+    page = texts(at)
+    own_titles = {
+        r[0]
+        for r in sql(
+            "select c.course_title from learner_course_progress p join courses c using (course_id) "
+            "where p.learner_key = ? and p.status <> 'completed'",
+            [user.learner_key],
+        )
+    }
+    assert own_titles and all(t in page for t in own_titles)
+    if "recommendations" in snapshots.require_current().tables:
+        recs = sql(
+            "select c.course_title, r.reason from recommendations r join courses c using (course_id) "
+            "where r.learner_key = ? order by r.rank limit 3",
+            [user.learner_key],
+        )
+        assert recs
+        for title, reason in recs:
+            assert title in page
+            assert reason in page
+    # No other learner's course shows as progress.
+    assert (
+        f"Enrolled {len(sql('select 1 from learner_course_progress where learner_key = ?', [user.learner_key]))}"
+        in page
+    )
+
+
+def ask_on_page(user: User, question: str, course_id: str | None) -> AppTest:
+    at = signed_in(user).run()
+    at.switch_page("app_pages/course_qa.py").run()
+    at.selectbox(key="qa_course").select(course_id)
+    at.text_input(key="qa_question").input(question)
+    at.button(key="qa_ask").click().run()
+    no_exceptions(at)
+    return at
+
+
+def test_course_qa_answers_with_cited_passages(users):
+    course = sql("select min(course_id) from courses")[0][0]
+    at = ask_on_page(users["learner"], "Do I need programming experience before starting?", course)
+    page = texts(at)
+    assert "Sources" in page, page
+    assert "No programming experience is required" in page  # the cited passage, quoted
+    assert at.expander and "Before you start" in at.expander[0].label
+
+
+def test_course_qa_refuses_what_the_course_does_not_cover(users):
+    course = sql("select min(course_id) from courses")[0][0]
+    at = ask_on_page(users["learner"], "What is the capital of Mongolia?", course)
+    assert at.info and "do not cover" in at.info[0].value
+    assert "Sources" not in texts(at)
+
+
+def test_course_qa_says_so_when_the_language_model_is_down(users, monkeypatch):
+    """An LLM endpoint that refuses connections: the page shows the fallback answer's notice."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    monkeypatch.setenv("PATHWISE_RAG_BACKEND", "openai")
+    monkeypatch.setenv("PATHWISE_LLM_BASE_URL", f"http://127.0.0.1:{closed_port}/v1")
+    monkeypatch.setenv("PATHWISE_LLM_API_KEY", "test")
+    monkeypatch.setenv("PATHWISE_LLM_TIMEOUT_S", "2")
+    get_settings.cache_clear()
+    try:
+        course = sql("select min(course_id) from courses")[0][0]
+        at = ask_on_page(users["learner"], "How is the course graded?", course)
+    finally:
+        get_settings.cache_clear()
+    assert at.warning, texts(at)  # the notice
+    assert "Sources" in texts(at)  # still answered, from the passages
+
+
+def test_course_qa_says_so_when_the_index_is_missing(users, tmp_path, monkeypatch):
+    import shutil
+
+    # The same accounts and snapshot, but no content index.
+    home = tmp_path / "home"
+    shutil.copytree(get_settings().home, home, ignore=shutil.ignore_patterns("lancedb*", "*.lance"))
+    monkeypatch.setenv("PATHWISE_HOME", str(home))
+    get_settings.cache_clear()
+    try:
+        from rag.store import db_path
+
+        shutil.rmtree(db_path(), ignore_errors=True)
+        at = ask_on_page(users["learner"], "How is the course graded?", None)
+    finally:
+        get_settings.cache_clear()
+    assert "Course Q&A is unavailable right now" in at.error[0].value
+
+
+# -- controls: preview, save, audit, revoke ---------------------------------------------------------
+
+
+def test_a_boost_is_previewed_saved_audited_and_revoked(users):
+    if "recommendations" not in snapshots.require_current().tables:
+        pytest.skip("the recommender has not landed")
+    # A course that is a candidate, but outside the top 10, of some sampled learners.
+    course = sql(
+        "select course_id from recommendations where rank > 10 group by 1 order by count(*) desc limit 1"
+    )[0][0]
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/interventions.py").run()
+    at.selectbox(key="control_course").select(course).run()
+    at.slider(key="control_amount").set_value(1.0).run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Would now see it"] != "0%"
+    assert at.button(key="save_control").disabled  # no reason yet
+    at.text_input(key="control_reason").input("test campaign").run()
+    at.button(key="save_control").click().run()
+    no_exceptions(at)
+    store = ControlStore()
+    mine = [
+        c for c in store.active_controls() if c.course_id == course and c.reason == "test campaign"
+    ]
+    assert len(mine) == 1 and mine[0].amount == 1.0 and mine[0].created_by == "admin"
+    assert mine[0].expires_at is not None
+    entry = store.audit(1)[0]
+    assert (entry["actor"], entry["action"], entry["target"]) == ("admin", "boost", course)
+
+    at.switch_page("app_pages/audit_log.py").run()
+    log = at.dataframe[0].value
+    assert (log["target"].str.endswith(course) & (log["reason"] == "test campaign")).any()
+
+    at.switch_page("app_pages/interventions.py").run()
+    at.selectbox(key="revoke_id").select(mine[0].control_id)
+    at.text_input(key="revoke_reason").input("campaign over")
+    at.button(key="revoke").click().run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    assert mine[0].control_id not in {c.control_id for c in store.active_controls()}
+    assert store.audit(1)[0]["action"] == "revoke"
+
+
+def test_blend_weights_are_previewed_then_saved(users):
+    if "recommendations" not in snapshots.require_current().tables:
+        pytest.skip("the recommender has not landed")
+    from ml.recommender import DEFAULT_WEIGHTS
+
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/interventions.py").run()
+    at.slider(key="w_popularity").set_value(2.0)
+    at.slider(key="w_collaborative").set_value(0.0).run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Top 10 changes"] != "0%"
+    assert metrics["Top 10 kept"] != "100%"
+    at.text_input(key="weights_reason").input("favour trending courses").run()
+    at.button(key="save_weights").click().run()
+    no_exceptions(at)
+    saved = ControlStore().weights(DEFAULT_WEIGHTS)
+    assert (saved["popularity"], saved["collaborative"]) == (2.0, 0.0)
+    assert ControlStore().audit(1)[0]["action"] == "set_weights"
+    ControlStore().set_weights(dict(DEFAULT_WEIGHTS), reason="back to defaults", actor="test")
+
+
+# -- empty states ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_explains_when_nothing_is_published(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("PATHWISE_HOME", str(tmp_path / "empty"))
+    get_settings.cache_clear()
+    try:
+        store = UserStore()
+        role = PAGES[page]
+        user = store.add(role, PASSWORD, role, instructor_id="I001", learner_key="0" * 32)
+        at = signed_in(user).run()
+        at.switch_page(page).run()
+        no_exceptions(at)
+        if page != "app_pages/audit_log.py":  # the audit log reads only the controls store
+            message = " ".join(i.value for i in at.info)
+            assert "No data published yet" in message or "being prepared" in message
+        assert not at.dataframe
+    finally:
+        get_settings.cache_clear()
+
+
+def test_snapshot_is_read_without_touching_the_warehouse(home):
+    """The app works while another process holds the warehouse for writing (the nightly run)."""
+    with duckdb.connect(str(home / "warehouse.duckdb")):  # a writer's lock
+        at = signed_in(UserStore().get("admin")).run()
+        no_exceptions(at)
+        assert at.metric
+
+
+# -- previews on hand-made candidates -------------------------------------------------------------
+
+
+def _candidates() -> pd.DataFrame:
+    # Learner a: x (0.9 = 0.8 cf + 0.1 pop), y (0.6 = 0.1 cf + 0.5 pop), z (0.3 = 0.3 cf + 0 pop).
+    rows = [
+        ("a", "x", 0.8, 0.1),
+        ("a", "y", 0.1, 0.5),
+        ("a", "z", 0.3, 0.0),
+        ("b", "y", 0.5, 0.2),
+        ("b", "x", 0.1, 0.1),
+    ]
+    df = pd.DataFrame(rows, columns=["learner_key", "course_id", "contrib_cf", "contrib_pop"])
+    df["score"] = df["contrib_cf"] + df["contrib_pop"]
+    df["rank"] = df.groupby("learner_key").cumcount() + 1
+    return df
+
+
+def test_reblend_rescales_each_contribution_by_its_new_weight():
+    from apps.preview import reblend
+
+    out = reblend(_candidates(), {"cf": 0.5, "pop": 1.0}, {"cf": 0.5, "pop": 3.0})
+    assert out["score"].round(6).tolist() == [1.1, 1.6, 0.3, 1.1, 0.4]
+
+
+def test_weight_and_boost_previews_count_the_lists_they_change():
+    from apps import preview
+
+    cands = _candidates()
+    same = preview.weights(cands, [], {"cf": 1, "pop": 1}, {"cf": 1, "pop": 1}, k=2)
+    assert (same.changed, same.mean_overlap) == (0, 1.0)
+    # Tripling popularity puts y first for learner a (top 2 keeps its members: overlap stays 1).
+    more_pop = preview.weights(cands, [], {"cf": 1, "pop": 1}, {"cf": 1, "pop": 3}, k=2)
+    assert (more_pop.learners, more_pop.changed, more_pop.mean_overlap) == (2, 1, 1.0)
+    # Boosting z by 1.0 brings it into learner a's top 2 (b has no z: not eligible, unchanged).
+    boost = preview.course_control(cands, [], course_id="z", action="boost", amount=1.0, k=2)
+    assert (boost.changed, boost.gained) == (1, 1)
+    assert boost.examples.to_dict("records") == [
+        {"learner": "a…", "rank now": None, "rank after": 1}
+    ]
+    # Suppressing x takes it out of both lists.
+    gone = preview.course_control(cands, [], course_id="x", action="suppress", amount=0, k=2)
+    assert (gone.changed, gone.gained) == (2, 2)
+
+
+def test_users_cli_creates_lists_and_refuses_accounts(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pathwise.cli import app
+
+    monkeypatch.setenv("PATHWISE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        run = CliRunner().invoke
+        ok = run(
+            app,
+            [
+                "users",
+                "add",
+                "ian",
+                "--role",
+                "instructor",
+                "--instructor-id",
+                "I007",
+                "--password-stdin",
+            ],
+            input="long-enough-secret\n",
+        )
+        assert ok.exit_code == 0, ok.output
+        assert UserStore().verify("ian", "long-enough-secret").instructor_id == "I007"
+        assert UserStore().verify("ian", "wrong-secret-here") is None
+        again = run(
+            app,
+            ["users", "add", "ian", "--role", "admin", "--password-stdin"],
+            input="long-enough-secret\n",
+        )
+        assert again.exit_code != 0 and "--replace" in again.output
+        no_scope = run(
+            app,
+            ["users", "add", "lee", "--role", "learner", "--password-stdin"],
+            input="long-enough-secret\n",
+        )
+        assert no_scope.exit_code != 0 and "--learner-key" in no_scope.output
+        short = run(
+            app, ["users", "add", "ada", "--role", "admin", "--password-stdin"], input="short\n"
+        )
+        assert short.exit_code != 0 and "at least 8" in short.output
+        listed = run(app, ["users", "list"])
+        assert "ian" in listed.output and "long-enough-secret" not in listed.output
+    finally:
+        get_settings.cache_clear()

@@ -121,7 +121,10 @@ def _nightly_lines(nightly: dict) -> list[str]:
         for name, m in models.items()
     )
     lines = {
-        "index": _brief(steps.get("index"), ("chunks", "documents", "changed", "skipped")),
+        "index": _brief(
+            steps.get("index"),
+            ("documents_seen", "documents_added", "documents_updated", "chunks_total"),
+        ),
         "styles": _brief(steps.get("styles"), ("rows_written", "styles")),
         "dropout": dropout_brief or "no model",
         "recommend": _brief(

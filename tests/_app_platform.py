@@ -1,24 +1,16 @@
 """One small simulated platform after a real nightly run, shared by the app tests (AppTest and the
 browser). Built once per pytest session into the session's temporary folder; the second module to
-ask finds it there. Steps whose code has not landed yet are skipped, so the app is tested on
-whatever the real pipeline publishes."""
+ask finds it there. Content indexing is replaced by one small lesson (the full index is tested in
+test_rag), so the app is tested on what the real pipeline publishes."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from pathwise.settings import get_settings
 
-# nightly step -> the module it needs
-OPTIONAL_STEPS = {
-    "styles": "ml.styles",
-    "dropout": "ml.dropout",
-    "recommend": "ml.recommender",
-    "drift": "ml.drift",
-}
 PASSWORD = "a-test-password"
 
 
@@ -47,15 +39,9 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 start="2026-02-02",
                 bad_share=0.0,
             )
-            skip = ["index"] + [
-                step
-                for step, module in OPTIONAL_STEPS.items()
-                if importlib.util.find_spec(module) is None
-            ]
-            nightly_flow(skip=skip)
+            nightly_flow(skip=["index"])
             demo_accounts()
-            if importlib.util.find_spec("rag.api") is not None:
-                index_lesson(home)
+            index_lesson(home)
         finally:
             get_settings.cache_clear()
     return home

@@ -389,8 +389,6 @@ def test_course_qa_says_so_when_the_index_is_missing(users, tmp_path, monkeypatc
 
 
 def test_a_boost_is_previewed_saved_audited_and_revoked(users):
-    if "recommendations" not in snapshots.require_current().tables:
-        pytest.skip("the recommender has not landed")
     # A course that is a candidate, but outside the top 10, of some sampled learners.
     course = sql(
         "select course_id from recommendations where rank > 10 group by 1 order by count(*) desc limit 1"
@@ -430,8 +428,6 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
 
 
 def test_blend_weights_are_previewed_then_saved(users):
-    if "recommendations" not in snapshots.require_current().tables:
-        pytest.skip("the recommender has not landed")
     from ml.recommender import DEFAULT_WEIGHTS
 
     at = signed_in(users["admin"]).run()

@@ -22,18 +22,20 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from ml.results import append_table
 from pathwise import snapshots
 from pathwise.settings import get_settings
+from pathwise.warehouse import table_exists
 
 log = logging.getLogger("pathwise.drift")
 
-# (check name, table, column): distributions compared tonight vs the published snapshot.
+# (check name, schema, table, column): distributions compared tonight vs the published snapshot.
 DISTRIBUTIONS = (
-    ("recommendation score", "recommendations", "score"),
-    ("dropout risk", "dropout_risk", "risk"),
-    ("days inactive", "learner_course_progress", "days_inactive"),
-    ("percent complete", "learner_course_progress", "percent_complete"),
-    ("active days (30d)", "learners", "active_days_last_30d"),
+    ("recommendation score", "ml", "recommendations", "score"),
+    ("dropout risk", "ml", "dropout_risk", "risk"),
+    ("days inactive", "marts", "learner_course_progress", "days_inactive"),
+    ("percent complete", "marts", "learner_course_progress", "percent_complete"),
+    ("active days (30d)", "marts", "learners", "active_days_last_30d"),
 )
 RECENT_DAYS, BASELINE_DAYS = 7, 28
 
@@ -59,21 +61,8 @@ def psi(baseline: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((c - b) * np.log(c / b)))
 
 
-def _values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> np.ndarray | None:
-    try:
-        rows = con.execute(f"select {column}::double from {relation}").fetchnumpy()
-    except duckdb.CatalogException:
-        return None
-    return next(iter(rows.values())).astype(float) if rows else None
-
-
-def _warehouse_relation(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_catalog = 'warehouse' "
-        "and table_schema in ('marts', 'ml') and table_name = ?",
-        [table],
-    ).fetchall()
-    return f"warehouse.{found[0][0]}.{table}" if found else None
+def _values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> np.ndarray:
+    return con.execute(f"select {column}::double as v from {relation}").fetchnumpy()["v"]
 
 
 def _kpis(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -85,9 +74,9 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> list[dict]:
         "completion rate": "sum(completion_count) / nullif(sum(enrolment_count), 0)",
         "average rating": "sum(avg_rating * rating_count) / nullif(sum(rating_count), 0)",
     }
-    relation = _warehouse_relation(con, "recommendation_kpis")
-    if relation is None:
+    if not table_exists(con, "marts", "recommendation_kpis"):
         return checks
+    relation = "warehouse.marts.recommendation_kpis"
     for name, expr in kpis.items():
         recent, base = con.execute(
             f"""
@@ -124,13 +113,11 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
     if baseline_snap is not None:
         base_con = baseline_snap.connect()
         try:
-            for name, table, column in DISTRIBUTIONS:
-                relation = _warehouse_relation(con, table)
-                if relation is None or table not in baseline_snap.tables:
+            for name, schema, table, column in DISTRIBUTIONS:
+                if table not in baseline_snap.tables or not table_exists(con, schema, table):
                     continue
-                base, now = _values(base_con, table, column), _values(con, relation, column)
-                if base is None or now is None:
-                    continue
+                base = _values(base_con, table, column)
+                now = _values(con, f"warehouse.{schema}.{table}", column)
                 checks.append(
                     {
                         "check_name": name,
@@ -172,16 +159,8 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
             "is_alert": pl.Boolean,
         },
     )
-    con.execute("create schema if not exists warehouse.ml")
-    con.register("_drift", frame.to_arrow())
-    try:
-        for table, where in (("drift_checks", ""), ("drift_alerts", "where is_alert")):
-            con.execute(
-                f"create table if not exists warehouse.ml.{table} as select * from _drift limit 0"
-            )
-            con.execute(f"insert into warehouse.ml.{table} by name select * from _drift {where}")
-    finally:
-        con.unregister("_drift")
+    append_table(con, "drift_checks", frame)
+    append_table(con, "drift_alerts", frame.filter(pl.col("is_alert")))
     alerts = [r for r in rows if r["is_alert"]]
     for a in alerts:
         log.warning(

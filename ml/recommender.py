@@ -41,6 +41,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from pathwise.warehouse import table_exists
+
 SIGNALS = ("collaborative", "skill_gap", "content_similarity", "popularity")
 # The best shared weights on the validation splits (earlier interactions only) of the simulator
 # and COCO: of the 192 grid points of `pathwise evaluate recs`, the one with the highest worst
@@ -98,22 +100,12 @@ def _dataset_filter(dataset: str | None) -> str:
     return f"where {DATASETS[dataset]}"
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
-            "and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
-
-
 def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> RecData:
     """Read the catalog, learners, role skills and interaction events from the warehouse.
 
     `dataset` ('simulator' | 'coco') keeps one source's courses when several share a warehouse.
     """
-    if not _table_exists(con, "staging", "stg_pathwise__enrolments"):
+    if not table_exists(con, "staging", "stg_pathwise__enrolments"):
         raise RuntimeError(
             "The warehouse has no staging models yet: run `pathwise build` (after `pathwise ingest`)."
         )
@@ -151,7 +143,7 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
     events = frame(interaction_events_sql(dataset))
     learners = frame(
         "select learner_key, target_role, current_skills, preferred_format from marts.learners"
-        if _table_exists(con, "marts", "learners")
+        if table_exists(con, "marts", "learners")
         else "select distinct learner_key, null::varchar as target_role, "
         "null::varchar[] as current_skills, null::varchar as preferred_format "
         "from staging.stg_pathwise__enrolments"
@@ -167,7 +159,7 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
     role_skills = frame(
         "select distinct rs.role_title as role, s.skill_name as skill "
         "from reference.role_skills rs join reference.skills s using (skill_id)"
-        if _table_exists(con, "reference", "role_skills")
+        if table_exists(con, "reference", "role_skills")
         else "select null::varchar as role, null::varchar as skill where false"
     )
     return RecData(courses, course_skills, prerequisites, learners, role_skills, events)
@@ -175,7 +167,7 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
 
 def _learning_style_formats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """learner_key -> format of the detected learning style, when `ml.learning_styles` exists."""
-    if not _table_exists(con, "ml", "learning_styles"):
+    if not table_exists(con, "ml", "learning_styles"):
         return None
     cols = {r[0] for r in con.execute("describe warehouse.ml.learning_styles").fetchall()}
     style = next((c for c in ("learning_style", "style") if c in cols), None)

@@ -1,7 +1,8 @@
 """Where the nightly ML jobs write: the warehouse's `ml` schema.
 
 One way to write results so every job looks the same: `replace_table` swaps a whole table in one
-transaction (readers never see half a result), `record_evaluation` appends metric rows to
+transaction (readers never see half a result), `append_table` adds rows to a history table
+(created from the first frame's columns), `record_evaluation` appends metric rows to
 `ml.evaluations`, the long table every `pathwise evaluate ...` command reports into.
 """
 
@@ -44,6 +45,20 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) 
         raise
     finally:
         con.unregister("_ml_result")
+    return df.height
+
+
+def append_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> int:
+    """Append `df` to `warehouse.ml.<table>` (matching columns by name); returns the row count."""
+    con.execute("create schema if not exists warehouse.ml")
+    con.register("_ml_rows", df.to_arrow())
+    try:
+        con.execute(
+            f"create table if not exists warehouse.ml.{table} as select * from _ml_rows limit 0"
+        )
+        con.execute(f"insert into warehouse.ml.{table} by name select * from _ml_rows")
+    finally:
+        con.unregister("_ml_rows")
     return df.height
 
 

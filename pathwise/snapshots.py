@@ -138,11 +138,11 @@ def publish(con: duckdb.DuckDBPyConnection, *, keep: int | None = None) -> Snaps
     try:
         tables = {}
         for name, relation in _snapshot_relations(con).items():
-            con.execute(
+            # COPY answers with the number of rows it wrote: no second pass to count them.
+            tables[name] = con.execute(
                 f"copy (select * from {relation}) to '{staging / name}.parquet' "
                 "(format parquet, compression zstd)"
-            )
-            tables[name] = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+            ).fetchall()[0][0]
         model_versions = {}
         for name in ("recommendations", "dropout_risk", "learning_styles"):
             if tables.get(name):

@@ -243,6 +243,17 @@ def connect(
         con.close()
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Is there a table or view `warehouse.<schema>.<table>` (e.g. before the first dbt build)?"""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
+            "and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every table in the warehouse, as `schema.table`."""
     tables = con.execute(

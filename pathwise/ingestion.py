@@ -550,9 +550,11 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
     if fmt is None:
         raise ValueError(f"{path}: not an event file (.parquet, .ndjson[.gz] or .jsonl[.gz])")
     t0 = time.perf_counter()
-    started = datetime.now(UTC).replace(tzinfo=None)
     batch = BatchResult(file_sha256(path), str(path), fmt, "loaded")
     con = open_connection(vault=True, settings=s)
+    # Taken while holding the warehouse (one writer at a time), so batches' `loaded_at` grows in
+    # commit order: the incremental dbt models read the events loaded after their newest one.
+    started = datetime.now(UTC).replace(tzinfo=None)
     try:
         already = con.execute(
             "select count(*) from warehouse.raw.ingest_batches where batch_id = $b",

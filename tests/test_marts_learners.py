@@ -15,7 +15,6 @@ from flows.build import build_flow
 from pathwise.warehouse import connect
 
 DAY0 = datetime(2026, 3, 2)
-BATCH = "c" * 64
 # The learner marts and what they are built from (partial builds run only their own tests).
 SELECT = "+learners +cohorts +ml_learner_course_features"
 TABLES = [
@@ -84,8 +83,10 @@ def second_load() -> list[tuple]:
 
 
 def write_raw(events: list[tuple], first_id: int = 0, catalog: bool = True) -> None:
-    """Write catalog and event rows the way ingestion does."""
-    loaded_at = at(20)
+    """Write catalog and event rows the way ingestion does: each call is a new batch, loaded
+    after the one before."""
+    loaded_at = at(20 + first_id // 1000)
+    batch = f"{first_id // 1000:x}" * 64
     with connect() as con:
         if catalog:
             con.executemany(
@@ -99,7 +100,7 @@ def write_raw(events: list[tuple], first_id: int = 0, catalog: bool = True) -> N
             )
         rows = [
             (f"e{first_id + i:04}", event_type, occurred_at, learner, f"s-{learner}", course,
-             module, json.dumps(props), BATCH, loaded_at)
+             module, json.dumps(props), batch, loaded_at)
             for i, (occurred_at, event_type, learner, course, module, props) in enumerate(events)
         ]  # fmt: skip
         con.executemany(

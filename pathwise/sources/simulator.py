@@ -1381,16 +1381,20 @@ def simulate(
     fmt: str,
     start: str,
     bad_share: float,
+    catalog_seed: int | None = None,
 ) -> dict:
     """Simulate the platform and write events/, catalog/ and truth/ under `out` (see the module
-    docstring); returns a JSON-able summary."""
+    docstring); returns a JSON-able summary. `catalog_seed` (default `seed`) lets a second,
+    independent cohort of learners use the same catalog."""
     began = time.perf_counter()
     out = Path(out)
     suffix = events_io.suffix_for(fmt)
     first_day = dt.date.fromisoformat(start)
     start_ms = int(dt.datetime.combine(first_day, dt.time(), dt.UTC).timestamp() * 1000)
 
-    catalog, roles, skills = _build_catalog(seed, courses, SEEDS_DIR)
+    catalog, roles, skills = _build_catalog(
+        seed if catalog_seed is None else catalog_seed, courses, SEEDS_DIR
+    )
     lrn = _make_learners(seed, learners, days, catalog, roles, skills)
     platform = _Platform(seed, start_ms, catalog, roles, lrn, _texts(catalog, roles, skills))
     other_files = _write_frames(

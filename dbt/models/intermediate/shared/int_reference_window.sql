@@ -1,6 +1,5 @@
 -- One row: "now" for every report, the latest event in the warehouse (not the clock, so results
 -- are reproducible), and the 7-day windows before it. A table: one scan of the events per build.
-{{ config(materialized='table') }}
 
 with
 

@@ -1,10 +1,13 @@
 -- One row per `consent_changed` event: a grant or a withdrawal of one consent tier.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 consent_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'consent_changed'
+    {{ new_batches_only() }}
 
 ),
 
@@ -18,7 +21,11 @@ final as (
 
         -- properties
         {{ json_str('properties', 'tier') }} as consent_tier,
-        {{ json_bool('properties', 'granted') }} as is_granted
+        {{ json_bool('properties', 'granted') }} as is_granted,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from consent_events
 

@@ -1,10 +1,13 @@
 -- One row per end of a course for a learner: `course_complete` (with a result) or `course_drop`.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 course_end_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type in ('course_complete', 'course_drop')
+    {{ new_batches_only() }}
 
 ),
 
@@ -20,7 +23,11 @@ extracted as (
 
         -- properties
         {{ json_str('properties', 'result') }} as result,
-        {{ json_str('properties', 'reason') }} as drop_reason
+        {{ json_str('properties', 'reason') }} as drop_reason,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from course_end_events
 
@@ -43,7 +50,11 @@ final as (
         event_type = 'course_complete' as is_completed,
         event_type = 'course_complete' and coalesce(result, 'pass') in ('pass', 'distinction')
             as is_passed,
-        drop_reason
+        drop_reason,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from extracted
 

@@ -1,10 +1,13 @@
 -- One row per `course_view`: a course page was viewed.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 course_view_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'course_view'
+    {{ new_batches_only() }}
 
 ),
 
@@ -15,7 +18,11 @@ final as (
         learner_key,
         session_id,
         course_id,
-        occurred_at as viewed_at
+        occurred_at as viewed_at,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from course_view_events
 

@@ -1,10 +1,13 @@
 -- One row per `enroll` event.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 enroll_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'enroll'
+    {{ new_batches_only() }}
 
 ),
 
@@ -18,7 +21,11 @@ extracted as (
         occurred_at as enrolled_at,
 
         -- properties
-        {{ json_str('properties', 'rec_id') }} as rec_id
+        {{ json_str('properties', 'rec_id') }} as rec_id,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from enroll_events
 

@@ -1,10 +1,13 @@
 -- One row per `forum_post` (course forums carry a course_id, general forums do not).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 forum_post_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'forum_post'
+    {{ new_batches_only() }}
 
 ),
 
@@ -19,7 +22,11 @@ final as (
 
         -- properties
         {{ json_str('properties', 'thread_id') }} as thread_id,
-        {{ json_str('properties', 'text') }} as post_text
+        {{ json_str('properties', 'text') }} as post_text,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from forum_post_events
 

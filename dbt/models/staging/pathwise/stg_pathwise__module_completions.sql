@@ -1,10 +1,13 @@
 -- One row per `module_complete` event. A module was completed.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 module_complete_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'module_complete'
+    {{ new_batches_only() }}
 
 ),
 
@@ -16,7 +19,11 @@ final as (
         session_id,
         course_id,
         module_id,
-        occurred_at as completed_at
+        occurred_at as completed_at,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from module_complete_events
 

@@ -1,10 +1,13 @@
 -- One row per `module_start` event. A module was started.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 module_start_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'module_start'
+    {{ new_batches_only() }}
 
 ),
 
@@ -16,7 +19,11 @@ final as (
         session_id,
         course_id,
         module_id,
-        occurred_at as started_at
+        occurred_at as started_at,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from module_start_events
 

@@ -1,11 +1,14 @@
 -- One row per nudge event: Pathwise sent a nudge (`nudge_sent`) or the learner opened it
 -- (`nudge_opened`).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 nudge_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type in ('nudge_sent', 'nudge_opened')
+    {{ new_batches_only() }}
 
 ),
 
@@ -23,7 +26,11 @@ final as (
 
         -- properties
         {{ json_str('properties', 'nudge_id') }} as nudge_id,
-        {{ json_str('properties', 'channel') }} as channel
+        {{ json_str('properties', 'channel') }} as channel,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from nudge_events
 

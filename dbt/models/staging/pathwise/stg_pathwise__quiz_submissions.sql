@@ -1,10 +1,13 @@
 -- One row per `quiz_submit`: one attempt at a quiz or assessment.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 quiz_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'quiz_submit'
+    {{ new_batches_only() }}
 
 ),
 
@@ -21,7 +24,11 @@ final as (
         -- properties
         {{ json_str('properties', 'quiz_id') }} as quiz_id,
         {{ json_num('properties', 'score') }} as score,
-        {{ json_int('properties', 'attempt') }} as attempt_number
+        {{ json_int('properties', 'attempt') }} as attempt_number,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from quiz_events
 

@@ -1,10 +1,13 @@
 -- One row per course `rating`.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 rating_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'rating'
+    {{ new_batches_only() }}
 
 ),
 
@@ -19,7 +22,11 @@ extracted as (
 
         -- properties
         {{ json_int('properties', 'stars') }} as stars,
-        {{ json_str('properties', 'comment') }} as comment_text
+        {{ json_str('properties', 'comment') }} as comment_text,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from rating_events
 

@@ -1,10 +1,13 @@
 -- One row per `rec_click`: a recommended course was clicked.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 click_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'rec_click'
+    {{ new_batches_only() }}
 
 ),
 
@@ -18,7 +21,11 @@ final as (
         occurred_at as clicked_at,
 
         -- properties
-        {{ json_str('properties', 'rec_id') }} as rec_id
+        {{ json_str('properties', 'rec_id') }} as rec_id,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from click_events
 

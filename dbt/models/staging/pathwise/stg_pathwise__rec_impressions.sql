@@ -1,10 +1,13 @@
 -- One row per `rec_impression`: one recommended course shown at one position of a served list.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 impression_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'rec_impression'
+    {{ new_batches_only() }}
 
 ),
 
@@ -21,7 +24,11 @@ final as (
         {{ json_str('properties', 'rec_id') }} as rec_id,
         {{ json_int('properties', 'position') }} as rec_position,
         {{ json_str('properties', 'surface') }} as surface,
-        {{ json_str('properties', 'model_version') }} as model_version
+        {{ json_str('properties', 'model_version') }} as model_version,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from impression_events
 

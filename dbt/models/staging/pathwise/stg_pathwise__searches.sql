@@ -1,10 +1,13 @@
 -- One row per catalog `search`.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 search_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'search'
+    {{ new_batches_only() }}
 
 ),
 
@@ -18,7 +21,11 @@ extracted as (
 
         -- properties
         {{ json_str('properties', 'query') }} as query_text,
-        {{ json_int('properties', 'results_count') }} as results_count
+        {{ json_int('properties', 'results_count') }} as results_count,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from search_events
 

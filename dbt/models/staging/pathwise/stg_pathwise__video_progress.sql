@@ -1,10 +1,13 @@
 -- One row per periodic `video_progress` report (essential tier: a progress signal).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 progress_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'video_progress'
+    {{ new_batches_only() }}
 
 ),
 
@@ -20,7 +23,11 @@ extracted as (
 
         -- properties
         {{ json_num('properties', 'position_s') }} as position_seconds,
-        {{ json_num('properties', 'duration_s') }} as duration_seconds
+        {{ json_num('properties', 'duration_s') }} as duration_seconds,
+
+        -- lineage
+        batch_id,
+        loaded_at
 
     from progress_events
 

@@ -2,9 +2,9 @@
 -- No direct identifiers: the learner is known only by the pseudonymous `learner_key`.
 with
 
-events as (
+events_daily as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('int_learner_events_daily') }}
 
 ),
 
@@ -55,12 +55,12 @@ learner_days as (
 
     select
         learner_key,
-        occurred_on,
-        min(occurred_at) as first_at,
-        max(occurred_at) as last_at
+        activity_date as occurred_on,
+        min(first_event_at) as first_at,
+        max(last_event_at) as last_at
 
-    from events
-    group by learner_key, occurred_on
+    from events_daily
+    group by learner_key, activity_date
 
 ),
 

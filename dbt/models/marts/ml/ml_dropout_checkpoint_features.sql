@@ -14,9 +14,15 @@
 
 with
 
-events as (
+events_daily as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('int_learner_events_daily') }}
+
+),
+
+reference as (
+
+    select * from {{ ref('int_reference_window') }}
 
 ),
 
@@ -58,7 +64,7 @@ calendars as (
 
 data_range as (
 
-    select max(occurred_at) as last_event_at from events
+    select window_end_at as last_event_at from reference
 
 ),
 
@@ -172,13 +178,12 @@ activity_daily as (
     select
         learner_key,
         course_id,
-        occurred_on as activity_date,
-        count(*) as events
+        activity_date,
+        sum(course_activity_events) as events
 
-    from events
-    where course_id is not null
-        and event_type not in ('enroll', 'course_complete', 'course_drop')
-    group by learner_key, course_id, occurred_on
+    from events_daily
+    where course_activity_events > 0
+    group by learner_key, course_id, activity_date
 
 ),
 

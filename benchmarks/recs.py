@@ -2,8 +2,8 @@
 
 A synthetic platform is built in memory with the shape of the simulator's (catalog with
 categories, levels, skills and prerequisites; learners with target roles, stated skills and a
-few enrolments, progress, completions, ratings and clicks each), then the nightly job's steps are
-timed separately: prepare (interaction matrix, content and skill-gap features), train (implicit
+few enrolments, progress, quizzes, completions, ratings and clicks each), then the nightly
+job's steps are timed separately: prepare (interaction matrix, content and skill-gap features), train (implicit
 ALS or BPR), score (blend, rules, diversity, reasons and format for `--candidates` courses per
 learner, plus the cold-start list) and write (both tables into a DuckDB file via ml.results).
 Median of `--repeat` runs.
@@ -112,7 +112,22 @@ def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:
             enrol.filter(outcome > 0.9).with_columns(kind=pl.lit("click"), value=pl.lit(1.0)),
         ]
     ).select("learner_key", "course_id", "kind", "at", "value")
-    return RecData(catalog, course_skills, prerequisites, learner_frame, role_skills, events)
+    # Two quiz attempts per enrolment that got going (they show levels for level_fit).
+    going = enrol.filter(outcome < 0.8)
+    quizzes = pl.concat(
+        [
+            going.select(
+                "learner_key",
+                "course_id",
+                at=pl.col("at") + pl.duration(days=d),
+                score=pl.Series(rng.uniform(0.3, 1.0, going.height)),
+            )
+            for d in (2, 5)
+        ]
+    )
+    return RecData(
+        catalog, course_skills, prerequisites, learner_frame, role_skills, events, quizzes
+    )
 
 
 def run_once(data: RecData, algorithm: str, candidates: int, db: Path) -> dict:

@@ -16,11 +16,21 @@ Signals, each normalized to [0, 1] per learner and course, then blended with ver
 - content_similarity: cosine between a course and the learner's history, over course features
   (skills, category, level, language, title words: for COCO, its knowledge graph).
 - popularity: enrolments in the trailing window (trending), log-scaled; the cold-start list.
+- level_fit: how close a course's difficulty is to the level the learner has shown (1 at their
+  level, 0.5 one level off, 0 two off): the hardest course they passed or whose quizzes they
+  average at least QUIZ_MASTERY in. 0 for learners who have shown no level yet and for courses
+  of unknown difficulty (no evidence either way).
 
 Each row keeps `contrib_<signal>` = weight x signal, so `score` = sum of contributions + `boost`
 (admin boosts; 0 without controls). Rules: never enrolled or completed courses; prerequisites
-passed; difficulty at most one level above the learner's; no category takes more than
+met; difficulty at most one level above the learner's; no category takes more than
 `DIVERSITY_CAP` places of each tier of the list; suppressed courses removed.
+
+A prerequisite counts as met when the learner passed it, or showed they do not need it (as
+platforms that accept prior learning do): they already have every skill it teaches (stated in
+their profile or taught by a course they passed), or they passed a course of the same category
+at least as hard (their level on that topic is at or above the prerequisite's). Quiz results
+alone never waive a prerequisite; they only inform level_fit.
 """
 
 from __future__ import annotations
@@ -43,18 +53,21 @@ import scipy.sparse as sp
 
 from pathwise.warehouse import table_exists
 
-SIGNALS = ("collaborative", "skill_gap", "content_similarity", "popularity")
+SIGNALS = ("collaborative", "skill_gap", "content_similarity", "popularity", "level_fit")
 # The best shared weights on the validation splits (earlier interactions only) of the simulator
-# and COCO: of the 192 grid points of `pathwise evaluate recs`, the one with the highest worst
-# case (97.5% and 98.9% of each split's own best NDCG@10). Each dataset's own best is reported
-# too; `hybrid_default_weights` in the report shows these on the test splits.
-WEIGHTS_VERSION = "2026.11-2"
+# and COCO: of the 768 grid points of `pathwise evaluate recs`, the one with the highest worst
+# case (97.3% and 99.1% of each split's own best NDCG@10; COCO has no target roles, quizzes or
+# passes, so skill_gap and level_fit are 0 there). Each dataset's own best is reported too;
+# `hybrid_default_weights` in the report shows these on the test splits.
+WEIGHTS_VERSION = "2026.11-3"
 DEFAULT_WEIGHTS: dict[str, float] = {
     "collaborative": 0.5,
     "skill_gap": 0.25,
     "content_similarity": 0.5,
     "popularity": 0.25,
+    "level_fit": 0.25,
 }
+QUIZ_MASTERY = 0.7  # a course's quiz average from which its difficulty counts as shown
 ALS_PARAMS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
 BPR_PARAMS = {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100}
 FORMATS = ("video", "reading", "hands-on")
@@ -86,6 +99,7 @@ class RecData:
     )  # learner_key, target_role, current_skills (list), style_format, preferred_format
     role_skills: pl.DataFrame  # role, skill
     events: pl.DataFrame  # learner_key, course_id, kind, at, value (see `interaction_events`)
+    quiz_scores: pl.DataFrame | None = None  # learner_key, course_id, at, score (each attempt)
 
 
 # Which courses belong to a dataset when several share a warehouse (importers prefix their ids).
@@ -140,14 +154,16 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
         "select distinct course_id, prerequisite_course_id "
         f"from staging.stg_pathwise__course_prerequisites {where}"
     )
-    events = frame(interaction_events_sql(dataset))
+    # Sorted, so that a model does not depend on the order DuckDB returns rows in (ALS sums in
+    # learner order; the last rating wins).
+    events = frame(interaction_events_sql(dataset)).sort("at", "learner_key", "course_id", "kind")
     learners = frame(
         "select learner_key, target_role, current_skills, preferred_format from marts.learners"
         if table_exists(con, "marts", "learners")
         else "select distinct learner_key, null::varchar as target_role, "
         "null::varchar[] as current_skills, null::varchar as preferred_format "
         "from staging.stg_pathwise__enrolments"
-    )
+    ).sort("learner_key")
     if dataset:  # learners of that source only
         learners = learners.join(events.select("learner_key").unique(), on="learner_key")
     styles = _learning_style_formats(con)
@@ -156,13 +172,25 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
         if styles is not None
         else (learners.with_columns(style_format=pl.lit(None, pl.String)))
     )
+    quiz_scores = (
+        frame(
+            "select learner_key, course_id, submitted_at as at, score from "
+            "staging.stg_pathwise__quiz_submissions where score is not null"
+            + (f" and {DATASETS[dataset]}" if dataset else "")
+            + " order by learner_key, course_id, submitted_at, score"
+        )
+        if table_exists(con, "staging", "stg_pathwise__quiz_submissions")
+        else None
+    )
     role_skills = frame(
         "select distinct rs.role_title as role, s.skill_name as skill "
         "from reference.role_skills rs join reference.skills s using (skill_id)"
         if table_exists(con, "reference", "role_skills")
         else "select null::varchar as role, null::varchar as skill where false"
     )
-    return RecData(courses, course_skills, prerequisites, learners, role_skills, events)
+    return RecData(
+        courses, course_skills, prerequisites, learners, role_skills, events, quiz_scores
+    )
 
 
 def _learning_style_formats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -371,6 +399,7 @@ class Hybrid:
         self.n_prereqs = np.asarray(self.R.sum(axis=1)).ravel()
         self.difficulty = self.courses["difficulty"].fill_null(0).to_numpy().astype(np.float32)
         self.level = self._levels(rows, cols, pairs)
+        self.shown_level, self.level_course = self._shown_levels(cidx)
 
         self.popularity = self._popularity(cidx)
         self.F = self._content_features(cidx)
@@ -379,6 +408,7 @@ class Hybrid:
         categories = self.courses["category"].fill_null("").to_list()
         codes = {c: i for i, c in enumerate(sorted(set(categories)))}
         self.category = np.array([codes[c] for c in categories], dtype=np.int64)
+        self._prerequisite_waivers(categories)
         self.timings["prepare_s"] = time.perf_counter() - t0
 
         self.refit(self.algorithm, self.params)
@@ -400,6 +430,71 @@ class Hybrid:
         passed = pairs["passed"].to_numpy()
         np.maximum.at(level, rows, np.where(passed, diff, diff - 1))
         return level
+
+    def _shown_levels(self, cidx: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per learner: the level shown so far (0: none yet), and the course that showed it (-1).
+
+        Shown = the hardest course passed or with a quiz average >= QUIZ_MASTERY (quizzes before
+        `as_of`); ties go to the most recent.
+        """
+        evidence = [
+            self.pairs.filter(pl.col("passed")).select("learner_key", "course_id", at="last_at")
+        ]
+        quiz = self.data.quiz_scores
+        if quiz is not None and quiz.height:
+            if self.as_of is not None:
+                quiz = quiz.filter(pl.col("at") < self.as_of)
+            evidence.append(
+                quiz.group_by("learner_key", "course_id")
+                # rounded: a 0.7 average must not depend on the order of a float sum
+                .agg(mean=pl.col("score").mean().round(9), at=pl.col("at").max())
+                .filter(pl.col("mean") >= QUIZ_MASTERY)
+                .select("learner_key", "course_id", "at")
+            )
+        difficulty = pl.DataFrame(
+            {"course_id": self.course_ids, "difficulty": self.difficulty, "c": np.arange(len(cidx))}
+        )
+        best = (
+            pl.concat(evidence, how="vertical_relaxed")
+            .join(difficulty.filter(pl.col("difficulty") > 0), on="course_id")
+            .filter(pl.col("learner_key").is_in(self.learner_keys))
+            .sort("difficulty", "at", "course_id")
+            .group_by("learner_key")
+            .last()
+        )
+        level = np.zeros(len(self.learner_keys), dtype=np.float32)
+        course = np.full(len(self.learner_keys), -1, dtype=np.int64)
+        at = np.array([self.lidx[k] for k in best["learner_key"]], dtype=np.int64)
+        level[at] = best["difficulty"].to_numpy()
+        course[at] = best["c"].to_numpy()
+        return level, course
+
+    def _prerequisite_waivers(self, categories: list[str]) -> None:
+        """What lets a learner skip a prerequisite p (see the module docstring), as matrices over
+        the prerequisite columns `self.pre_cols`:
+
+        - `self.shows_level`: course x p, 1 where passing the course shows p's level (same
+          category, at least as hard; p itself included, so it also covers passing p);
+        - `self.H` (learner x skill, has it) and `self.pre_skills` (p x skill) with
+          `self.pre_n_skills`: the learner has all of p's skills when H pre_skills^T = n.
+        """
+        self.pre_cols = np.unique(self.R.indices)
+        m, pc = len(self.course_ids), self.pre_cols
+        known = np.array([c != "" for c in categories])  # an unknown category shows nothing
+        cat = self.category
+        same = (
+            (cat[:, None] == cat[None, pc])
+            & known[None, pc]
+            & (self.difficulty[None, pc] > 0)
+            & (self.difficulty[:, None] >= self.difficulty[None, pc])
+        )
+        same[pc, np.arange(len(pc))] = True
+        self.shows_level = sp.csr_matrix(same.astype(np.float32), shape=(m, len(pc)))
+        cs = (self.S[pc] > 0).astype(np.float32)
+        self.pre_skills = cs.tocsr()
+        self.pre_n_skills = np.asarray(cs.sum(axis=1)).ravel()
+        learned = (self.passed.dot((self.S > 0).astype(np.float32)) > 0).astype(np.float32)
+        self.H = ((self.stated_skills + learned) > 0).astype(np.float32).tocsr()
 
     def _popularity(self, cidx: dict[str, int]) -> np.ndarray:
         """Enrolments in the trailing window (trending), log-scaled to [0, 1]."""
@@ -487,21 +582,47 @@ class Hybrid:
             (len(self.learner_keys), len(skills)),
         )
         G.data[:] = 1.0
+        has = has.drop_nulls().filter(pl.col("skill").is_in(skills))
+        self.stated_skills = _csr(
+            np.array([self.lidx[k] for k in has["learner_key"]], dtype=np.int64),
+            np.array([sidx[s] for s in has["skill"]], dtype=np.int64),
+            np.ones(has.height),
+            (len(self.learner_keys), len(skills)),
+        )
         return G, S, gap.select("learner_key", "skill", "role")
 
     # -- scoring ----------------------------------------------------------------------------------
 
     def eligible(
-        self, rows: np.ndarray, *, rules: bool = True, prerequisites: bool = True
+        self,
+        rows: np.ndarray,
+        *,
+        rules: bool = True,
+        prerequisites: bool = True,
+        waivers: bool = True,
     ) -> np.ndarray:
         """learners x courses: may this course be recommended to this learner?"""
         ok = ~self.taken[rows].toarray()
         if rules and prerequisites:
-            have = np.asarray(self.passed[rows].dot(self.R.T).todense())
-            ok &= have >= self.n_prereqs[None, :]
+            ok &= self.prerequisites_met(rows, waivers=waivers)
         if rules:
             ok &= self.difficulty[None, :] <= self.level[rows, None] + 1
         return ok
+
+    def prerequisites_met(self, rows: np.ndarray, *, waivers: bool = True) -> np.ndarray:
+        """learners x courses: has the learner met every prerequisite of the course? Passed it,
+        or (`waivers`) has all its skills or passed a course showing its level."""
+        if not len(self.pre_cols):
+            return np.ones((len(rows), len(self.course_ids)), dtype=bool)
+        passed = self.passed[rows]
+        if waivers:
+            met = passed.dot(self.shows_level).toarray() > 0
+            has = self.H[rows].dot(self.pre_skills.T).toarray()
+            met |= (has >= self.pre_n_skills[None, :]) & (self.pre_n_skills[None, :] > 0)
+        else:
+            met = passed[:, self.pre_cols].toarray() > 0
+        have = self.R[:, self.pre_cols].dot(met.T.astype(np.float32)).T
+        return have >= self.n_prereqs[None, :]
 
     def signals(self, rows: np.ndarray, ok: np.ndarray) -> dict[str, np.ndarray]:
         """Each signal for learners `rows` x all courses, in [0, 1] (0 where not `ok`)."""
@@ -517,8 +638,15 @@ class Hybrid:
             "skill_gap": np.asarray(self.G[rows].dot(self.S.T).todense()),
             "content_similarity": np.asarray(self.P[rows].dot(self.F.T).todense()),
             "popularity": np.broadcast_to(self.popularity, ok.shape),
+            "level_fit": self.level_fit(rows),
         }
         return {s: np.where(ok, np.clip(v, 0, 1), 0.0).astype(np.float32) for s, v in out.items()}
+
+    def level_fit(self, rows: np.ndarray) -> np.ndarray:
+        """1 - |difficulty - shown level| / 2, clipped to [0, 1]; 0 without evidence."""
+        shown = self.shown_level[rows, None]
+        d = self.difficulty[None, :]
+        return np.where((shown > 0) & (d > 0), np.clip(1 - np.abs(d - shown) / 2, 0, 1), 0.0)
 
     def rank(
         self,
@@ -845,14 +973,43 @@ def explain(hybrid: Hybrid, long: pl.DataFrame) -> pl.DataFrame:
         .group_by("learner_key", "course_id")
         .agg(reason_skills=pl.col("skill").head(2), reason_role=pl.col("role").first())
     )
-    long = long.join(
-        anchors, on=["learner_key", "course_id"], how="left", maintain_order="left"
-    ).join(gap_skills, on=["learner_key", "course_id"], how="left", maintain_order="left")
+    # The course that showed each learner's level and its reason text, made once per learner
+    # and gathered by row (formatting millions of rows is the slow part of this function).
+    li, ci = long["l"].to_numpy(), long["c"].to_numpy().astype(np.int64)
+    titles = hybrid.courses["title"].to_list()
+    shown = [
+        (hybrid.course_ids[c], titles[c]) if c >= 0 else (None, None) for c in hybrid.level_course
+    ]
+    level_ids = pl.Series([c for c, _ in shown], dtype=pl.String)
+    level_parts = pl.Series(
+        [f"it matches the level you reached in {t}" if t else None for _, t in shown],
+        dtype=pl.String,
+    )
+    long = (
+        long.join(anchors, on=["learner_key", "course_id"], how="left", maintain_order="left")
+        .join(gap_skills, on=["learner_key", "course_id"], how="left", maintain_order="left")
+        .with_columns(
+            level_id=level_ids.gather(li),
+            level_part=level_parts.gather(li),
+            at_level=pl.Series(
+                (hybrid.level_course[li] >= 0) & (hybrid.difficulty[ci] == hybrid.shown_level[li])
+            ),
+        )
+    )
     use_anchor = pl.col("anchor_id").is_not_null() & (
         (pl.col("contrib_collaborative") + pl.col("contrib_content_similarity") > 0)
         | pl.col("reason_skills").is_null()
     )
     use_skills = pl.col("reason_skills").is_not_null() & (pl.col("contrib_skill_gap") > 0)
+    # At the learner's shown level, named by the course that showed it: when it is not the
+    # anchor already and the reason has room (at most two parts).
+    use_level = (
+        pl.col("level_id").is_not_null()
+        & (pl.col("contrib_level_fit") > 0)
+        & pl.col("at_level")
+        & ~(use_anchor & (pl.col("anchor_id") == pl.col("level_id"))).fill_null(False)
+        & ~(use_anchor & use_skills)
+    )
     course_part = pl.format(
         "you {} {}",
         pl.when(pl.col("anchor_completed")).then(pl.lit("completed")).otherwise(pl.lit("took")),
@@ -864,7 +1021,9 @@ def explain(hybrid: Hybrid, long: pl.DataFrame) -> pl.DataFrame:
         pl.col("reason_skills").list.join(" and "),
     )
     parts = pl.concat_list(
-        pl.when(use_anchor).then(course_part), pl.when(use_skills).then(skill_part)
+        pl.when(use_anchor).then(course_part),
+        pl.when(use_skills).then(skill_part),
+        pl.when(use_level).then(pl.col("level_part")),
     ).list.drop_nulls()
     learner_formats = hybrid.data.learners.select("learner_key", "style_format", "preferred_format")
     return (
@@ -872,9 +1031,9 @@ def explain(hybrid: Hybrid, long: pl.DataFrame) -> pl.DataFrame:
             reason=pl.when(parts.list.len() > 0)
             .then(pl.lit("Recommended because ") + parts.list.join(" and "))
             .otherwise(pl.lit(hybrid.popularity_label)),
-            reason_courses=pl.when(use_anchor)
-            .then(pl.concat_list("anchor_id"))
-            .otherwise(pl.lit([], pl.List(pl.String))),
+            reason_courses=pl.concat_list(
+                pl.when(use_anchor).then("anchor_id"), pl.when(use_level).then("level_id")
+            ).list.drop_nulls(),
             reason_skills=pl.when(use_skills)
             .then("reason_skills")
             .otherwise(pl.lit([], pl.List(pl.String))),

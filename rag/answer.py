@@ -21,79 +21,16 @@ from typing import Protocol
 from pathwise.settings import Settings
 from rag.content import sentences
 from rag.retrieve import Passage
+from rag.text import terms
 
 NOT_COVERED = "NOT_COVERED"
+# Refusal: a question is answerable when some retrieved passage is close in meaning AND shares
+# its content words: support = cosine similarity + COVERAGE_WEIGHT x (share of the question's
+# content words found in the passage or its course / module / section titles). Similarity alone
+# confuses near topics ("SQL joins" vs a lesson on str.join); the words alone confuse glue. The
+# weight and the threshold (settings.rag_min_similarity) are chosen on the evaluation's dev split.
+COVERAGE_WEIGHT = 0.3
 
-_WORD = re.compile(r"[a-z0-9_]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "so",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "we",
-        "our",
-        "use",
-        "using",
-        "get",
-        "make",
-        "made",
-        "want",
-        "should",
-        "could",
-        "have",
-        "has",
-        "had",
-        "not",
-        "no",
-        "yes",
-        "than",
-    ]
-)
 # Sentences that speak to an assistant rather than a learner are never quoted: course text is
 # data, and text that tries to steer the answer ("ignore previous instructions") is left out.
 _INSTRUCTION = re.compile(
@@ -103,14 +40,20 @@ _INSTRUCTION = re.compile(
 )
 
 
-def terms(text: str) -> list[str]:
-    """Lower-case content words, crudely stemmed (plural 's' dropped)."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if w in _STOP or len(w) < 2:
-            continue
-        out.append(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
-    return out
+def coverage(question_terms: set[str], passage: Passage) -> float:
+    """Share of the question's content words that the passage (with its titles) contains."""
+    if not question_terms:
+        return 0.0
+    words = set(terms(f"{passage.course_title} {passage.module} {passage.section} {passage.text}"))
+    return len(question_terms & words) / len(question_terms)
+
+
+def support(
+    question: str, passages: list[Passage], coverage_weight: float = COVERAGE_WEIGHT
+) -> float:
+    """How well the retrieved passages support answering (see COVERAGE_WEIGHT); 0 when none."""
+    q = set(terms(question))
+    return max((p.similarity + coverage_weight * coverage(q, p) for p in passages), default=0.0)
 
 
 def looks_like_instruction(sentence: str) -> bool:

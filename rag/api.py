@@ -2,8 +2,9 @@
 
 Stable contract (docs/rag.md): an `Answer` always has `text`, `backend`, `refused` and
 `latency_ms`; a non-refused answer cites at least one passage and every cited passage is one of
-`passages` (the retrieved ones). When the best passage is not similar enough to the question
-(`rag_min_similarity`), the answer says the course materials do not cover it instead of guessing.
+`passages` (the retrieved ones). When the retrieved passages do not support the question
+(`rag.answer.support` below `rag_min_similarity`: too far in meaning, too few of its words), the
+answer says the course materials do not cover it instead of guessing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from pathwise.settings import Settings, get_settings
-from rag.answer import ExtractiveBackend, LLMUnusable, OpenAIBackend
+from rag.answer import ExtractiveBackend, LLMUnusable, OpenAIBackend, support
 from rag.retrieve import Passage, get_retriever
 
 REFUSAL = (
@@ -70,8 +71,7 @@ def ask(
             passages=passages,
         )
 
-    best = max((p.similarity for p in passages), default=0.0)
-    if not question or best < s.rag_min_similarity:
+    if not question or support(question, passages) < s.rag_min_similarity:
         return done(REFUSAL, [], chosen, True, None)
     if chosen == "openai":
         try:

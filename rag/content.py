@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Bump when cleaning or chunking changes: every document hash changes, so everything re-indexes.
-CHUNKER_VERSION = "5"
-MAX_WORDS = 220  # MiniLM reads 256 word pieces; longer sections are split at paragraphs
+# Bump when cleaning, chunking or how passages are embedded changes: every document hash
+# changes, so everything re-indexes (6: passages embedded on their first 128 word pieces).
+CHUNKER_VERSION = "6"
+MAX_WORDS = 220  # longer sections are split at paragraphs
 MIN_WORDS = 4
 MERGE_WORDS = 40
 SENTENCE_MIN_WORDS = 3  # a section's last part shorter than this joins the part before it

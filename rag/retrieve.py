@@ -23,13 +23,14 @@ from lancedb.embeddings import EmbeddingFunction
 from pathwise.settings import Settings, get_settings
 from rag.embeddings import embedding_function, identity
 from rag.store import SENTENCES, TABLE, db_path, stored_identity
+from rag.text import content_words
 
 Mode = Literal["vector", "fts", "hybrid"]
 # Reciprocal rank fusion as in LanceDB's RRFReranker (k=60), over three lists: passage vectors,
-# BM25 and passages ranked by their best sentence. The sentence list counts 3x: on the evaluation
-# set it is the sharpest signal (docs/rag.md has the grid these weights were chosen from).
+# BM25 and passages ranked by their best sentence. The weights are the ones `pathwise evaluate
+# rag` chose on its dev split (it reports them, and whether these still match).
 RRF_K = 60
-HYBRID_WEIGHTS = (1.0, 1.0, 3.0)
+HYBRID_WEIGHTS = (0.5, 0.25, 1.0)
 COLUMNS = ["chunk_id", "doc_id", "course_id", "course_title", "module", "section", "source", "text"]
 
 
@@ -89,10 +90,10 @@ class Retriever:
             q = q.where(where, prefilter=True)
         return q.select([*COLUMNS, "vector", "_distance"]).limit(n).with_row_id(True).to_arrow()
 
-    def _fts(self, question: str, where: str | None, n: int) -> pa.Table:
-        if not self.has_fts:
+    def _fts(self, query: str, where: str | None, n: int) -> pa.Table:
+        if not self.has_fts or not query:
             return pa.table({})
-        q = self.table.search(question, query_type="fts", fts_columns="search_text")
+        q = self.table.search(query, query_type="fts", fts_columns="search_text")
         if where:
             q = q.where(where, prefilter=True)
         return q.select([*COLUMNS, "vector", "_score"]).limit(n).with_row_id(True).to_arrow()
@@ -119,6 +120,28 @@ class Retriever:
             .to_arrow()
         )
 
+    def candidates(self, question: str, *, course_id: str | None = None, n: int = 40) -> Candidates:
+        """The three rankings hybrid retrieval fuses, with the rows they point at (one query each)."""
+        where = f"course_id = '{course_id.replace(chr(39), chr(39) * 2)}'" if course_id else None
+        qvec = self.embed(question)
+        vec = self._vector(qvec, where, n).to_pylist()
+        fts = self._fts(fts_query(question), where, n).to_pylist()
+        sent_ids, best_sentence = self._sentences(qvec, where, n)
+        rows = {r["chunk_id"]: r for r in vec + fts}
+        missing = [c for c in sent_ids if c not in rows]
+        if missing:
+            rows.update({r["chunk_id"]: r for r in self._chunks(missing).to_pylist()})
+        return Candidates(
+            qvec=qvec,
+            vector=[r["chunk_id"] for r in vec],
+            fts=[r["chunk_id"] for r in fts],
+            sentence=sent_ids,
+            rows=rows,
+            best_sentence=best_sentence,
+            cosine={r["chunk_id"]: 1.0 - r["_distance"] for r in vec},
+            bm25={r["chunk_id"]: r["_score"] for r in fts},
+        )
+
     def search(
         self,
         question: str,
@@ -127,65 +150,80 @@ class Retriever:
         k: int = 5,
         mode: Mode = "hybrid",
         pool: int = 30,
+        weights: tuple[float, float, float] = HYBRID_WEIGHTS,
     ) -> list[Passage]:
         """Top-k passages, at most one per (document, section)."""
-        where = f"course_id = '{course_id.replace(chr(39), chr(39) * 2)}'" if course_id else None
-        qvec = self.embed(question)
-        n = max(pool, k * 4)
-        best_sentence: dict[str, tuple[float, str]] = {}
-        if mode == "vector":
-            rows = self._vector(qvec, where, n).to_pylist()
-            order = [r["chunk_id"] for r in rows]
-            scores = {r["chunk_id"]: 1.0 - r["_distance"] for r in rows}
-        elif mode == "fts":
-            rows = self._fts(question, where, n).to_pylist()
-            order = [r["chunk_id"] for r in rows]
-            scores = {r["chunk_id"]: r["_score"] for r in rows}
-        else:
-            vec = self._vector(qvec, where, n).to_pylist()
-            fts = self._fts(question, where, n).to_pylist()
-            sent_ids, best_sentence = self._sentences(qvec, where, n)
-            scores = rrf(
-                [[r["chunk_id"] for r in vec], [r["chunk_id"] for r in fts], sent_ids],
-                HYBRID_WEIGHTS,
+        c = self.candidates(question, course_id=course_id, n=max(pool, k * 4))
+        return rank(c, mode=mode, k=k, weights=weights)
+
+
+@dataclass
+class Candidates:
+    """What the three queries found for one question (chunk ids in rank order) and their rows."""
+
+    qvec: np.ndarray
+    vector: list[str]
+    fts: list[str]
+    sentence: list[str]
+    rows: dict[str, dict]
+    best_sentence: dict[str, tuple[float, str]]  # chunk id -> (cosine, sentence)
+    cosine: dict[str, float]
+    bm25: dict[str, float]
+
+
+def rank(
+    c: Candidates,
+    *,
+    mode: Mode = "hybrid",
+    k: int = 5,
+    weights: tuple[float, float, float] = HYBRID_WEIGHTS,
+) -> list[Passage]:
+    """Order the candidates for one mode; keep the first passage of each (document, section).
+
+    Pure Python over already-fetched rows, so the evaluation can try fusion weights cheaply."""
+    if mode == "vector":
+        order, scores = c.vector, c.cosine
+    elif mode == "fts":
+        order, scores = c.fts, c.bm25
+    else:
+        scores = rrf([c.vector, c.fts, c.sentence], weights)
+        order = sorted(scores, key=scores.__getitem__, reverse=True)
+    out: list[Passage] = []
+    seen: set[tuple[str, str]] = set()
+    for cid in order:
+        row = c.rows.get(cid)
+        if row is None:
+            continue
+        key = (row["doc_id"], row["section"])
+        if key in seen:
+            continue
+        seen.add(key)
+        chunk_sim = float(np.dot(np.asarray(row["vector"], np.float32), c.qvec))
+        sent_sim, sentence = c.best_sentence.get(cid, (-1.0, ""))
+        sentence = sentence.removeprefix(f"{row['section']}: ")  # see content.sentence_rows
+        out.append(
+            Passage(
+                course_id=row["course_id"],
+                module=row["module"],
+                section=row["section"],
+                source=row["source"],
+                text=row["text"],
+                score=float(scores[cid]),
+                similarity=max(chunk_sim, sent_sim),
+                chunk_id=cid,
+                course_title=row["course_title"],
+                best_sentence=sentence,
             )
-            order = sorted(scores, key=scores.__getitem__, reverse=True)
-            rows = vec + fts
-            known = {r["chunk_id"] for r in rows}
-            missing = [c for c in order[:n] if c not in known]
-            if missing:
-                rows += self._chunks(missing).to_pylist()
-        by_id = {r["chunk_id"]: r for r in rows}
-        out: list[Passage] = []
-        seen: set[tuple[str, str]] = set()
-        for cid in order:
-            row = by_id.get(cid)
-            if row is None:
-                continue
-            key = (row["doc_id"], row["section"])
-            if key in seen:
-                continue
-            seen.add(key)
-            chunk_sim = float(np.dot(np.asarray(row["vector"], np.float32), qvec))
-            sent_sim, sentence = best_sentence.get(cid, (-1.0, ""))
-            sentence = sentence.removeprefix(f"{row['section']}: ")  # see content.sentence_rows
-            out.append(
-                Passage(
-                    course_id=row["course_id"],
-                    module=row["module"],
-                    section=row["section"],
-                    source=row["source"],
-                    text=row["text"],
-                    score=float(scores[cid]),
-                    similarity=max(chunk_sim, sent_sim),
-                    chunk_id=cid,
-                    course_title=row["course_title"],
-                    best_sentence=sentence,
-                )
-            )
-            if len(out) == k:
-                break
-        return out
+        )
+        if len(out) == k:
+            break
+    return out
+
+
+def fts_query(question: str) -> str:
+    """The question's content words for BM25: "how", "do", "I", "my" are not in the index's
+    stop-word list and would otherwise match every lesson's prose."""
+    return " ".join(content_words(question))
 
 
 def rrf(rankings: list[list[str]], weights: tuple[float, ...], k: int = RRF_K) -> dict[str, float]:

@@ -16,12 +16,15 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pytest
 
 from pathwise.settings import SHARED_DATA, get_settings
+
+if TYPE_CHECKING:
+    from rag.retrieve import Passage
 
 CONTENT = SHARED_DATA / "content"
 SHELL = "carpentries/shell-novice"
@@ -318,6 +321,177 @@ def test_cli_ask_json(rag_home: Path) -> None:
     assert answer["citations"][0]["course_id"] == "shell-novice"
 
 
+def test_stored_vectors_are_the_embeddings_of_their_own_rows(rag_home: Path) -> None:
+    # Indexing embeds distinct texts sorted by length and writes the vectors back to the rows:
+    # a row must get its own text's vector, not a neighbour's.
+    from rag.embeddings import embedding_function
+    from rag.store import SENTENCES, connect
+
+    func = embedding_function()
+    db = connect()
+    for table, source in (("chunks", "search_text"), (SENTENCES, "text")):
+        rows = db.open_table(table).search().select([source, "vector"]).limit(None).to_list()
+        picked = rows[:: max(1, len(rows) // 12)]
+        fresh = np.asarray(func.compute_source_embeddings([r[source] for r in picked]))
+        stored = np.asarray([r["vector"] for r in picked])
+        assert np.allclose((fresh * stored).sum(axis=1), 1.0, atol=1e-4), table
+
+
+def test_fusion_weights_change_the_order() -> None:
+    from rag.retrieve import Candidates, rank
+
+    def row(cid: str) -> dict:
+        return {
+            "chunk_id": cid,
+            "doc_id": cid,
+            "course_id": "c",
+            "course_title": "C",
+            "module": "m",
+            "section": cid,
+            "source": "s",
+            "text": "t",
+            "vector": [0.6, 0.8],  # cosine 0.6 with the question
+        }
+
+    c = Candidates(
+        qvec=np.array([1.0, 0.0], np.float32),
+        vector=["a", "b"],
+        fts=["a", "b"],
+        sentence=["b", "a"],
+        rows={x: row(x) for x in "ab"},
+        best_sentence={"a": (0.2, "A"), "b": (0.9, "B")},
+        cosine={"a": 0.5, "b": 0.4},
+        bm25={"a": 2.0, "b": 1.0},
+    )
+    assert [p.chunk_id for p in rank(c, weights=(1, 1, 1))] == ["a", "b"]
+    assert [p.chunk_id for p in rank(c, weights=(1, 0, 3))] == ["b", "a"]
+    assert [p.chunk_id for p in rank(c, mode="fts")] == ["a", "b"]
+    assert rank(c, weights=(1, 0, 3))[0].similarity == pytest.approx(0.9)  # best sentence
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusal rule and the honest evaluation (dev/test split, tuning on dev only)
+
+
+def _passage(text: str, similarity: float) -> Passage:
+    from rag.retrieve import Passage
+
+    return Passage("c", "Module", "Section", "s", text, 0.0, similarity)
+
+
+def test_support_adds_the_share_of_question_words_a_passage_covers() -> None:
+    from rag.answer import support
+
+    q = "How do I write a SQL join between two tables?"
+    near_topic = _passage("The join() method joins strings with a separator.", 0.55)
+    on_topic = _passage("A SQL join combines rows of two tables on a key.", 0.55)
+    assert support(q, [near_topic], 0.0) == support(q, [on_topic], 0.0) == pytest.approx(0.55)
+    assert support(q, [on_topic], 0.3) > support(q, [near_topic], 0.3) > 0.55
+    # "sql", "join", "two", "table" of {"write", "sql", "join", "between", "two", "table"}
+    assert support(q, [on_topic], 0.3) == pytest.approx(0.55 + 0.3 * 4 / 6)
+    assert support(q, [], 0.3) == 0.0  # nothing retrieved: nothing supports an answer
+    assert support(q, [near_topic, on_topic], 0.3) == support(q, [on_topic], 0.3)  # the best
+
+
+def test_refusal_tuning_uses_coverage_when_similarity_alone_cannot_separate() -> None:
+    from rag.evaluate import refusal_rates, support_of, tune_refusal
+
+    # Similarity alone overlaps (0.60 out-of-scope vs 0.55 in-scope); coverage separates.
+    ins = [[(0.55, 0.8)], [(0.70, 0.6)], [(0.65, 1.0)], [(0.58, 0.7)]]
+    outs = [[(0.60, 0.1)], [(0.40, 0.2)], [(0.35, 0.0)], [(0.50, 0.3)]]
+    weight, threshold = tune_refusal(ins, outs)
+    assert weight > 0
+    rates = refusal_rates(
+        [support_of(f, weight) for f in ins], [support_of(f, weight) for f in outs], threshold
+    )
+    assert rates == {"out_of_scope_refused": 1.0, "in_scope_wrongly_refused": 0.0}
+    # Where similarity already separates, the weight stays 0 (the widest-margin tie-break).
+    assert tune_refusal([[(0.8, 0.0)], [(0.9, 0.0)]], [[(0.3, 1.0)], [(0.2, 1.0)]])[0] == 0.0
+
+
+def test_choose_threshold_respects_the_wrong_refusal_cap() -> None:
+    from rag.evaluate import choose_threshold, refusal_rates
+
+    ins = [0.9, 0.8, 0.7, 0.6, 0.5] * 4
+    outs = [0.65, 0.3, 0.2]
+    t = choose_threshold(ins, outs, max_wrong=0.05)
+    rates = refusal_rates(ins, outs, t)
+    assert rates["in_scope_wrongly_refused"] <= 0.05
+    assert rates["out_of_scope_refused"] == pytest.approx(2 / 3)  # 0.65 cannot go without 20%
+    assert 0.3 < t < 0.5  # the middle of the equally good thresholds
+
+
+def test_dev_test_split_is_deterministic_stratified_and_disjoint() -> None:
+    from rag.evaluate import dev_test_split, folds, load_questions
+
+    questions, out_of_scope = load_questions()
+    ins, outs = dev_test_split(questions, out_of_scope)
+    assert (ins, outs) == dev_test_split(questions, out_of_scope)  # deterministic
+    assert set(ins) == set(outs) == {"dev", "test"}
+    for course in {q.course_id for q in questions}:
+        sides = [s for q, s in zip(questions, ins, strict=True) if q.course_id == course]
+        assert abs(sides.count("dev") - sides.count("test")) <= 1, course  # in both, balanced
+    # The order of the file does not matter: the hash of the text decides.
+    rev = dev_test_split(questions[::-1], out_of_scope[::-1])
+    assert rev == (ins[::-1], outs[::-1])
+    # k folds: each question in exactly one, each course in every fold.
+    k = 5
+    f = folds([q.q for q in questions], [q.course_id for q in questions], k)
+    assert set(f) == set(range(k))
+    for course in {q.course_id for q in questions}:
+        assert {x for q, x in zip(questions, f, strict=True) if q.course_id == course} == set(
+            range(k)
+        )
+    assert len(questions) >= 100 and len(out_of_scope) >= 40  # enough for a held-out split
+
+
+def test_evaluation_tunes_on_dev_and_reports_on_test(rag_home: Path, monkeypatch) -> None:
+    import rag.evaluate as ev
+
+    # A small question set over the test corpus; the real one needs the whole content.
+    questions = [
+        ev.Question(
+            "How do I count the lines in a file?",
+            "shell-novice",
+            "Pipes and Filters",
+            "Capturing output from commands",
+        ),
+        ev.Question(
+            "How can I exit a loop before it is done?", BOOK, "Break and continue", "Break"
+        ),
+        ev.Question(
+            "How do I skip the rest of one loop iteration?", BOOK, "Break and continue", "Continue"
+        ),
+        ev.Question(
+            "How is ls different from find?",
+            "shell-novice",
+            "Finding Things",
+            "Listing vs. Finding",
+        ),
+    ]
+    out_of_scope = [
+        "What is the capital of Australia?",
+        "How do I change the oil in my car?",
+        "Who won the football world cup in 2018?",
+        "What is photosynthesis?",
+    ]
+    monkeypatch.setattr(ev, "load_questions", lambda: (questions, out_of_scope))
+    report = ev.evaluate(baseline=False, latency=False)
+    ins, _ = ev.dev_test_split(questions, out_of_scope)
+    assert report["split"]["test"] == ins.count("test") > 0
+    assert tuple(report["tuned_on_dev"]["hybrid_weights"]) in ev.WEIGHT_GRID
+    assert report["tuned_on_dev"]["coverage_weight"] in ev.COVERAGE_GRID
+    for scope in ("course", "catalog"):
+        for m in report["retrieval"][scope].values():
+            assert 0 <= m["hit@1"] <= m["hit@5"] <= 1
+    rows = ev.metric_rows(report)
+    methods = {r["method"] for r in rows}
+    assert {"hybrid/course/test", "hybrid/course/dev", "hybrid/course/cv5"} <= methods
+    assert {"extractive/test", "extractive/cv5"} <= methods
+    text = ev.render(report)
+    assert "test hit@1" in text and "answer latency" not in text  # latency=False: not measured
+
+
 # ---------------------------------------------------------------------------------------------
 # Prompt injection: course text is data
 
@@ -478,12 +652,13 @@ def test_reindex_touches_only_changed_documents(
     summary = index_documents(load_documents([corpus]), prune_prefixes=prune_prefixes([corpus]))
     assert summary["documents_updated"] == 1 and summary["documents_deleted"] == 1
     assert summary["documents_unchanged"] == summary["documents_seen"] - 1
-    # Only the changed lesson was embedded: its chunks and their sentences, nothing else.
+    # Only the changed lesson was embedded: its chunks and their sentences (each distinct text
+    # once), nothing else.
     (doc,) = load_documents([find])
     chunks = chunk_document(doc)
-    expected = [c.search_text for c in chunks] + [
+    expected = {c.search_text for c in chunks} | {
         r["text"] for c in chunks for r in sentence_rows(c)
-    ]
+    }
     assert sorted(embedded) == sorted(expected)
     assert summary["chunks_written"] == len(chunks)
     table, _, _ = open_table()  # a fresh handle sees the new version

@@ -13,8 +13,7 @@ with
 posts as (
 
     select * from {{ ref('stg_pathwise__forum_posts') }}
-    where 1 = 1
-    {{ new_batches_only() }}
+    where {{ new_batches_only() }}
 
 ),
 

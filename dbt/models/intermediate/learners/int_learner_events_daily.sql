@@ -9,8 +9,7 @@ with
 events as (
 
     select * from {{ ref('stg_pathwise__events') }}
-    where 1 = 1
-    {{ new_batches_only() }}
+    where {{ new_batches_only() }}
 
 ),
 

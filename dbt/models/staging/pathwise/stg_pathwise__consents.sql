@@ -7,7 +7,7 @@ consent_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'consent_changed'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ course_end_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type in ('course_complete', 'course_drop')
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

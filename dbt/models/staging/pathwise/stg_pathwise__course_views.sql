@@ -7,7 +7,7 @@ course_view_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'course_view'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

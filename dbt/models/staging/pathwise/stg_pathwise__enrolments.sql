@@ -7,7 +7,7 @@ enroll_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'enroll'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

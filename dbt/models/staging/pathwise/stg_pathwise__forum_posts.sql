@@ -7,7 +7,7 @@ forum_post_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'forum_post'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ module_complete_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'module_complete'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ module_start_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'module_start'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

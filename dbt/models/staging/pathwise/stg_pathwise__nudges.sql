@@ -8,7 +8,7 @@ nudge_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type in ('nudge_sent', 'nudge_opened')
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ profile_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'profile_updated'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

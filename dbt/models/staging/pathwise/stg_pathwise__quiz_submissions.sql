@@ -7,7 +7,7 @@ quiz_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'quiz_submit'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ rating_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'rating'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

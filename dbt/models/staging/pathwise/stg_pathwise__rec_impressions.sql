@@ -7,7 +7,7 @@ impression_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'rec_impression'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ search_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'search'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -7,7 +7,7 @@ progress_events as (
 
     select * from {{ ref('stg_pathwise__events') }}
     where event_type = 'video_progress'
-    {{ new_batches_only() }}
+        and {{ new_batches_only() }}
 
 ),
 

@@ -83,7 +83,16 @@ def file_sha256(path: Path) -> str:
 # ------------------------------------------------------------------ 1. read into an envelope
 
 
-def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+@dataclass
+class Envelope:
+    """The SQL of a file's envelope relation, and the json_type of each field the file's own
+    schema fixes (Parquet columns; NDJSON fixes none), so checks they cannot fail are skipped."""
+
+    sql: str
+    column_types: dict[str, str] = field(default_factory=dict)
+
+
+def _ndjson_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
     # Each line is read as one VARCHAR (CSV reader, no quoting, a delimiter JSON never holds).
     # Blank lines hold no event: they are skipped but keep the line numbers right. Numbering
     # needs one ordered pass; materializing it lets the parsing below run on every core.
@@ -101,7 +110,7 @@ def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     cols = ", ".join(
         f"j[{i + 1}]->>'$' as {f}, json_type(j[{i + 1}]) as {f}_t" for i, f in enumerate(_SCALARS)
     )
-    return f"""
+    return Envelope(f"""
         with sized as (
             select line_no, line, strlen(line) as size,
                    size > getvariable('max_bytes') as oversized,
@@ -123,16 +132,11 @@ def _ndjson_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                j[{n + 1}]::varchar as properties, json_type(j[{n + 1}]) as properties_t,
                json_type(j[{n + 2}]) as context_t
         from parsed
-    """
+    """)
 
 
-def _parquet_field(name: str, dtype: str | None) -> str:
-    """SELECT items `<name>, <name>_t` for one envelope field of a Parquet file."""
-    if dtype is None:  # column absent: the field is missing on every row
-        return f"null::varchar as {name}, null::varchar as {name}_t"
-    if dtype == "TIMESTAMP WITH TIME ZONE":
-        value = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
-        return f"{value} as {name}, if({name} is null, null, 'VARCHAR') as {name}_t"
+def _parquet_kind(dtype: str) -> str:
+    """The json_type name of a Parquet column's values (a zoned timestamp is sent as text)."""
     base = dtype.split("(")[0]
     if base in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") or base.startswith("U"):
         kind = "BIGINT"
@@ -146,13 +150,25 @@ def _parquet_field(name: str, dtype: str | None) -> str:
         kind = "ARRAY"
     else:  # VARCHAR, and anything else a platform may send as text (a plain TIMESTAMP has no zone)
         kind = "VARCHAR"
-    return f"{name}::varchar as {name}, if({name} is null, null, '{kind}') as {name}_t"
+    return kind
 
 
-def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+def _parquet_field(name: str, dtype: str | None) -> str:
+    """SELECT items `<name>, <name>_t` for one envelope field of a Parquet file."""
+    if dtype is None:  # column absent: the field is missing on every row
+        return f"null::varchar as {name}, null::varchar as {name}_t"
+    value = f"{name}::varchar"
+    if dtype == "TIMESTAMP WITH TIME ZONE":
+        value = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+    return f"{value} as {name}, if({name} is null, null, '{_parquet_kind(dtype)}') as {name}_t"
+
+
+def _parquet_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
     describe = con.execute(f"describe select * from read_parquet({sql_literal(str(path))})")
     types = {name: dtype for name, dtype, *_ in describe.fetchall()}
     items = ", ".join(_parquet_field(f, types.get(f)) for f in _SCALARS)
+    # An absent column is NULL on every row, as fixed as a typed one.
+    column_types = {f: _parquet_kind(types[f]) if f in types else "NULL" for f in _SCALARS}
     json_text = {}
     for f in ("properties", "context"):
         dtype = types.get(f)
@@ -164,7 +180,8 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
             json_text[f] = f"{f}::varchar"
     text_cols = [f for f in ENVELOPE if types.get(f) == "VARCHAR"]
     size = " + ".join(f"coalesce(strlen({c}), 0)" for c in text_cols) or "0"
-    return f"""
+    return Envelope(
+        f"""
         with rows as (
             select file_row_number + 1 as line_no, {size} as size,
                    {json_text["properties"]} as properties_text, {json_text["context"]} as context,
@@ -188,7 +205,9 @@ def _parquet_envelope_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
                     when starts_with(ltrim(context), '{{') then 'OBJECT'
                     else 'VARCHAR' end as context_t
         from rows
-    """
+    """,
+        column_types,
+    )
 
 
 def _rejected_source_sql(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> str:
@@ -244,7 +263,7 @@ def _fingerprint(ts: str, props: str) -> str:
     )
 
 
-def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: int) -> None:
+def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: int) -> None:
     """Check, key and de-duplicate the batch; decide consent.
 
     Leaves `checked` (every received row and its envelope problem), `prop_problems`, `keys`
@@ -254,17 +273,19 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope_sql: str, window_days: in
     con.execute(
         f"""
         create or replace temp table checked as
-        select *, {envelope_problem_sql()} as problem
-        from (select *, try_cast(occurred_at as timestamptz)::timestamp as ts
-              from ({envelope_sql}))
+        select line_no, size, parse_error, problem, ts,
+               event_id, event_id_t, event_type, event_type_t, user_id, user_id_t,
+               session_id, course_id, module_id, schema_version, properties,
+               -- valid rows carry `ts`; the text is kept only for quarantine copies
+               if(problem is null, null, occurred_at) as occurred_at
+        from (select *, {envelope_problem_sql(envelope.column_types)} as problem
+              from (select *, try_cast(occurred_at as timestamptz)::timestamp as ts
+                    from ({envelope.sql})))
         """
     )
+    envelope_ok = "(select line_no, event_type, properties from checked where problem is null)"
     con.execute(
-        "create or replace temp table envelope_ok as "
-        "select line_no, event_type, properties from checked where problem is null"
-    )
-    con.execute(
-        f"create or replace temp table prop_problems as {property_problems_sql('envelope_ok')}"
+        f"create or replace temp table prop_problems as {property_problems_sql(envelope_ok)}"
     )
     # 3. Pseudonyms for every parseable user_id (also of quarantined rows: their copies carry it).
     con.execute(
@@ -565,15 +586,12 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             batch.seconds = time.perf_counter() - t0
             return batch
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set preserve_insertion_order = false")
         install_pseudonym_key(con, s.pseudonym_key.get_secret_value())
         con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
         latest = started + timedelta(hours=s.max_clock_skew_hours)
         con.execute(f"set variable latest_ts = timestamp '{latest.isoformat(sep=' ')}'")
-        envelope = (
-            _parquet_envelope_sql(con, path)
-            if fmt == "parquet"
-            else _ndjson_envelope_sql(con, path)
-        )
+        envelope = _parquet_envelope(con, path) if fmt == "parquet" else _ndjson_envelope(con, path)
         _classify(con, envelope, s.dedup_window_days)
         _quarantine(con, fmt, path)
         _count(con, batch)

@@ -246,6 +246,46 @@ def test_parquet_rows_are_checked_like_lines(pathwise_home, tmp_path):
     assert comment == "mail me: [email]"
 
 
+def test_parquet_column_types_decide_the_type_checks(pathwise_home, tmp_path):
+    """A typed Parquet column skips per-row type checks, so its type itself must be judged:
+    integer user ids are the wrong type, an absent column is a missing field on every row, and
+    a zoned timestamp column is a valid occurred_at."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    frame = pl.DataFrame(
+        {
+            "event_id": ["e0", "e1", "e2"],
+            "event_type": "course_view",
+            "occurred_at": datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
+            "user_id": [7, None, 9],
+            "session_id": "s1",
+            "course_id": "c1",
+            "schema_version": 1,
+            "properties": "{}",
+        }
+    )
+    typed, no_version = tmp_path / "int-user-ids.parquet", tmp_path / "no-version.parquet"
+    frame.write_parquet(typed)
+    frame.with_columns(user_id=pl.lit("u1")).drop("schema_version").write_parquet(no_version)
+    first, second = ingest_file(typed), ingest_file(no_version)
+    assert (first.received, first.loaded) == (3, 0)
+    assert first.reasons == {"wrong_type": 2, "missing_field": 1}
+    assert (second.received, second.loaded, second.reasons) == (3, 0, {"missing_field": 3})
+    with connect(read_only=True) as con:
+        details = con.execute(
+            "select detail, count(*) from raw.quarantined_events group by 1 order by 1"
+        ).fetchall()
+    assert details == [("schema_version", 3), ("user_id", 3)]
+    # and the same rows, fixed, load: the zoned timestamp column is accepted as it is
+    fixed = tmp_path / "fixed.parquet"
+    frame.with_columns(user_id=pl.lit("u1"), event_id=pl.Series(["f0", "f1", "f2"])).write_parquet(
+        fixed
+    )
+    assert ingest_file(fixed).loaded == 3
+
+
 def test_encrypted_warehouse_needs_the_key(pathwise_home, case_file, monkeypatch):
     monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "correct horse battery staple")
     get_settings.cache_clear()

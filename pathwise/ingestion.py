@@ -307,12 +307,14 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
         -- Group 8-byte hashes first (far cheaper than millions of id strings); only the few
         -- rows whose hash repeats are then grouped by their real id.
         with hashed as materialized (
-            select line_no, hash(event_id) as h from {_OK} where c.problem is null
+            select line_no, hash(event_id) as h from checked where problem is null
         ),
-        repeated as (
+        repeated as (  -- rows with a property problem are quarantined: they repeat nothing
             select line_no, event_id
-            from hashed join checked using (line_no)
-            where h in (select h from hashed group by h having count(*) > 1)
+            from checked
+            semi join (select line_no from hashed
+                       where h in (select h from hashed group by h having count(*) > 1)) using (line_no)
+            anti join prop_problems using (line_no)
         ),
         ids as (select event_id from repeated group by event_id having count(*) > 1)
         select line_no, event_id, row_number() over w = 1 as first_in_batch

@@ -92,18 +92,29 @@ class Envelope:
     column_types: dict[str, str] = field(default_factory=dict)
 
 
+def _starts_object(col: str) -> str:
+    """SQL: the text in `col` starts with '{' after any whitespace. trim() copies every string, so
+    it runs only for the few values that do not start with '{' right away (an OR's second
+    operand is evaluated only where the first is false)."""
+    return f"(starts_with({col}, '{{') or starts_with(ltrim({col}), '{{'))"
+
+
 def _ndjson_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
     # Each line is read as one VARCHAR (CSV reader, no quoting, a delimiter JSON never holds).
-    # Blank lines hold no event: they are skipped but keep the line numbers right. Numbering
-    # needs one ordered pass; materializing it lets the parsing below run on every core.
+    # Blank lines hold no event: they are skipped but keep the line numbers right. The lines are
+    # stored in file order (insertion order is preserved), so a line's number is its rowid + 1:
+    # cheaper than numbering them in a window, which runs on one core.
     con.execute(
         f"""
-        create or replace temp table src as
-        select row_number() over () as line_no, line
+        create or replace temp table src_lines as
+        select line
         from read_csv({sql_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
                       delim = '\x1e', quote = '', escape = '', auto_detect = false,
                       max_line_size = {MAX_LINE_BYTES})
         """
+    )
+    con.execute(
+        "create or replace temp view src as select rowid + 1 as line_no, line from src_lines"
     )
     paths = ", ".join(sql_literal(f"$.{f}") for f in (*_SCALARS, "properties", "context"))
     n = len(_SCALARS)
@@ -115,9 +126,9 @@ def _ndjson_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
             select line_no, line, strlen(line) as size,
                    size > getvariable('max_bytes') as oversized,
                    not oversized and json_valid(line) as ok_json,
-                   ok_json and starts_with(ltrim(line), '{{') as ok_object
+                   ok_json and {_starts_object("line")} as ok_object
             from src
-            where line is not null and trim(line) <> ''
+            where line is not null and (ascii(line) > 32 or trim(line) <> '')
         ),
         parsed as (
             select line_no, size,
@@ -198,11 +209,11 @@ def _parquet_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
                if(parse_error is null and contains(properties_text, ' '),
                   json(properties_text)::varchar, properties_text) as properties,
                case when parse_error is not null then null
-                    when starts_with(ltrim(properties_text), '{{') then 'OBJECT'
+                    when {_starts_object("properties_text")} then 'OBJECT'
                     else json_type(properties_text) end as properties_t,
                -- context is dropped unread: only its kind is checked, without parsing it
                case when context is null then null
-                    when starts_with(ltrim(context), '{{') then 'OBJECT'
+                    when {_starts_object("context")} then 'OBJECT'
                     else 'VARCHAR' end as context_t
         from rows
     """,
@@ -302,7 +313,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
     window_start = (lo or datetime(1970, 1, 1)) - timedelta(days=window_days)
     con.execute(f"set variable window_start = timestamp '{window_start.isoformat(sep=' ')}'")
     con.execute(
-        f"""
+        """
         create or replace temp table repeats as
         -- Group 8-byte hashes first (far cheaper than millions of id strings); only the few
         -- rows whose hash repeats are then grouped by their real id.
@@ -588,7 +599,6 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             batch.seconds = time.perf_counter() - t0
             return batch
         con.execute("set TimeZone = 'UTC'")
-        con.execute("set preserve_insertion_order = false")
         install_pseudonym_key(con, s.pseudonym_key.get_secret_value())
         con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
         latest = started + timedelta(hours=s.max_clock_skew_hours)

@@ -341,6 +341,9 @@ def _model(algorithm: str, params: Mapping | None):
             regularization=float(p["regularization"]),
             iterations=int(p["iterations"]),
             random_state=RANDOM_STATE,
+            # Hogwild SGD on several threads gives different factors run to run; one thread
+            # makes the fixed random_state mean the same model every time.
+            num_threads=1,
         )
     else:
         raise ValueError(f"algorithm must be 'als' or 'bpr', not {algorithm!r}")

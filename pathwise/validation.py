@@ -71,8 +71,8 @@ def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
     """CASE expression over the envelope relation; reads variables max_bytes and latest_ts.
 
     `column_types`: the json_type every non-null value of a field has, where the input fixes it
-    (a typed Parquet column). Those fields skip the per-row type checks they cannot fail, which
-    is most of the cost of checking ten million rows.
+    (a typed Parquet column). Those fields skip the per-row type checks they cannot fail; a
+    column of the wrong type fails on every non-null row.
     """
     static = column_types or {}
 

@@ -1,8 +1,8 @@
 """`pathwise evaluate rag`: retrieval quality, refusals and latency on rag/eval/questions.yaml.
 
-Honest figures: every tuned knob (the hybrid fusion weights, the refusal rule's coverage weight
-and threshold) is chosen on a **dev** split only, and the headline figures are measured on the
-held-out **test** split. The split is deterministic and stratified: within each course (and
+Honest figures: every tuned knob (the hybrid fusion weights and RRF k, the refusal rule's
+coverage weight and threshold) is chosen on a **dev** split only, and the headline figures are
+measured on the held-out **test** split. The split is deterministic and stratified: within each course (and
 among the out-of-scope questions) questions are ordered by a hash of their text and dealt
 alternately to dev and test, so every course is in both halves (and the file's order does not
 matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
@@ -52,6 +52,9 @@ WEIGHT_GRID = sorted(
         for s in (0, 1, 2, 3, 4, 6)
     }
 )
+RRF_K_GRID = (10, 20, 30, 60)  # RRF's k: 60 is the usual default, smaller favours top ranks
+FUSION_GRID = [(w, k) for w in WEIGHT_GRID for k in RRF_K_GRID]
+Fusion = tuple[tuple[float, ...], int]  # (weights, RRF k)
 COVERAGE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
@@ -164,14 +167,14 @@ def tune_refusal(ins: list[Features], outs: list[Features]) -> tuple[float, floa
     return best[1], best[2]
 
 
-def tune_weights(table: dict[tuple, list[int | None]], idx: Sequence[int]) -> tuple:
-    """The fusion weights with the best MRR@10 (then hit@1) on the questions `idx`."""
+def tune_fusion(table: dict[Fusion, list[int | None]], idx: Sequence[int]) -> Fusion:
+    """The fusion weights and RRF k with the best MRR@10 (then hit@1) on the questions `idx`."""
 
-    def score(w: tuple) -> tuple[float, float]:
-        m = retrieval_metrics([table[w][i] for i in idx])
+    def score(fusion: Fusion) -> tuple[float, float]:
+        m = retrieval_metrics([table[fusion][i] for i in idx])
         return (round(m["mrr@10"], 9), m["hit@1"])
 
-    return max(WEIGHT_GRID, key=score)
+    return max(FUSION_GRID, key=score)
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -228,7 +231,7 @@ def evaluate(
     """Run the whole evaluation on the index under settings.home (build it first)."""
     from rag.answer import COVERAGE_WEIGHT, coverage
     from rag.api import ask
-    from rag.retrieve import HYBRID_WEIGHTS, get_retriever, rank
+    from rag.retrieve import HYBRID_WEIGHTS, RRF_K, get_retriever, rank
     from rag.text import terms
 
     s = settings or get_settings()
@@ -249,10 +252,12 @@ def evaluate(
     }
     out_cands = [retriever.candidates(o, n=POOL) for o in out_of_scope]
 
-    def ranks(scope: str, mode: str, weights: tuple = HYBRID_WEIGHTS) -> list[int | None]:
+    configured: Fusion = (HYBRID_WEIGHTS, RRF_K)
+
+    def ranks(scope: str, mode: str, fusion: Fusion = configured) -> list[int | None]:
         out = []
         for q, c in zip(questions, cands[scope], strict=True):
-            ps = rank(c, mode=mode, k=10, weights=weights)  # type: ignore[arg-type]
+            ps = rank(c, mode=mode, k=10, weights=fusion[0], rrf_k=fusion[1])  # type: ignore[arg-type]
             hit = [
                 p.course_id == q.course_id and p.module == q.module and p.section == q.section
                 for p in ps
@@ -260,8 +265,8 @@ def evaluate(
             out.append(rank_of(hit))
         return out
 
-    tables = {scope: {w: ranks(scope, "hybrid", w) for w in WEIGHT_GRID} for scope in cands}
-    weights = tune_weights(tables["course"], dev)
+    tables = {scope: {f: ranks(scope, "hybrid", f) for f in FUSION_GRID} for scope in cands}
+    fusion = tune_fusion(tables["course"], dev)
 
     def pick(rs: Sequence[int | None], idx: Sequence[int]) -> dict[str, float]:
         return retrieval_metrics([rs[i] for i in idx])
@@ -286,7 +291,7 @@ def evaluate(
     for name, idx in (("test", test), ("dev", dev)):
         for scope in cands:
             methods = {
-                "hybrid": pick(tables[scope][weights], idx),
+                "hybrid": pick(tables[scope][fusion], idx),
                 "vector": pick(ranks(scope, "vector"), idx),
                 "fts": pick(ranks(scope, "fts"), idx),
             }
@@ -298,16 +303,17 @@ def evaluate(
 
     # Refusal features: the passages `ask` would see (in-scope asked of their own course, the
     # harder case for answering; out-of-scope of the whole catalog, the harder one for refusing).
-    def features(question: str, c: Any, w: tuple) -> Features:
+    def features(question: str, c: Any, f: Fusion) -> Features:
         q = set(terms(question))
-        return [(p.similarity, coverage(q, p)) for p in rank(c, k=s.rag_top_k, weights=w)]
+        top = rank(c, k=s.rag_top_k, weights=f[0], rrf_k=f[1])
+        return [(p.similarity, coverage(q, p)) for p in top]
 
-    def all_features(w: tuple) -> tuple[list[Features], list[Features]]:
-        ins = [features(q.q, c, w) for q, c in zip(questions, cands["course"], strict=True)]
-        outs = [features(o, c, w) for o, c in zip(out_of_scope, out_cands, strict=True)]
+    def all_features(f: Fusion) -> tuple[list[Features], list[Features]]:
+        ins = [features(q.q, c, f) for q, c in zip(questions, cands["course"], strict=True)]
+        outs = [features(o, c, f) for o, c in zip(out_of_scope, out_cands, strict=True)]
         return ins, outs
 
-    fin, fout = all_features(weights)
+    fin, fout = all_features(fusion)
     cov_w, threshold = tune_refusal([fin[i] for i in dev], [fout[i] for i in out_dev])
 
     def refusal_on(idx: list[int], oidx: list[int], w: float, t: float) -> dict[str, float]:
@@ -325,15 +331,20 @@ def evaluate(
         [support_of(fin[i], 0.0) for i in dev], [support_of(fout[i], 0.0) for i in out_dev]
     )
     report["tuned_on_dev"] = {
-        "hybrid_weights": list(weights),
+        "hybrid_weights": list(fusion[0]),
+        "rrf_k": fusion[1],
         "coverage_weight": cov_w,
         "threshold": threshold,
     }
     report["configured"] = {
         "hybrid_weights": list(HYBRID_WEIGHTS),
+        "rrf_k": RRF_K,
         "coverage_weight": COVERAGE_WEIGHT,
         "threshold": s.rag_min_similarity,
-        "matches_dev_tuning": tuple(HYBRID_WEIGHTS) == tuple(weights)
+        "matches_dev_tuning": all(
+            abs(a - b) < 1e-3 for a, b in zip(HYBRID_WEIGHTS, fusion[0], strict=True)
+        )
+        and fusion[1] == RRF_K
         and cov_w == COVERAGE_WEIGHT
         and abs(s.rag_min_similarity - threshold) < 1e-3,
     }
@@ -355,11 +366,11 @@ def evaluate(
         held = [i for i in every if cv[i] == f]
         otrain = [i for i in range(len(out_of_scope)) if cv_out[i] != f]
         oheld = [i for i in range(len(out_of_scope)) if cv_out[i] == f]
-        w = tune_weights(tables["course"], train)
+        f_fusion = tune_fusion(tables["course"], train)
         for scope in cands:
             for i in held:
-                cv_ranks[scope][i] = tables[scope][w][i]
-        fi, fo = all_features(w)
+                cv_ranks[scope][i] = tables[scope][f_fusion][i]
+        fi, fo = all_features(f_fusion)
         cw, t = tune_refusal([fi[i] for i in train], [fo[i] for i in otrain])
         for i in held:
             cv_in[i] = support_of(fi[i], cw)
@@ -375,10 +386,10 @@ def evaluate(
 
     misses = []
     for i in test:
-        r = tables["course"][weights][i]
+        r = tables["course"][fusion][i]
         if r != 1:
             q = questions[i]
-            top = rank(cands["course"][i], k=1, weights=weights)
+            top = rank(cands["course"][i], k=1, weights=fusion[0], rrf_k=fusion[1])
             misses.append(
                 {
                     "q": q.q,
@@ -505,9 +516,10 @@ def render(report: dict[str, Any]) -> str:
     r, so = report["refusal"]["test"], report["refusal"]["test_similarity_only"]
     lines += [
         "",
-        f"tuned on dev: weights {t['hybrid_weights']}, coverage weight {t['coverage_weight']}, "
-        f"threshold {t['threshold']}; configured: {c['hybrid_weights']}, "
-        f"{c['coverage_weight']}, {c['threshold']} "
+        f"tuned on dev: weights {[round(w, 3) for w in t['hybrid_weights']]}, RRF k "
+        f"{t['rrf_k']}, coverage weight {t['coverage_weight']}, threshold {t['threshold']}; "
+        f"configured: {c['hybrid_weights']}, {c['rrf_k']}, {c['coverage_weight']}, "
+        f"{c['threshold']} "
         f"({'same' if c['matches_dev_tuning'] else 'DIFFERENT: update the constants/settings'})",
         f"refusals on test: out-of-scope refused {r['out_of_scope_refused']:.1%}, in-scope "
         f"wrongly refused {r['in_scope_wrongly_refused']:.1%}; margin {r['margin']:+.3f} "

@@ -2,9 +2,9 @@
 
 Hybrid runs three LanceDB queries, each filtered to one course when asked: passage vectors,
 the native BM25 full-text index, and sentence vectors (passages ranked by their best sentence);
-the three rankings are fused by weighted reciprocal rank fusion (k=60). Each passage keeps its
-cosine similarity to the question (passage or best sentence, whichever is higher), which the
-answer step uses to decide whether retrieval is strong enough to answer at all.
+the three rankings are fused by weighted reciprocal rank fusion (k=20, chosen on dev). Each
+passage keeps its cosine similarity to the question (passage or best sentence, whichever is
+higher), which the answer step uses to decide whether retrieval is strong enough to answer.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from rag.store import SENTENCES, TABLE, db_path, stored_identity
 from rag.text import content_words
 
 Mode = Literal["vector", "fts", "hybrid"]
-# Reciprocal rank fusion as in LanceDB's RRFReranker (k=60), over three lists: passage vectors,
-# BM25 and passages ranked by their best sentence. The weights are the ones `pathwise evaluate
-# rag` chose on its dev split (it reports them, and whether these still match).
-RRF_K = 60
-HYBRID_WEIGHTS = (0.5, 0.25, 1.0)
+# Weighted reciprocal rank fusion over three lists: passage vectors, BM25 and passages ranked by
+# their best sentence. The weights and k (LanceDB's RRFReranker uses 60; a smaller k lets the top
+# ranks count more) are the ones `pathwise evaluate rag` chose on its dev split (it reports them,
+# and whether these still match).
+RRF_K = 20
+HYBRID_WEIGHTS = (1.0, 1 / 3, 2 / 3)
 COLUMNS = ["chunk_id", "doc_id", "course_id", "course_title", "module", "section", "source", "text"]
 
 
@@ -177,6 +178,7 @@ def rank(
     mode: Mode = "hybrid",
     k: int = 5,
     weights: tuple[float, float, float] = HYBRID_WEIGHTS,
+    rrf_k: int = RRF_K,
 ) -> list[Passage]:
     """Order the candidates for one mode; keep the first passage of each (document, section).
 
@@ -186,7 +188,7 @@ def rank(
     elif mode == "fts":
         order, scores = c.fts, c.bm25
     else:
-        scores = rrf([c.vector, c.fts, c.sentence], weights)
+        scores = rrf([c.vector, c.fts, c.sentence], weights, rrf_k)
         order = sorted(scores, key=scores.__getitem__, reverse=True)
     out: list[Passage] = []
     seen: set[tuple[str, str]] = set()

@@ -480,6 +480,7 @@ def test_evaluation_tunes_on_dev_and_reports_on_test(rag_home: Path, monkeypatch
     ins, _ = ev.dev_test_split(questions, out_of_scope)
     assert report["split"]["test"] == ins.count("test") > 0
     assert tuple(report["tuned_on_dev"]["hybrid_weights"]) in ev.WEIGHT_GRID
+    assert report["tuned_on_dev"]["rrf_k"] in ev.RRF_K_GRID
     assert report["tuned_on_dev"]["coverage_weight"] in ev.COVERAGE_GRID
     for scope in ("course", "catalog"):
         for m in report["retrieval"][scope].values():

@@ -284,7 +284,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
     con.execute(
         f"""
         create or replace temp table checked as
-        select line_no, size, parse_error, problem, ts,
+        select line_no, problem, ts,
                event_id, event_id_t, event_type, event_type_t, user_id, user_id_t,
                session_id, course_id, module_id, schema_version, properties,
                -- valid rows carry `ts`; the text is kept only for quarantine copies
@@ -412,6 +412,8 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
 
 # ------------------------------------------------------------------ quarantine copies
 
+# Reasons whose raw line is no JSON object to patch (too big to parse, or not parseable).
+_UNREADABLE = ("oversized", "malformed_json", "not_an_object")
 # Scrubbing text that is not valid JSON: blank out user_id and context values by pattern.
 _USER_ID_VALUE = r'"user_id"\s*:\s*("(\\.|[^"\\])*"?|[^,}\]]*)'
 _CONTEXT_VALUE = r'"context"\s*:\s*(\{[^{}]*\}?|[^,}]*)'
@@ -435,7 +437,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> None:
         "'learner_key', k.learner_key))::varchar"
     )
     copy = f"""case when x.raw is null then {as_json_copy}
-                    when c.parse_error is null and c.size <= getvariable('max_bytes')
+                    when split_part(r.problem, '|', 1) not in {sql_list(_UNREADABLE)}
                         then {pseudonymized}
                     else {scrubbed} end"""
     original = (

@@ -60,9 +60,26 @@ class BatchResult:
     consent_dropped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step, for profiling
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class Laps:
+    """A lap timer: `lap("name")` ends the running step and starts the next one; `lap(None)` ends
+    the last. The seconds land in `steps` (a batch's `BatchResult.steps`)."""
+
+    def __init__(self, steps: dict[str, float]) -> None:
+        self.steps = steps
+        self._name: str | None = None
+        self._since = time.perf_counter()
+
+    def __call__(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self._name is not None:
+            self.steps[self._name] = round(self.steps.get(self._name, 0.0) + now - self._since, 3)
+        self._name, self._since = name, now
 
 
 def event_format(path: Path) -> str | None:
@@ -274,7 +291,9 @@ def _fingerprint(ts: str, props: str) -> str:
     )
 
 
-def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: int) -> None:
+def _classify(
+    con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: int, lap: Laps
+) -> None:
     """Check, key and de-duplicate the batch; decide consent.
 
     Leaves `checked` (every received row and its envelope problem), `prop_problems`, `keys`
@@ -294,11 +313,13 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
                     from ({envelope.sql})))
         """
     )
+    lap("properties")
     envelope_ok = "(select line_no, event_type, properties from checked where problem is null)"
     con.execute(
         f"create or replace temp table prop_problems as {property_problems_sql(envelope_ok)}"
     )
     # 3. Pseudonyms for every parseable user_id (also of quarantined rows: their copies carry it).
+    lap("pseudonyms")
     con.execute(
         f"""
         create or replace temp table keys as
@@ -307,6 +328,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
         cross join _pseudonym_pads
         """
     )
+    lap("duplicates")
     # 4. Duplicates. Only events whose id repeats (in the batch, or within the window before it)
     # need a payload fingerprint: within the batch the first line wins, else the stored event.
     lo = con.execute("select min(ts) from checked where problem is null").fetchall()[0][0]
@@ -368,6 +390,7 @@ def _classify(con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: i
         left join stored s using (event_id)
         """
     )
+    lap("consent")
     # 5. Consent: the latest `fine` consent change at or before each fine event decides. The
     # batch's own consent changes count (all essential, so loaded unless duplicate/conflict).
     fine = sql_list(FINE_EVENT_TYPES)
@@ -586,7 +609,11 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
     if fmt is None:
         raise ValueError(f"{path}: not an event file (.parquet, .ndjson[.gz] or .jsonl[.gz])")
     t0 = time.perf_counter()
-    batch = BatchResult(file_sha256(path), str(path), fmt, "loaded")
+    batch = BatchResult("", str(path), fmt, "loaded")
+    lap = Laps(batch.steps)
+    lap("file sha256")
+    batch.batch_id = file_sha256(path)
+    lap("open")
     con = open_connection(vault=True, settings=s)
     # Taken while holding the warehouse (one writer at a time), so batches' `loaded_at` grows in
     # commit order: the incremental dbt models read the events loaded after their newest one.
@@ -605,13 +632,19 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
         con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
         latest = started + timedelta(hours=s.max_clock_skew_hours)
         con.execute(f"set variable latest_ts = timestamp '{latest.isoformat(sep=' ')}'")
+        lap("read")  # NDJSON: its lines into memory; Parquet is read by the check itself
         envelope = _parquet_envelope(con, path) if fmt == "parquet" else _ndjson_envelope(con, path)
-        _classify(con, envelope, s.dedup_window_days)
+        lap("check")
+        _classify(con, envelope, s.dedup_window_days, lap)
+        lap("quarantine")
         _quarantine(con, fmt, path)
         _count(con, batch)
+        lap("write")
         _write(con, batch, started)
+        lap("close")
     finally:
         con.close()
+    lap(None)
     batch.seconds = time.perf_counter() - t0
     return batch
 

@@ -177,6 +177,12 @@ def test_every_line_gets_its_fate(pathwise_home, case_file):
     # One rewind (100 -> 40), one skip (10 -> 70), one pause: all after the grant, same day.
     assert fine == [(2, 1, 1, 1, 60.0, 60.0)]
     assert {"ev-1", "ev-2", "ev-16", "ev-18", "ev-22", "ev-25"} == stored
+    # The step timings account for the whole batch, in the order the steps ran.
+    assert list(result.steps) == [
+        "file sha256", "open", "read", "check", "properties", "pseudonyms", "duplicates",
+        "consent", "quarantine", "write", "close",
+    ]  # fmt: skip
+    assert sum(result.steps.values()) == pytest.approx(result.seconds, abs=0.05)
 
 
 def test_personal_data_stays_out(pathwise_home, case_file):

@@ -628,6 +628,7 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             batch.seconds = time.perf_counter() - t0
             return batch
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set preserve_insertion_order = true")  # NDJSON line numbers are rowids
         install_pseudonym_key(con, s.pseudonym_key.get_secret_value())
         con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
         latest = started + timedelta(hours=s.max_clock_skew_hours)

@@ -2,10 +2,10 @@
 
 Honest figures: every tuned knob (the hybrid fusion weights and RRF k, the refusal rule's
 coverage weight and threshold) is chosen on a **dev** split only, and the headline figures are
-measured on the held-out **test** split. The split is deterministic and stratified: within each course (and
-among the out-of-scope questions) questions are ordered by a hash of their text and dealt
-alternately to dev and test, so every course is in both halves (and the file's order does not
-matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
+measured on the held-out **test** split. The split is deterministic and stratified: within each
+course (and among the out-of-scope questions) questions are ordered by a hash of their text and
+dealt alternately to dev and test, so every course is in both halves (and the file's order does
+not matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
 less noisy estimate over all questions.
 
 - hit@1, hit@5 and MRR@10 for vector, full-text and hybrid retrieval, filtered to the question's
@@ -366,11 +366,11 @@ def evaluate(
         held = [i for i in every if cv[i] == f]
         otrain = [i for i in range(len(out_of_scope)) if cv_out[i] != f]
         oheld = [i for i in range(len(out_of_scope)) if cv_out[i] == f]
-        f_fusion = tune_fusion(tables["course"], train)
+        fold_fusion = tune_fusion(tables["course"], train)
         for scope in cands:
             for i in held:
-                cv_ranks[scope][i] = tables[scope][f_fusion][i]
-        fi, fo = all_features(f_fusion)
+                cv_ranks[scope][i] = tables[scope][fold_fusion][i]
+        fi, fo = all_features(fold_fusion)
         cw, t = tune_refusal([fi[i] for i in train], [fo[i] for i in otrain])
         for i in held:
             cv_in[i] = support_of(fi[i], cw)

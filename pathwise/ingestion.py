@@ -108,6 +108,18 @@ class Envelope:
     sql: str
     column_types: dict[str, str] = field(default_factory=dict)
 
+    def tags(self, *fields: str) -> str:
+        """SELECT items: the `<field>_t` type tags the file does not fix (fixed ones are not
+        stored: three string columns of ten million rows cost more than the checks they feed)."""
+        return "".join(f", {f}_t" for f in fields if f not in self.column_types)
+
+    def text(self, f: str, alias: str = "c") -> str:
+        """SQL: field `f` of a `checked` row if its value is a JSON string, else NULL."""
+        kind = self.column_types.get(f)
+        if kind is None:
+            return f"if({alias}.{f}_t = 'VARCHAR', {alias}.{f}, null)"
+        return f"{alias}.{f}" if kind == "VARCHAR" else "null::varchar"
+
 
 def _starts_object(col: str) -> str:
     """SQL: the text in `col` starts with '{' after any whitespace. trim() copies every string, so
@@ -305,7 +317,7 @@ def _classify(
         f"""
         create or replace temp table checked as
         select line_no, problem, ts,
-               event_id, event_id_t, event_type, event_type_t, user_id, user_id_t,
+               event_id, event_type, user_id{envelope.tags("event_id", "event_type", "user_id")},
                session_id, course_id, module_id, schema_version, properties,
                -- valid rows carry `ts`; the text is kept only for quarantine copies
                if(problem is null, null, occurred_at) as occurred_at
@@ -325,8 +337,10 @@ def _classify(
         f"""
         create or replace temp table keys as
         select user_id, {sql_pseudonym("user_id")} as learner_key
-        from (select distinct user_id from checked where user_id_t = 'VARCHAR' and user_id <> '')
+        from (select distinct {envelope.text("user_id")} as user_id from checked c
+              where user_id <> '')
         cross join _pseudonym_pads
+        where user_id is not null
         """
     )
     lap("duplicates")
@@ -443,13 +457,17 @@ _USER_ID_VALUE = r'"user_id"\s*:\s*("(\\.|[^"\\])*"?|[^,}\]]*)'
 _CONTEXT_VALUE = r'"context"\s*:\s*(\{[^{}]*\}?|[^,}]*)'
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> None:
+def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, path: Path) -> None:
     """`quarantine`: every rejected event with its reason, the original and a redacted copy."""
+    # The copy is cut to a window below, so only that much of the properties text (a string
+    # field here, JSON escaping only lengthens it) can reach it: encoding more is wasted work on
+    # oversized payloads.
+    window = REDACTED_PAYLOAD_CHARS + 300
     as_json_copy = (
         "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
         "occurred_at := c.occurred_at, learner_key := k.learner_key, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
-        "schema_version := c.schema_version, properties := c.properties))::varchar"
+        f"schema_version := c.schema_version, properties := left(c.properties, {window})))::varchar"
     )
     scrubbed = (
         f"regexp_replace(regexp_replace(x.raw, {sql_literal(_USER_ID_VALUE)}, "
@@ -492,18 +510,18 @@ def _quarantine(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> None:
         select c.line_no,
                split_part(r.problem, '|', 1) as reason,
                nullif(substr(r.problem, strpos(r.problem, '|') + 1), '') as detail,
-               if(c.event_id_t = 'VARCHAR', left(c.event_id, 128), null) as event_id,
-               if(c.event_type_t = 'VARCHAR', left(c.event_type, 64), null) as event_type,
+               left({envelope.text("event_id")}, 128) as event_id,
+               left({envelope.text("event_type")}, 64) as event_type,
                k.learner_key,
                -- Redact a window a little longer than what is kept: no e-mail address (<= 254
                -- chars) or phone number can straddle the cut and survive in part.
-               left({sql_redact(f"left({copy}, {REDACTED_PAYLOAD_CHARS + 300})")},
+               left({sql_redact(f"left({copy}, {window})")},
                     {REDACTED_PAYLOAD_CHARS}) as payload_redacted,
                {original} as original
         from rejected r
         join checked c using (line_no)
         left join rejected_source x using (line_no)
-        left join keys k on k.user_id = if(c.user_id_t = 'VARCHAR', c.user_id, null)
+        left join keys k on k.user_id = {envelope.text("user_id")}
         """
     )
 
@@ -638,7 +656,7 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
         lap("check")
         _classify(con, envelope, s.dedup_window_days, lap)
         lap("quarantine")
-        _quarantine(con, fmt, path)
+        _quarantine(con, envelope, fmt, path)
         _count(con, batch)
         lap("write")
         _write(con, batch, started)

@@ -35,6 +35,7 @@ from pathwise.privacy import install_pseudonym_key, sql_pseudonym, sql_redact
 from pathwise.settings import Settings, get_settings
 from pathwise.validation import (
     envelope_problem_sql,
+    event_type_enum,
     property_problems_sql,
     sql_list,
     sql_literal,
@@ -113,12 +114,13 @@ class Envelope:
         stored: three string columns of ten million rows cost more than the checks they feed)."""
         return "".join(f", {f}_t" for f in fields if f not in self.column_types)
 
-    def text(self, f: str, alias: str = "c") -> str:
-        """SQL: field `f` of a `checked` row if its value is a JSON string, else NULL."""
-        kind = self.column_types.get(f)
+    def text(self, f: str, column: str | None = None) -> str:
+        """SQL: field `f` of a `checked` row `c` (in `column`, default `f`) if its value is a
+        JSON string, else NULL."""
+        value, kind = f"c.{column or f}", self.column_types.get(f)
         if kind is None:
-            return f"if({alias}.{f}_t = 'VARCHAR', {alias}.{f}, null)"
-        return f"{alias}.{f}" if kind == "VARCHAR" else "null::varchar"
+            return f"if(c.{f}_t = 'VARCHAR', {value}, null)"
+        return value if kind == "VARCHAR" else "null::varchar"
 
 
 def _starts_object(col: str) -> str:
@@ -316,13 +318,16 @@ def _classify(
     con.execute(
         f"""
         create or replace temp table checked as
-        select line_no, problem, ts,
-               event_id, event_type, user_id{envelope.tags("event_id", "event_type", "user_id")},
+        select line_no, problem, ts, kind as event_type,
+               event_id, user_id{envelope.tags("event_id", "event_type", "user_id")},
                session_id, course_id, module_id, schema_version, properties,
-               -- valid rows carry `ts`; the text is kept only for quarantine copies
-               if(problem is null, null, occurred_at) as occurred_at
+               -- valid rows carry `ts` and `event_type` (an ENUM); texts as received are kept
+               -- only for quarantine copies
+               if(problem is null, null, occurred_at) as occurred_at,
+               if(problem is null, null, event_type) as event_type_text
         from (select *, {envelope_problem_sql(envelope.column_types)} as problem
-              from (select *, try_cast(occurred_at as timestamptz)::timestamp as ts
+              from (select *, try_cast(occurred_at as timestamptz)::timestamp as ts,
+                           try_cast(event_type as {event_type_enum()}) as kind
                     from ({envelope.sql})))
         """
     )
@@ -474,7 +479,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
     # oversized payloads.
     window = REDACTED_PAYLOAD_CHARS + 300
     as_json_copy = (
-        "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
+        "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type_text, "
         "occurred_at := c.occurred_at, learner_key := k.learner_key, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         f"schema_version := c.schema_version, properties := left(c.properties, {window})))::varchar"
@@ -493,7 +498,8 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
                         then {pseudonymized}
                     else {scrubbed} end"""
     original = (
-        "coalesce(x.raw, to_json(struct_pack(event_id := c.event_id, event_type := c.event_type, "
+        "coalesce(x.raw, to_json(struct_pack(event_id := c.event_id, "
+        "event_type := c.event_type_text, "
         "occurred_at := c.occurred_at, user_id := c.user_id, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         "schema_version := c.schema_version, properties := c.properties, "
@@ -521,7 +527,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
                split_part(r.problem, '|', 1) as reason,
                nullif(substr(r.problem, strpos(r.problem, '|') + 1), '') as detail,
                left({envelope.text("event_id")}, 128) as event_id,
-               left({envelope.text("event_type")}, 64) as event_type,
+               left({envelope.text("event_type", "event_type_text")}, 64) as event_type,
                k.learner_key,
                -- Redact a window a little longer than what is kept: no e-mail address (<= 254
                -- chars) or phone number can straddle the cut and survive in part.

@@ -67,8 +67,16 @@ def sql_list(values) -> str:
     return "(" + ", ".join(sql_literal(str(v)) for v in values) + ")"
 
 
+def event_type_enum() -> str:
+    """The SQL type of a known event type: an ENUM, so that the checks and the later steps that
+    pick events by type compare one byte, not a string (ten million rows, twenty scans)."""
+    return f"ENUM{sql_list(EVENT_TYPES)}"
+
+
 def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
-    """CASE expression over the envelope relation; reads variables max_bytes and latest_ts.
+    """CASE expression over the envelope relation plus `ts` (occurred_at as a timestamp) and
+    `kind` (event_type as `event_type_enum()`, NULL if unknown); reads variables max_bytes and
+    latest_ts.
 
     `column_types`: the json_type every non-null value of a field has, where the input fixes it
     (a typed Parquet column). Those fields skip the per-row type checks they cannot fail; a
@@ -102,10 +110,7 @@ def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
             f"schema_version not in {sql_list(SUPPORTED_SCHEMA_VERSIONS)}",
             "'unsupported_schema_version|' || schema_version",
         ),
-        (
-            f"event_type not in {sql_list(EVENT_TYPES)}",
-            "'unknown_event_type|' || left(event_type, 64)",
-        ),
+        ("kind is null", "'unknown_event_type|' || left(event_type, 64)"),
         (
             f"not regexp_full_match(occurred_at, {sql_literal(ISO_TS_RE)}) or ts is null",
             "'invalid_timestamp|' || left(occurred_at, 40)",
@@ -117,11 +122,11 @@ def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
     module_scoped = [n for n, e in EVENT_TYPES.items() if e.scope is Scope.MODULE]
     whens += [
         (
-            f"event_type in {sql_list(course_scoped)} and coalesce(course_id, '') = ''",
+            f"kind in {sql_list(course_scoped)} and coalesce(course_id, '') = ''",
             "'missing_scope|course_id'",
         ),
         (
-            f"event_type in {sql_list(module_scoped)} and coalesce(module_id, '') = ''",
+            f"kind in {sql_list(module_scoped)} and coalesce(module_id, '') = ''",
             "'missing_scope|module_id'",
         ),
     ]

@@ -20,7 +20,8 @@ from typing import Protocol
 
 from pathwise.settings import Settings
 from rag.content import sentences
-from rag.retrieve import Passage
+from rag.retrieve import Passage, titled_text
+from rag.text import coverage as text_coverage
 from rag.text import terms
 
 NOT_COVERED = "NOT_COVERED"
@@ -42,10 +43,7 @@ _INSTRUCTION = re.compile(
 
 def coverage(question_terms: set[str], passage: Passage) -> float:
     """Share of the question's content words that the passage (with its titles) contains."""
-    if not question_terms:
-        return 0.0
-    words = set(terms(f"{passage.course_title} {passage.module} {passage.section} {passage.text}"))
-    return len(question_terms & words) / len(question_terms)
+    return text_coverage(question_terms, titled_text(passage))
 
 
 def support(

@@ -1,21 +1,21 @@
 """`pathwise evaluate rag`: retrieval quality, refusals and latency on rag/eval/questions.yaml.
 
-Honest figures: every tuned knob (the hybrid fusion weights and RRF k, the refusal rule's
-coverage weight and threshold) is chosen on a **dev** split only, and the headline figures are
+Honest figures: every tuned knob (the hybrid rerank weights, the refusal rule's coverage weight
+and threshold) is chosen on a **dev** split only, and the headline figures are
 measured on the held-out **test** split. The split is deterministic and stratified: within each
 course (and among the out-of-scope questions) questions are ordered by a hash of their text and
 dealt alternately to dev and test, so every course is in both halves (and the file's order does
 not matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
 less noisy estimate over all questions.
 
-- hit@1, hit@5 and MRR@10 for vector, full-text and hybrid retrieval, filtered to the question's
-  course (course preview) and catalog-wide, and the baseline the issue names: plain dense search
+- hit@1, hit@5 and MRR@10 for vector, full-text and hybrid retrieval (and RRF alone, hybrid's
+  first stage), filtered to the question's course (course preview) and catalog-wide, and the baseline the issue names: plain dense search
   over fixed 200-word windows (a window hits when it overlaps the expected section).
 - Refusals: out-of-scope questions refused and in-scope questions wrongly refused, with the rule
   in `rag.answer.support`, and the margin between the two sets on test.
 - Answer latency (the whole `ask`, offline backend): p50 / p95 / p99.
 
-Retrieval runs once per question (`Retriever.candidates`); tuning only re-fuses those rankings.
+Retrieval runs once per question (`Retriever.candidates`); tuning only re-ranks those candidates.
 """
 
 from __future__ import annotations
@@ -41,20 +41,15 @@ MAX_WRONG_REFUSALS = 0.05  # the acceptance limit for in-scope questions wrongly
 TUNE_MAX_WRONG = MAX_WRONG_REFUSALS / 2
 FOLDS = 5
 POOL = 40  # candidates per ranking (what `search` fetches for k=10)
-# Fusion weights tried on dev: (passage vectors, BM25, best sentence). Hybrid means vector and
-# full-text both count, so their weights start at 1; the sentence list may be left out. RRF is
-# scale-free, so the grid holds ratios (normalised to a largest weight of 1).
-WEIGHT_GRID = sorted(
-    {
-        tuple(float(x) / max(v, f, s) for x in (v, f, s))
-        for v in (1, 2, 3)
-        for f in (1, 2, 3)
-        for s in (0, 1, 2, 3, 4, 6)
-    }
-)
-RRF_K_GRID = (10, 20, 30, 60)  # RRF's k: 60 is the usual default, smaller favours top ranks
-FUSION_GRID = [(w, k) for w in WEIGHT_GRID for k in RRF_K_GRID]
-Fusion = tuple[tuple[float, ...], int]  # (weights, RRF k)
+# Rerank weights tried on dev: (passage cosine, best-sentence cosine, BM25 / best BM25,
+# coverage); see rag.retrieve.RERANK_WEIGHTS. The passage cosine is the unit.
+FUSION_GRID = [
+    (1.0, sent, bm25, cov)
+    for sent in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+    for bm25 in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+    for cov in (0.0, 0.05, 0.1, 0.2, 0.3)
+]
+Fusion = tuple[float, ...]  # rerank weights
 COVERAGE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
@@ -168,7 +163,7 @@ def tune_refusal(ins: list[Features], outs: list[Features]) -> tuple[float, floa
 
 
 def tune_fusion(table: dict[Fusion, list[int | None]], idx: Sequence[int]) -> Fusion:
-    """The fusion weights and RRF k with the best MRR@10 (then hit@1) on the questions `idx`."""
+    """The rerank weights with the best MRR@10 (then hit@1) on the questions `idx`."""
 
     def score(fusion: Fusion) -> tuple[float, float]:
         m = retrieval_metrics([table[fusion][i] for i in idx])
@@ -231,7 +226,7 @@ def evaluate(
     """Run the whole evaluation on the index under settings.home (build it first)."""
     from rag.answer import COVERAGE_WEIGHT, coverage
     from rag.api import ask
-    from rag.retrieve import HYBRID_WEIGHTS, RRF_K, get_retriever, rank
+    from rag.retrieve import RERANK_WEIGHTS, RRF_K, RRF_WEIGHTS, get_retriever, rank
     from rag.text import terms
 
     s = settings or get_settings()
@@ -252,12 +247,12 @@ def evaluate(
     }
     out_cands = [retriever.candidates(o, n=POOL) for o in out_of_scope]
 
-    configured: Fusion = (HYBRID_WEIGHTS, RRF_K)
+    configured: Fusion = RERANK_WEIGHTS
 
     def ranks(scope: str, mode: str, fusion: Fusion = configured) -> list[int | None]:
         out = []
         for q, c in zip(questions, cands[scope], strict=True):
-            ps = rank(c, mode=mode, k=10, weights=fusion[0], rrf_k=fusion[1])  # type: ignore[arg-type]
+            ps = rank(c, mode=mode, k=10, weights=fusion)  # type: ignore[arg-type]
             hit = [
                 p.course_id == q.course_id and p.module == q.module and p.section == q.section
                 for p in ps
@@ -292,6 +287,7 @@ def evaluate(
         for scope in cands:
             methods = {
                 "hybrid": pick(tables[scope][fusion], idx),
+                "rrf": pick(ranks(scope, "rrf"), idx),
                 "vector": pick(ranks(scope, "vector"), idx),
                 "fts": pick(ranks(scope, "fts"), idx),
             }
@@ -305,7 +301,7 @@ def evaluate(
     # harder case for answering; out-of-scope of the whole catalog, the harder one for refusing).
     def features(question: str, c: Any, f: Fusion) -> Features:
         q = set(terms(question))
-        top = rank(c, k=s.rag_top_k, weights=f[0], rrf_k=f[1])
+        top = rank(c, k=s.rag_top_k, weights=f)
         return [(p.similarity, coverage(q, p)) for p in top]
 
     def all_features(f: Fusion) -> tuple[list[Features], list[Features]]:
@@ -331,20 +327,19 @@ def evaluate(
         [support_of(fin[i], 0.0) for i in dev], [support_of(fout[i], 0.0) for i in out_dev]
     )
     report["tuned_on_dev"] = {
-        "hybrid_weights": list(fusion[0]),
-        "rrf_k": fusion[1],
+        "rerank_weights": list(fusion),
         "coverage_weight": cov_w,
         "threshold": threshold,
     }
     report["configured"] = {
-        "hybrid_weights": list(HYBRID_WEIGHTS),
+        "rrf_weights": [round(w, 4) for w in RRF_WEIGHTS],
         "rrf_k": RRF_K,
+        "rerank_weights": list(RERANK_WEIGHTS),
         "coverage_weight": COVERAGE_WEIGHT,
         "threshold": s.rag_min_similarity,
         "matches_dev_tuning": all(
-            abs(a - b) < 1e-3 for a, b in zip(HYBRID_WEIGHTS, fusion[0], strict=True)
+            abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, fusion, strict=True)
         )
-        and fusion[1] == RRF_K
         and cov_w == COVERAGE_WEIGHT
         and abs(s.rag_min_similarity - threshold) < 1e-3,
     }
@@ -389,7 +384,7 @@ def evaluate(
         r = tables["course"][fusion][i]
         if r != 1:
             q = questions[i]
-            top = rank(cands["course"][i], k=1, weights=fusion[0], rrf_k=fusion[1])
+            top = rank(cands["course"][i], k=1, weights=fusion)
             misses.append(
                 {
                     "q": q.q,
@@ -516,10 +511,9 @@ def render(report: dict[str, Any]) -> str:
     r, so = report["refusal"]["test"], report["refusal"]["test_similarity_only"]
     lines += [
         "",
-        f"tuned on dev: weights {[round(w, 3) for w in t['hybrid_weights']]}, RRF k "
-        f"{t['rrf_k']}, coverage weight {t['coverage_weight']}, threshold {t['threshold']}; "
-        f"configured: {c['hybrid_weights']}, {c['rrf_k']}, {c['coverage_weight']}, "
-        f"{c['threshold']} "
+        f"tuned on dev: rerank weights {t['rerank_weights']}, coverage weight "
+        f"{t['coverage_weight']}, threshold {t['threshold']}; configured: "
+        f"{c['rerank_weights']}, {c['coverage_weight']}, {c['threshold']} "
         f"({'same' if c['matches_dev_tuning'] else 'DIFFERENT: update the constants/settings'})",
         f"refusals on test: out-of-scope refused {r['out_of_scope_refused']:.1%}, in-scope "
         f"wrongly refused {r['in_scope_wrongly_refused']:.1%}; margin {r['margin']:+.3f} "

@@ -1,16 +1,17 @@
-"""Retrieval: vector, full-text, or hybrid (fused with reciprocal rank fusion).
+"""Retrieval: vector, full-text, or hybrid (reciprocal rank fusion, then a rerank).
 
 Hybrid runs three LanceDB queries, each filtered to one course when asked: passage vectors,
-the native BM25 full-text index, and sentence vectors (passages ranked by their best sentence);
-the three rankings are fused by weighted reciprocal rank fusion (k=20, chosen on dev). Each
-passage keeps its cosine similarity to the question (passage or best sentence, whichever is
-higher), which the answer step uses to decide whether retrieval is strong enough to answer.
+the native BM25 full-text index, and sentence vectors (passages ranked by their best sentence).
+Weighted reciprocal rank fusion of the three rankings picks a pool of passages; the pool is then
+ordered by its evidence, a weighted sum of scores (see RERANK_WEIGHTS). Each passage keeps its
+cosine similarity to the question (passage or best sentence, whichever is higher), which the
+answer step uses to decide whether retrieval is strong enough to answer.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -23,15 +24,21 @@ from lancedb.embeddings import EmbeddingFunction
 from pathwise.settings import Settings, get_settings
 from rag.embeddings import embedding_function, identity
 from rag.store import SENTENCES, TABLE, db_path, stored_identity
-from rag.text import content_words
+from rag.text import content_words, coverage, terms
 
-Mode = Literal["vector", "fts", "hybrid"]
-# Weighted reciprocal rank fusion over three lists: passage vectors, BM25 and passages ranked by
-# their best sentence. The weights and k (LanceDB's RRFReranker uses 60; a smaller k lets the top
-# ranks count more) are the ones `pathwise evaluate rag` chose on its dev split (it reports them,
-# and whether these still match).
+Mode = Literal["vector", "fts", "rrf", "hybrid"]
+# Stage 1: weighted reciprocal rank fusion over three lists (passage vectors, BM25, passages
+# ranked by their best sentence) picks the pool. Weights and k (LanceDB's RRFReranker uses 60; a
+# smaller k lets the top ranks count more) were chosen on dev when RRF alone ranked (mode "rrf").
 RRF_K = 20
-HYBRID_WEIGHTS = (1.0, 1 / 3, 2 / 3)
+RRF_WEIGHTS = (1.0, 1 / 3, 2 / 3)
+RERANK_POOL = 30
+# Stage 2 orders the pool by a weighted sum of scores on comparable scales: (passage cosine,
+# best-sentence cosine, BM25 / the question's best BM25, share of the question's words the
+# passage and its titles contain). RRF keeps only ranks; the scores tell a near miss ("Continue"
+# for "leave a loop early") from the answer more often. Chosen by `pathwise evaluate rag` on its
+# dev split (it reports them, and whether these still match).
+RERANK_WEIGHTS = (1.0, 0.5, 0.05, 0.1)
 COLUMNS = ["chunk_id", "doc_id", "course_id", "course_title", "module", "section", "source", "text"]
 
 
@@ -134,6 +141,7 @@ class Retriever:
             rows.update({r["chunk_id"]: r for r in self._chunks(missing).to_pylist()})
         return Candidates(
             qvec=qvec,
+            terms=frozenset(terms(question)),
             vector=[r["chunk_id"] for r in vec],
             fts=[r["chunk_id"] for r in fts],
             sentence=sent_ids,
@@ -151,7 +159,7 @@ class Retriever:
         k: int = 5,
         mode: Mode = "hybrid",
         pool: int = 30,
-        weights: tuple[float, float, float] = HYBRID_WEIGHTS,
+        weights: tuple[float, ...] = RERANK_WEIGHTS,
     ) -> list[Passage]:
         """Top-k passages, at most one per (document, section)."""
         c = self.candidates(question, course_id=course_id, n=max(pool, k * 4))
@@ -170,6 +178,28 @@ class Candidates:
     best_sentence: dict[str, tuple[float, str]]  # chunk id -> (cosine, sentence)
     cosine: dict[str, float]
     bm25: dict[str, float]
+    terms: frozenset[str] = frozenset()  # the question's content words (rag.text.terms)
+    _evidence: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
+
+    def evidence(self, cid: str) -> tuple[float, ...]:
+        """The scores the rerank weighs, for one candidate (computed once)."""
+        if cid not in self._evidence:
+            row = self.rows[cid]
+            cos = float(np.dot(np.asarray(row["vector"], np.float32), self.qvec))
+            best_bm25 = max(self.bm25.values(), default=0.0)
+            self._evidence[cid] = (
+                cos,
+                self.best_sentence.get(cid, (cos, ""))[0],  # not among the sentence hits
+                self.bm25.get(cid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0,
+                coverage(self.terms, titled_text(row)),
+            )
+        return self._evidence[cid]
+
+
+def titled_text(p: dict | Passage) -> str:
+    """A passage's text with its course, module and section titles, for word overlap."""
+    d = p if isinstance(p, dict) else vars(p)
+    return f"{d['course_title']} {d['module']} {d['section']} {d['text']}"
 
 
 def rank(
@@ -177,19 +207,23 @@ def rank(
     *,
     mode: Mode = "hybrid",
     k: int = 5,
-    weights: tuple[float, float, float] = HYBRID_WEIGHTS,
-    rrf_k: int = RRF_K,
+    weights: tuple[float, ...] = RERANK_WEIGHTS,
 ) -> list[Passage]:
     """Order the candidates for one mode; keep the first passage of each (document, section).
+    `weights` are the rerank's (hybrid only).
 
-    Pure Python over already-fetched rows, so the evaluation can try fusion weights cheaply."""
+    Pure Python over already-fetched rows, so the evaluation can try rerank weights cheaply."""
     if mode == "vector":
         order, scores = c.vector, c.cosine
     elif mode == "fts":
         order, scores = c.fts, c.bm25
     else:
-        scores = rrf([c.vector, c.fts, c.sentence], weights, rrf_k)
+        scores = rrf([c.vector, c.fts, c.sentence], RRF_WEIGHTS, RRF_K)
         order = sorted(scores, key=scores.__getitem__, reverse=True)
+        if mode == "hybrid":
+            pool = [cid for cid in order if cid in c.rows][:RERANK_POOL]
+            scores = {cid: float(np.dot(weights, c.evidence(cid))) for cid in pool}
+            order = sorted(pool, key=scores.__getitem__, reverse=True)
     out: list[Passage] = []
     seen: set[tuple[str, str]] = set()
     for cid in order:

@@ -4,6 +4,7 @@ lexical coverage that backs up the refusal decision."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 _WORD = re.compile(r"[a-z0-9_]+")
 # Question words and glue: they carry no topic, and the full-text index (Lucene's short English
@@ -30,3 +31,10 @@ def stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Lower-case content words, crudely stemmed."""
     return [stem(w) for w in content_words(text)]
+
+
+def coverage(question_terms: Collection[str], text: str) -> float:
+    """Share of the question's terms that `text` contains (0 for a question without any)."""
+    if not question_terms:
+        return 0.0
+    return len(set(question_terms) & set(terms(text))) / len(question_terms)

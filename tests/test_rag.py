@@ -350,7 +350,7 @@ def test_fusion_weights_change_the_order() -> None:
             "section": cid,
             "source": "s",
             "text": "t",
-            "vector": [0.6, 0.8],  # cosine 0.6 with the question
+            "vector": {"a": [1.0, 0.0], "b": [0.6, 0.8]}[cid],  # cosine 1.0 / 0.6
         }
 
     c = Candidates(
@@ -363,10 +363,13 @@ def test_fusion_weights_change_the_order() -> None:
         cosine={"a": 0.5, "b": 0.4},
         bm25={"a": 2.0, "b": 1.0},
     )
-    assert [p.chunk_id for p in rank(c, weights=(1, 1, 1))] == ["a", "b"]
-    assert [p.chunk_id for p in rank(c, weights=(1, 0, 3))] == ["b", "a"]
+    # RRF alone: a leads two of the three lists
+    assert [p.chunk_id for p in rank(c, mode="rrf")] == ["a", "b"]
+    # the rerank weighs scores: passage cosine favours a (1.0 vs 0.6), best sentence b (0.9 vs 0.2)
+    assert [p.chunk_id for p in rank(c, weights=(1, 0, 0, 0))] == ["a", "b"]
+    assert [p.chunk_id for p in rank(c, weights=(1, 2, 0, 0))] == ["b", "a"]
     assert [p.chunk_id for p in rank(c, mode="fts")] == ["a", "b"]
-    assert rank(c, weights=(1, 0, 3))[0].similarity == pytest.approx(0.9)  # best sentence
+    assert rank(c, weights=(1, 2, 0, 0))[0].similarity == pytest.approx(0.9)  # best sentence
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,8 +482,7 @@ def test_evaluation_tunes_on_dev_and_reports_on_test(rag_home: Path, monkeypatch
     report = ev.evaluate(baseline=False, latency=False)
     ins, _ = ev.dev_test_split(questions, out_of_scope)
     assert report["split"]["test"] == ins.count("test") > 0
-    assert tuple(report["tuned_on_dev"]["hybrid_weights"]) in ev.WEIGHT_GRID
-    assert report["tuned_on_dev"]["rrf_k"] in ev.RRF_K_GRID
+    assert tuple(report["tuned_on_dev"]["rerank_weights"]) in ev.FUSION_GRID
     assert report["tuned_on_dev"]["coverage_weight"] in ev.COVERAGE_GRID
     for scope in ("course", "catalog"):
         for m in report["retrieval"][scope].values():

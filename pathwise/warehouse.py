@@ -162,9 +162,9 @@ create table if not exists vault.quarantine_originals (
     batch_id     varchar not null,
     line_no      bigint  not null,
     source_file  varchar not null,
-    -- No key index: written once per batch, whole (see ingestion). Method named: trying each on
-    -- oversized originals cost more than writing them.
-    payload      varchar using compression {text}
+    -- No key index: written once per batch, whole (see ingestion). ZSTD where the file's format
+    -- has it: oversized originals shrink 40-fold and write faster than trying every method.
+    payload      varchar using compression {large}
 );
 """
 
@@ -187,10 +187,18 @@ def httpfs_extension_path() -> Path:
     return found[0]
 
 
+# A new plain vault is written in storage format v1.2 (read by DuckDB 1.2 and later), the first
+# with ZSTD for text: the originals it keeps are whole payloads, oversized ones included.
+# Encrypted files get a newer format anyway; the warehouse keeps DuckDB's default.
+VAULT_STORAGE_VERSION = "v1.2.0"
+
+
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, s: Settings, ro: bool) -> None:
     opts = []
     if s.encrypted:
         opts.append("ENCRYPTION_KEY $key")
+    elif alias == "vault" and not ro and not path.exists():
+        opts.append(f"STORAGE_VERSION '{VAULT_STORAGE_VERSION}'")
     if ro:
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
@@ -199,18 +207,19 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, s: Settings,
 
 
 def _compression(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
-    """String compression methods for the DDL's `{text}` and `{repeated}` columns.
+    """String compression methods for the DDL's `{text}`, `{repeated}` and `{large}` columns.
 
     Storage format v1.3 and later (DuckDB writes encrypted files in it) replaced FSST and
-    Dictionary by one method, DICT_FSST, and refuses the old names."""
+    Dictionary by one method, DICT_FSST, and refuses the old names; ZSTD came with v1.2."""
     version = con.execute(
         "select tags['storage_version'] from duckdb_databases() where database_name = $db",
         {"db": database},
     ).fetchall()[0][0]
     major, minor = (int(x) for x in re.findall(r"\d+", version or "v1.0")[:2])
+    large = "zstd" if (major, minor) >= (1, 2) else "fsst"
     if (major, minor) >= (1, 3):
-        return {"text": "dict_fsst", "repeated": "dict_fsst"}
-    return {"text": "fsst", "repeated": "dictionary"}
+        return {"text": "dict_fsst", "repeated": "dict_fsst", "large": large}
+    return {"text": "fsst", "repeated": "dictionary", "large": large}
 
 
 def open_connection(

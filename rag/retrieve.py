@@ -189,7 +189,8 @@ class Candidates:
             best_bm25 = max(self.bm25.values(), default=0.0)
             self._evidence[cid] = (
                 cos,
-                self.best_sentence.get(cid, (cos, ""))[0],  # not among the sentence hits
+                # a passage none of whose sentences was retrieved counts its own cosine
+                self.best_sentence.get(cid, (cos, ""))[0],
                 self.bm25.get(cid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0,
                 coverage(self.terms, titled_text(row)),
             )

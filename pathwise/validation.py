@@ -135,7 +135,7 @@ def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
 
 
 def _prop_check(p: Prop, i: int) -> str:
-    v, t = f"pv[{i}]", f"pt[{i}]"  # the value (JSON) and its json_type, computed once
+    v, t = f"v{i}", f"t{i}"  # the value (JSON) and its json_type, computed once
     missing = f"{v} is null or {t} = 'NULL'"
     if p.type == "string":
         missing += f" or {v} = '\"\"'"  # the JSON text of an empty string
@@ -158,11 +158,17 @@ def _prop_check(p: Prop, i: int) -> str:
 def _type_problem_sql(e: EventType, source: str) -> str:
     paths = ", ".join(sql_literal(f"$.{p.name}") for p in e.props)
     checks = ", ".join(_prop_check(p, i + 1) for i, p in enumerate(e.props))
+    n = range(1, len(e.props) + 1)
+    # One parse per event (json_extract with every path at once), then one column per property:
+    # cheaper than indexing the list in every check.
+    values = ", ".join(f"pv[{i}] as v{i}" for i in n)
+    types = ", ".join(f"v{i}, json_type(v{i}) as t{i}" for i in n)
     return (
         f"select line_no, coalesce({checks}) as problem from ("
-        f"select line_no, pv, list_transform(pv, x -> json_type(x)) as pt from ("
+        f"select line_no, {types} from ("
+        f"select line_no, {values} from ("
         f"select line_no, json_extract(properties, [{paths}]) as pv from {source} "
-        f"where event_type = {sql_literal(e.name)}))"
+        f"where event_type = {sql_literal(e.name)})))"
     )
 
 

@@ -74,8 +74,8 @@ def event_type_enum() -> str:
 
 
 def _kind_in(names: list[str]) -> str:
-    """SQL: `kind` is one of `names`, looked up by the ENUM's code in a constant list (an IN
-    list is run as a hash join on the type's text, ten times the cost)."""
+    """SQL: `kind` is one of `names`, looked up by the ENUM's code in a constant list (DuckDB
+    runs an IN list as a hash join on the type's text: 0.6 CPU-s at 11M events)."""
     flags = ", ".join("true" if n in names else "false" for n in EVENT_TYPES)
     return f"[{flags}][enum_code(kind) + 1]"
 

@@ -196,14 +196,24 @@ def _parquet_kind(dtype: str) -> str:
     return kind
 
 
+def _parquet_text(name: str, dtype: str | None) -> str:
+    """SQL: a Parquet column's value as the text an NDJSON line would carry (objects as JSON, a
+    zoned timestamp in ISO-8601, an absent column as NULL)."""
+    if dtype is None:
+        return "null::varchar"
+    if dtype == "TIMESTAMP WITH TIME ZONE":
+        return f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+    if dtype.startswith(("STRUCT", "MAP")):
+        return f"to_json({name})::varchar"
+    return f"{name}::varchar"
+
+
 def _parquet_field(name: str, dtype: str | None) -> str:
     """SELECT items `<name>, <name>_t` for one envelope field of a Parquet file."""
     if dtype is None:  # column absent: the field is missing on every row
         return f"null::varchar as {name}, null::varchar as {name}_t"
-    value = f"{name}::varchar"
-    if dtype == "TIMESTAMP WITH TIME ZONE":
-        value = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
-    return f"{value} as {name}, if({name} is null, null, '{_parquet_kind(dtype)}') as {name}_t"
+    kind = _parquet_kind(dtype)
+    return f"{_parquet_text(name, dtype)} as {name}, if({name} is null, null, '{kind}') as {name}_t"
 
 
 def _parquet_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
@@ -212,15 +222,8 @@ def _parquet_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
     items = ", ".join(_parquet_field(f, types.get(f)) for f in _SCALARS)
     # An absent column is NULL on every row, as fixed as a typed one.
     column_types = {f: _parquet_kind(types[f]) if f in types else "NULL" for f in _SCALARS}
-    json_text = {}
-    for f in ("properties", "context"):
-        dtype = types.get(f)
-        if dtype is None:
-            json_text[f] = "null::varchar"
-        elif dtype.startswith(("STRUCT", "MAP")):  # a typed object is as good as JSON text
-            json_text[f] = f"to_json({f})::varchar"
-        else:
-            json_text[f] = f"{f}::varchar"
+    # a typed object is as good as JSON text
+    json_text = {f: _parquet_text(f, types.get(f)) for f in ("properties", "context")}
     text_cols = [f for f in ENVELOPE if types.get(f) == "VARCHAR"]
     size = " + ".join(f"coalesce(strlen({c}), 0)" for c in text_cols) or "0"
     return Envelope(
@@ -254,23 +257,24 @@ def _parquet_envelope(con: duckdb.DuckDBPyConnection, path: Path) -> Envelope:
 
 
 def _rejected_source_sql(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> str:
-    """(line_no, raw, context) of the rejected rows, for their vault originals and copies.
+    """(line_no, raw, context, occurred_at) of the rejected rows, for their originals and copies.
 
-    Checks never carry the raw line or the context along (millions of long strings); these few
-    rows get them back from the numbered lines (NDJSON) or from the file (Parquet).
+    Checks never carry the raw line or the context along (millions of long strings), nor the
+    occurred_at text of rows with a valid envelope; these few rows get them back from the
+    numbered lines (NDJSON: the raw line holds everything) or from the file (Parquet).
     """
     wanted = "in (select line_no from rejected)"
     if fmt == "ndjson":
         return (
-            f"select line_no, line as raw, null::varchar as context from src where line_no {wanted}"
+            "select line_no, line as raw, null::varchar as context, null::varchar as occurred_at "
+            f"from src where line_no {wanted}"
         )
     describe = con.execute(f"describe select * from read_parquet({sql_literal(str(path))})")
-    dtype = {name: t for name, t, *_ in describe.fetchall()}.get("context")
-    if dtype is None:
-        return "select null::bigint as line_no, null::varchar as raw, null::varchar as context where false"
-    text = "to_json(context)::varchar" if dtype.startswith(("STRUCT", "MAP")) else "context"
+    types = {name: t for name, t, *_ in describe.fetchall()}
     return (
-        f"select file_row_number + 1 as line_no, null::varchar as raw, {text} as context "
+        f"select file_row_number + 1 as line_no, null::varchar as raw, "
+        f"{_parquet_text('context', types.get('context'))} as context, "
+        f"{_parquet_text('occurred_at', types.get('occurred_at'))} as occurred_at "
         f"from read_parquet({sql_literal(str(path))}, file_row_number = true) "
         f"where file_row_number + 1 {wanted}"
     )
@@ -478,9 +482,14 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
     # field here, JSON escaping only lengthens it) can reach it: encoding more is wasted work on
     # oversized payloads.
     window = REDACTED_PAYLOAD_CHARS + 300
+    # `checked` keeps the texts as received only for rows with an envelope problem; a row
+    # rejected later (properties, conflicts) has a known type (its ENUM is that text) and its
+    # occurred_at text comes back from the file.
+    event_type = "coalesce(c.event_type::varchar, c.event_type_text)"
+    occurred_at = "coalesce(c.occurred_at, x.occurred_at)"
     as_json_copy = (
-        "to_json(struct_pack(event_id := c.event_id, event_type := c.event_type_text, "
-        "occurred_at := c.occurred_at, learner_key := k.learner_key, session_id := c.session_id, "
+        f"to_json(struct_pack(event_id := c.event_id, event_type := {event_type}, "
+        f"occurred_at := {occurred_at}, learner_key := k.learner_key, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         f"schema_version := c.schema_version, properties := left(c.properties, {window})))::varchar"
     )
@@ -498,9 +507,8 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
                         then {pseudonymized}
                     else {scrubbed} end"""
     original = (
-        "coalesce(x.raw, to_json(struct_pack(event_id := c.event_id, "
-        "event_type := c.event_type_text, "
-        "occurred_at := c.occurred_at, user_id := c.user_id, session_id := c.session_id, "
+        f"coalesce(x.raw, to_json(struct_pack(event_id := c.event_id, event_type := {event_type}, "
+        f"occurred_at := {occurred_at}, user_id := c.user_id, session_id := c.session_id, "
         "course_id := c.course_id, module_id := c.module_id, "
         "schema_version := c.schema_version, properties := c.properties, "
         "context := x.context))::varchar)"
@@ -527,7 +535,8 @@ def _quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pa
                split_part(r.problem, '|', 1) as reason,
                nullif(substr(r.problem, strpos(r.problem, '|') + 1), '') as detail,
                left({envelope.text("event_id")}, 128) as event_id,
-               left({envelope.text("event_type", "event_type_text")}, 64) as event_type,
+               left(coalesce(c.event_type::varchar,
+                             {envelope.text("event_type", "event_type_text")}), 64) as event_type,
                k.learner_key,
                -- Redact a window a little longer than what is kept: no e-mail address (<= 254
                -- chars) or phone number can straddle the cut and survive in part.

@@ -159,6 +159,11 @@ def test_every_line_gets_its_fate(pathwise_home, case_file):
         assert getattr(result, key) == n, key
     with connect(read_only=True) as con:
         got = dict(con.execute("select line_no, reason from raw.quarantined_events").fetchall())
+        # Rows with a valid envelope rejected later (properties, conflicts) keep their type too.
+        untyped = con.execute(
+            "select reason from raw.quarantined_events where event_type is null and reason in "
+            "('missing_property', 'invalid_property', 'duplicate_conflict')"
+        ).fetchall()
         batch = con.execute(
             "select received, loaded, duplicates, quarantined, consent_dropped from raw.ingest_batches"
         ).fetchall()
@@ -183,6 +188,8 @@ def test_every_line_gets_its_fate(pathwise_home, case_file):
         "consent", "quarantine", "write", "close",
     ]  # fmt: skip
     assert sum(result.steps.values()) == pytest.approx(result.seconds, abs=0.05)
+    assert {"invalid_property", "duplicate_conflict"} <= set(got.values())
+    assert untyped == []
 
 
 def test_personal_data_stays_out(pathwise_home, case_file):
@@ -250,6 +257,20 @@ def test_parquet_rows_are_checked_like_lines(pathwise_home, tmp_path):
         comment = con.execute("select properties->>'comment' from raw.events").fetchall()[0][0]
     assert reasons == [(2, "malformed_json"), (3, "invalid_property")]
     assert comment == "mail me: [email]"
+    # A row rejected for its properties keeps its whole envelope: in the warehouse's redacted
+    # copy (no user_id) and in the vault's original.
+    with connect(read_only=True) as con:
+        kind, copy = con.execute(
+            "select event_type, payload_redacted from raw.quarantined_events where line_no = 3"
+        ).fetchall()[0]
+    with connect(vault=True, read_only=True) as con:
+        original = con.execute(
+            "select payload from vault.quarantine_originals where line_no = 3"
+        ).fetchall()[0][0]
+    copy, original = json.loads(copy), json.loads(original)
+    assert kind == copy["event_type"] == original["event_type"] == "rating"
+    assert copy["occurred_at"] == original["occurred_at"] == rows[2]["occurred_at"]
+    assert original["user_id"] == USER and "user_id" not in copy
 
 
 def test_parquet_column_types_decide_the_type_checks(pathwise_home, tmp_path):

@@ -193,12 +193,20 @@ def httpfs_extension_path() -> Path:
 VAULT_STORAGE_VERSION = "v1.2.0"
 
 
-def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, s: Settings, ro: bool) -> None:
+def _attach(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    alias: str,
+    s: Settings,
+    ro: bool,
+    storage_version: str | None = None,
+) -> None:
+    """ATTACH a DuckDB file; `storage_version` applies when a plain file is created."""
     opts = []
     if s.encrypted:
         opts.append("ENCRYPTION_KEY $key")
-    elif alias == "vault" and not ro and not path.exists():
-        opts.append(f"STORAGE_VERSION '{VAULT_STORAGE_VERSION}'")
+    elif storage_version and not ro and not path.exists():
+        opts.append(f"STORAGE_VERSION '{storage_version}'")
     if ro:
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
@@ -249,7 +257,7 @@ def open_connection(
             )
         _attach(con, s.warehouse_path, "warehouse", s, read_only)
         if vault:
-            _attach(con, s.vault_path, "vault", s, read_only)
+            _attach(con, s.vault_path, "vault", s, read_only, VAULT_STORAGE_VERSION)
         con.execute("USE warehouse")
         if not read_only:
             con.execute(RAW_DDL.format_map(_compression(con, "warehouse")))

@@ -1,16 +1,17 @@
 """`pathwise evaluate rag`: retrieval quality, refusals and latency on rag/eval/questions.yaml.
 
 Honest figures: every tuned knob (the hybrid rerank weights, the refusal rule's coverage weight
-and threshold) is chosen on a **dev** split only, and the headline figures are
-measured on the held-out **test** split. The split is deterministic and stratified: within each
+and threshold) is chosen on a **dev** split only, and the headline figures are measured on the
+held-out **test** split. The split is deterministic and stratified: within each
 course (and among the out-of-scope questions) questions are ordered by a hash of their text and
 dealt alternately to dev and test, so every course is in both halves (and the file's order does
 not matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
 less noisy estimate over all questions.
 
 - hit@1, hit@5 and MRR@10 for vector, full-text and hybrid retrieval (and RRF alone, hybrid's
-  first stage), filtered to the question's course (course preview) and catalog-wide, and the baseline the issue names: plain dense search
-  over fixed 200-word windows (a window hits when it overlaps the expected section).
+  first stage), filtered to the question's course (course preview) and catalog-wide, and the
+  baseline the issue names: plain dense search over fixed 200-word windows (a window hits when
+  it overlaps the expected section).
 - Refusals: out-of-scope questions refused and in-scope questions wrongly refused, with the rule
   in `rag.answer.support`, and the margin between the two sets on test.
 - Answer latency (the whole `ask`, offline backend): p50 / p95 / p99.
@@ -43,13 +44,13 @@ FOLDS = 5
 POOL = 40  # candidates per ranking (what `search` fetches for k=10)
 # Rerank weights tried on dev: (passage cosine, best-sentence cosine, BM25 / best BM25,
 # coverage); see rag.retrieve.RERANK_WEIGHTS. The passage cosine is the unit.
-FUSION_GRID = [
+RERANK_GRID = [
     (1.0, sent, bm25, cov)
     for sent in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
     for bm25 in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
     for cov in (0.0, 0.05, 0.1, 0.2, 0.3)
 ]
-Fusion = tuple[float, ...]  # rerank weights
+Rerank = tuple[float, ...]  # rerank weights
 COVERAGE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
@@ -162,14 +163,14 @@ def tune_refusal(ins: list[Features], outs: list[Features]) -> tuple[float, floa
     return best[1], best[2]
 
 
-def tune_fusion(table: dict[Fusion, list[int | None]], idx: Sequence[int]) -> Fusion:
+def tune_rerank(table: dict[Rerank, list[int | None]], idx: Sequence[int]) -> Rerank:
     """The rerank weights with the best MRR@10 (then hit@1) on the questions `idx`."""
 
-    def score(fusion: Fusion) -> tuple[float, float]:
-        m = retrieval_metrics([table[fusion][i] for i in idx])
+    def score(weights: Rerank) -> tuple[float, float]:
+        m = retrieval_metrics([table[weights][i] for i in idx])
         return (round(m["mrr@10"], 9), m["hit@1"])
 
-    return max(FUSION_GRID, key=score)
+    return max(RERANK_GRID, key=score)
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -247,12 +248,10 @@ def evaluate(
     }
     out_cands = [retriever.candidates(o, n=POOL) for o in out_of_scope]
 
-    configured: Fusion = RERANK_WEIGHTS
-
-    def ranks(scope: str, mode: str, fusion: Fusion = configured) -> list[int | None]:
+    def ranks(scope: str, mode: str, weights: Rerank = RERANK_WEIGHTS) -> list[int | None]:
         out = []
         for q, c in zip(questions, cands[scope], strict=True):
-            ps = rank(c, mode=mode, k=10, weights=fusion)  # type: ignore[arg-type]
+            ps = rank(c, mode=mode, k=10, weights=weights)  # type: ignore[arg-type]
             hit = [
                 p.course_id == q.course_id and p.module == q.module and p.section == q.section
                 for p in ps
@@ -260,8 +259,8 @@ def evaluate(
             out.append(rank_of(hit))
         return out
 
-    tables = {scope: {f: ranks(scope, "hybrid", f) for f in FUSION_GRID} for scope in cands}
-    fusion = tune_fusion(tables["course"], dev)
+    tables = {scope: {f: ranks(scope, "hybrid", f) for f in RERANK_GRID} for scope in cands}
+    weights = tune_rerank(tables["course"], dev)
 
     def pick(rs: Sequence[int | None], idx: Sequence[int]) -> dict[str, float]:
         return retrieval_metrics([rs[i] for i in idx])
@@ -286,7 +285,7 @@ def evaluate(
     for name, idx in (("test", test), ("dev", dev)):
         for scope in cands:
             methods = {
-                "hybrid": pick(tables[scope][fusion], idx),
+                "hybrid": pick(tables[scope][weights], idx),
                 "rrf": pick(ranks(scope, "rrf"), idx),
                 "vector": pick(ranks(scope, "vector"), idx),
                 "fts": pick(ranks(scope, "fts"), idx),
@@ -299,17 +298,17 @@ def evaluate(
 
     # Refusal features: the passages `ask` would see (in-scope asked of their own course, the
     # harder case for answering; out-of-scope of the whole catalog, the harder one for refusing).
-    def features(question: str, c: Any, f: Fusion) -> Features:
+    def features(question: str, c: Any, f: Rerank) -> Features:
         q = set(terms(question))
         top = rank(c, k=s.rag_top_k, weights=f)
         return [(p.similarity, coverage(q, p)) for p in top]
 
-    def all_features(f: Fusion) -> tuple[list[Features], list[Features]]:
+    def all_features(f: Rerank) -> tuple[list[Features], list[Features]]:
         ins = [features(q.q, c, f) for q, c in zip(questions, cands["course"], strict=True)]
         outs = [features(o, c, f) for o, c in zip(out_of_scope, out_cands, strict=True)]
         return ins, outs
 
-    fin, fout = all_features(fusion)
+    fin, fout = all_features(weights)
     cov_w, threshold = tune_refusal([fin[i] for i in dev], [fout[i] for i in out_dev])
 
     def refusal_on(idx: list[int], oidx: list[int], w: float, t: float) -> dict[str, float]:
@@ -327,7 +326,7 @@ def evaluate(
         [support_of(fin[i], 0.0) for i in dev], [support_of(fout[i], 0.0) for i in out_dev]
     )
     report["tuned_on_dev"] = {
-        "rerank_weights": list(fusion),
+        "rerank_weights": list(weights),
         "coverage_weight": cov_w,
         "threshold": threshold,
     }
@@ -338,7 +337,7 @@ def evaluate(
         "coverage_weight": COVERAGE_WEIGHT,
         "threshold": s.rag_min_similarity,
         "matches_dev_tuning": all(
-            abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, fusion, strict=True)
+            abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, weights, strict=True)
         )
         and cov_w == COVERAGE_WEIGHT
         and abs(s.rag_min_similarity - threshold) < 1e-3,
@@ -361,11 +360,11 @@ def evaluate(
         held = [i for i in every if cv[i] == f]
         otrain = [i for i in range(len(out_of_scope)) if cv_out[i] != f]
         oheld = [i for i in range(len(out_of_scope)) if cv_out[i] == f]
-        fold_fusion = tune_fusion(tables["course"], train)
+        fold_weights = tune_rerank(tables["course"], train)
         for scope in cands:
             for i in held:
-                cv_ranks[scope][i] = tables[scope][fold_fusion][i]
-        fi, fo = all_features(fold_fusion)
+                cv_ranks[scope][i] = tables[scope][fold_weights][i]
+        fi, fo = all_features(fold_weights)
         cw, t = tune_refusal([fi[i] for i in train], [fo[i] for i in otrain])
         for i in held:
             cv_in[i] = support_of(fi[i], cw)
@@ -381,10 +380,10 @@ def evaluate(
 
     misses = []
     for i in test:
-        r = tables["course"][fusion][i]
+        r = tables["course"][weights][i]
         if r != 1:
             q = questions[i]
-            top = rank(cands["course"][i], k=1, weights=fusion)
+            top = rank(cands["course"][i], k=1, weights=weights)
             misses.append(
                 {
                     "q": q.q,

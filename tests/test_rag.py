@@ -482,7 +482,7 @@ def test_evaluation_tunes_on_dev_and_reports_on_test(rag_home: Path, monkeypatch
     report = ev.evaluate(baseline=False, latency=False)
     ins, _ = ev.dev_test_split(questions, out_of_scope)
     assert report["split"]["test"] == ins.count("test") > 0
-    assert tuple(report["tuned_on_dev"]["rerank_weights"]) in ev.FUSION_GRID
+    assert tuple(report["tuned_on_dev"]["rerank_weights"]) in ev.RERANK_GRID
     assert report["tuned_on_dev"]["coverage_weight"] in ev.COVERAGE_GRID
     for scope in ("course", "catalog"):
         for m in report["retrieval"][scope].values():

@@ -5,7 +5,7 @@ categories, levels, skills and prerequisites; learners with target roles, stated
 few enrolments, progress, quizzes, completions, ratings and clicks each), then the nightly
 job's steps are timed separately: prepare (interaction matrix, content and skill-gap features), train (implicit
 ALS or BPR), score (blend, rules, diversity, reasons and format for `--candidates` courses per
-learner, plus the cold-start list) and write (both tables into a DuckDB file via ml.results).
+learner, plus the cold-start list) and write (both tables into a DuckDB file via pathwise.results).
 Median of `--repeat` runs.
 
     python -m benchmarks.recs --learners 100000 --courses 500 --repeat 3
@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from ml.recommender import DEFAULT_WEIGHTS, Hybrid, RecData, cold_start, recommend_all
-from ml.results import replace_table
+from pathwise.results import replace_table
 
 
 def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:

@@ -22,8 +22,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from ml.results import append_table
 from pathwise import snapshots
+from pathwise.results import append_table
 from pathwise.settings import get_settings
 from pathwise.warehouse import table_exists
 

@@ -30,7 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from ml.results import record_evaluation, replace_table
+from pathwise.results import record_evaluation, replace_table
 from pathwise.settings import get_settings
 
 MODEL_NAME = "dropout-hgb-v1"

@@ -259,7 +259,7 @@ def _grid_size(grid: Mapping[str, Sequence]) -> int:
 
 
 def rows_for_evaluations(report: dict) -> list[dict]:
-    """Long rows ({method, metric, k, value}) for `ml.results.record_evaluation`."""
+    """Long rows ({method, metric, k, value}) for `pathwise.results.record_evaluation`."""
     k = report["k"]
     rows = []
     for method, metrics in report["results"].items():
@@ -296,7 +296,7 @@ def evaluate_and_record(dataset: str, *, k: int = 10, tune: bool = True) -> dict
     from rich.progress import Progress
 
     from ml.recommender import load_data
-    from ml.results import record_evaluation
+    from pathwise.results import record_evaluation
     from pathwise.warehouse import connect
 
     with connect(read_only=True) as con:

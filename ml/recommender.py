@@ -829,7 +829,7 @@ def train_and_recommend(
 ) -> dict:
     """Train on the whole warehouse and write `ml.recommendations` and
     `ml.recommendations_cold_start`; returns counts, timings and the model version."""
-    from ml.results import replace_table
+    from pathwise.results import replace_table
 
     t_all = time.perf_counter()
     w = resolve_weights(weights)

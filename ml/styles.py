@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from ml.results import record_evaluation, replace_table
+from pathwise.results import record_evaluation, replace_table
 
 MODEL_NAME = "styles-lda-v1"
 STYLES = ("watcher", "reader", "hands-on")

@@ -461,7 +461,7 @@ def record(report: dict[str, Any], settings: Settings | None = None) -> str | No
     s = settings or get_settings()
     if not s.warehouse_path.exists():
         return None
-    from ml.results import record_evaluation
+    from pathwise.results import record_evaluation
     from pathwise.warehouse import connect
 
     with connect(settings=s) as con:

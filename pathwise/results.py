@@ -1,4 +1,4 @@
-"""Where the nightly ML jobs write: the warehouse's `ml` schema.
+"""Where the nightly ML jobs and the offline evaluations write: the warehouse's `ml` schema.
 
 One way to write results so every job looks the same: `replace_table` swaps a whole table in one
 transaction (readers never see half a result), `append_table` adds rows to a history table

@@ -149,9 +149,7 @@ def load(
     if publish_at is not None:
         time.sleep(publish_at)
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "pathwise.cli", "publish"], check=True, capture_output=True
-        )
+        subprocess.run([sys.executable, "-m", "cli", "publish"], check=True, capture_output=True)
         print(f"  published a new snapshot mid-run in {time.perf_counter() - started:.1f}s")
     rows = json.loads(proc.stdout.read())
     proc.wait()
@@ -192,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pathwise.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -35,7 +35,7 @@ def _render(role: str, page: str, repeat: int) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    from apps.auth import User, UserStore
+    from pathwise.accounts import User, UserStore
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     stored = UserStore().get(role)

@@ -340,13 +340,4 @@ def docs_flow() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Build the Pathwise warehouse with dbt.")
-    parser.add_argument("--select", help="dbt selection, e.g. 'staging' or '+marts'.")
-    parser.add_argument("--full-refresh", action="store_true", help="Rebuild incremental models.")
-    parser.add_argument("--docs", action="store_true", help="Also run `dbt docs generate`.")
-    ns = parser.parse_args()
-    print(json.dumps(build_flow(select=ns.select, full_refresh=ns.full_refresh), indent=2))
-    if ns.docs:
-        print(json.dumps(docs_flow(), indent=2))
+    build_flow()

@@ -28,7 +28,7 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
 
     log = get_run_logger()
     s = get_settings()
-    landing = s.home / "landing" / "demo"
+    landing = s.landing_dir / "demo"
     params = {**DEMO, "fmt": fmt, "bad_share": bad_share}
     marker = landing / "simulation.json"
     if marker.exists() and json.loads(marker.read_text()) == params:
@@ -42,7 +42,7 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
         marker.write_text(json.dumps(params))
     nightly = nightly_flow(landing=[str(landing)])
     # DEMO ONLY: sign-in accounts admin / instructor / learner (PATHWISE_DEMO_PASSWORD).
-    from apps.auth import demo_accounts
+    from pathwise.accounts import demo_accounts
 
     demo_accounts()
     ingested, built = nightly["steps"]["ingest"]["events"], nightly["steps"]["build"]

@@ -112,7 +112,7 @@ def nightly_flow(
     s = get_settings()
     # Each folder under landing/ is one source (catalog/ + events/), as `make demo` lays it out.
     if landing is None:
-        root = s.home / "landing"
+        root = s.landing_dir
         landing = sorted(str(p) for p in root.iterdir() if p.is_dir()) if root.exists() else []
     steps = {
         "ingest": lambda: {

@@ -19,8 +19,8 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.getbasetemp() / "app-platform" / "home"
     if (home / "snapshots" / "CURRENT").exists():
         return home
-    from apps.auth import demo_accounts
     from flows.nightly import nightly_flow
+    from pathwise.accounts import demo_accounts
     from pathwise.sources.simulator import simulate
 
     with pytest.MonkeyPatch.context() as mp:

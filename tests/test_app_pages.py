@@ -19,8 +19,8 @@ import pytest
 from _app_platform import PASSWORD, build
 from streamlit.testing.v1 import AppTest
 
-from apps.auth import User, UserStore
 from pathwise import snapshots
+from pathwise.accounts import User, UserStore
 from pathwise.controls import ControlStore
 from pathwise.settings import get_settings
 
@@ -525,7 +525,7 @@ def test_weight_and_boost_previews_count_the_lists_they_change():
 def test_users_cli_creates_lists_and_refuses_accounts(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pathwise.cli import app
+    from cli import app
 
     monkeypatch.setenv("PATHWISE_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()

@@ -58,9 +58,9 @@ def free_port() -> int:
 
 
 def start(args: list[str], env: dict, ready_url: str, timeout: float = 90) -> subprocess.Popen:
-    """Run `python -m pathwise.cli ARGS` in its own process group; wait until `ready_url` answers."""
+    """Run `python -m cli ARGS` (that is, `pathwise ARGS`) in its own process group; wait until `ready_url` answers."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pathwise.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -220,7 +220,7 @@ def test_each_role_sees_its_pages_and_only_those(servers, page, role):
 
 
 def _instructor_id() -> str:
-    from apps.auth import UserStore
+    from pathwise.accounts import UserStore
 
     return UserStore().get("instructor").instructor_id
 
@@ -241,7 +241,7 @@ def _titles(where: str, params: list) -> set[str]:
 def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
     snap = snapshots.require_current()
     assert snap.tables["recommendations"] > 0
-    from apps.auth import UserStore
+    from pathwise.accounts import UserStore
 
     learner = UserStore().get("learner").learner_key
     con = snap.connect()

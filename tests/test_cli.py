@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from pathwise.cli import app
+from cli import app
 
 runner = CliRunner()
 COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"], ["ingest"],
-            ["build"], ["demo"], ["status"]]  # fmt: skip
+            ["build"], ["seeds"], ["status"], ["demo"], ["nightly"], ["publish"], ["serve"],
+            ["app"], ["index"], ["ask"], ["evaluate"], ["evaluate", "recs"],
+            ["evaluate", "dropout"], ["evaluate", "styles"], ["evaluate", "rag"], ["users"],
+            ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pathwise")
@@ -33,3 +36,15 @@ def test_status_without_and_with_a_warehouse(pathwise_home, tmp_path):
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "raw.events" in result.output
+
+
+def test_seeds_are_rebuilt_exactly_from_the_shared_data(tmp_path):
+    """`pathwise seeds` regenerates the committed reference seeds byte for byte."""
+    from pathwise.settings import PROJECT_ROOT
+
+    result = runner.invoke(app, ["seeds", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert {"onet_occupations.csv", "skills.csv", "role_skills.csv", "README.md"} <= set(written)
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (PROJECT_ROOT / "seeds" / name).read_bytes(), name

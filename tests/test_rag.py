@@ -310,7 +310,7 @@ def test_hybrid_retrieval_finds_the_section(rag_home: Path) -> None:
 def test_cli_ask_json(rag_home: Path) -> None:
     from typer.testing import CliRunner
 
-    from pathwise.cli import app
+    from cli import app
 
     out = CliRunner().invoke(
         app, ["ask", "How do I sort numbers?", "--course", "shell-novice", "--json"]

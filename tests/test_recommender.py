@@ -431,7 +431,7 @@ def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
 
 
 def test_evaluate_recs_command_records_every_method(sim_home, monkeypatch):
-    from pathwise.cli import app
+    from cli import app
     from pathwise.settings import get_settings
 
     monkeypatch.setenv("PATHWISE_HOME", str(sim_home))

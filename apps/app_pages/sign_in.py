@@ -3,6 +3,7 @@
 import streamlit as st
 
 from apps import auth
+from pathwise.accounts import UserStore
 
 _, middle, _ = st.columns([1, 1.2, 1])
 with middle:
@@ -17,7 +18,7 @@ with middle:
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
     if submitted:
-        user = auth.UserStore().verify(username, password)
+        user = UserStore().verify(username, password)
         if user is None:
             st.error("Wrong username or password.", icon=":material/error:")
         else:

@@ -1,0 +1,32 @@
+"""`pathwise`: the one command for every part of the system, and the top of the import graph.
+
+The command line is the composition root: it is the only package that imports every layer
+(`pathwise` the shared base, `flows`, `ml`, `rag`, `apps`), so the layers below never import it or
+each other upward. Each module holds one group of commands, each a thin wrapper over a library
+function; imports are lazy so that `pathwise --help` stays instant.
+
+    cli/data.py      simulate, import, ingest, build, seeds, status
+    cli/run.py       demo, nightly, publish, serve, app
+    cli/qa.py        index, ask
+    cli/evaluate.py  evaluate recs | dropout | styles | rag
+    cli/users.py     users add | list | remove | demo
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import data, evaluate, qa, run, users
+
+app = typer.Typer(
+    help="Pathwise: private learner-event ingestion, dbt marts and recommendations.\n\n"
+    "Start with `make demo`, or: pathwise simulate --out var/landing/sim && "
+    "pathwise ingest var/landing/sim && pathwise build",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+for group in (data.app, run.app, qa.app):
+    app.add_typer(group)  # no name: their commands sit at the top level
+app.add_typer(evaluate.app, name="evaluate", rich_help_panel="Evaluate")
+app.add_typer(users.app, name="users", rich_help_panel="Admin")

@@ -90,7 +90,7 @@ class ControlStore:
     """The controls database, `$PATHWISE_HOME/controls.sqlite` unless a path is given."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path or get_settings().home / "controls.sqlite")
+        self.path = Path(path or get_settings().controls_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)

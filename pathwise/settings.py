@@ -129,6 +129,7 @@ class Settings(BaseSettings):
         # Subprocesses (dbt) and other working directories must see the same folder.
         return Path(v).expanduser().resolve()
 
+    # Every file and folder under PATHWISE_HOME is named here, and only here.
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
@@ -138,12 +139,55 @@ class Settings(BaseSettings):
         return self.home / "vault.duckdb"
 
     @property
+    def landing_dir(self) -> Path:
+        """Platform files waiting to be ingested: one folder per source (catalog/ + events/)."""
+        return self.home / "landing"
+
+    @property
     def snapshots_dir(self) -> Path:
         return self.home / "snapshots"
 
     @property
     def rec_log_dir(self) -> Path:
         return self.home / "rec_log"
+
+    @property
+    def controls_path(self) -> Path:
+        """Admin controls and their audit log (SQLite: the app writes while others read)."""
+        return self.home / "controls.sqlite"
+
+    @property
+    def users_path(self) -> Path:
+        """App accounts (SQLite)."""
+        return self.home / "users.sqlite"
+
+    @property
+    def lancedb_dir(self) -> Path:
+        """The course Q&A index."""
+        return self.home / "lancedb"
+
+    @property
+    def rag_eval_cache_dir(self) -> Path:
+        """Baseline indexes `pathwise evaluate rag` builds once and reuses."""
+        return self.home / "rag_eval_cache"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def duckdb_extensions_dir(self) -> Path:
+        """Where dbt-duckdb installs the local httpfs copy (named in profiles.yml too)."""
+        return self.home / "duckdb_extensions"
+
+    @property
+    def benchmarks_dir(self) -> Path:
+        """Benchmark results (JSON)."""
+        return self.home / "benchmarks"
 
     @property
     def encrypted(self) -> bool:

@@ -265,8 +265,7 @@ def create_app(*, watch: bool = True) -> FastAPI:
             return JSONResponse({"error": watcher.problem}, status_code=503)
         learner_key = _learner_key(learner)
         candidates, cold = serving.candidates(learner_key)
-        active = controls.active()
-        top, applied = apply_controls(candidates, active, k)
+        top, applied = apply_controls(candidates, controls.in_force().controls, k)
         response_id = uuid.uuid4().hex
         items = [
             {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top

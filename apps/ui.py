@@ -6,13 +6,13 @@ import math
 
 import streamlit as st
 
-from apps import queries
+from apps.queries import snapshot
 from pathwise import snapshots
 
 
 def require_snapshot(audience: str = "admin") -> snapshots.Snapshot:
     """The published snapshot, or a friendly empty state and stop."""
-    snap = queries.snapshot()
+    snap = snapshot.snapshot()
     if snap is None:
         if audience == "learner":
             st.info(
@@ -30,7 +30,7 @@ def require_snapshot(audience: str = "admin") -> snapshots.Snapshot:
 
 
 def snapshot_caption(snap: snapshots.Snapshot, extra: str = "") -> None:
-    published = queries.as_of(snap.version)
+    published = snapshot.as_of(snap.version)
     when = published.strftime("%d %b %Y, %H:%M UTC") if published else snap.version
     st.caption(f"Data as of {when} · snapshot `{snap.version}`" + (f" · {extra}" if extra else ""))
 

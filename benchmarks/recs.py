@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from ml.recommender import DEFAULT_WEIGHTS, Hybrid, RecData, cold_start, recommend_all
+from ml.recommender import Hybrid, RecData, cold_start, default_weights, recommend_all
 from pathwise.results import replace_table
 
 
@@ -134,8 +134,9 @@ def run_once(data: RecData, algorithm: str, candidates: int, db: Path) -> dict:
     t0 = time.perf_counter()
     hybrid = Hybrid(data, algorithm=algorithm)
     t1 = time.perf_counter()
-    recs = recommend_all(hybrid, candidates, DEFAULT_WEIGHTS)
-    cold = cold_start(hybrid, candidates, DEFAULT_WEIGHTS)
+    weights = default_weights()
+    recs = recommend_all(hybrid, candidates, weights)
+    cold = cold_start(hybrid, candidates, weights)
     t2 = time.perf_counter()
     con = duckdb.connect(":memory:")
     con.execute(f"attach '{db}' as warehouse")

@@ -60,16 +60,11 @@ def score_dropout_risk() -> dict:
 @task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def recommend(algorithm: str = "als") -> dict:
     """Train the hybrid recommender and write every learner's ranked, explained candidates."""
-    from ml.recommender import DEFAULT_WEIGHTS, train_and_recommend
+    from ml.recommender import train_and_recommend
 
-    store = ControlStore()
+    in_force = ControlStore().in_force()  # the admins' boosts, suppressions and weights
     with connect() as con:
-        return train_and_recommend(
-            con,
-            weights=store.weights(DEFAULT_WEIGHTS),
-            controls=store.active_controls(),
-            algorithm=algorithm,
-        )
+        return train_and_recommend(con, in_force=in_force, algorithm=algorithm)
 
 
 @task(cache_policy=NO_CACHE)

@@ -29,26 +29,31 @@ import polars as pl
 from ml.metrics import METRICS, catalog_coverage, mean_at_k
 from ml.recommender import (
     ALS_PARAMS,
-    DEFAULT_WEIGHTS,
     WEIGHTS_VERSION,
     Hybrid,
     RecData,
-    _top_n,
+    blend,
     block_rows,
+    default_weights,
+    eligible,
+    rank,
+    signal_scores,
+    top_n,
 )
+from ml.recommender.signals import registered
 
 ALS_GRID = {
     "factors": (32, 64, 128),
     "regularization": (0.01, 0.1, 1.0, 10.0, 30.0, 100.0),
     "alpha": (0.3, 1.0, 10.0, 40.0, 100.0),
 }
-WEIGHT_GRID = {
-    "collaborative": (0.25, 0.5, 1.0),
-    "skill_gap": (0.0, 0.25, 0.5, 1.0),
-    "content_similarity": (0.0, 0.25, 0.5, 1.0),
-    "popularity": (0.0, 0.1, 0.25, 0.5),
-    "level_fit": (0.0, 0.25, 0.5, 1.0),
-}
+
+
+def weight_grid() -> dict[str, tuple[float, ...]]:
+    """The blend weights tried on the validation split: each registered signal's own grid."""
+    return {cls.name: tuple(cls.grid) for cls in registered()}
+
+
 # Validation learners scored per grid point (beyond it, a fixed random sample). All of COCO's
 # 3,858: a 2,000 sample flipped the chosen weights between two orders of the same learners.
 TUNE_LEARNERS = 5000
@@ -87,36 +92,36 @@ def _lists(top: np.ndarray, rows: Sequence[int]) -> dict[int, list[int]]:
 
 
 def rank_popularity(hybrid: Hybrid, rows: np.ndarray, k: int) -> np.ndarray:
-    ok = hybrid.eligible(rows, rules=False)
-    return _top_n(np.where(ok, hybrid.popularity[None, :], -np.inf), k)
+    ok = eligible(hybrid, rows, rules=False)
+    return top_n(np.where(ok, hybrid.popularity[None, :], -np.inf), k)
 
 
 def rank_als(hybrid: Hybrid, rows: np.ndarray, k: int) -> np.ndarray:
-    ok = hybrid.eligible(rows, rules=False)
+    ok = eligible(hybrid, rows, rules=False)
     raw = hybrid.user_factors[rows] @ hybrid.item_factors.T
-    return _top_n(np.where(ok, raw, -np.inf), k)
+    return top_n(np.where(ok, raw, -np.inf), k)
 
 
 def rank_hybrid(
     hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
 ) -> np.ndarray:
-    return hybrid.rank(rows, k, weights)[0]
+    return rank(hybrid, rows, k, weights)[0]
 
 
 def rank_unchecked(
     hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
 ) -> np.ndarray:
     """The hybrid without the prerequisite rule (an ablation, never served)."""
-    ok = hybrid.eligible(rows, prerequisites=False)
-    return hybrid.blend(hybrid.signals(rows, ok), ok, weights, k)[0]
+    ok = eligible(hybrid, rows, prerequisites=False)
+    return blend(hybrid, signal_scores(hybrid, rows, ok), ok, weights, k)[0]
 
 
 def rank_strict(
     hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
 ) -> np.ndarray:
     """The hybrid with prerequisites met only by passing them (no waivers; an ablation)."""
-    ok = hybrid.eligible(rows, waivers=False)
-    return hybrid.blend(hybrid.signals(rows, ok), ok, weights, k)[0]
+    ok = eligible(hybrid, rows, waivers=False)
+    return blend(hybrid, signal_scores(hybrid, rows, ok), ok, weights, k)[0]
 
 
 def score(
@@ -159,15 +164,16 @@ def tune_weights(hybrid: Hybrid, truth: Mapping[int, set[int]], k: int, progress
     if len(rows) > TUNE_LEARNERS:  # the same learners whatever order they were loaded in
         rows = rng.choice(rows, TUNE_LEARNERS, replace=False)
     rows = np.sort(rows)
-    ok = hybrid.eligible(rows)
-    sig = hybrid.signals(rows, ok)
+    ok = eligible(hybrid, rows)
+    sig = signal_scores(hybrid, rows, ok)
     sub = {r: truth[r] for r in rows.tolist()}
-    grid = {s: values if sig[s].any() else values[:1] for s, values in WEIGHT_GRID.items()}
-    step = _grid_size(WEIGHT_GRID) // _grid_size(grid)  # progress: the skipped points too
+    full = weight_grid()
+    grid = {s: values if sig[s].any() else values[:1] for s, values in full.items()}
+    step = _grid_size(full) // _grid_size(grid)  # progress: the skipped points too
     best: dict = {"ndcg": -1.0, "grid": []}
     for values in itertools.product(*grid.values()):
         weights = dict(zip(grid, values, strict=True))
-        top = hybrid.blend(sig, ok, weights, k)[0]
+        top = blend(hybrid, sig, ok, weights, k)[0]
         ndcg = mean_at_k(_lists(top, rows.tolist()), sub, k)["ndcg"]
         best["grid"].append([*values, ndcg])
         if ndcg > best["ndcg"] + 1e-12:
@@ -197,14 +203,15 @@ def evaluate(
     if tune:
         als = tune_als(val, val_truth, k, progress and progress("ALS grid", _grid_size(ALS_GRID)))
         val.refit("als", als["params"])
-        blend = tune_weights(
-            val, val_truth, k, progress and progress("weights grid", _grid_size(WEIGHT_GRID))
+        tuned = tune_weights(
+            val, val_truth, k, progress and progress("weights grid", _grid_size(weight_grid()))
         )
     else:
         als = {"params": dict(ALS_PARAMS), "ndcg": None}
-        blend = {"weights": dict(DEFAULT_WEIGHTS), "ndcg": None}
+        tuned = {"weights": default_weights(), "ndcg": None}
+    defaults = default_weights()
     default_val = score(
-        lambda r, n: rank_hybrid(val, r, n, DEFAULT_WEIGHTS), val_truth, k, len(val.course_ids)
+        lambda r, n: rank_hybrid(val, r, n, defaults), val_truth, k, len(val.course_ids)
     )["ndcg"]
 
     # Test: fit on everything before test_cut with the chosen settings, score once.
@@ -214,14 +221,14 @@ def evaluate(
     methods = {
         "popularity": lambda r, n: rank_popularity(test, r, n),
         "als": lambda r, n: rank_als(test, r, n),
-        "hybrid": lambda r, n: rank_hybrid(test, r, n, blend["weights"]),
-        "hybrid_default_weights": lambda r, n: rank_hybrid(test, r, n, DEFAULT_WEIGHTS),
+        "hybrid": lambda r, n: rank_hybrid(test, r, n, tuned["weights"]),
+        "hybrid_default_weights": lambda r, n: rank_hybrid(test, r, n, defaults),
         # What the prerequisite rule costs offline: learners do enrol without prerequisites;
         # and what its waivers (skills, shown level on the topic) win back.
         "hybrid_without_prerequisite_rule": lambda r, n: rank_unchecked(
-            test, r, n, blend["weights"]
+            test, r, n, tuned["weights"]
         ),
-        "hybrid_prerequisites_passed_only": lambda r, n: rank_strict(test, r, n, blend["weights"]),
+        "hybrid_prerequisites_passed_only": lambda r, n: rank_strict(test, r, n, tuned["weights"]),
     }
     results = {name: score(fn, truth, k, m) for name, fn in methods.items()}
     return {
@@ -235,10 +242,10 @@ def evaluate(
         else None,
         "als_params": als["params"],
         "als_validation_ndcg": als["ndcg"],
-        "weights": blend["weights"],
-        "weights_validation_ndcg": blend["ndcg"],
-        # Every grid point (weights in WEIGHT_GRID order, then NDCG): to pick shared defaults.
-        "weights_grid": blend.get("grid", []),
+        "weights": tuned["weights"],
+        "weights_validation_ndcg": tuned["ndcg"],
+        # Every grid point (weights in weight_grid() order, then NDCG): to pick shared defaults.
+        "weights_grid": tuned.get("grid", []),
         "default_weights_validation_ndcg": default_val,
         "weights_version": WEIGHTS_VERSION,
         "split": {

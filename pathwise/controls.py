@@ -5,19 +5,26 @@ nightly ranking honours them too. They live in SQLite, not in the warehouse: the
 reads and the nightly flow reads at the same time, from different processes, and SQLite (WAL mode)
 lets them, where a DuckDB file allows one writer and no readers beside it.
 
+This module is the one owner of "what is in force": `ControlHistory.at(t)` alone decides which
+controls and weights apply at an instant (the recommender, the read API and the app all ask it, via
+`ControlStore.in_force` or `ControlWatcher.in_force`), `check_weights` alone validates weights, and
+`course_effects` alone says what the controls in force do to a course.
+
     store = ControlStore()
     store.boost("c-017", amount=0.3, reason="spring campaign", days=14, actor="ada")
-    active = store.active_controls()
-    ranked = apply_controls(candidates, active, k=10)
+    now = store.in_force()
+    ranked, used = apply_controls(candidates, now.controls, k=10)
+    weights = now.weights(defaults)           # the model's default weights, admins' on top
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,6 +79,78 @@ class CourseControl:
     created_by: str
     created_at: datetime
     expires_at: datetime | None
+    revoked_at: datetime | None = None
+
+    def in_force_at(self, at: datetime) -> bool:
+        """Saved by `at`, and neither expired nor revoked by then."""
+        return (
+            self.created_at <= at
+            and (self.expires_at is None or self.expires_at > at)
+            and (self.revoked_at is None or self.revoked_at > at)
+        )
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The boosts, suppressions and blend weights in force at one instant."""
+
+    at: datetime
+    controls: tuple[CourseControl, ...]
+    saved_weights: dict[str, float]  # the newest weights saved by `at`; {} for none
+
+    def weights(self, defaults: Mapping[str, float]) -> dict[str, float]:
+        """The blend weights in force: the saved ones over the model's `defaults`.
+
+        A saved signal the model no longer has is ignored (a retired signal); one the admins never
+        set keeps its default."""
+        return resolve_weights(
+            defaults, {k: v for k, v in self.saved_weights.items() if k in defaults}
+        )
+
+
+@dataclass(frozen=True)
+class ControlHistory:
+    """Every control and every saved set of weights, oldest first: enough to answer for any t."""
+
+    controls: tuple[CourseControl, ...]
+    weights: tuple[tuple[datetime, dict[str, float]], ...]  # (saved at, weights)
+
+    def at(self, at: datetime | None = None) -> InForce:
+        """What was (or is) in force at `at` (default: now; a naive time is UTC, as everywhere in the
+        warehouse). The only place this is decided."""
+        at = _now() if at is None else at if at.tzinfo else at.replace(tzinfo=UTC)
+        saved = [w for t, w in self.weights if t <= at]
+        return InForce(
+            at=at,
+            controls=tuple(c for c in self.controls if c.in_force_at(at)),
+            saved_weights=dict(saved[-1]) if saved else {},
+        )
+
+
+def check_weights(weights: Mapping[str, float], known: Iterable[str] | None = None) -> None:
+    """Refuse blend weights that are not finite numbers >= 0, all zero, or (given `known`) name an
+    unknown signal. The one validation for weights, wherever they come from."""
+    if known is not None:
+        known = list(known)
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise ControlError(
+                f"Unknown signal {unknown[0]!r} in the blend weights; known: {', '.join(known)}"
+            )
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
+            raise ControlError(f"blend weights: {name!r} must be a number >= 0, got {w!r}")
+    if weights and sum(weights.values()) <= 0:
+        raise ControlError(f"blend weights must not all be zero; got {dict(weights)}")
+
+
+def resolve_weights(
+    defaults: Mapping[str, float], overrides: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """`defaults` with `overrides` on top, checked (an unknown signal name is refused)."""
+    merged = {**defaults, **(overrides or {})}
+    check_weights(merged, known=defaults)
+    return {name: float(w) for name, w in merged.items()}
 
 
 def _now() -> datetime:
@@ -124,7 +203,7 @@ class ControlStore:
         with self._db() as db:
             db.execute("begin immediate")
             try:
-                row_id = db.execute(sql, params).lastrowid
+                row_id = db.execute(sql, params).lastrowid or 0
                 db.execute(
                     "insert into audit_log (at, actor, action, target, details, reason) "
                     "values (?, ?, ?, ?, ?, ?)",
@@ -195,11 +274,18 @@ class ControlStore:
             (_iso(_now()), actor, control_id),
         )
 
-    def set_weights(self, weights: dict[str, float], *, reason: str, actor: str) -> int:
-        """Save new blend weights; the newest row is the one in force."""
-        bad = {k: v for k, v in weights.items() if not (isinstance(v, int | float) and v >= 0)}
-        if bad or not weights or sum(weights.values()) <= 0:
-            raise ControlError(f"weights must be non-negative numbers, not all zero; got {weights}")
+    def set_weights(
+        self,
+        weights: dict[str, float],
+        *,
+        reason: str,
+        actor: str,
+        known: Iterable[str] | None = None,
+    ) -> int:
+        """Save new blend weights (of the signals `known`, when given); the newest is in force."""
+        if not weights:
+            raise ControlError("blend weights: give at least one signal's weight")
+        check_weights(weights, known)
         return self._change(
             actor,
             "set_weights",
@@ -212,28 +298,37 @@ class ControlStore:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def active_controls(self, now: datetime | None = None) -> list[CourseControl]:
-        """Boosts and suppressions in force at `now` (default: this instant)."""
+    def history(self) -> ControlHistory:
+        """Every control and saved weights, for `ControlHistory.at` (the tables stay small)."""
         with self._db() as db:
-            rows = db.execute(
+            controls = db.execute(
                 "select control_id, course_id, action, amount, reason, created_by, created_at, "
-                "expires_at from course_controls where revoked_at is null "
-                "and (expires_at is null or expires_at > ?) order by control_id",
-                (_iso(now or _now()),),
+                "expires_at, revoked_at from course_controls order by control_id"
             ).fetchall()
-        return [
-            CourseControl(r[0], r[1], r[2], r[3], r[4], r[5], _parse(r[6]), _parse(r[7]))
-            for r in rows
-        ]
+            weights = db.execute(
+                "select created_at, weights from blend_weights order by weights_id"
+            ).fetchall()
+        return ControlHistory(
+            controls=tuple(
+                CourseControl(
+                    control_id=r[0],
+                    course_id=r[1],
+                    action=r[2],
+                    amount=r[3],
+                    reason=r[4],
+                    created_by=r[5],
+                    created_at=datetime.fromisoformat(r[6]),
+                    expires_at=_parse(r[7]),
+                    revoked_at=_parse(r[8]),
+                )
+                for r in controls
+            ),
+            weights=tuple((datetime.fromisoformat(t), json.loads(w)) for t, w in weights),
+        )
 
-    def weights(self, defaults: dict[str, float]) -> dict[str, float]:
-        """The blend weights in force: the newest saved ones over `defaults` (the versioned ones)."""
-        with self._db() as db:
-            rows = db.execute(
-                "select weights from blend_weights order by weights_id desc limit 1"
-            ).fetchall()
-        saved = json.loads(rows[0][0]) if rows else {}
-        return {k: float(saved.get(k, v)) for k, v in defaults.items()}
+    def in_force(self, at: datetime | None = None) -> InForce:
+        """The controls and weights in force at `at` (default: now)."""
+        return self.history().at(at)
 
     def audit(self, limit: int = 200) -> list[dict]:
         """The newest changes first: who, when, what, why."""
@@ -267,6 +362,31 @@ def without_nightly_boost(rows: Iterable[dict]) -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class CourseEffect:
+    """What the controls in force do to one course: the one definition of a boost and a suppression."""
+
+    suppressed_by: int | None = None  # a suppression's control_id: the course is never shown
+    boost: float = 0.0  # added to the course's score (several boosts add up)
+    boosted_by: tuple[int, ...] = ()
+
+
+def course_effects(controls: Iterable[CourseControl]) -> dict[str, CourseEffect]:
+    """course_id -> its effect, for every course a control names (the recommender applies these to
+    its score matrix, `apply_controls` to one learner's list)."""
+    out: dict[str, CourseEffect] = {}
+    for c in controls:
+        e = out.get(c.course_id, CourseEffect())
+        if c.action == "suppress":
+            e = replace(e, suppressed_by=e.suppressed_by or c.control_id)
+        elif c.action == "boost":
+            e = replace(e, boost=e.boost + c.amount, boosted_by=(*e.boosted_by, c.control_id))
+        else:
+            raise ControlError(f"control actions are 'boost' or 'suppress', not {c.action!r}")
+        out[c.course_id] = e
+    return out
+
+
 def apply_controls(
     candidates: Sequence[dict], controls: Sequence[CourseControl], k: int
 ) -> tuple[list[dict], list[int]]:
@@ -274,26 +394,21 @@ def apply_controls(
 
     Each candidate is a dict with at least `course_id` and `score`, in the recommender's rank order
     (which may differ from score order: the list is diversified). Suppressed courses are removed.
-    A boosted course gets `amount` added to its score (and `boost` set on the row) and moves up in
+    A boosted course gets its boost added to its score (and `boost` set on the row) and moves up in
     front of the first course scoring less; every other course keeps its place relative to the rest.
     A boosted course that is not among the learner's candidates is not added: it was not eligible
     for this learner. A row with `nightly_boost` (ranked under a boost at the nightly run) whose
     boost has ended is re-placed by its own score the same way.
     """
-    suppressed = {c.course_id: c.control_id for c in controls if c.action == "suppress"}
-    boosts: dict[str, list[CourseControl]] = {}
-    for c in controls:
-        if c.action == "boost":
-            boosts.setdefault(c.course_id, []).append(c)
+    effects = course_effects(controls)
     used: set[int] = set()
     kept, lifted = [], []
     for row in candidates:
-        cid = row["course_id"]
-        if cid in suppressed:
-            used.add(suppressed[cid])
-        elif cid in boosts:
-            amount = sum(c.amount for c in boosts[cid])
-            lifted.append({**row, "score": row["score"] + amount, "boost": amount})
+        e = effects.get(row["course_id"])
+        if e is not None and e.suppressed_by is not None:
+            used.add(e.suppressed_by)
+        elif e is not None and e.boost:
+            lifted.append({**row, "score": row["score"] + e.boost, "boost": e.boost})
         elif row.get("nightly_boost"):  # placed by a boost that has ended since: re-place it
             lifted.append(row)
         else:
@@ -303,12 +418,13 @@ def apply_controls(
         kept.insert(at, row)
     top = [{**r, "rank": i + 1} for i, r in enumerate(kept[:k])]
     # Boosts count as applied only where they reached what the learner sees.
-    used.update(c.control_id for r in top for c in boosts.get(r["course_id"], ()))
+    for r in top:
+        used.update(effects[r["course_id"]].boosted_by if r["course_id"] in effects else ())
     return top, sorted(used)
 
 
 class ControlWatcher:
-    """Active controls for a long-running reader (the read API), re-read only when they change.
+    """What is in force, for a long-running reader (the read API), re-read only when it changes.
 
     Holds one SQLite connection; `pragma data_version` changes whenever another connection commits,
     so checking it per request costs microseconds and a saved boost applies to the next response.
@@ -319,15 +435,14 @@ class ControlWatcher:
         self.store = store or ControlStore()
         self._db = sqlite3.connect(self.store.path, check_same_thread=False)
         self._seen: int | None = None
-        self._controls: list[CourseControl] = []
+        self._history = ControlHistory((), ())
 
-    def active(self) -> list[CourseControl]:
+    def in_force(self) -> InForce:
         version = self._db.execute("pragma data_version").fetchall()[0][0]
         if version != self._seen:
-            self._controls = self.store.active_controls(now=datetime.min.replace(tzinfo=UTC))
+            self._history = self.store.history()
             self._seen = version
-        now = _now()
-        return [c for c in self._controls if c.expires_at is None or c.expires_at > now]
+        return self._history.at(_now())  # expiry is judged now, not when last read
 
     def close(self) -> None:
         self._db.close()

@@ -406,7 +406,9 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     no_exceptions(at)
     store = ControlStore()
     mine = [
-        c for c in store.active_controls() if c.course_id == course and c.reason == "test campaign"
+        c
+        for c in list(store.in_force().controls)
+        if c.course_id == course and c.reason == "test campaign"
     ]
     assert len(mine) == 1 and mine[0].amount == 1.0 and mine[0].created_by == "admin"
     assert mine[0].expires_at is not None
@@ -423,12 +425,12 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     at.button(key="revoke").click().run()
     no_exceptions(at)
     assert not at.error, [e.value for e in at.error]
-    assert mine[0].control_id not in {c.control_id for c in store.active_controls()}
+    assert mine[0].control_id not in {c.control_id for c in list(store.in_force().controls)}
     assert store.audit(1)[0]["action"] == "revoke"
 
 
 def test_blend_weights_are_previewed_then_saved(users):
-    from ml.recommender import DEFAULT_WEIGHTS
+    from ml.recommender import default_weights
 
     at = signed_in(users["admin"]).run()
     at.switch_page("app_pages/interventions.py").run()
@@ -441,10 +443,10 @@ def test_blend_weights_are_previewed_then_saved(users):
     at.text_input(key="weights_reason").input("favour trending courses").run()
     at.button(key="save_weights").click().run()
     no_exceptions(at)
-    saved = ControlStore().weights(DEFAULT_WEIGHTS)
+    saved = ControlStore().in_force().weights(default_weights())
     assert (saved["popularity"], saved["collaborative"]) == (2.0, 0.0)
     assert ControlStore().audit(1)[0]["action"] == "set_weights"
-    ControlStore().set_weights(dict(DEFAULT_WEIGHTS), reason="back to defaults", actor="test")
+    ControlStore().set_weights(default_weights(), reason="back to defaults", actor="test")
 
 
 # -- empty states ----------------------------------------------------------------------------------

@@ -294,6 +294,6 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
         page.screenshot(path=ARTIFACTS / "admin-audit-log-after-boost.png", full_page=True)
     finally:
         store = ControlStore()
-        for c in store.active_controls():
+        for c in list(store.in_force().controls):
             if c.course_id == course and c.reason == "browser test":
                 store.revoke(c.control_id, reason="test cleanup", actor="test")

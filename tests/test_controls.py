@@ -30,16 +30,16 @@ def test_changes_need_an_actor_a_reason_and_sane_values(store):
         store.boost("c1", amount=0.2, reason="x", actor="ada", days=0)
     with pytest.raises(ControlError, match="weights"):
         store.set_weights({"a": -1.0}, reason="x", actor="ada")
-    assert store.active_controls() == [] and store.audit() == []
+    assert list(store.in_force().controls) == [] and store.audit() == []
 
 
 def test_expired_and_revoked_controls_stop_applying(store):
     boost = store.boost("c1", amount=0.2, reason="campaign", actor="ada", days=1)
     gone = store.suppress("c2", reason="broken video", actor="ada", days=None)
     store.revoke(gone, reason="video fixed", actor="bob")
-    assert [c.control_id for c in store.active_controls()] == [boost]
+    assert [c.control_id for c in list(store.in_force().controls)] == [boost]
     tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
-    assert store.active_controls(now=tomorrow) == []
+    assert store.in_force(tomorrow).controls == ()
     with pytest.raises(ControlError, match="no active control"):
         store.revoke(gone, reason="again", actor="bob")
 
@@ -58,24 +58,24 @@ def test_every_change_is_audited_newest_first(store):
 
 def test_saved_weights_override_the_versioned_defaults(store):
     defaults = {"a": 0.6, "b": 0.4}
-    assert store.weights(defaults) == defaults
+    assert store.in_force().weights(defaults) == defaults
     store.set_weights({"a": 0.1, "zzz": 5.0}, reason="try", actor="ada")
     # Signals the recommender does not know are ignored; missing ones keep their default.
-    assert store.weights(defaults) == {"a": 0.1, "b": 0.4}
+    assert store.in_force().weights(defaults) == {"a": 0.1, "b": 0.4}
 
 
 def test_suppression_removes_and_the_list_is_refilled(store):
     store.suppress("c0", reason="broken", actor="ada")
-    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.6), store.active_controls(), k=3)
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.6), list(store.in_force().controls), k=3)
     assert [r["course_id"] for r in top] == ["c1", "c2", "c3"]
     assert [r["rank"] for r in top] == [1, 2, 3]
-    assert used == [store.active_controls()[0].control_id]
+    assert used == [c.control_id for c in store.in_force().controls]
 
 
 def test_boost_reranks_only_courses_the_learner_could_get(store):
     lifted = store.boost("c2", amount=0.3, reason="campaign", actor="ada")
     store.boost("elsewhere", amount=1.0, reason="not eligible here", actor="ada")
-    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), store.active_controls(), k=2)
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), list(store.in_force().controls), k=2)
     assert [(r["course_id"], round(r["score"], 6)) for r in top] == [("c2", 1.0), ("c0", 0.9)]
     assert top[0]["boost"] == pytest.approx(0.3)
     assert used == [lifted]  # the other boost changed nothing for this learner
@@ -83,13 +83,13 @@ def test_boost_reranks_only_courses_the_learner_could_get(store):
 
 def test_a_boost_below_the_cut_is_not_reported_as_applied(store):
     store.boost("c3", amount=0.1, reason="small nudge", actor="ada")
-    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), store.active_controls(), k=2)
+    top, used = apply_controls(candidates(0.9, 0.8, 0.7, 0.1), list(store.in_force().controls), k=2)
     assert [r["course_id"] for r in top] == ["c0", "c1"] and used == []
 
 
 def test_the_watcher_sees_a_change_from_another_process_at_once(store):
     watcher = ControlWatcher(store)
-    assert watcher.active() == []
+    assert list(watcher.in_force().controls) == []
     # Another connection (as the Control Tower's process would) saves a suppression.
     db = sqlite3.connect(store.path)
     db.execute(
@@ -99,7 +99,7 @@ def test_the_watcher_sees_a_change_from_another_process_at_once(store):
     )
     db.commit()
     db.close()
-    assert [c.course_id for c in watcher.active()] == ["c9"]
+    assert [c.course_id for c in list(watcher.in_force().controls)] == ["c9"]
     watcher.close()
 
 
@@ -109,7 +109,7 @@ def test_the_recommenders_order_is_kept_where_no_control_applies(store):
     top, _ = apply_controls(diversified, [], k=4)
     assert [r["course_id"] for r in top] == ["c0", "c1", "c2", "c3"]
     store.boost("c3", amount=0.2, reason="campaign", actor="ada")  # 0.6: ahead of c1 (0.5)
-    top, _ = apply_controls(diversified, store.active_controls(), k=4)
+    top, _ = apply_controls(diversified, list(store.in_force().controls), k=4)
     assert [r["course_id"] for r in top] == ["c0", "c3", "c1", "c2"]
 
 

@@ -14,21 +14,23 @@ import scipy.sparse as sp
 from typer.testing import CliRunner
 
 from ml.recommender import (
-    DEFAULT_WEIGHTS,
     DIVERSITY_CAP,
     FORMATS,
-    SIGNALS,
     Hybrid,
     RecData,
-    _diversify,
-    active_controls,
     cold_start,
+    default_weights,
+    diversified,
+    eligible,
     fit_factors,
     model_version,
+    names,
+    rank,
     recommend_all,
-    resolve_weights,
     train_and_recommend,
 )
+from ml.recommender.ranking import prerequisites_met
+from pathwise.controls import ControlError, ControlHistory, CourseControl, resolve_weights
 from pathwise.warehouse import connect
 
 T0 = datetime(2026, 3, 2, 9)
@@ -112,9 +114,9 @@ def tiny() -> Hybrid:
     return Hybrid(tiny_data(), params=SMALL)
 
 
-def lists(h: Hybrid, weights=DEFAULT_WEIGHTS, controls=None, n=10) -> dict[str, list[str]]:
+def lists(h: Hybrid, weights=None, controls=(), n=10) -> dict[str, list[str]]:
     rows = np.arange(len(h.learner_keys))
-    top = h.rank(rows, n, weights, controls=controls)[0]
+    top = rank(h, rows, n, weights or default_weights(), controls=controls)[0]
     return {
         h.learner_keys[r]: [h.course_ids[c] for c in top[i] if c >= 0] for i, r in enumerate(rows)
     }
@@ -141,8 +143,8 @@ def test_rules_enrolled_prerequisites_and_difficulty(tiny):
 def test_prerequisites_are_waived_by_the_skills_or_a_shown_level_on_the_topic(tiny):
     rows = np.array([tiny.lidx[k] for k in ("ana", "ben", "cy", "dan", "eve")])
     sql2 = tiny.course_ids.index("c-sql2")
-    strict = tiny.prerequisites_met(rows, waivers=False)[:, sql2]
-    met = tiny.prerequisites_met(rows)[:, sql2]
+    strict = prerequisites_met(tiny, rows, waivers=False)[:, sql2]
+    met = prerequisites_met(tiny, rows)[:, sql2]
     # ana passed Intro to SQL; cy has its skill (SQL); dan passed Tableau Dashboards, an
     # intermediate "data" course: at or above the prerequisite's level on that topic.
     assert strict.tolist() == [True, False, False, False, False]
@@ -151,55 +153,65 @@ def test_prerequisites_are_waived_by_the_skills_or_a_shown_level_on_the_topic(ti
 
 
 def test_level_fit_follows_the_level_shown_by_passes_and_quizzes(tiny):
-    shown = {k: tiny.shown_level[tiny.lidx[k]] for k in tiny.learner_keys}
+    level_fit = tiny.signals["level_fit"]
+    shown = {k: level_fit.shown_level[tiny.lidx[k]] for k in tiny.learner_keys}
     # ana passed a beginner course, dan an intermediate one, ben averages 0.9 on a beginner
     # course's quizzes; cy has done nothing and eve's quizzes (0.4) show no level.
     assert shown == {"ana": 1, "ben": 1, "cy": 0, "dan": 2, "eve": 0}
-    assert tiny.course_ids[tiny.level_course[tiny.lidx["dan"]]] == "c-viz"
-    fit = dict(
-        zip(tiny.course_ids, tiny.level_fit(np.array([tiny.lidx["dan"]]))[0].tolist(), strict=True)
-    )
+    assert tiny.course_ids[level_fit.level_course[tiny.lidx["dan"]]] == "c-viz"
+    everything = np.ones((1, len(tiny.course_ids)), dtype=bool)
+    dan = level_fit.score(np.array([tiny.lidx["dan"]]), everything)[0].tolist()
+    fit = dict(zip(tiny.course_ids, dan, strict=True))
     assert fit["c-sql2"] == 1.0 and fit["c-sql"] == 0.5 and fit["c-ml"] == 0.5
-    assert not tiny.level_fit(np.array([tiny.lidx["cy"], tiny.lidx["eve"]])).any()
+    assert not level_fit.score(np.array([tiny.lidx["cy"], tiny.lidx["eve"]]), everything).any()
     # With only level_fit weighted, ben's beginner courses come before intermediate ones.
-    only_level = {s: 0.0 for s in SIGNALS} | {"level_fit": 1.0}
+    only_level = dict.fromkeys(names(), 0.0) | {"level_fit": 1.0}
     ben = lists(tiny, only_level)["ben"]
     difficulty = dict(zip(tiny.course_ids, tiny.difficulty.tolist(), strict=True))
     assert [difficulty[c] for c in ben] == sorted(difficulty[c] for c in ben)
 
 
-def test_suppression_removes_boost_lifts_and_expired_controls_are_ignored(tiny):
+def control(control_id: int, course: str, action: str, amount: float = 0.0, **times):
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    times.setdefault("created_at", week_ago)
+    times.setdefault("expires_at", None)
+    return CourseControl(control_id, course, action, amount, "test", "ada", **times)
+
+
+def test_suppression_removes_boost_lifts_and_ended_controls_are_ignored(tiny):
     now = datetime.now(UTC)
-    controls = active_controls(
-        [
-            {"course_id": "c-viz", "action": "suppress"},
-            {"course_id": "c-py", "action": "suppress", "expires_at": now - timedelta(days=1)},
-            {"course_id": "c-xl", "action": "boost", "amount": 1.0},
-            {"course_id": "c-sql", "action": "suppress", "learner_key": "cy"},
-        ],
-        now,
+    history = ControlHistory(
+        controls=(
+            control(1, "c-viz", "suppress"),
+            control(2, "c-py", "suppress", expires_at=now - timedelta(days=1)),
+            control(3, "c-sql", "suppress", revoked_at=now - timedelta(hours=1)),
+            control(4, "c-xl", "boost", 1.0),
+        ),
+        weights=(),
     )
-    assert controls.height == 3  # the expired one is gone
-    got = lists(tiny, controls=controls)
+    in_force = history.at(now).controls
+    assert [c.control_id for c in in_force] == [1, 4]  # the expired and the revoked are gone
+    got = lists(tiny, controls=in_force)
     assert all("c-viz" not in rows for rows in got.values())
-    assert "c-py" in got["cy"] and "c-sql" not in got["cy"]
-    assert "c-sql" in got["ben"] or "c-sql" in [c for c, _, _ in HISTORY["ben"]]
+    assert "c-py" in got["cy"] and "c-sql" in got["cy"]
     for who in ("ana", "ben", "cy"):  # eligible for Excel, which the boost puts first
         assert got[who][0] == "c-xl", who
-    with pytest.raises(ValueError, match="boost"):
-        active_controls([{"course_id": "c-xl", "action": "pin"}], now)
+    # A week ago the suppression of c-sql was in force: cy did not get it then.
+    assert "c-sql" not in lists(tiny, controls=history.at(now - timedelta(days=1)).controls)["cy"]
+    with pytest.raises(ControlError, match="boost"):
+        lists(tiny, controls=[control(5, "c-xl", "pin")])
 
 
 def test_diversity_cap_moves_excess_courses_of_a_category_down():
     top = np.array([[0, 1, 2, 3, 4, 5]])
     category = np.array([7, 7, 7, 7, 8, 9])  # four of category 7 lead the list
-    got = _diversify(top, category, cap=2)[0].tolist()
+    got = diversified(top, category, cap=2)[0].tolist()
     assert got == [0, 1, 4, 5, 2, 3]  # tier 1: two of 7, then 8 and 9; tier 2: the rest
-    assert _diversify(top, category, cap=3)[0].tolist() == [0, 1, 2, 4, 5, 3]
+    assert diversified(top, category, cap=3)[0].tolist() == [0, 1, 2, 4, 5, 3]
     assert DIVERSITY_CAP >= 1
     # Padding (ineligible courses) goes last, and does not use up its category's places.
     valid = np.array([[True, False, True, True]])
-    got = _diversify(np.array([[0, 1, 2, 3]]), np.array([7, 8, 7, 9]), 1, valid)[0].tolist()
+    got = diversified(np.array([[0, 1, 2, 3]]), np.array([7, 8, 7, 9]), 1, valid)[0].tolist()
     assert got == [0, 3, 2, 1]
 
 
@@ -228,8 +240,8 @@ def test_checkerboard_is_completed_within_its_block():
 
 
 def test_rows_explain_themselves_and_add_up(tiny):
-    recs = recommend_all(tiny, 10, DEFAULT_WEIGHTS)
-    contrib = sum(recs[f"contrib_{s}"] for s in SIGNALS) + recs["boost"]
+    recs = recommend_all(tiny, 10, default_weights())
+    contrib = sum(recs[f"contrib_{s}"] for s in names()) + recs["boost"]
     assert (recs["score"] - contrib).abs().max() < 1e-9
     ana = recs.filter(pl.col("learner_key") == "ana")
     sql2 = ana.filter(pl.col("course_id") == "c-sql2").row(0, named=True)
@@ -248,7 +260,7 @@ def test_rows_explain_themselves_and_add_up(tiny):
 
 
 def test_cold_start_is_popular_and_startable(tiny):
-    cold = cold_start(tiny, 10, DEFAULT_WEIGHTS)
+    cold = cold_start(tiny, 10, default_weights())
     assert set(cold["course_id"]) == {"c-sql", "c-py", "c-xl", "c-viz"}  # no prereqs, level <= 2
     assert cold["rank"].to_list() == list(range(1, cold.height + 1))
     assert cold["reason"].str.starts_with("Popular with learners").all()
@@ -258,14 +270,15 @@ def test_cold_start_is_popular_and_startable(tiny):
 
 
 def test_weights_are_checked_and_versioned():
-    assert resolve_weights(None) == DEFAULT_WEIGHTS
-    assert resolve_weights({"popularity": 0})["popularity"] == 0.0
+    defaults = default_weights()
+    assert resolve_weights(defaults) == defaults
+    assert resolve_weights(defaults, {"popularity": 0})["popularity"] == 0.0
     with pytest.raises(ValueError, match="Unknown signal"):
-        resolve_weights({"recency": 1.0})
+        resolve_weights(defaults, {"recency": 1.0})
     with pytest.raises(ValueError, match=">= 0"):
-        resolve_weights({"popularity": -1})
-    assert model_version("als", DEFAULT_WEIGHTS) != model_version(
-        "als", resolve_weights({"popularity": 0.9})
+        resolve_weights(defaults, {"popularity": -1})
+    assert model_version("als", defaults) != model_version(
+        "als", resolve_weights(defaults, {"popularity": 0.9})
     )
 
 
@@ -365,7 +378,7 @@ def test_simulated_reasons_name_the_learners_own_courses_skills_and_roles(sim_co
 def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
     recs = q(sim_con, "select * from ml.recommendations")
     assert recs["model_version"].n_unique() == 1
-    contrib = sum(recs[f"contrib_{s}"] for s in SIGNALS) + recs["boost"]
+    contrib = sum(recs[f"contrib_{s}"] for s in names()) + recs["boost"]
     assert (recs["score"] - contrib).abs().max() < 1e-9
     enrolled_again = q(
         sim_con,
@@ -424,8 +437,8 @@ def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
 
     h = Hybrid(load_data(sim_con), params={"factors": 4, "iterations": 2})
     rows = np.array([h.lidx[k] for k in ranks["learner_key"]])
-    eligible = h.eligible(rows).sum(axis=1)
-    assert (ranks["n"].to_numpy() == np.minimum(10, eligible)).all()
+    may_take = eligible(h, rows).sum(axis=1)
+    assert (ranks["n"].to_numpy() == np.minimum(10, may_take)).all()
     cold = q(sim_con, "select * from ml.recommendations_cold_start")
     assert cold.height == 10 and cold["reason"].str.starts_with("Popular").all()
 

@@ -226,7 +226,7 @@ def test_controls_apply_to_the_next_response(api):
 
 def test_reads_never_fail_while_new_snapshots_are_published(api):
     """Clients read while the nightly publishes: no error, each response whole from one version."""
-    from ml.recommender import DEFAULT_WEIGHTS, train_and_recommend
+    from ml.recommender import default_weights, train_and_recommend
     from pathwise.warehouse import connect
 
     expected = {}
@@ -256,7 +256,7 @@ def test_reads_never_fail_while_new_snapshots_are_published(api):
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(client, i) for i in range(8)]
         # Two new versions with different blend weights, so their lists really differ.
-        for weights in ({**DEFAULT_WEIGHTS, "popularity": 5.0}, DEFAULT_WEIGHTS):
+        for weights in ({"popularity": 5.0}, default_weights()):
             with connect() as con:
                 train_and_recommend(con, weights=weights)
             with connect(read_only=True) as con:

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from apps import auth, queries
+from apps import auth
+from apps.queries import snapshot
 from pathwise.controls import ControlStore
 
 auth.require_role("admin")
@@ -33,10 +34,10 @@ def describe(action: str, details: dict) -> str:
     return json.dumps(details, sort_keys=True)
 
 
-snap = queries.snapshot()
+snap = snapshot.snapshot()
 titles = {}
 if snap is not None:
-    catalog = queries.courses(snap.version)
+    catalog = snapshot.courses(snap.version)
     titles = dict(zip(catalog["course_id"], catalog["course_title"], strict=True))
 
 log = pd.DataFrame(entries)

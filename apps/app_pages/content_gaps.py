@@ -5,7 +5,8 @@ Instructors only; catalog-wide aggregates with no learner identifiers."""
 import altair as alt
 import streamlit as st
 
-from apps import auth, queries, ui
+from apps import auth, ui
+from apps.queries import content_gaps as queries
 
 auth.require_role("instructor")
 st.title("Content gaps & demand")

@@ -4,7 +4,9 @@ and the drift alerts of the last nightly run. Admins only."""
 import altair as alt
 import streamlit as st
 
-from apps import auth, queries, ui
+from apps import auth, ui
+from apps.queries import control_tower as queries
+from apps.queries import snapshot
 
 auth.require_role("admin")
 st.title("Control Tower")
@@ -134,7 +136,7 @@ for tab, dim in zip(tabs, queries.KPI_DIMENSIONS, strict=True):
 
 # -- drift ---------------------------------------------------------------------------------------
 st.subheader("Drift alerts")
-if not queries.has_table(version, "drift_alerts"):
+if not snapshot.has_table(version, "drift_alerts"):
     st.info(
         "Drift checks run with the nightly job; this snapshot has none yet.",
         icon=":material/info:",

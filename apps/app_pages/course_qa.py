@@ -5,7 +5,9 @@ from typing import Any
 
 import streamlit as st
 
-from apps import auth, queries, ui
+from apps import auth, ui
+from apps.queries import learner as queries
+from apps.queries import snapshot
 
 user = auth.require_role("learner")
 snap = ui.require_snapshot("learner")
@@ -23,7 +25,7 @@ try:
 except ImportError:
     ask = None
 
-catalog = queries.courses(snap.version)
+catalog = snapshot.courses(snap.version)
 titles = dict(zip(catalog["course_id"], catalog["course_title"], strict=True))
 candidates, _ = queries.learner_candidates(snap.version, user.learner_key)
 # The learner's own recommendations first, then the rest of the catalog.

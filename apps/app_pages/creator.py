@@ -6,7 +6,8 @@ Instructors only, and only their courses (`instructor_id` of the account). No gr
 import altair as alt
 import streamlit as st
 
-from apps import auth, queries, ui
+from apps import auth, ui
+from apps.queries import creator as queries
 from pathwise.settings import get_settings
 
 user = auth.require_role("instructor")

@@ -8,7 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from apps import auth, preview, queries, ui
+from apps import auth, preview, ui
+from apps.queries import interventions as queries
+from apps.queries import snapshot
 from pathwise.controls import MAX_BOOST, ControlError, ControlStore
 
 user = auth.require_role("admin")
@@ -18,10 +20,11 @@ version = snap.version
 ui.snapshot_caption(snap, "saved controls apply to the read API at once")
 
 store = ControlStore()
-active = store.active_controls()
-catalog = queries.courses(version)
+now = store.in_force()
+active = list(now.controls)
+catalog = snapshot.courses(version)
 titles = dict(zip(catalog["course_id"], catalog["course_title"], strict=True))
-has_recs = queries.has_table(version, "recommendations")
+has_recs = snapshot.has_table(version, "recommendations")
 sample = queries.sample_candidates(version) if has_recs else pd.DataFrame()
 
 EXPIRY = {"1 day": 1, "7 days": 7, "14 days": 14, "30 days": 30, "90 days": 90, "No expiry": None}
@@ -143,20 +146,25 @@ with weights_tab:
     if not has_recs:
         no_recommendations_note()
     else:
-        names, defaults = queries.signals(version)
-        in_force = store.weights(defaults)
+        signal_info = queries.signals(version)
+        names = signal_info["signal"].tolist()
+        defaults = dict(zip(names, signal_info["default_weight"], strict=True))
+        labels = dict(zip(names, signal_info["label"], strict=True))
+        helps = dict(zip(names, signal_info["description"], strict=True))
+        in_force = now.weights(defaults)
         # The snapshot's scores were blended with the weights in force when it was generated.
-        generated = queries.weights_at(store, defaults, sample["generated_at"].max())
+        generated = store.in_force(sample["generated_at"].max()).weights(defaults)
         left, right = st.columns([1, 1.2], gap="large")
         with left:
             st.caption("Weights in force now; move a slider to preview the change.")
             new = {
                 s: st.slider(
-                    s.replace("_", " ").capitalize(),
+                    labels[s],
                     0.0,
                     max(2.0, float(in_force[s])),
                     float(in_force[s]),
                     0.05,
+                    help=helps[s] or None,
                     key=f"w_{s}",
                 )
                 for s in names
@@ -169,7 +177,7 @@ with weights_tab:
             m[0].metric("Learners in sample", p.learners)
             m[1].metric("Top 10 changes", f"{p.changed / p.learners:.0%}")
             m[2].metric("Top 10 kept", f"{p.mean_overlap:.0%}")
-            zero = [s for s in names if generated[s] == 0 and new[s] > 0]
+            zero = [labels[s] for s in names if generated[s] == 0 and new[s] > 0]
             if zero:
                 st.caption(
                     f"{', '.join(zero)}: weight 0 in force, so its effect shows after the next run."
@@ -182,7 +190,7 @@ with weights_tab:
                     ),
                 ]
             )
-            shares["label"] = shares["signal"].str.replace("_", " ").str.capitalize()
+            shares["label"] = shares["signal"].map(labels)
             st.altair_chart(
                 alt.Chart(shares)
                 .mark_bar()
@@ -204,7 +212,7 @@ with weights_tab:
             key="save_weights",
         ):
             try:
-                store.set_weights(new, reason=w_reason, actor=user.username)
+                store.set_weights(new, reason=w_reason, actor=user.username, known=names)
             except ControlError as exc:
                 st.error(str(exc))
             else:

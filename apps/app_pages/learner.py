@@ -4,7 +4,8 @@ Learners only, and only their own `learner_key`."""
 import pandas as pd
 import streamlit as st
 
-from apps import auth, queries, ui
+from apps import auth, ui
+from apps.queries import learner as queries
 from pathwise.controls import ControlStore, apply_controls, without_nightly_boost
 
 user = auth.require_role("learner")
@@ -39,7 +40,7 @@ if candidates.empty:
 else:
     # The same admin controls as the read API, applied at read time.
     rows = without_nightly_boost(candidates.to_dict("records"))
-    top, _ = apply_controls(rows, ControlStore().active_controls(), 10)
+    top, _ = apply_controls(rows, ControlStore().in_force().controls, 10)
     if cold:
         st.caption("Popular with learners like you — these get more personal as you learn.")
     cols = st.columns(2)

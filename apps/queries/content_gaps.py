@@ -1,0 +1,34 @@
+"""Content gaps: skills in demand (searches, forum, jobs) that the catalog lacks, and unmatched topics."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from apps.queries.snapshot import TTL, frame
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def content_gaps(version: str, limit: int = 25) -> pd.DataFrame:
+    """The skills with the widest gap between demand (search, forum, jobs) and catalog supply."""
+    return frame(
+        version,
+        """
+        select skill_name, skill_category, is_in_catalog, gap_score, gap_score_trend,
+               demand_score, supply_score, search_count, search_count_7d, search_count_prev_7d,
+               forum_post_count, forum_post_count_7d, forum_post_count_prev_7d,
+               job_occupation_count, job_in_demand_count, course_count, zero_result_share
+        from content_gaps order by gap_score desc, skill_name limit ?
+        """,
+        [limit],
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def unmatched_topics(version: str) -> pd.DataFrame:
+    return frame(
+        version,
+        "select topic, search_count, learner_count, search_count_7d, search_count_prev_7d, "
+        "zero_result_share, matches_taxonomy_skill, last_searched_at "
+        "from unmatched_search_topics order by search_count desc, topic",
+    )

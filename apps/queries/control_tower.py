@@ -1,0 +1,122 @@
+"""Control Tower: recommendation KPIs by day, model version, surface and segment; drift alerts; evaluations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from apps.queries.snapshot import TTL, frame, has_table
+
+KPI_DIMENSIONS = ("model_version", "surface", "segment")
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_options(version: str) -> dict:
+    """Values to filter the KPIs by, and the date range."""
+    df = frame(
+        version,
+        "select list(distinct model_version order by model_version) models, "
+        "list(distinct surface order by surface) surfaces, "
+        "list(distinct segment order by segment) segments, "
+        "min(activity_date) first_day, max(activity_date) last_day from recommendation_kpis",
+    )
+    row = df.iloc[0]
+    return {
+        "model_version": list(row["models"] if row["models"] is not None else []),
+        "surface": list(row["surfaces"] if row["surfaces"] is not None else []),
+        "segment": list(row["segments"] if row["segments"] is not None else []),
+        "first_day": None if pd.isna(row["first_day"]) else row["first_day"],
+        "last_day": None if pd.isna(row["last_day"]) else row["last_day"],
+    }
+
+
+# Rates are ratios of sums (not averages of daily rates), so small groups do not weigh as much as big.
+_KPI_MEASURES = """
+    sum(impression_count)::bigint as impressions,
+    sum(click_count)::bigint as clicks,
+    sum(enrolment_count)::bigint as enrolments,
+    sum(completion_count)::bigint as completions,
+    sum(click_count) / nullif(sum(impression_count), 0) as ctr,
+    sum(enrolment_count) / nullif(sum(click_count), 0) as enrolment_rate,
+    sum(completion_count) / nullif(sum(enrolment_count), 0) as completion_rate,
+    sum(avg_rating * rating_count) / nullif(sum(rating_count), 0) as satisfaction
+"""
+
+
+def _kpi_where(filters: dict[str, tuple[str, ...]]) -> tuple[str, list]:
+    clauses, params = ["true"], []
+    for dim in KPI_DIMENSIONS:
+        if filters.get(dim):
+            clauses.append(f"{dim} in (select unnest(?))")
+            params.append(list(filters[dim]))
+    return " and ".join(clauses), params
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_daily(
+    version: str, by: str | None, filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> pd.DataFrame:
+    """One row per day (and per value of `by`): impressions ... satisfaction."""
+    if by is not None and by not in KPI_DIMENSIONS:
+        raise ValueError(f"by must be one of {KPI_DIMENSIONS}")
+    where, params = _kpi_where(dict(filters))
+    group = by or "'all learners'"
+    return frame(
+        version,
+        f"select activity_date as day, {group} as grp, {_KPI_MEASURES} "
+        f"from recommendation_kpis where {where} group by all order by 1, 2",
+        params,
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_windows(
+    version: str, days: int = 7, filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> pd.DataFrame:
+    """Totals of the last `days` days of data and of the `days` before (rows 'current', 'previous')."""
+    where, params = _kpi_where(dict(filters))
+    return frame(
+        version,
+        f"""
+        with bounds as (select max(activity_date) as last_day from recommendation_kpis)
+        select case when activity_date > last_day - ?::int then 'current' else 'previous' end
+                   as window, {_KPI_MEASURES}
+        from recommendation_kpis, bounds
+        where activity_date > last_day - 2 * ?::int and {where}
+        group by 1
+        """,
+        [days, days, *params],
+    ).set_index("window")
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_by(version: str, by: str, filters: tuple = ()) -> pd.DataFrame:
+    """All-time totals per value of `by`."""
+    if by not in KPI_DIMENSIONS:
+        raise ValueError(f"by must be one of {KPI_DIMENSIONS}")
+    where, params = _kpi_where(dict(filters))
+    return frame(
+        version,
+        f"select {by} as grp, {_KPI_MEASURES} from recommendation_kpis where {where} "
+        "group by 1 order by impressions desc",
+        params,
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def drift_alerts(version: str) -> pd.DataFrame:
+    if not has_table(version, "drift_alerts"):
+        return pd.DataFrame()
+    df = frame(version, "select * from drift_alerts")
+    for col in ("detected_at", "created_at", "generated_at", "at"):
+        if col in df.columns:
+            return df.sort_values(col, ascending=False)
+    return df
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def evaluations(version: str) -> pd.DataFrame:
+    """Offline evaluation metrics (newest first), when the nightly job has written any."""
+    if not has_table(version, "evaluations"):
+        return pd.DataFrame()
+    return frame(version, "select * from evaluations")

@@ -1,0 +1,83 @@
+"""The hybrid course recommender: collaborative filtering blended with content signals, under rules.
+
+One nightly run (`train_and_recommend`), module by module:
+
+    data.py     warehouse marts -> RecData (catalog, learners, role skills, interaction events)
+    model.py    Hybrid: indexes and matrices as of a time, collaborative factors, the signals
+    signals/    one module per signal: what it measures, its default weight, its reason
+    ranking.py  rules, admins' controls, the weighted blend, the diversity cap
+    reasons.py  the reason sentence from the signals' parts, the format to show first
+    nightly.py  train, rank every learner, explain, write ml.recommendations (+ cold start)
+
+Signals, each normalized to [0, 1] per learner and course, then blended with versioned weights
+(admins override them through the controls store, `pathwise.controls`):
+
+- collaborative: `implicit` ALS (or BPR) on a learner x course CSR matrix of confidences from
+  enrolment, progress, completion, rating and recommendation clicks; min-max per learner.
+- skill_gap: share of a course's skills that the learner's target role needs (O*NET seeds) and
+  the learner does not have yet (stated skills and skills of passed courses).
+- content_similarity: cosine between a course and the learner's history, over course features
+  (skills, category, level, language, title words: for COCO, its knowledge graph).
+- popularity: enrolments in the trailing window (trending), log-scaled; the cold-start list.
+- level_fit: how close a course's difficulty is to the level the learner has shown.
+
+Each row keeps `contrib_<signal>` = weight x signal, so `score` = sum of contributions + `boost`
+(admin boosts; 0 without controls). Rules: never enrolled or completed courses; prerequisites
+met; difficulty at most one level above the learner's; no category takes more than
+`DIVERSITY_CAP` places of each tier of the list; suppressed courses removed.
+
+A prerequisite counts as met when the learner passed it, or showed they do not need it (as
+platforms that accept prior learning do): they already have every skill it teaches (stated in
+their profile or taught by a course they passed), or they passed a course of the same category
+at least as hard (their level on that topic is at or above the prerequisite's). Quiz results
+alone never waive a prerequisite; they only inform level_fit.
+"""
+
+from ml.recommender.collaborative import ALS_PARAMS, BPR_PARAMS, fit_factors
+from ml.recommender.data import DATASETS, FORMATS, RecData, interactions, load_data
+from ml.recommender.model import Hybrid
+from ml.recommender.nightly import (
+    WEIGHTS_VERSION,
+    cold_start,
+    model_version,
+    recommend_all,
+    train_and_recommend,
+)
+from ml.recommender.ranking import (
+    DIVERSITY_CAP,
+    blend,
+    block_rows,
+    diversified,
+    eligible,
+    rank,
+    signal_scores,
+    top_n,
+)
+from ml.recommender.signals import default_weights, names
+
+__all__ = [
+    "ALS_PARAMS",
+    "BPR_PARAMS",
+    "DATASETS",
+    "DIVERSITY_CAP",
+    "FORMATS",
+    "WEIGHTS_VERSION",
+    "Hybrid",
+    "RecData",
+    "blend",
+    "block_rows",
+    "cold_start",
+    "default_weights",
+    "diversified",
+    "eligible",
+    "fit_factors",
+    "interactions",
+    "load_data",
+    "model_version",
+    "names",
+    "rank",
+    "recommend_all",
+    "signal_scores",
+    "top_n",
+    "train_and_recommend",
+]

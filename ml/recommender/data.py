@@ -1,0 +1,213 @@
+"""What the recommender reads: the catalog, learners, role skills and interaction events.
+
+`load_data` reads them from the warehouse into plain polars frames (`RecData`); tests and
+benchmarks build a `RecData` in memory instead. `interactions` turns the events into one
+confidence per learner x course pair as of a time, which is all the collaborative model sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from pathwise.warehouse import table_exists
+
+FORMATS = ("video", "reading", "hands-on")
+STYLE_FORMATS = {"watcher": "video", "reader": "reading", "hands-on": "hands-on"}
+
+# Confidence of one learner-course pair: what each interaction adds (implicit feedback).
+CONFIDENCE = {"enroll": 1.0, "progress": 2.0, "completed": 1.0, "passed": 1.0, "click": 0.5}
+
+# Which courses belong to a dataset when several share a warehouse (importers prefix their ids).
+DATASETS = {"simulator": "course_id not like '%:%'", "coco": "course_id like 'coco:%'"}
+
+
+@dataclass
+class RecData:
+    """Everything the recommender reads, as plain frames (from the warehouse or built in memory)."""
+
+    # course_id, title, description, category, difficulty, language, primary_format
+    courses: pl.DataFrame
+    course_skills: pl.DataFrame  # course_id, skill
+    prerequisites: pl.DataFrame  # course_id, prerequisite_course_id
+    # learner_key, target_role, current_skills (list), style_format, preferred_format
+    learners: pl.DataFrame
+    role_skills: pl.DataFrame  # role, skill
+    events: pl.DataFrame  # learner_key, course_id, kind, at, value (see `interaction_events_sql`)
+    quiz_scores: pl.DataFrame | None = None  # learner_key, course_id, at, score (each attempt)
+
+
+def _dataset_filter(dataset: str | None) -> str:
+    if dataset is None:
+        return ""
+    if dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    return f"where {DATASETS[dataset]}"
+
+
+def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> RecData:
+    """Read the catalog, learners, role skills and interaction events from the warehouse.
+
+    `dataset` ('simulator' | 'coco') keeps one source's courses when several share a warehouse.
+    """
+    if not table_exists(con, "staging", "stg_pathwise__enrolments"):
+        raise RuntimeError(
+            "The warehouse has no staging models yet: run `pathwise build` (after `pathwise ingest`)."
+        )
+    where = _dataset_filter(dataset)
+
+    def frame(sql: str) -> pl.DataFrame:
+        return pl.from_arrow(con.execute(sql).to_arrow_table())
+
+    courses = frame(f"""
+        with module_formats as (
+            select course_id, mode(module_format) as module_format
+            from staging.stg_pathwise__modules group by course_id
+        )
+        select c.course_id, c.course_title as title, c.course_description as description,
+               c.category, c.difficulty, c.language,
+               coalesce(c.primary_format, m.module_format) as primary_format
+        from staging.stg_pathwise__courses c
+        left join module_formats m using (course_id)
+        {where.replace("course_id", "c.course_id")}
+        order by c.course_id""")
+    if courses.is_empty():
+        raise RuntimeError(
+            f"No courses{f' of the {dataset} data' if dataset else ''} in "
+            "the warehouse: import and ingest them first (e.g. `pathwise import coco "
+            "../shared/data/coco --out var/landing/coco && pathwise ingest var/landing/coco && "
+            "pathwise build`)."
+        )
+    course_skills = frame(
+        f"select distinct course_id, skill_name as skill from staging.stg_pathwise__course_skills {where}"
+    )
+    prerequisites = frame(
+        "select distinct course_id, prerequisite_course_id "
+        f"from staging.stg_pathwise__course_prerequisites {where}"
+    )
+    # Sorted, so that a model does not depend on the order DuckDB returns rows in (ALS sums in
+    # learner order; the last rating wins).
+    events = frame(interaction_events_sql(dataset)).sort("at", "learner_key", "course_id", "kind")
+    learners = frame(
+        "select learner_key, target_role, current_skills, preferred_format from marts.learners"
+        if table_exists(con, "marts", "learners")
+        else "select distinct learner_key, null::varchar as target_role, "
+        "null::varchar[] as current_skills, null::varchar as preferred_format "
+        "from staging.stg_pathwise__enrolments"
+    ).sort("learner_key")
+    if dataset:  # learners of that source only
+        learners = learners.join(events.select("learner_key").unique(), on="learner_key")
+    styles = _learning_style_formats(con)
+    learners = (
+        learners.join(styles, on="learner_key", how="left")
+        if styles is not None
+        else (learners.with_columns(style_format=pl.lit(None, pl.String)))
+    )
+    quiz_scores = (
+        frame(
+            "select learner_key, course_id, submitted_at as at, score from "
+            "staging.stg_pathwise__quiz_submissions where score is not null"
+            + (f" and {DATASETS[dataset]}" if dataset else "")
+            + " order by learner_key, course_id, submitted_at, score"
+        )
+        if table_exists(con, "staging", "stg_pathwise__quiz_submissions")
+        else None
+    )
+    role_skills = frame(
+        "select distinct rs.role_title as role, s.skill_name as skill "
+        "from reference.role_skills rs join reference.skills s using (skill_id)"
+        if table_exists(con, "reference", "role_skills")
+        else "select null::varchar as role, null::varchar as skill where false"
+    )
+    return RecData(
+        courses, course_skills, prerequisites, learners, role_skills, events, quiz_scores
+    )
+
+
+def _learning_style_formats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """learner_key -> format of the detected learning style, when `ml.learning_styles` exists."""
+    if not table_exists(con, "ml", "learning_styles"):
+        return None
+    cols = {r[0] for r in con.execute("describe warehouse.ml.learning_styles").fetchall()}
+    style = next((c for c in ("learning_style", "style") if c in cols), None)
+    if "learner_key" not in cols or style is None:
+        return None
+    mapping = ", ".join(f"('{k}', '{v}')" for k, v in STYLE_FORMATS.items())
+    rows = con.execute(
+        f"select s.learner_key, any_value(m.fmt) as style_format "
+        f"from warehouse.ml.learning_styles s join (values {mapping}) m(style, fmt) "
+        f"on s.{style} = m.style group by s.learner_key"
+    ).to_arrow_table()
+    return pl.from_arrow(rows)
+
+
+def interaction_events_sql(dataset: str | None = None) -> str:
+    """One row per interaction event: learner_key, course_id, kind, at, value.
+
+    kinds: enroll; progress (value = share of the course's modules, first completion of each);
+    passed / failed / dropped (course ends); rating (value = stars); click (recommendation).
+    """
+    where = _dataset_filter(dataset)
+    return f"""
+        with modules as (
+            select course_id, count(*) as n from staging.stg_pathwise__modules group by course_id
+        ),
+        first_completions as (
+            select learner_key, course_id, module_id, min(completed_at) as at
+            from staging.stg_pathwise__module_completions group by all
+        ),
+        events as (
+            select learner_key, course_id, 'enroll' as kind, enrolled_at as at, 1.0 as value
+            from staging.stg_pathwise__enrolments
+            union all
+            select f.learner_key, f.course_id, 'progress', f.at, 1.0 / m.n
+            from first_completions f join modules m using (course_id)
+            union all
+            select learner_key, course_id,
+                   case when is_passed then 'passed' when is_completed then 'failed'
+                        else 'dropped' end,
+                   ended_at, 1.0
+            from staging.stg_pathwise__course_ends
+            union all
+            select learner_key, course_id, 'rating', rated_at, stars::double
+            from staging.stg_pathwise__ratings
+            union all
+            select learner_key, course_id, 'click', clicked_at, 1.0
+            from staging.stg_pathwise__rec_clicks
+        )
+        select * from events {where}
+    """
+
+
+def interactions(events: pl.DataFrame, as_of: datetime | None = None) -> pl.DataFrame:
+    """Learner x course pairs as of a time (events before it only), with a confidence.
+
+    confidence = 1 enrolled + 2 x progress share + 1 completed + 1 passed + 0.5 per click (<= 2)
+    + 0.5 x (stars - 3), floored at 0.1 (a disliked course was still taken).
+    """
+    ev = events if as_of is None else events.filter(pl.col("at") < as_of)
+    k = pl.col("kind")
+    pairs = ev.group_by("learner_key", "course_id").agg(
+        enrolled=(k == "enroll").any(),
+        progress=pl.col("value").filter(k == "progress").sum().clip(0, 1),
+        completed=k.is_in(["passed", "failed"]).any(),
+        passed=(k == "passed").any(),
+        clicks=(k == "click").sum(),
+        stars=pl.col("value").filter(k == "rating").last(),
+        first_at=pl.col("at").min(),
+        last_at=pl.col("at").max(),
+    )
+    c = CONFIDENCE
+    return pairs.with_columns(
+        confidence=(
+            c["enroll"] * pl.col("enrolled")
+            + c["progress"] * pl.col("progress")
+            + c["completed"] * pl.col("completed")
+            + c["passed"] * pl.col("passed")
+            + c["click"] * pl.col("clicks").clip(0, 2)
+            + 0.5 * (pl.col("stars").fill_null(3.0) - 3.0)
+        ).clip(lower_bound=0.1)
+    ).sort("learner_key", "course_id")

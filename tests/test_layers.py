@@ -1,0 +1,65 @@
+"""The layers are readable from the imports: each package imports only the layers below it, and no
+module reaches for another module's private names.
+
+    cli                      the composition root: may import everything
+    flows                    orchestration: pathwise, ml, rag
+    apps                     what people and platforms read: pathwise, rag
+    ml, rag                  models and course Q&A: pathwise only
+    pathwise                 the shared base: nothing of ours above it
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pathwise.settings import PROJECT_ROOT
+
+ALLOWED = {
+    "pathwise": {"pathwise"},
+    "ml": {"pathwise", "ml"},
+    "rag": {"pathwise", "rag"},
+    "apps": {"pathwise", "rag", "apps"},
+    "flows": {"pathwise", "ml", "rag", "flows"},
+    "cli": {"pathwise", "ml", "rag", "apps", "flows", "cli"},
+}
+OURS = set(ALLOWED)
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((PROJECT_ROOT / package).rglob("*.py"))
+
+
+def imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """(module imported, names taken from it, line) for every import in the file, lazy ones too."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(a.name, [], node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module, [a.name for a in node.names], node.lineno))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_layer_imports_only_the_layers_below_it(package):
+    wrong = [
+        f"{path.relative_to(PROJECT_ROOT)}:{line} imports {module}"
+        for path in modules(package)
+        for module, _, line in imports(path)
+        if module.split(".")[0] in OURS and module.split(".")[0] not in ALLOWED[package]
+    ]
+    assert wrong == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    wrong = []
+    for package in sorted(ALLOWED):
+        for path in modules(package):
+            for module, names, line in imports(path):
+                private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+                if module.split(".")[0] in OURS and private:
+                    wrong.append(f"{path.relative_to(PROJECT_ROOT)}:{line} {module} {private}")
+    assert wrong == []

@@ -100,8 +100,8 @@ def dbt_env(base: dict[str, str] | None = None) -> dict[str, str]:
     # A partial build (--select) runs only the tests whose every parent is selected; dbt's
     # default would also run tests on models the selection did not build, and fail.
     env.setdefault("DBT_INDIRECT_SELECTION", "cautious")
-    if s.encrypted:
-        env["PATHWISE_WAREHOUSE_KEY"] = s.warehouse_key.get_secret_value()
+    if s.encryption_key:
+        env["PATHWISE_WAREHOUSE_KEY"] = s.encryption_key
         env["PATHWISE_HTTPFS_EXTENSION"] = str(httpfs_extension_path())
     else:
         env.pop("PATHWISE_WAREHOUSE_KEY", None)
@@ -166,7 +166,7 @@ def run_dbt(call: DbtCall) -> DbtProcess:
     """Run dbt in a subprocess; its events go to the debug log, its full log to `dbt.log`."""
     logger = get_run_logger()
     s = get_settings()
-    secrets = [s.warehouse_key.get_secret_value()] if s.encrypted else []
+    secrets = [s.encryption_key] if s.encryption_key else []
     call.run_results_path.unlink(missing_ok=True)  # never read a previous run's results
     logger.info("dbt %s (target %s)", call.command, call.target)
     errors: list[str] = []

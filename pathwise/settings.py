@@ -190,8 +190,14 @@ class Settings(BaseSettings):
         return self.home / "benchmarks"
 
     @property
+    def encryption_key(self) -> str | None:
+        """The at-rest key, or None when unset or empty (plain files)."""
+        key = self.warehouse_key.get_secret_value() if self.warehouse_key else ""
+        return key or None
+
+    @property
     def encrypted(self) -> bool:
-        return bool(self.warehouse_key and self.warehouse_key.get_secret_value())
+        return self.encryption_key is not None
 
 
 @lru_cache

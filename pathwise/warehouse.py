@@ -210,7 +210,7 @@ def _attach(
     if ro:
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
-    params = {"key": s.warehouse_key.get_secret_value()} if s.encrypted else {}
+    params = {"key": s.encryption_key} if s.encryption_key else {}
     con.execute(f"ATTACH '{path}' AS {alias}{clause}", params)
 
 
@@ -242,7 +242,7 @@ def open_connection(
     """
     s = settings or get_settings()
     s.home.mkdir(parents=True, exist_ok=True)
-    config = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if s.threads:
         config["threads"] = s.threads
     if s.memory_limit:

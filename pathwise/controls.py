@@ -158,7 +158,8 @@ def _now() -> datetime:
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.astimezone(UTC).isoformat(timespec="seconds")
+    # Microseconds: "was it in force at t" must not depend on two changes sharing a second.
+    return None if ts is None else ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _parse(ts: str | None) -> datetime | None:

@@ -118,3 +118,45 @@ def test_a_course_ranked_under_an_ended_boost_is_re_placed_by_its_own_score():
     ranked[1]["nightly_boost"] = 0.6
     top, used = apply_controls(ranked, [], k=4)
     assert [r["course_id"] for r in top] == ["c0", "c2", "c3", "c1"] and used == []
+
+
+def test_what_was_in_force_at_an_earlier_time(store):
+    """The app attributes a snapshot to the controls and weights of its time, not today's."""
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    defaults = {"a": 0.6, "b": 0.4}
+    boost = store.boost("c1", amount=0.2, reason="campaign", actor="ada")
+    store.set_weights({"a": 1.0}, reason="more a", actor="ada")
+    between = datetime.now(UTC)
+    store.revoke(boost, reason="over", actor="ada")
+    store.set_weights({"a": 0.0, "b": 1.0}, reason="only b", actor="ada")
+    assert (
+        store.in_force(before).controls == ()
+        and store.in_force(before).weights(defaults) == defaults
+    )
+    assert [c.control_id for c in store.in_force(between).controls] == [boost]
+    assert store.in_force(between).weights(defaults) == {"a": 1.0, "b": 0.4}
+    assert store.in_force().controls == () and store.in_force().weights(defaults) == {
+        "a": 0.0,
+        "b": 1.0,
+    }
+    # A naive time is UTC, as in the warehouse.
+    assert store.in_force(between.replace(tzinfo=None)).weights(defaults)["a"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("weights", "problem"),
+    [
+        ({"a": -0.1}, ">= 0"),
+        ({"a": float("nan")}, ">= 0"),
+        ({"a": True}, ">= 0"),
+        ({"a": 0.0, "b": 0.0}, "all be zero"),
+        ({"zzz": 1.0}, "Unknown signal 'zzz'"),
+    ],
+)
+def test_weights_are_validated_one_way_wherever_they_come_from(store, weights, problem):
+    from pathwise.controls import resolve_weights
+
+    with pytest.raises(ControlError, match=problem):
+        store.set_weights(weights, reason="try", actor="ada", known=["a", "b"])
+    with pytest.raises(ControlError, match=problem):
+        resolve_weights({"a": 0.5, "b": 0.5}, weights)

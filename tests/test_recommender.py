@@ -458,3 +458,67 @@ def test_evaluate_recs_command_records_every_method(sim_home, monkeypatch):
     assert set(rows["method"]) >= {"hybrid", "als", "popularity"}
     assert set(rows["metric"]) >= {"precision", "recall", "ndcg", "map", "coverage"}
     assert (rows["k"] == 5).all() and rows["value"].is_between(0, 1).all()
+
+
+def test_a_new_signal_is_one_module_and_everything_picks_it_up(tmp_path):
+    """A toy signal, declared and registered here alone, reaches the blend and its contribution
+    column, the weights' validation, the reasons, the signals table the app's sliders read, and
+    the evaluation's weight grid."""
+    from ml.evaluate_recs import weight_grid
+    from ml.recommender.nightly import signals_table
+    from ml.recommender.signals import Reason, Signal, register, unregister
+    from pathwise.controls import ControlStore
+
+    @register
+    class Newness(Signal):
+        name = "newness"
+        order = 5  # first in the blend, so first in the reasons
+        default_weight = 0.0
+        label = "New in the catalog"
+        description = "1 for courses added this month."
+        grid = (0.0, 2.0)
+
+        def score(self, rows, ok):
+            new = np.array([c == "c-viz" for c in self.model.course_ids], dtype=np.float32)
+            return np.broadcast_to(new, ok.shape)
+
+        def reason(self, long):
+            return long, Reason(
+                key="newness",
+                applies=pl.col("contrib_newness") > 0,
+                text=pl.lit("it is new in the catalog"),
+            )
+
+    try:
+        assert names()[0] == "newness" and default_weights()["newness"] == 0.0
+        model = Hybrid(tiny_data(), params=SMALL)
+        weights = resolve_weights(default_weights(), {"newness": 5.0})
+        recs = recommend_all(model, 10, weights)
+        viz = recs.filter(pl.col("course_id") == "c-viz")
+        assert viz.height and (viz["contrib_newness"] == 5.0).all() and (viz["rank"] == 1).all()
+        assert viz["reason"].str.starts_with("Recommended because it is new in the catalog").all()
+        others = recs.filter(pl.col("course_id") != "c-viz")
+        assert (others["contrib_newness"] == 0).all()
+        assert not others["reason"].str.contains("new in the catalog").any()
+        store = ControlStore(tmp_path / "controls.sqlite")
+        store.set_weights({"newness": 1.0}, reason="try it", actor="ada", known=names())
+        assert store.in_force().weights(default_weights())["newness"] == 1.0
+        table = signals_table(weights, "v", datetime.now(UTC))
+        assert table.row(0, named=True) | {"generated_at": None} == {
+            "signal": "newness",
+            "position": 1,
+            "label": "New in the catalog",
+            "description": "1 for courses added this month.",
+            "default_weight": 0.0,
+            "weight": 5.0,
+            "model_version": "v",
+            "generated_at": None,
+        }
+        assert weight_grid()["newness"] == (0.0, 2.0)
+    finally:
+        unregister("newness")
+    assert "newness" not in names()
+    with pytest.raises(ControlError, match="Unknown signal 'newness'"):
+        ControlStore(tmp_path / "controls.sqlite").set_weights(
+            {"newness": 1.0}, reason="gone", actor="ada", known=names()
+        )

@@ -23,7 +23,7 @@ import uvicorn
 
 from pathwise import snapshots
 from pathwise.controls import ControlStore
-from pathwise.settings import get_settings
+from pathwise.settings import PROJECT_ROOT, get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -355,3 +355,76 @@ def test_the_nightly_deployment_runs_every_night():
     [schedule] = d.schedules
     assert schedule.schedule.cron == SCHEDULE == "0 2 * * *"
     assert schedule.schedule.timezone == "UTC" and schedule.active
+
+
+def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
+    """One store state (a boost that has just expired, a live boost, a suppression, new weights),
+    read by the nightly recommender, the read API and the Control Tower: all three apply the same,
+    because all three ask `pathwise.controls` the same question."""
+    from dataclasses import replace
+
+    from streamlit.testing.v1 import AppTest
+
+    from flows.nightly import publish, recommend
+    from ml.recommender import default_weights
+    from pathwise.accounts import UserStore
+
+    store = ControlStore()
+    learner, courses = some_learner(snapshots.require_current())
+    ended, live, hidden = courses[5], courses[6], courses[1]
+    ended_id = store.boost(ended, amount=1.0, reason="test: short", actor="test", days=1 / 86400)
+    live_id = store.boost(live, amount=1.0, reason="test: campaign", actor="test")
+    hidden_id = store.suppress(hidden, reason="test: broken", actor="test")
+    store.set_weights({"popularity": 0.9, "collaborative": 0.7}, reason="test", actor="test")
+    time.sleep(1.5)  # the short boost ends
+    try:
+        now = store.in_force()
+        weights = now.weights(default_weights())
+        assert {c.control_id for c in now.controls} == {live_id, hidden_id}
+        assert (weights["popularity"], weights["collaborative"]) == (0.9, 0.7)
+
+        # The nightly recommender ranks with exactly these.
+        recommend.fn()
+        publish.fn()
+        snap = snapshots.require_current()
+        con = snap.connect()
+        served_weights = dict(
+            con.sql("select signal, weight from recommendation_signals").fetchall()
+        )
+        boost = dict(
+            con.sql("select course_id, max(boost) from recommendations group by 1").fetchall()
+        )
+        n_hidden = con.execute(
+            "select count(*) from recommendations where course_id = ?", [hidden]
+        ).fetchall()[0][0]
+        con.close()
+        assert served_weights == weights
+        assert boost[live] == 1.0 and boost.get(ended, 0.0) == 0.0 and n_hidden == 0
+
+        # The read API applies the same at read time (once it has loaded the new snapshot).
+        for _ in range(100):
+            body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=10").json()
+            if body["snapshot_version"] == snap.version:
+                break
+            time.sleep(0.1)
+        items = {i["course_id"]: i for i in body["items"]}
+        assert body["items"][0]["course_id"] == live and live_id in body["controls_applied"]
+        assert hidden not in items and ended_id not in body["controls_applied"]
+        assert items.get(ended, {}).get("boost", 0.0) == 0.0
+
+        # The Control Tower shows the same controls and weights in force.
+        admin = UserStore().add("agree-admin", "a-test-password", "admin", replace=True)
+        at = AppTest.from_file(str(PROJECT_ROOT / "apps" / "streamlit_app.py"), default_timeout=60)
+        at.session_state["pathwise_user"] = replace(admin, signed_in_at=time.time())
+        at.run()
+        at.switch_page("app_pages/interventions.py").run()
+        assert not at.exception, at.exception
+        assert at.tabs[2].label == "Active controls (2)"
+        assert at.slider(key="w_popularity").value == 0.9
+        assert at.slider(key="w_collaborative").value == 0.7
+    finally:
+        for control_id in (live_id, hidden_id):
+            store.revoke(control_id, reason="test over", actor="test")
+        store.set_weights(default_weights(), reason="test over", actor="test")
+        recommend.fn()
+        publish.fn()

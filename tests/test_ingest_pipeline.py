@@ -180,18 +180,28 @@ def test_no_personal_data_in_any_table(platform, pathwise_home):
 
 INGEST_ALL = (
     "import sys; from pathlib import Path; from pathwise.ingestion import ingest_file\n"
-    "for f in sorted(Path(sys.argv[1]).iterdir()): ingest_file(f)\n"
+    "for f in sorted(Path(sys.argv[1]).iterdir()): ingest_file(f); print(f.name, flush=True)\n"
 )
 
 
-def run_ingest(home: Path, platform: Path, kill_after: float | None = None) -> int:
+def run_ingest(home: Path, platform: Path, kill: tuple[int, float] | None = None) -> int:
+    """Ingest every event file in a subprocess; with `kill=(n, s)`, SIGKILL it `s` seconds after
+    its n-th file is loaded (so the kill lands while later batches are still to load, whatever
+    the machine's speed)."""
     env = {**os.environ, "PATHWISE_HOME": str(home), "PATHWISE_WAREHOUSE_KEY": ""}
     proc = subprocess.Popen(
-        [sys.executable, "-c", INGEST_ALL, str(platform / "events")], env=env, cwd=PROJECT_ROOT
+        [sys.executable, "-c", INGEST_ALL, str(platform / "events")],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    if kill_after is None:
+    if kill is None:
+        proc.stdout.read()
         return proc.wait(timeout=600)
-    time.sleep(kill_after)
+    for _ in range(kill[0]):
+        proc.stdout.readline()
+    time.sleep(kill[1])
     proc.send_signal(signal.SIGKILL)
     return proc.wait(timeout=60)
 
@@ -200,13 +210,14 @@ def test_sigkill_mid_batch_then_rerun_equals_uninterrupted(platform, tmp_path):
     reference = tmp_path / "reference"
     t0 = time.perf_counter()
     assert run_ingest(reference, platform) == 0
-    total = time.perf_counter() - t0
-    expected = dump(Settings(home=reference))
     files = len(event_files(platform))
+    per_file = (time.perf_counter() - t0) / files
+    expected = dump(Settings(home=reference))
     killed_midway = 0
-    for i, share in enumerate((0.35, 0.6, 0.85)):
+    # After the first, a middle and the second-to-last file, part-way into the next batch.
+    for i, after in enumerate((1, files // 2, files - 1)):
         home = tmp_path / f"killed-{i}"
-        code = run_ingest(home, platform, kill_after=total * share)
+        code = run_ingest(home, platform, kill=(after, per_file * 0.4))
         if code == -signal.SIGKILL and (home / "warehouse.duckdb").exists():
             with connect(read_only=True, settings=Settings(home=home)) as con:
                 done = con.execute(
@@ -214,5 +225,5 @@ def test_sigkill_mid_batch_then_rerun_equals_uninterrupted(platform, tmp_path):
                 ).fetchall()[0][0]
             killed_midway += done < files
         assert run_ingest(home, platform) == 0
-        assert dump(Settings(home=home)) == expected, f"kill at {share:.0%} of the run"
+        assert dump(Settings(home=home)) == expected, f"kill after file {after} of {files}"
     assert killed_midway >= 2, "the kills should land while batches were still to load"

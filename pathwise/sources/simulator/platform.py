@@ -16,6 +16,11 @@ this data should be able to find):
 - Frustration lowers engagement (fewer active days) before a drop; enrolments idle for
   AUTO_DROP_IDLE_DAYS are ended by the platform (course_drop without a session or reason).
 - Searches for demanded skills that no course teaches return 0 or few results (content gaps).
+- A completion shift (`completion_factor` < 1, from `shift_from_day` on) is the platform
+  getting worse for monitoring to notice: learners about to start a course's last module give
+  it up with probability 1 - completion_factor, so completions fall by that factor. It draws
+  random numbers only when on, so without it the files are those of an unshifted run, and the
+  days before the shift are the same in both.
 
 Platform events (nudge_sent, idle course_drop) have no session and no context.
 Conventions: quiz ids `<module_id>-Q`, rec_id `rec_` + 12 hex digits, nudge_id `ndg_` + 12,
@@ -33,6 +38,7 @@ from pathwise.sources.simulator.catalog import ROLE_TOP_SKILLS, Catalog, Roles
 from pathwise.sources.simulator.learners import Learners
 from pathwise.sources.simulator.randomness import random_ids, random_stream
 from pathwise.sources.simulator.texts import (
+    DROP_CAUSES,
     FORUM_COURSE,
     FORUM_GENERAL,
     SEARCH_TEMPLATES,
@@ -117,9 +123,12 @@ class Platform:
         roles: Roles,
         learners: Learners,
         texts: TextPools,
+        completion_factor: float = 1.0,
+        shift_from_day: int = 0,
     ):
         n, c = len(learners.style), len(catalog.difficulty)
         self.seed, self.start_ms = seed, start_ms
+        self.completion_factor, self.shift_from_day = completion_factor, shift_from_day
         self.cat, self.roles, self.lrn, self.texts = catalog, roles, learners, texts
         self.course = np.full(n, -1, dtype=np.int32)  # current enrolment
         self.pos = np.zeros(n, dtype=np.int32)  # next module, 0-based
@@ -146,6 +155,7 @@ class Platform:
     def day(self, d: int) -> pl.DataFrame:
         """Simulate day `d`: columns event_type, u, t, course, module, client, properties."""
         self.rng = rng = random_stream(self.seed, 3, d)
+        self.today = d
         self.ev = EventBuffer()
         lrn, n = self.lrn, len(self.course)
         ms0 = self.start_ms + d * DAY_MS
@@ -419,6 +429,9 @@ class Platform:
         self.pos[s] += 1
         self.done[s] = 0
         self.complete(s[self.pos[s] >= cat.n_modules[c]])
+        if self.completion_factor != 1 and self.today >= self.shift_from_day:
+            last = self.pos[s] == cat.n_modules[c] - 1  # the last module comes next
+            self.give_up(s[last], c[last])
 
     def complete(self, s: np.ndarray) -> None:
         rng, c = self.rng, self.course[s]
@@ -511,7 +524,18 @@ class Platform:
         out = self.rng.random(len(s)) < risk
         s, c = s[out], c[out]
         causes = np.stack([hard + low, easy, 0.7 * wrong_format, 0.4 * slow + 0.1])  # DROP_REASONS
-        cause = causes[:, out].argmax(axis=0)
+        self.leave(s, c, causes[:, out].argmax(axis=0))
+
+    def give_up(self, s: np.ndarray, c: np.ndarray) -> None:
+        """Under a completion shift, learners about to start a course's last module leave it
+        with probability 1 - completion_factor ("no time"), so completions fall by that factor
+        whatever made the others complete or drop. Draws nothing without a shift."""
+        out = self.rng.random(len(s)) >= self.completion_factor
+        self.leave(s[out], c[out], np.full(out.sum(), DROP_CAUSES.index("time")))
+
+    def leave(self, s: np.ndarray, c: np.ndarray, cause: np.ndarray) -> None:
+        """Learners `s` drop course `c`, most giving a reason of their cause (DROP_REASONS);
+        some rate the course."""
         self.ev.add(
             "course_drop",
             s,

@@ -40,10 +40,24 @@ def simulate(
     start: str,
     bad_share: float,
     catalog_seed: int | None = None,
+    completion_factor: float = 1.0,
+    shift_from_day: int = 0,
 ) -> dict:
     """Simulate the platform and write events/, catalog/ and truth/ under `out` (see the
     package docstring); returns a JSON-able summary. `catalog_seed` (default `seed`) lets a
-    second, independent cohort of learners use the same catalog."""
+    second, independent cohort of learners use the same catalog.
+
+    `completion_factor` (0-1) shifts the platform from day `shift_from_day` (0-based) on:
+    course completions fall by that factor (0.8: 20% fewer), the days before are those of the
+    unshifted run (see `platform`). 1.0 changes nothing.
+    """
+    if not 0 <= completion_factor <= 1:
+        raise ValueError(
+            f"completion_factor must be between 0 and 1 (0.8: 20% fewer completions), not "
+            f"{completion_factor}: the shift can only take completions away"
+        )
+    if shift_from_day < 0:
+        raise ValueError(f"shift_from_day is a 0-based day index, not {shift_from_day}")
     began = time.perf_counter()
     out = Path(out)
     suffix = events_io.suffix_for(fmt)
@@ -54,7 +68,10 @@ def simulate(
         seed if catalog_seed is None else catalog_seed, courses, SEEDS_DIR
     )
     lrn = make_learners(seed, learners, days, catalog, roles, skills)
-    platform = Platform(seed, start_ms, catalog, roles, lrn, text_pools(catalog, roles, skills))
+    texts = text_pools(catalog, roles, skills)
+    platform = Platform(
+        seed, start_ms, catalog, roles, lrn, texts, completion_factor, shift_from_day
+    )
     other_files = _write_frames(
         out,
         {
@@ -92,6 +109,8 @@ def simulate(
         "start": start,
         "days": days,
         "learners": learners,
+        "completion_factor": completion_factor,
+        "shift_from_day": shift_from_day,
         "courses": len(catalog.difficulty),
         "modules": len(catalog.mod_fmt),
         "events": sum(counts.values()),

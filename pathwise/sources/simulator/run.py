@@ -51,13 +51,7 @@ def simulate(
     course completions fall by that factor (0.8: 20% fewer), the days before are those of the
     unshifted run (see `platform`). 1.0 changes nothing.
     """
-    if not 0 <= completion_factor <= 1:
-        raise ValueError(
-            f"completion_factor must be between 0 and 1 (0.8: 20% fewer completions), not "
-            f"{completion_factor}: the shift can only take completions away"
-        )
-    if shift_from_day < 0:
-        raise ValueError(f"shift_from_day is a 0-based day index, not {shift_from_day}")
+    _check_shift(completion_factor, shift_from_day)
     began = time.perf_counter()
     out = Path(out)
     suffix = events_io.suffix_for(fmt)
@@ -72,18 +66,7 @@ def simulate(
     platform = Platform(
         seed, start_ms, catalog, roles, lrn, texts, completion_factor, shift_from_day
     )
-    other_files = _write_frames(
-        out,
-        {
-            "catalog/courses.csv": catalog.courses,
-            "catalog/modules.csv": catalog.modules,
-            "catalog/course_skills.csv": catalog.course_skills,
-            "catalog/course_prerequisites.csv": catalog.prerequisites,
-        },
-    )
-    (out / "events").mkdir(parents=True, exist_ok=True)
-    for old in (out / "events").glob("events-*"):  # a previous run may have had more days
-        old.unlink()
+    other_files = _write_catalog(out, catalog)
     setup_s = time.perf_counter() - began
 
     names = [f"events/events-{first_day + dt.timedelta(days=d)}{suffix}" for d in range(days)]
@@ -127,6 +110,33 @@ def simulate(
         },
         "events_per_s": round(rows / total_s),
     }
+
+
+def _check_shift(completion_factor: float, shift_from_day: int) -> None:
+    if not 0 <= completion_factor <= 1:
+        raise ValueError(
+            f"completion_factor must be between 0 and 1 (0.8: 20% fewer completions), not "
+            f"{completion_factor}: the shift can only take completions away"
+        )
+    if shift_from_day < 0:
+        raise ValueError(f"shift_from_day is a 0-based day index, not {shift_from_day}")
+
+
+def _write_catalog(out: Path, catalog: Catalog) -> list[dict]:
+    """Write catalog/ and empty events/ (a previous run may have had more days)."""
+    written = _write_frames(
+        out,
+        {
+            "catalog/courses.csv": catalog.courses,
+            "catalog/modules.csv": catalog.modules,
+            "catalog/course_skills.csv": catalog.course_skills,
+            "catalog/course_prerequisites.csv": catalog.prerequisites,
+        },
+    )
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    for old in (out / "events").glob("events-*"):
+        old.unlink()
+    return written
 
 
 def _run_days(

@@ -45,6 +45,17 @@ def simulate(
         float,
         typer.Option(help="Share of events turned into bad input (0 disables).", min=0, max=0.5),
     ] = 0.01,
+    completion_factor: Annotated[
+        float,
+        typer.Option(
+            help="From --shift-from-day on, completions fall by this factor (0.8: 20% fewer).",
+            min=0,
+            max=1,
+        ),
+    ] = 1.0,
+    shift_from_day: Annotated[
+        int, typer.Option(help="First day (0-based) of the completion shift.", min=0)
+    ] = 0,
 ) -> None:
     """Simulate a learning platform: catalog, learners and a day-by-day event stream."""
     from pathwise.sources.simulator import simulate as run
@@ -58,6 +69,8 @@ def simulate(
         fmt=fmt.value,
         start=start,
         bad_share=bad_share,
+        completion_factor=completion_factor,
+        shift_from_day=shift_from_day,
     )
     typer.echo(json.dumps(summary, indent=2, default=str))
 

@@ -48,3 +48,51 @@ def delta_pp(current: float | None, previous: float | None) -> str | None:
     if current is None or previous is None or math.isnan(current) or math.isnan(previous):
         return None
     return f"{(current - previous) * 100:+.1f} pp"
+
+
+RULE_LABELS = {
+    "prerequisites": "prerequisites met",
+    "difficulty_ceiling": "at most one level above the learner's",
+    "diversity_cap": "at most 3 courses of a category per tier of the list",
+}
+
+
+def model_card(model: dict) -> None:
+    """What serves the recommendations: the model, how it was chosen, the rules, the weights."""
+    v = model["validation"]
+    ndcg = v.get("ndcg", {})
+    params = ", ".join(f"{k} {val:g}" for k, val in sorted(model["params"].items()))
+    algorithm = {"ease": "EASE", "als": "ALS", "bpr": "BPR"}.get(model["algorithm"], "?")
+    with st.container(border=True):
+        st.markdown(f"**Model in service** `{model['model_version']}`")
+        if model["config_source"] == "tuned":
+            st.markdown(
+                f"Collaborative model **{algorithm}** ({params}), chosen with the blend weights "
+                f"and the rules on this platform's later enrolments "
+                f"({v.get('validation_learners', 0):,} learners after {v.get('validation_cut', '?')[:10]}): "
+                f"NDCG@10 **{ndcg.get('served', 0):.3f}** against plain ALS "
+                f"{ndcg.get('als_untuned', 0):.3f} (tuned {ndcg.get('als_tuned', 0):.3f}) and "
+                f"popularity {ndcg.get('popularity', 0):.3f}."
+            )
+        else:
+            st.markdown(
+                f"Collaborative model **{algorithm}** ({params}) with the versioned default "
+                "weights: too little data yet to tune on this platform."
+            )
+        costs = v.get("rule_costs", {})
+        rules = [
+            f"{'✓' if on else '✗'} {RULE_LABELS[name]}"
+            + (f" (costs {costs[name]:.1%} of NDCG)" if name in costs else "")
+            for name, on in (
+                ("prerequisites", model["rules"].get("prerequisites")),
+                ("difficulty_ceiling", model["rules"].get("difficulty_ceiling")),
+                ("diversity_cap", model["rules"].get("diversity_cap")),
+            )
+        ]
+        st.caption("Rules: " + " · ".join(rules))
+        if model["weights_overridden"]:
+            st.warning(
+                "Admins' saved blend weights override the tuned ones "
+                "(Interventions → Blend weights).",
+                icon=":material/tune:",
+            )

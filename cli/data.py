@@ -94,11 +94,20 @@ def import_coco(
     ],
     out: OutDir = Path("var/landing/coco"),
     fmt: Format = FileFormat.parquet,
+    holdout_share: Annotated[
+        float,
+        typer.Option(
+            help="Write the latest share of enrolments to OUT/holdout/ instead, to ingest after "
+            "a nightly run and score what was served (`pathwise evaluate recs --served`).",
+            min=0,
+            max=0.9,
+        ),
+    ] = 0.0,
 ) -> None:
     """COCO Udemy enrolments and knowledge graph -> contract events + catalog."""
     from pathwise.sources.coco import import_coco as run
 
-    typer.echo(json.dumps(run(src, out, fmt.value), indent=2, default=str))
+    typer.echo(json.dumps(run(src, out, fmt.value, holdout_share), indent=2, default=str))
 
 
 @app.command(rich_help_panel=PANEL)

@@ -61,6 +61,7 @@ def evaluate_styles(
 
 
 class RecDataset(StrEnum):
+    all = "all"
     simulator = "simulator"
     coco = "coco"
 
@@ -69,26 +70,43 @@ class RecDataset(StrEnum):
 def evaluate_recs(
     dataset: Annotated[
         RecDataset,
-        typer.Option(help="Which courses in the warehouse: the simulated ones or the COCO import."),
-    ] = RecDataset.simulator,
+        typer.Option(
+            help="Which courses in the warehouse: the simulated ones, the COCO import, all."
+        ),
+    ] = RecDataset.all,
+    served: Annotated[
+        bool,
+        typer.Option(
+            "--served",
+            help="Score the published snapshot's lists against the enrolments that came after "
+            "the data its nightly run saw (the whole warehouse; --dataset does not apply).",
+        ),
+    ] = False,
+    folds: Annotated[
+        int, typer.Option(help="Rolling-origin folds (each tuned on its own validation).", min=1)
+    ] = 1,
     k: Annotated[int, typer.Option(help="Cut-off of precision, recall, NDCG and MAP.", min=1)] = 10,
     tune: Annotated[
         bool,
-        typer.Option(help="Tune ALS and the blend weights on the validation split (minutes)."),
+        typer.Option(help="Tune as the nightly run does (minutes); --no-tune: the defaults."),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Hybrid recommender vs popularity and tuned plain ALS, on a chronological split.
+    """What the nightly run serves vs popularity and plain ALS (untuned and tuned), on later data.
 
-    Train on earlier interactions, test on later ones; ALS and the blend weights are tuned on a
-    validation split carved from the training period. For COCO first run
-    `pathwise import coco ../shared/data/coco --out var/landing/coco`,
-    `pathwise ingest var/landing/coco` and `pathwise build`.
+    Default: replay the nightly run's choices at a chronological cut (tuned on a validation split
+    before it), score on the enrolments after it, with each rule's cost. --served: score the
+    published snapshot as served. For COCO first run `pathwise import coco ../shared/data/coco
+    --out var/landing/coco [--holdout-share 0.2]`, `pathwise ingest var/landing/coco` and
+    `pathwise build` (with a holdout: `pathwise nightly`, `pathwise ingest
+    var/landing/coco/holdout`, then --served).
     """
     from ml.evaluate_recs import evaluate_and_record, render
 
-    report = evaluate_and_record(dataset.value, k=k, tune=tune)
-    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(dataset, report))
+    name = None if served or dataset is RecDataset.all else dataset.value
+    report = evaluate_and_record(name, k=k, tune_config=tune, folds=folds, served=served)
+    label = "served snapshot" if served else dataset.value
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(label, report))
 
 
 @app.command("rag")

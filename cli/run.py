@@ -32,7 +32,6 @@ def nightly(
             help="Source folders to ingest (default: each folder under $PATHWISE_HOME/landing)."
         ),
     ] = None,
-    algorithm: Annotated[str, typer.Option(help="Collaborative filtering: als or bpr.")] = "als",
     skip: Annotated[
         list[str] | None,
         typer.Option(help="Leave out a step this time (repeatable), e.g. --skip index."),
@@ -47,9 +46,7 @@ def nightly(
     if serve:
         serve_nightly()
         return
-    result = nightly_flow(
-        landing=[str(p) for p in landing] if landing else None, algorithm=algorithm, skip=skip
-    )
+    result = nightly_flow(landing=[str(p) for p in landing] if landing else None, skip=skip)
     typer.echo(json.dumps({k: result[k] for k in ("snapshot", "seconds")}, indent=2, default=str))
 
 

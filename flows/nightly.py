@@ -58,13 +58,14 @@ def score_dropout_risk() -> dict:
 
 
 @task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def recommend(algorithm: str = "als") -> dict:
-    """Train the hybrid recommender and write every learner's ranked, explained candidates."""
+def recommend() -> dict:
+    """Choose the configuration (tuned per dataset), train the hybrid recommender and write every
+    learner's ranked, explained candidates."""
     from ml.recommender import train_and_recommend
 
     in_force = ControlStore().in_force()  # the admins' boosts, suppressions and weights
     with connect() as con:
-        return train_and_recommend(con, in_force=in_force, algorithm=algorithm)
+        return train_and_recommend(con, in_force=in_force)
 
 
 @task(cache_policy=NO_CACHE)
@@ -96,9 +97,7 @@ STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", 
 
 
 @flow(name="nightly")
-def nightly_flow(
-    landing: list[str] | None = None, algorithm: str = "als", skip: list[str] | None = None
-) -> dict:
+def nightly_flow(landing: list[str] | None = None, skip: list[str] | None = None) -> dict:
     """Run every nightly step in order; stop at the first failure, leaving serving untouched.
 
     `skip` names steps to leave out this time (e.g. `index` when the content has not changed).
@@ -118,7 +117,7 @@ def nightly_flow(
         "index": index_content,
         "styles": detect_learning_styles,
         "dropout": score_dropout_risk,
-        "recommend": lambda: recommend(algorithm),
+        "recommend": recommend,
         "drift": check_drift,
         "publish": publish,
     }

@@ -1,306 +1,304 @@
-"""Offline evaluation of the recommender: the hybrid against popularity and tuned plain ALS.
+"""Offline evaluation of the recommender: what the nightly run would serve, against plain ALS.
 
-Chronological, leak-free protocol (the same for the simulator and COCO):
+Two protocols, both chronological and leak-free:
 
-    |------------- train ----------------|---- test ----|     test cut: the (1 - test_share)
-    |------- fit -------|--- validation --|                    quantile of enrolment times
-                                                              validation cut: same, within train
+`evaluate` (`pathwise evaluate recs`): the nightly run's own choices, replayed in the past.
 
-- Everything a model sees is as of a cut: interactions, completions, levels, skill gaps and
-  popularity are rebuilt from events before it (`Hybrid(as_of=...)`).
-- Relevant items: courses a learner enrols in after the cut that they had not taken before.
-  Learners count when they had at least one interaction before the cut (warm learners: plain
-  ALS knows nothing of the others) and one such enrolment after it.
-- Every method ranks the same candidates: courses not yet enrolled in or completed.
-- Tuning on the validation split only: plain ALS's factors, regularization and confidence
-  alpha, then the hybrid's blend weights (with those ALS factors). The test split is scored once.
+    |------------- train ---------------------|---- test ----|   test cut: the (1 - test_share)
+    |------- fit -----------|--- validation --|                  quantile of enrolment times
+
+  Everything a model sees is as of a cut. The configuration is tuned exactly as the nightly run
+  tunes it (`ml.recommender.tuning.tune`) on the validation split inside the training period,
+  then the served configuration and its baselines are scored once on the test split: popularity,
+  plain ALS untuned (the shipped defaults) and tuned on the same validation split, the
+  collaborative model alone, the blend with the versioned default weights, and the served list
+  with each rule switched (what each rule costs). `folds` > 1 repeats it at earlier origins
+  (rolling-origin cross-validation), each fold tuned on its own validation split.
+
+`evaluate_served` (`pathwise evaluate recs --served`): the published snapshot's lists, as served,
+  scored against the enrolments that happened after the data the nightly run saw, beside plain
+  ALS trained on exactly that data (untuned, and with the parameters its tuning chose).
+
+Relevant items: courses a learner enrols in after the cut that they had not taken before;
+learners count when they had at least one interaction before the cut (warm learners: no
+collaborative model knows the others).
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 
+import duckdb
 import numpy as np
 import polars as pl
 
 from ml.metrics import METRICS, catalog_coverage, mean_at_k
-from ml.recommender import (
-    ALS_PARAMS,
-    WEIGHTS_VERSION,
-    Hybrid,
-    RecData,
-    blend,
-    block_rows,
-    default_weights,
-    eligible,
-    rank,
-    signal_scores,
-    top_n,
+from ml.recommender import ALS_PARAMS, Hybrid, RecData, Rules, default_weights
+from ml.recommender.tuning import (
+    K,
+    RecConfig,
+    cut_time,
+    default_config,
+    evaluate_ranker,
+    metrics_row,
+    rank_collaborative,
+    rank_hybrid,
+    rank_popularity,
+    relevant_after,
+    tune,
 )
-from ml.recommender.signals import registered
+from pathwise import snapshots
 
-ALS_GRID = {
-    "factors": (32, 64, 128),
-    "regularization": (0.01, 0.1, 1.0, 10.0, 30.0, 100.0),
-    "alpha": (0.3, 1.0, 10.0, 40.0, 100.0),
-}
-
-
-def weight_grid() -> dict[str, tuple[float, ...]]:
-    """The blend weights tried on the validation split: each registered signal's own grid."""
-    return {cls.name: tuple(cls.grid) for cls in registered()}
-
-
-# Validation learners scored per grid point (beyond it, a fixed random sample). All of COCO's
-# 3,858: a 2,000 sample flipped the chosen weights between two orders of the same learners.
-TUNE_LEARNERS = 5000
-
-
-def cut_time(data: RecData, share: float, before: datetime | None = None) -> datetime:
-    """The time after which the last `share` of enrolments (before `before`) happen."""
-    at = data.events.filter(pl.col("kind") == "enroll")["at"]
-    if before is not None:
-        at = at.filter(at < before)
-    if at.len() < 10:
-        raise RuntimeError("Too few enrolments to split chronologically (need at least 10).")
-    return at.sort()[int(at.len() * (1 - share))]
-
-
-def relevant_after(
-    data: RecData, hybrid: Hybrid, start: datetime, end: datetime | None
-) -> dict[int, set[int]]:
-    """learner row -> course columns first enrolled in within [start, end), warm learners only."""
-    ev = data.events.filter((pl.col("kind") == "enroll") & (pl.col("at") >= start))
-    if end is not None:
-        ev = ev.filter(pl.col("at") < end)
-    cidx = {c: i for i, c in enumerate(hybrid.course_ids)}
-    warm = set(np.flatnonzero(np.diff(hybrid.X.indptr) > 0).tolist())
-    truth: dict[int, set[int]] = {}
-    for key, course in ev.select("learner_key", "course_id").unique().iter_rows():
-        r, c = hybrid.lidx.get(key), cidx.get(course)
-        if r is None or c is None or r not in warm or hybrid.taken[r, c]:
-            continue
-        truth.setdefault(r, set()).add(c)
-    return truth
-
-
-def _lists(top: np.ndarray, rows: Sequence[int]) -> dict[int, list[int]]:
-    return {r: [c for c in t if c >= 0] for r, t in zip(rows, top.tolist(), strict=True)}
-
-
-def rank_popularity(hybrid: Hybrid, rows: np.ndarray, k: int) -> np.ndarray:
-    ok = eligible(hybrid, rows, rules=False)
-    return top_n(np.where(ok, hybrid.popularity[None, :], -np.inf), k)
-
-
-def rank_als(hybrid: Hybrid, rows: np.ndarray, k: int) -> np.ndarray:
-    ok = eligible(hybrid, rows, rules=False)
-    raw = hybrid.user_factors[rows] @ hybrid.item_factors.T
-    return top_n(np.where(ok, raw, -np.inf), k)
-
-
-def rank_hybrid(
-    hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
-) -> np.ndarray:
-    return rank(hybrid, rows, k, weights)[0]
-
-
-def rank_unchecked(
-    hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
-) -> np.ndarray:
-    """The hybrid without the prerequisite rule (an ablation, never served)."""
-    ok = eligible(hybrid, rows, prerequisites=False)
-    return blend(hybrid, signal_scores(hybrid, rows, ok), ok, weights, k)[0]
-
-
-def rank_strict(
-    hybrid: Hybrid, rows: np.ndarray, k: int, weights: Mapping[str, float]
-) -> np.ndarray:
-    """The hybrid with prerequisites met only by passing them (no waivers; an ablation)."""
-    ok = eligible(hybrid, rows, waivers=False)
-    return blend(hybrid, signal_scores(hybrid, rows, ok), ok, weights, k)[0]
-
-
-def score(
-    ranker: Callable[[np.ndarray, int], np.ndarray],
-    truth: Mapping[int, set[int]],
-    k: int,
-    n_courses: int,
-) -> dict[str, float]:
-    rows = np.array(sorted(truth), dtype=np.int64)
-    b = block_rows(n_courses)
-    top = np.concatenate([ranker(rows[i : i + b], k) for i in range(0, len(rows), b)])
-    lists = _lists(top, rows.tolist())
-    out = mean_at_k(lists, truth, k)
-    out["coverage"] = catalog_coverage(lists.values(), n_courses, k)
-    return out
-
-
-def tune_als(hybrid: Hybrid, truth: Mapping[int, set[int]], k: int, progress=None) -> dict:
-    """Grid search of plain ALS on the validation split; returns the best params and NDCG."""
-    best: dict = {"ndcg": -1.0}
-    for factors, reg, alpha in itertools.product(*ALS_GRID.values()):
-        params = {**ALS_PARAMS, "factors": factors, "regularization": reg, "alpha": alpha}
-        hybrid.refit("als", params)
-        ndcg = score(lambda r, n: rank_als(hybrid, r, n), truth, k, len(hybrid.course_ids))["ndcg"]
-        if ndcg > best["ndcg"]:
-            best = {"params": params, "ndcg": ndcg}
-        if progress:
-            progress()
-    return best
-
-
-def tune_weights(hybrid: Hybrid, truth: Mapping[int, set[int]], k: int, progress=None) -> dict:
-    """Grid search of the blend weights on the validation split (signals computed once).
-
-    A signal that is 0 for every validation learner (COCO has no target roles, quizzes or
-    passes) cannot change a list: it keeps its first grid value instead of multiplying the grid.
-    """
-    rows = np.array(sorted(truth, key=lambda r: hybrid.learner_keys[r]), dtype=np.int64)
-    rng = np.random.default_rng(0)
-    if len(rows) > TUNE_LEARNERS:  # the same learners whatever order they were loaded in
-        rows = rng.choice(rows, TUNE_LEARNERS, replace=False)
-    rows = np.sort(rows)
-    ok = eligible(hybrid, rows)
-    sig = signal_scores(hybrid, rows, ok)
-    sub = {r: truth[r] for r in rows.tolist()}
-    full = weight_grid()
-    grid = {s: values if sig[s].any() else values[:1] for s, values in full.items()}
-    step = _grid_size(full) // _grid_size(grid)  # progress: the skipped points too
-    best: dict = {"ndcg": -1.0, "grid": []}
-    for values in itertools.product(*grid.values()):
-        weights = dict(zip(grid, values, strict=True))
-        top = blend(hybrid, sig, ok, weights, k)[0]
-        ndcg = mean_at_k(_lists(top, rows.tolist()), sub, k)["ndcg"]
-        best["grid"].append([*values, ndcg])
-        if ndcg > best["ndcg"] + 1e-12:
-            best.update(weights=weights, ndcg=ndcg)
-        for _ in range(step if progress else 0):
-            progress()
-    return best
+Progress = Callable[[str, int], Callable[[], None]]
 
 
 def evaluate(
     data: RecData,
     *,
-    k: int = 10,
+    k: int = K,
     test_share: float = 0.2,
     val_share: float = 0.2,
-    tune: bool = True,
-    progress: Callable[[str, int], Callable[[], None]] | None = None,
+    folds: int = 1,
+    tune_config: bool = True,
+    progress: Progress | None = None,
 ) -> dict:
-    """Run the whole protocol; returns per-method metrics on the test split and what was chosen."""
+    """The whole protocol; `folds` test windows of `test_share / folds` each, latest last."""
     t0 = time.perf_counter()
-    test_cut = cut_time(data, test_share)
-    val_cut = cut_time(data, val_share, before=test_cut)
+    width = test_share / folds
+    origins = [cut_time(data, width * (folds - i)) for i in range(folds)]
+    ends: list[datetime | None] = [*origins[1:], None]
+    reports = [
+        evaluate_fold(data, origin, end, k, val_share, tune_config, progress)
+        for origin, end in zip(origins, ends, strict=True)
+    ]
+    last = reports[-1]
+    report = {**last, "folds": reports if folds > 1 else [], "seconds": 0.0}
+    if folds > 1:
+        report["cv"] = {
+            method: {
+                "ndcg_mean": float(np.mean([r["results"][method]["ndcg"] for r in reports])),
+                "ndcg_sd": float(np.std([r["results"][method]["ndcg"] for r in reports])),
+            }
+            for method in last["results"]
+        }
+        ratios = [r["gain"]["served_vs_als_tuned"] for r in reports]
+        report["cv"]["served_vs_als_tuned"] = {
+            "mean": float(np.mean(ratios)),
+            "min": float(np.min(ratios)),
+        }
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    return report
 
-    # Validation: fit on events before val_cut, judge on enrolments in [val_cut, test_cut).
-    val = Hybrid(data, as_of=val_cut)
-    val_truth = relevant_after(data, val, val_cut, test_cut)
-    if tune:
-        als = tune_als(val, val_truth, k, progress and progress("ALS grid", _grid_size(ALS_GRID)))
-        val.refit("als", als["params"])
-        tuned = tune_weights(
-            val, val_truth, k, progress and progress("weights grid", _grid_size(weight_grid()))
+
+def evaluate_fold(
+    data: RecData,
+    test_cut: datetime,
+    test_end: datetime | None,
+    k: int,
+    val_share: float,
+    tune_config: bool,
+    progress: Progress | None,
+) -> dict:
+    """Tune as the nightly run would on the data before `test_cut`, score on [test_cut, end)."""
+    config = (
+        tune(data, as_of=test_cut, k=k, val_share=val_share, progress=progress)
+        if (tune_config)
+        else default_config()
+    )
+    model = Hybrid(data, as_of=test_cut, algorithm=config.algorithm, params=config.params)
+    truth = relevant_after(data, model, test_cut, test_end)
+    results = served_and_ablations(model, truth, k, config)
+    tuned_als = config.metrics.get("als_tuned_params", ALS_PARAMS)
+    for name, params in (("als_untuned", ALS_PARAMS), ("als_tuned", tuned_als)):
+        model.refit("als", params)
+        results[name] = evaluate_ranker(
+            lambda r, n: rank_collaborative(model, r, n), truth, k, len(model.course_ids)
         )
-    else:
-        als = {"params": dict(ALS_PARAMS), "ndcg": None}
-        tuned = {"weights": default_weights(), "ndcg": None}
-    defaults = default_weights()
-    default_val = score(
-        lambda r, n: rank_hybrid(val, r, n, defaults), val_truth, k, len(val.course_ids)
-    )["ndcg"]
-
-    # Test: fit on everything before test_cut with the chosen settings, score once.
-    test = Hybrid(data, as_of=test_cut, params=als["params"])
-    truth = relevant_after(data, test, test_cut, None)
-    m = len(test.course_ids)
-    methods = {
-        "popularity": lambda r, n: rank_popularity(test, r, n),
-        "als": lambda r, n: rank_als(test, r, n),
-        "hybrid": lambda r, n: rank_hybrid(test, r, n, tuned["weights"]),
-        "hybrid_default_weights": lambda r, n: rank_hybrid(test, r, n, defaults),
-        # What the prerequisite rule costs offline: learners do enrol without prerequisites;
-        # and what its waivers (skills, shown level on the topic) win back.
-        "hybrid_without_prerequisite_rule": lambda r, n: rank_unchecked(
-            test, r, n, tuned["weights"]
-        ),
-        "hybrid_prerequisites_passed_only": lambda r, n: rank_strict(test, r, n, tuned["weights"]),
-    }
-    results = {name: score(fn, truth, k, m) for name, fn in methods.items()}
     return {
         "k": k,
         "results": results,
-        "gain_vs_als": results["hybrid"]["ndcg"] / results["als"]["ndcg"] - 1
-        if results["als"]["ndcg"]
-        else None,
-        "gain_vs_popularity": results["hybrid"]["ndcg"] / results["popularity"]["ndcg"] - 1
-        if results["popularity"]["ndcg"]
-        else None,
-        "als_params": als["params"],
-        "als_validation_ndcg": als["ndcg"],
-        "weights": tuned["weights"],
-        "weights_validation_ndcg": tuned["ndcg"],
-        # Every grid point (weights in weight_grid() order, then NDCG): to pick shared defaults.
-        "weights_grid": tuned.get("grid", []),
-        "default_weights_validation_ndcg": default_val,
-        "weights_version": WEIGHTS_VERSION,
+        "gain": gains(results),
+        "config": json.loads(json.dumps(config.row(), default=str)) | {"id": config.config_id},
         "split": {
-            "validation_cut": str(val_cut),
             "test_cut": str(test_cut),
-            "validation_learners": len(val_truth),
+            "test_end": str(test_end) if test_end else None,
             "test_learners": len(truth),
-            "train_interactions": test.X.nnz,
-            "courses": m,
-            "learners": len(test.learner_keys),
+            "train_interactions": model.X.nnz,
+            "courses": len(model.course_ids),
+            "learners": len(model.learner_keys),
         },
-        "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
-def _grid_size(grid: Mapping[str, Sequence]) -> int:
-    return int(np.prod([len(v) for v in grid.values()]))
+def served_and_ablations(
+    model: Hybrid, truth: dict[int, set[int]], k: int, config: RecConfig
+) -> dict[str, dict[str, float]]:
+    """The served list, the collaborative model alone, popularity, the default-weights blend, and
+    the served list with each rule switched (on where it is off, off where it is on)."""
+    n = len(model.course_ids)
+
+    def hybrid(weights: dict[str, float], rules: Rules) -> dict[str, float]:
+        return evaluate_ranker(lambda r, m: rank_hybrid(model, r, m, weights, rules), truth, k, n)
+
+    served_rules = config.rules
+    switched = {
+        "prerequisites": replace(served_rules, prerequisites=not served_rules.prerequisites),
+        "difficulty_ceiling": replace(
+            served_rules, difficulty_ceiling=not served_rules.difficulty_ceiling
+        ),
+        "diversity_cap": replace(
+            served_rules,
+            diversity_cap=None if served_rules.diversity_cap else Rules().diversity_cap,
+        ),
+    }
+    results = {
+        "popularity": evaluate_ranker(lambda r, m: rank_popularity(model, r, m), truth, k, n),
+        f"{config.algorithm}_alone": evaluate_ranker(
+            lambda r, m: rank_collaborative(model, r, m), truth, k, n
+        ),
+        "served": hybrid(config.weights, served_rules),
+        "default_weights_all_rules": hybrid(default_weights(), Rules()),
+    }
+    for rule, rules in switched.items():
+        state = "with" if getattr(rules, rule) else "without"
+        results[f"served_{state}_{rule}"] = hybrid(config.weights, rules)
+    return results
+
+
+def gains(results: dict[str, dict[str, float]]) -> dict[str, float | None]:
+    """NDCG of the served list over each baseline's (1.10 = 10% better)."""
+    served = results["served"]["ndcg"]
+    return {
+        f"served_vs_{b}": served / results[b]["ndcg"] if results.get(b, {}).get("ndcg") else None
+        for b in ("als_tuned", "als_untuned", "popularity")
+    }
+
+
+# -- the served table ------------------------------------------------------------------------------
+
+
+def evaluate_served(
+    con: duckdb.DuckDBPyConnection, data: RecData, snap: snapshots.Snapshot, k: int = K
+) -> dict:
+    """The snapshot's top-k lists against the enrolments after the data its nightly run saw,
+    beside plain ALS (untuned; tuned as the run's tuning chose) and popularity on that data."""
+    if "recommendation_model" not in snap.tables:
+        raise snapshots.SnapshotError(
+            f"snapshot {snap.version} does not say what data it was trained on: publish a new one "
+            "(`pathwise nightly`)."
+        )
+    reader = snap.connect()
+    try:
+        served = reader.sql(
+            f"select learner_key, course_id, rank from recommendations where rank <= {int(k)}"
+        ).pl()
+        row = reader.sql("select * from recommendation_model").pl().row(0, named=True)
+    finally:
+        reader.close()
+    seen_until = row["data_until"]
+    as_of = seen_until + timedelta(microseconds=1)  # exactly the events the nightly run saw
+    tuned_als = json.loads(row["validation"]).get("als_tuned_params", ALS_PARAMS)
+    model = Hybrid(data, as_of=as_of, algorithm="als", params=ALS_PARAMS)
+    truth = relevant_after(data, model, as_of)
+    if not truth:
+        raise RuntimeError(
+            f"No enrolments after {seen_until} (the data snapshot {snap.version} was trained on): "
+            "ingest later events first (e.g. `pathwise import coco ... --holdout-share 0.2`, the "
+            "nightly run, then `pathwise ingest <out>/holdout`)."
+        )
+    lists = (
+        served.filter(pl.col("course_id").is_in(model.course_ids))
+        .sort("learner_key", "rank")
+        .group_by("learner_key", maintain_order=True)
+        .agg("course_id")
+    )
+    ranked = {
+        model.lidx[key]: [model.cidx[c] for c in courses]
+        for key, courses in lists.iter_rows()
+        if key in model.lidx and model.lidx[key] in truth
+    }
+    n = len(model.course_ids)
+    results = {"served": mean_at_k({r: ranked.get(r, []) for r in truth}, truth, k)}
+    results["served"]["coverage"] = catalog_coverage(ranked.values(), n, k)
+    results["popularity"] = evaluate_ranker(lambda r, m: rank_popularity(model, r, m), truth, k, n)
+    for name, params in (("als_untuned", ALS_PARAMS), ("als_tuned", tuned_als)):
+        model.refit("als", params)
+        results[name] = evaluate_ranker(lambda r, m: rank_collaborative(model, r, m), truth, k, n)
+    return {
+        "k": k,
+        "snapshot": snap.version,
+        "model_version": row["model_version"],
+        "config_id": row["config_id"],
+        "data_until": str(seen_until),
+        "results": results,
+        "gain": gains(results),
+        "split": {
+            "test_learners": len(truth),
+            "served_learners_without_a_list": sum(r not in ranked for r in truth),
+            "courses": n,
+        },
+    }
+
+
+# -- reporting ------------------------------------------------------------------------------------
 
 
 def rows_for_evaluations(report: dict) -> list[dict]:
     """Long rows ({method, metric, k, value}) for `pathwise.results.record_evaluation`."""
-    k = report["k"]
-    rows = []
-    for method, metrics in report["results"].items():
-        for metric in (*METRICS, "coverage"):
-            rows.append({"method": method, "metric": metric, "k": k, "value": metrics[metric]})
-    return rows
+    return [
+        row
+        for method, metrics in report["results"].items()
+        for row in metrics_row(method, metrics, report["k"])
+    ]
 
 
 def render(dataset: str, report: dict) -> str:
     """A small text table for the terminal."""
-    k = report["k"]
+    k, split = report["k"], report["split"]
+    where = f"after {split['test_cut']}" if "test_cut" in split else f"after {report['data_until']}"
     lines = [
-        f"{dataset}: {report['split']['test_learners']} test learners, "
-        f"{report['split']['courses']} courses, test after {report['split']['test_cut']}",
-        f"{'method':<34}"
+        f"{dataset}: {split['test_learners']} test learners, {split['courses']} courses, "
+        f"enrolments {where}",
+        f"{'method':<40}"
         + "".join(f"{m + '@' + str(k):>14}" for m in METRICS)
         + f"{'coverage':>10}",
     ]
     for method, r in report["results"].items():
         lines.append(
-            f"{method:<34}" + "".join(f"{r[m]:>14.4f}" for m in METRICS) + f"{r['coverage']:>10.3f}"
+            f"{method:<40}" + "".join(f"{r[m]:>14.4f}" for m in METRICS) + f"{r['coverage']:>10.3f}"
         )
-    gain = report["gain_vs_als"]
-    lines.append(
-        f"hybrid vs tuned ALS: {gain:+.1%} NDCG@{k}" if gain is not None else "ALS NDCG is 0"
-    )
-    lines.append(f"ALS params (validation): {report['als_params']}")
-    lines.append(f"blend weights (validation): {report['weights']}")
+    for name, ratio in report["gain"].items():
+        lines.append(f"{name.replace('_', ' ')}: {ratio:.3f}x NDCG@{k}" if ratio else f"{name}: -")
+    if "cv" in report:
+        cv = report["cv"]["served_vs_als_tuned"]
+        lines.append(
+            f"rolling-origin CV, {len(report['folds'])} folds: served vs tuned ALS "
+            f"{cv['mean']:.3f}x on average, {cv['min']:.3f}x at worst"
+        )
+    config = report.get("config")
+    if config:
+        lines.append(
+            f"config {config['id']} ({config['source']}): {config['algorithm']} {config['params']}"
+            f", rules {config['rules']}"
+        )
+        lines.append(f"weights {config['weights']}")
     return "\n".join(lines)
 
 
-def evaluate_and_record(dataset: str, *, k: int = 10, tune: bool = True) -> dict:
-    """Load one dataset from the warehouse, evaluate with progress bars, store in ml.evaluations."""
-    from rich.progress import Progress
+def evaluate_and_record(
+    dataset: str | None,
+    *,
+    k: int = K,
+    tune_config: bool = True,
+    folds: int = 1,
+    served: bool = False,
+) -> dict:
+    """Evaluate from the warehouse with progress bars; store the figures in ml.evaluations."""
+    from rich.progress import Progress as Bars
 
     from ml.recommender import load_data
     from pathwise.results import record_evaluation
@@ -308,20 +306,23 @@ def evaluate_and_record(dataset: str, *, k: int = 10, tune: bool = True) -> dict
 
     with connect(read_only=True) as con:
         data = load_data(con, dataset)
-    with Progress(transient=True) as bars:
+        if served:
+            report = evaluate_served(con, data, snapshots.require_current(), k)
+    if not served:
+        with Bars(transient=True) as bars:
 
-        def progress(label: str, total: int) -> Callable[[], None]:
-            task = bars.add_task(f"{dataset}: {label}", total=total)
-            return lambda: bars.advance(task)
+            def progress(label: str, total: int) -> Callable[[], None]:
+                task = bars.add_task(f"{dataset or 'all'}: {label}", total=total)
+                return lambda: bars.advance(task)
 
-        report = evaluate(data, k=k, tune=tune, progress=progress)
+            report = evaluate(data, k=k, tune_config=tune_config, folds=folds, progress=progress)
     with connect() as con:
         report["evaluation_id"] = record_evaluation(
             con,
-            kind="recs",
-            dataset=dataset,
-            model_version=f"hybrid-als-{WEIGHTS_VERSION}",
+            kind="recs_served" if served else "recs",
+            dataset=dataset or "all",
+            model_version=report.get("model_version") or f"hybrid-{report['config']['id']}",
             rows=rows_for_evaluations(report),
-            params={key: v for key, v in report.items() if key not in ("results", "weights_grid")},
+            params={key: v for key, v in report.items() if key not in ("results",)},
         )
     return report

@@ -297,6 +297,18 @@ class ControlStore:
             (json.dumps(weights, sort_keys=True), reason, actor, _iso(_now())),
         )
 
+    def clear_weights(self, *, reason: str, actor: str) -> int:
+        """End the admins' override: the model's own (tuned) weights are in force again."""
+        return self._change(
+            actor,
+            "clear_weights",
+            "blend",
+            {"weights": {}},
+            reason,
+            "insert into blend_weights (weights, reason, created_by, created_at) values (?, ?, ?, ?)",
+            ("{}", reason, actor, _iso(_now())),
+        )
+
     # -- reads --------------------------------------------------------------------------------
 
     def history(self) -> ControlHistory:

@@ -446,7 +446,14 @@ def test_blend_weights_are_previewed_then_saved(users):
     saved = ControlStore().in_force().weights(default_weights())
     assert (saved["popularity"], saved["collaborative"]) == (2.0, 0.0)
     assert ControlStore().audit(1)[0]["action"] == "set_weights"
-    ControlStore().set_weights(default_weights(), reason="back to defaults", actor="test")
+    # The override is visible, and ends with one click (and a reason).
+    at.run()
+    assert any("admins' saved weights" in c.value for c in at.caption)
+    at.text_input(key="weights_reason").input("campaign over").run()
+    at.button(key="clear_weights").click().run()
+    no_exceptions(at)
+    assert ControlStore().in_force().saved_weights == {}
+    assert ControlStore().audit(1)[0]["action"] == "clear_weights"
 
 
 # -- empty states ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ checkerboard, and a real nightly run on a small simulated warehouse checked agai
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,17 +20,20 @@ from ml.recommender import (
     Hybrid,
     RecData,
     cold_start,
+    collaborative,
     default_weights,
     diversified,
     eligible,
-    fit_factors,
     model_version,
     names,
     rank,
     recommend_all,
     train_and_recommend,
 )
-from ml.recommender.ranking import prerequisites_met
+from ml.recommender.nightly import WEIGHTS_VERSION
+from ml.recommender.ranking import Rules, prerequisites_met
+from ml.recommender.tuning import default_config
+from pathwise import snapshots
 from pathwise.controls import ControlError, ControlHistory, CourseControl, resolve_weights
 from pathwise.warehouse import connect
 
@@ -217,7 +221,8 @@ def test_diversity_cap_moves_excess_courses_of_a_category_down():
 
 def test_checkerboard_is_completed_within_its_block():
     """Two groups of learners, each taking only its own five courses, each learner missing one:
-    the missing course of the own block must outrank every course of the other block."""
+    the missing course of the own block must outrank every course of the other block, for every
+    collaborative model."""
     rows, cols = [], []
     for u in range(20):
         block = 0 if u < 10 else 5
@@ -230,9 +235,9 @@ def test_checkerboard_is_completed_within_its_block():
     # BPR's default steps are sized for thousands of learners: on 80 pairs they complete the
     # blocks for about half of all seeds; these complete them for every seed tried (20 of 20).
     bpr = {"factors": 4, "learning_rate": 0.05, "iterations": 300}
-    for algorithm, params in (("als", {"factors": 4, "iterations": 20}), ("bpr", bpr)):
-        users, items = fit_factors(X, algorithm, params)
-        scores = users @ items.T
+    fits = (("als", {"factors": 4, "iterations": 20}), ("bpr", bpr), ("ease", {"l2": 1.0}))
+    for algorithm, params in fits:
+        scores = collaborative.fit(X, algorithm, params).score(np.arange(20))
         for u in range(20):
             block = 0 if u < 10 else 5
             other = [c for c in range(10) if not block <= c < block + 5]
@@ -277,8 +282,10 @@ def test_weights_are_checked_and_versioned():
         resolve_weights(defaults, {"recency": 1.0})
     with pytest.raises(ValueError, match=">= 0"):
         resolve_weights(defaults, {"popularity": -1})
-    assert model_version("als", defaults) != model_version(
-        "als", resolve_weights(defaults, {"popularity": 0.9})
+    config = default_config()
+    assert model_version(config, defaults) == "hybrid-als-" + WEIGHTS_VERSION
+    assert model_version(config, resolve_weights(defaults, {"popularity": 0.9})).startswith(
+        "hybrid-als-" + WEIGHTS_VERSION + "+w"
     )
 
 
@@ -308,10 +315,14 @@ def sim_home(tmp_path_factory, prefect_harness) -> Path:
             start="2026-02-02",
             bad_share=0.0,
         )
-        ingest_flow(paths=[str(root / "sim")])
+        # The first 15 days now; the last 6 arrive later (`test_the_served_table_...`).
+        days = sorted((root / "sim" / "events").iterdir())
+        ingest_flow(paths=[str(root / "sim" / "catalog"), *map(str, days[:15])])
         build_flow()
         with connect() as con:
-            summary = train_and_recommend(con, candidates=10, params={"factors": 16})
+            summary = train_and_recommend(con, candidates=10)
+        with connect(read_only=True) as con:
+            snapshots.publish(con)
         get_settings.cache_clear()
     assert summary["recommendations"] > 0
     return root / "home"
@@ -435,9 +446,10 @@ def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
     assert set(ranks["learner_key"]) == set(learners["learner_key"])
     from ml.recommender import load_data
 
+    served = q(sim_con, "select rules from ml.recommendation_model")["rules"][0]
     h = Hybrid(load_data(sim_con), params={"factors": 4, "iterations": 2})
     rows = np.array([h.lidx[k] for k in ranks["learner_key"]])
-    may_take = eligible(h, rows).sum(axis=1)
+    may_take = eligible(h, rows, Rules(**json.loads(served))).sum(axis=1)
     assert (ranks["n"].to_numpy() == np.minimum(10, may_take)).all()
     cold = q(sim_con, "select * from ml.recommendations_cold_start")
     assert cold.height == 10 and cold["reason"].str.starts_with("Popular").all()
@@ -451,22 +463,61 @@ def test_evaluate_recs_command_records_every_method(sim_home, monkeypatch):
     get_settings.cache_clear()
     result = CliRunner().invoke(app, ["evaluate", "recs", "--no-tune", "--k", "5"])
     assert result.exit_code == 0, result.output
-    assert "hybrid" in result.output and "ndcg@5" in result.output
+    assert "served" in result.output and "ndcg@5" in result.output
     with connect(read_only=True) as con:
         rows = q(con, "select method, metric, k, value from ml.evaluations where kind = 'recs'")
     get_settings.cache_clear()
-    assert set(rows["method"]) >= {"hybrid", "als", "popularity"}
+    assert set(rows["method"]) >= {
+        "served",
+        "als_untuned",
+        "als_tuned",
+        "popularity",
+        "served_without_diversity_cap",
+        "served_without_prerequisites",
+    }
     assert set(rows["metric"]) >= {"precision", "recall", "ndcg", "map", "coverage"}
     assert (rows["k"] == 5).all() and rows["value"].is_between(0, 1).all()
+
+
+def test_the_served_table_is_scored_against_what_learners_did_next(sim_home, monkeypatch):
+    """The snapshot published after day 15, against the enrolments of days 16-21."""
+    from cli import app
+    from flows.build import build_flow
+    from flows.ingest import ingest_flow
+    from pathwise.settings import get_settings
+
+    monkeypatch.setenv("PATHWISE_HOME", str(sim_home))
+    get_settings.cache_clear()
+    served = snapshots.require_current()
+    days = sorted((sim_home.parent / "sim" / "events").iterdir())
+    ingest_flow(paths=[str(d) for d in days[15:]])
+    build_flow()
+    result = CliRunner().invoke(app, ["evaluate", "recs", "--served", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    with connect(read_only=True) as con:
+        later = q(
+            con,
+            "select count(distinct learner_key) as n from staging.stg_pathwise__enrolments "
+            f"where enrolled_at > '{report['data_until']}'",
+        )["n"][0]
+        rows = q(con, "select method from ml.evaluations where kind = 'recs_served'")
+    get_settings.cache_clear()
+    assert report["snapshot"] == served.version
+    assert 0 < report["split"]["test_learners"] <= later
+    assert set(report["results"]) == {"served", "popularity", "als_untuned", "als_tuned"}
+    assert all(0 <= r["ndcg"] <= 1 for r in report["results"].values())
+    assert report["results"]["served"]["ndcg"] > 0  # the lists found some of what came next
+    assert set(rows["method"]) == set(report["results"])
 
 
 def test_a_new_signal_is_one_module_and_everything_picks_it_up(tmp_path):
     """A toy signal, declared and registered here alone, reaches the blend and its contribution
     column, the weights' validation, the reasons, the signals table the app's sliders read, and
     the evaluation's weight grid."""
-    from ml.evaluate_recs import weight_grid
     from ml.recommender.nightly import signals_table
     from ml.recommender.signals import Reason, Signal, register, unregister
+    from ml.recommender.tuning import weight_grid
     from pathwise.controls import ControlStore
 
     @register
@@ -503,7 +554,7 @@ def test_a_new_signal_is_one_module_and_everything_picks_it_up(tmp_path):
         store = ControlStore(tmp_path / "controls.sqlite")
         store.set_weights({"newness": 1.0}, reason="try it", actor="ada", known=names())
         assert store.in_force().weights(default_weights())["newness"] == 1.0
-        table = signals_table(weights, "v", datetime.now(UTC))
+        table = signals_table(default_weights(), weights, "v", datetime.now(UTC))
         assert table.row(0, named=True) | {"generated_at": None} == {
             "signal": "newness",
             "position": 1,

@@ -366,7 +366,6 @@ def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
     from streamlit.testing.v1 import AppTest
 
     from flows.nightly import publish, recommend
-    from ml.recommender import default_weights
     from pathwise.accounts import UserStore
 
     store = ControlStore()
@@ -379,15 +378,18 @@ def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
     time.sleep(1.5)  # the short boost ends
     try:
         now = store.in_force()
-        weights = now.weights(default_weights())
         assert {c.control_id for c in now.controls} == {live_id, hidden_id}
-        assert (weights["popularity"], weights["collaborative"]) == (0.9, 0.7)
 
-        # The nightly recommender ranks with exactly these.
+        # The nightly recommender ranks with exactly these (over its tuned weights).
         recommend.fn()
         publish.fn()
         snap = snapshots.require_current()
         con = snap.connect()
+        tuned = dict(
+            con.sql("select signal, default_weight from recommendation_signals").fetchall()
+        )
+        weights = now.weights(tuned)
+        assert (weights["popularity"], weights["collaborative"]) == (0.9, 0.7)
         served_weights = dict(
             con.sql("select signal, weight from recommendation_signals").fetchall()
         )
@@ -422,9 +424,10 @@ def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
         assert at.tabs[2].label == "Active controls (2)"
         assert at.slider(key="w_popularity").value == 0.9
         assert at.slider(key="w_collaborative").value == 0.7
+        assert at.slider(key="w_content_similarity").value == weights["content_similarity"]
     finally:
         for control_id in (live_id, hidden_id):
             store.revoke(control_id, reason="test over", actor="test")
-        store.set_weights(default_weights(), reason="test over", actor="test")
+        store.clear_weights(reason="test over", actor="test")
         recommend.fn()
         publish.fn()

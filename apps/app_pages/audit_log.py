@@ -31,6 +31,8 @@ def describe(action: str, details: dict) -> str:
         return f"ended control #{details.get('control_id')}"
     if action == "set_weights":
         return ", ".join(f"{k} {v:g}" for k, v in sorted(details.get("weights", {}).items()))
+    if action == "clear_weights":
+        return "back to the tuned weights"
     return json.dumps(details, sort_keys=True)
 
 

@@ -13,6 +13,9 @@ st.title("Control Tower")
 snap = ui.require_snapshot()
 version = snap.version
 ui.snapshot_caption(snap, "segments under k learners are not in the KPIs")
+served = queries.served_model(version)
+if served:
+    ui.model_card(served)
 
 if not snap.tables.get("recommendation_kpis"):
     st.info(

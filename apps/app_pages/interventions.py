@@ -156,7 +156,16 @@ with weights_tab:
         generated = store.in_force(sample["generated_at"].max()).weights(defaults)
         left, right = st.columns([1, 1.2], gap="large")
         with left:
-            st.caption("Weights in force now; move a slider to preview the change.")
+            overridden = any(k in defaults for k in now.saved_weights)
+            st.caption(
+                "Weights in force now: "
+                + (
+                    "**admins' saved weights**, over the tuned ones"
+                    if overridden
+                    else "the ones tuned on this platform's data"
+                )
+                + ". Move a slider to preview a change."
+            )
             new = {
                 s: st.slider(
                     labels[s],
@@ -170,6 +179,18 @@ with weights_tab:
                 for s in names
             }
             w_reason = st.text_input("Reason (shown in the audit log)", key="weights_reason")
+            if overridden and st.button(
+                "Back to the tuned weights",
+                icon=":material/restart_alt:",
+                disabled=not w_reason.strip(),
+                help="End the override: the next nightly run blends with the tuned weights.",
+                key="clear_weights",
+            ):
+                store.clear_weights(reason=w_reason, actor=user.username)
+                st.success(
+                    "Override ended. The next nightly run blends with the tuned weights.",
+                    icon=":material/check_circle:",
+                )
         with right:
             st.markdown("##### Preview")
             p = preview.weights(sample, active, generated, new)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -120,3 +122,15 @@ def evaluations(version: str) -> pd.DataFrame:
     if not has_table(version, "evaluations"):
         return pd.DataFrame()
     return frame(version, "select * from evaluations")
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def served_model(version: str) -> dict | None:
+    """The recommender configuration the snapshot's lists came from (`ml.recommendation_model`):
+    model, parameters, rules, tuned and in-force weights, the validation figures behind it."""
+    if not has_table(version, "recommendation_model"):
+        return None
+    row = frame(version, "select * from recommendation_model").iloc[0].to_dict()
+    for key in ("params", "rules", "tuned_weights", "weights", "validation"):
+        row[key] = json.loads(row[key])
+    return row

@@ -3,16 +3,19 @@
 One nightly run (`train_and_recommend`), module by module:
 
     data.py     warehouse marts -> RecData (catalog, learners, role skills, interaction events)
-    model.py    Hybrid: indexes and matrices as of a time, collaborative factors, the signals
+    model.py    Hybrid: indexes and matrices as of a time, the collaborative model, the signals
+    collaborative.py  EASE, ALS or BPR behind one interface
     signals/    one module per signal: what it measures, its default weight, its reason
     ranking.py  rules, admins' controls, the weighted blend, the diversity cap
     reasons.py  the reason sentence from the signals' parts, the format to show first
-    nightly.py  train, rank every learner, explain, write ml.recommendations (+ cold start)
+    tuning.py   per dataset, on a chronological validation split: the collaborative model, its
+                parameters, the rules kept, the blend weights (a versioned RecConfig)
+    nightly.py  choose the config, train, rank every learner, explain, write the ml tables
 
-Signals, each normalized to [0, 1] per learner and course, then blended with versioned weights
-(admins override them through the controls store, `pathwise.controls`):
+Signals, each normalized to [0, 1] per learner and course, then blended with weights tuned per
+dataset (admins override them through the controls store, `pathwise.controls`):
 
-- collaborative: `implicit` ALS (or BPR) on a learner x course CSR matrix of confidences from
+- collaborative: EASE or `implicit` ALS on a learner x course CSR matrix of confidences from
   enrolment, progress, completion, rating and recommendation clicks; min-max per learner.
 - skill_gap: share of a course's skills that the learner's target role needs (O*NET seeds) and
   the learner does not have yet (stated skills and skills of passed courses).
@@ -23,8 +26,9 @@ Signals, each normalized to [0, 1] per learner and course, then blended with ver
 
 Each row keeps `contrib_<signal>` = weight x signal, so `score` = sum of contributions + `boost`
 (admin boosts; 0 without controls). Rules: never enrolled or completed courses; prerequisites
-met; difficulty at most one level above the learner's; no category takes more than
-`DIVERSITY_CAP` places of each tier of the list; suppressed courses removed.
+met; difficulty at most one level above the learner's and no category taking more than
+`DIVERSITY_CAP` places of each tier of the list, where their measured cost is accepted
+(`tuning.RULE_COST_ACCEPTED`); suppressed courses removed.
 
 A prerequisite counts as met when the learner passed it, or showed they do not need it (as
 platforms that accept prior learning do): they already have every skill it teaches (stated in
@@ -33,18 +37,22 @@ at least as hard (their level on that topic is at or above the prerequisite's). 
 alone never waive a prerequisite; they only inform level_fit.
 """
 
-from ml.recommender.collaborative import ALS_PARAMS, BPR_PARAMS, fit_factors
+from ml.recommender.collaborative import ALS_PARAMS, BPR_PARAMS, EASE_PARAMS, fit_factors
 from ml.recommender.data import DATASETS, FORMATS, RecData, interactions, load_data
 from ml.recommender.model import Hybrid
 from ml.recommender.nightly import (
     WEIGHTS_VERSION,
+    choose_config,
     cold_start,
     model_version,
     recommend_all,
     train_and_recommend,
 )
 from ml.recommender.ranking import (
+    ALL_RULES,
     DIVERSITY_CAP,
+    NO_RULES,
+    Rules,
     blend,
     block_rows,
     diversified,
@@ -54,18 +62,25 @@ from ml.recommender.ranking import (
     top_n,
 )
 from ml.recommender.signals import default_weights, names
+from ml.recommender.tuning import RecConfig, tune
 
 __all__ = [
+    "ALL_RULES",
     "ALS_PARAMS",
     "BPR_PARAMS",
     "DATASETS",
     "DIVERSITY_CAP",
+    "EASE_PARAMS",
     "FORMATS",
+    "NO_RULES",
     "WEIGHTS_VERSION",
     "Hybrid",
+    "RecConfig",
     "RecData",
+    "Rules",
     "blend",
     "block_rows",
+    "choose_config",
     "cold_start",
     "default_weights",
     "diversified",
@@ -80,4 +95,5 @@ __all__ = [
     "signal_scores",
     "top_n",
     "train_and_recommend",
+    "tune",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from ml.recommender.collaborative import fit_factors
+from ml.recommender import collaborative
 from ml.recommender.data import RecData, interactions
 from ml.recommender.signals import Signal, registered
 from ml.recommender.sparse import csr
@@ -87,10 +87,10 @@ class Hybrid:
         self.refit(self.algorithm, self.params)
 
     def refit(self, algorithm: str, params: Mapping | None = None) -> None:
-        """(Re)train the collaborative factors, e.g. for each point of a tuning grid."""
+        """(Re)train the collaborative model, e.g. for each point of a tuning grid."""
         t0 = time.perf_counter()
-        self.algorithm, self.params = algorithm, params
-        self.user_factors, self.item_factors = fit_factors(self.X, algorithm, params)
+        self.collab = collaborative.fit(self.X, algorithm, params)
+        self.algorithm, self.params = algorithm, self.collab.params
         self.timings["train_s"] = time.perf_counter() - t0
 
     def _levels(self, rows: np.ndarray, cols: np.ndarray, pairs: pl.DataFrame) -> np.ndarray:

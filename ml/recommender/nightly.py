@@ -1,17 +1,21 @@
-"""The nightly job: train on the whole warehouse, rank every learner, explain, write the ml tables.
+"""The nightly job: choose what to serve, train on the whole warehouse, rank, explain, write.
 
 ml.recommendations             learner_key, course_id, rank, score, contrib_<signal>..., boost,
                                reason, reason_courses, reason_skills, reason_role, format_first,
                                model_version, generated_at (50 candidates per learner)
 ml.recommendations_cold_start  the list for learners we know nothing about
-ml.recommendation_signals      the signals that made them: name, label, description, default
-                               and in-force weight (what the Control Tower's sliders show)
+ml.recommendation_signals      the signals that made them: name, label, description, tuned and
+                               in-force weight (what the Control Tower's sliders show)
+ml.recommendation_model        the configuration served: model, parameters, rules, tuned weights,
+                               whether admins override them, the validation figures behind it
+ml.recommender_configs         every configuration tuned so far (`ml/recommender/tuning.py`)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -20,10 +24,12 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from ml.recommender import tuning
 from ml.recommender.data import RecData, load_data
 from ml.recommender.model import Hybrid
 from ml.recommender.ranking import (
-    DIVERSITY_CAP,
+    ALL_RULES,
+    Rules,
     block_rows,
     control_vectors,
     diversified,
@@ -32,23 +38,42 @@ from ml.recommender.ranking import (
 )
 from ml.recommender.reasons import explain, known_format
 from ml.recommender.signals import default_weights, registered
+from ml.recommender.tuning import RecConfig
 from pathwise.controls import CourseControl, InForce, resolve_weights
 from pathwise.results import replace_table
 
-# The version of the signals' default weights: the best shared weights on the validation splits
-# (earlier interactions only) of the simulator and COCO: of the 768 grid points of `pathwise
-# evaluate recs`, the one with the highest worst case (97.3% and 99.1% of each split's own best
-# NDCG@10; COCO has no target roles, quizzes or passes, so skill_gap and level_fit are 0 there).
+log = logging.getLogger("pathwise.recommender")
+
+# The version of the signals' default weights, served only where the data is too small to tune on:
+# the best shared weights on the validation splits of the simulator and COCO (2026.11).
 WEIGHTS_VERSION = "2026.11-3"
 
 
-def model_version(algorithm: str, weights: Mapping[str, float]) -> str:
-    """e.g. 'hybrid-als-2026.11-3', plus a weights hash when admins changed the defaults."""
-    version = f"hybrid-{algorithm}-{WEIGHTS_VERSION}"
-    if dict(weights) != default_weights():
+def model_version(config: RecConfig, weights: Mapping[str, float]) -> str:
+    """e.g. 'hybrid-ease-3f9a1c', plus a weights hash when admins changed the tuned weights."""
+    version = f"hybrid-{config.config_id}"
+    if config.source == "defaults":
+        version = f"hybrid-{config.algorithm}-{WEIGHTS_VERSION}"
+    if dict(weights) != {**default_weights(), **config.weights}:
         digest = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:6]
         version += f"+w{digest}"
     return version
+
+
+def choose_config(con: duckdb.DuckDBPyConnection, data: RecData) -> RecConfig:
+    """The latest tuned configuration while it still fits the data, else a new one tuned now
+    (and saved); the versioned defaults when the data is too small to tune on."""
+    latest = tuning.latest_config(con)
+    if latest is not None and tuning.is_current(latest, tuning.fingerprint(data)):
+        return latest
+    try:
+        config = tuning.tune(data)
+    except tuning.TooLittleData as exc:
+        log.info("serving the default configuration: %s", exc)
+        return tuning.default_config()
+    tuning.save_config(con, config)
+    log.info("tuned %s in %ss: %s", config.config_id, config.metrics["seconds"], config.metrics)
+    return config
 
 
 def train_and_recommend(
@@ -56,39 +81,50 @@ def train_and_recommend(
     *,
     in_force: InForce | None = None,
     weights: Mapping[str, float] | None = None,
-    algorithm: str = "als",
+    config: RecConfig | None = None,
     candidates: int = 50,
-    params: Mapping | None = None,
     data: RecData | None = None,
 ) -> dict:
     """Train on the whole warehouse and write the ml tables; returns counts, timings and the
-    model version. `in_force` (the controls store's answer for now) gives the admins' boosts,
-    suppressions and weights; `weights` overrides on top of those (evaluations, tests)."""
+    model version.
+
+    `config` (default: `choose_config`) gives the model, its parameters, the rules and the tuned
+    weights; `in_force` (the controls store's answer for now) the admins' boosts, suppressions and
+    saved weights, which override the tuned ones; `weights` overrides on top (tests)."""
     t_all = time.perf_counter()
-    defaults = default_weights()
-    w = resolve_weights(in_force.weights(defaults) if in_force else defaults, weights)
-    controls = in_force.controls if in_force else ()
-    version = model_version(algorithm, w)
-    now = datetime.now(UTC)
     t0 = time.perf_counter()
     data = data or load_data(con)
     load_s = time.perf_counter() - t0
-    hybrid = Hybrid(data, algorithm=algorithm, params=params)
+    t0 = time.perf_counter()
+    config = config or choose_config(con, data)
+    tune_s = time.perf_counter() - t0
+    tuned = {**default_weights(), **config.weights}
+    w = resolve_weights(in_force.weights(tuned) if in_force else tuned, weights)
+    controls = in_force.controls if in_force else ()
+    version = model_version(config, w)
+    now = datetime.now(UTC)
+    hybrid = Hybrid(data, algorithm=config.algorithm, params=config.params)
 
     t0 = time.perf_counter()
     stamp = {"model_version": pl.lit(version), "generated_at": pl.lit(now)}
-    recs = recommend_all(hybrid, candidates, w, controls=controls).with_columns(**stamp)
-    cold = cold_start(hybrid, candidates, w, controls=controls).with_columns(**stamp)
+    recs = recommend_all(hybrid, candidates, w, controls=controls, rules=config.rules)
+    cold = cold_start(hybrid, candidates, w, controls=controls, rules=config.rules)
+    recs, cold = recs.with_columns(**stamp), cold.with_columns(**stamp)
     score_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_recs = replace_table(con, "recommendations", recs)
     n_cold = replace_table(con, "recommendations_cold_start", cold)
-    replace_table(con, "recommendation_signals", signals_table(w, version, now))
+    replace_table(con, "recommendation_signals", signals_table(tuned, w, version, now))
+    served = model_table(config, w, version, now, tuning.fingerprint(data)["data_until"])
+    replace_table(con, "recommendation_model", served)
     write_s = time.perf_counter() - t0
     return {
         "model_version": version,
+        "config_id": config.config_id,
+        "config_source": config.source,
         "weights": w,
-        "algorithm": algorithm,
+        "algorithm": config.algorithm,
+        "rules": config.rules.as_dict(),
         "learners": len(hybrid.learner_keys),
         "learners_with_recommendations": recs["learner_key"].n_unique(),
         "courses": len(hybrid.course_ids),
@@ -98,6 +134,7 @@ def train_and_recommend(
         "controls_applied": len(controls),
         "timings_s": {
             "load": round(load_s, 2),
+            "tune": round(tune_s, 2),
             "prepare": round(hybrid.timings["prepare_s"], 2),
             "train": round(hybrid.timings["train_s"], 2),
             "score": round(score_s, 2),
@@ -107,8 +144,40 @@ def train_and_recommend(
     }
 
 
-def signals_table(weights: Mapping[str, float], version: str, now: datetime) -> pl.DataFrame:
-    """One row per signal: what it is and the weight it was blended with."""
+def model_table(
+    config: RecConfig,
+    weights: Mapping[str, float],
+    version: str,
+    now: datetime,
+    data_until: datetime | None,
+) -> pl.DataFrame:
+    """One row: the configuration served tonight and whether admins override its weights."""
+    tuned = {**default_weights(), **config.weights}
+    return pl.DataFrame(
+        [
+            {
+                "model_version": version,
+                "config_id": config.config_id,
+                "config_source": config.source,
+                "algorithm": config.algorithm,
+                "params": json.dumps(config.params, sort_keys=True),
+                "rules": json.dumps(config.rules.as_dict(), sort_keys=True),
+                "tuned_weights": json.dumps(tuned, sort_keys=True),
+                "weights": json.dumps(dict(weights), sort_keys=True),
+                "weights_overridden": dict(weights) != tuned,
+                "validation": json.dumps(config.metrics, sort_keys=True, default=str),
+                "tuned_at": config.tuned_at,
+                "data_until": data_until,
+                "generated_at": now,
+            }
+        ]
+    )
+
+
+def signals_table(
+    tuned: Mapping[str, float], weights: Mapping[str, float], version: str, now: datetime
+) -> pl.DataFrame:
+    """One row per signal: what it is, its tuned weight and the weight it was blended with."""
     return pl.DataFrame(
         [
             {
@@ -116,7 +185,7 @@ def signals_table(weights: Mapping[str, float], version: str, now: datetime) -> 
                 "position": i,
                 "label": cls.label,
                 "description": cls.description,
-                "default_weight": float(cls.default_weight),
+                "default_weight": float(tuned[cls.name]),
                 "weight": float(weights[cls.name]),
                 "model_version": version,
                 "generated_at": now,
@@ -132,6 +201,7 @@ def recommend_all(
     weights: Mapping[str, float],
     *,
     controls: Iterable[CourseControl] = (),
+    rules: Rules = ALL_RULES,
 ) -> pl.DataFrame:
     """Ranked rows with contributions, reasons and format for every learner, block by block."""
     controls = list(controls)
@@ -140,7 +210,7 @@ def recommend_all(
     block = block_rows(len(hybrid.course_ids))
     for start in range(0, len(hybrid.learner_keys), block):
         rows = np.arange(start, min(start + block, len(hybrid.learner_keys)))
-        top, contrib, boost = rank(hybrid, rows, n, weights, controls=controls)
+        top, contrib, boost = rank(hybrid, rows, n, weights, controls=controls, rules=rules)
         r, k = np.nonzero(top >= 0)
         frames.append(
             pl.DataFrame(
@@ -169,6 +239,7 @@ def cold_start(
     weights: Mapping[str, float],
     *,
     controls: Iterable[CourseControl] = (),
+    rules: Rules = ALL_RULES,
 ) -> pl.DataFrame:
     """The list for learners we know nothing about: trending courses a beginner can start
     (no prerequisites, not advanced), diversified, with the controls applied."""
@@ -177,7 +248,10 @@ def cold_start(
     pop = weights.get("popularity", 0.0) * hybrid.popularity
     score = np.where(ok, pop + boost, -np.inf)[None, :]
     top = top_n(score, 2 * n)
-    top = diversified(top, hybrid.category, DIVERSITY_CAP, np.isfinite(score[:, top[0]]))[0, :n]
+    if rules.diversity_cap:
+        valid = np.isfinite(score[:, top[0]])
+        top = diversified(top, hybrid.category, rules.diversity_cap, valid)
+    top = top[0, :n]
     top = top[np.isfinite(score[0, top])]
     contrib = {f"contrib_{s}": np.zeros(len(top)) for s in hybrid.signals}
     contrib["contrib_popularity"] = pop[top].astype(np.float64)

@@ -10,29 +10,47 @@ signals. Diversity: no category takes more than `DIVERSITY_CAP` places of each t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from ml.recommender.model import Hybrid
 from pathwise.controls import CourseControl, course_effects
 
-DIVERSITY_CAP = 3  # at most this many courses of one category per tier (see `diversify`)
+DIVERSITY_CAP = 3  # at most this many courses of one category per tier (see `diversified`)
 BLOCK_CELLS = 4_000_000  # learner x course cells scored at once (bounds memory per block)
 
 
-def eligible(
-    model: Hybrid,
-    rows: np.ndarray,
-    *,
-    rules: bool = True,
-    prerequisites: bool = True,
-    waivers: bool = True,
-) -> np.ndarray:
-    """learners x courses: may this course be recommended to this learner?"""
+@dataclass(frozen=True)
+class Rules:
+    """The business rules a list follows. Each has a cost in ranking quality, measured per dataset
+    on the validation split (`ml/recommender/tuning.py`), which decides the ones kept there."""
+
+    prerequisites: bool = True  # every prerequisite passed or waived
+    waivers: bool = True  # ... a prerequisite may be waived by its skills or a shown level
+    difficulty_ceiling: bool = True  # at most one level above the learner's
+    diversity_cap: int | None = DIVERSITY_CAP  # courses of one category per tier; None: no cap
+
+    def as_dict(self) -> dict:
+        return {
+            "prerequisites": self.prerequisites,
+            "waivers": self.waivers,
+            "difficulty_ceiling": self.difficulty_ceiling,
+            "diversity_cap": self.diversity_cap,
+        }
+
+
+ALL_RULES = Rules()
+NO_RULES = Rules(prerequisites=False, difficulty_ceiling=False, diversity_cap=None)
+
+
+def eligible(model: Hybrid, rows: np.ndarray, rules: Rules = ALL_RULES) -> np.ndarray:
+    """learners x courses: may this course be recommended to this learner? Never one already
+    enrolled in or completed; the prerequisite and difficulty rules as `rules` say."""
     ok = ~model.taken[rows].toarray()
-    if rules and prerequisites:
-        ok &= prerequisites_met(model, rows, waivers=waivers)
-    if rules:
+    if rules.prerequisites:
+        ok &= prerequisites_met(model, rows, waivers=rules.waivers)
+    if rules.difficulty_ceiling:
         ok &= model.difficulty[None, :] <= model.level[rows, None] + 1
     return ok
 
@@ -82,16 +100,15 @@ def rank(
     weights: Mapping[str, float],
     *,
     controls: Iterable[CourseControl] = (),
-    rules: bool = True,
-    diversify: bool = True,
+    rules: Rules = ALL_RULES,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Top-n courses for learners `rows`: (course index or -1, contributions, boost)."""
-    ok = eligible(model, rows, rules=rules)
+    ok = eligible(model, rows, rules)
     blocked, boost = control_vectors(model, controls)
     ok &= ~blocked[None, :]
     boost = np.broadcast_to(boost, ok.shape)
     return blend(
-        model, signal_scores(model, rows, ok), ok, weights, n, boost=boost, diversify=diversify
+        model, signal_scores(model, rows, ok), ok, weights, n, boost=boost, cap=rules.diversity_cap
     )
 
 
@@ -103,17 +120,18 @@ def blend(
     n: int,
     *,
     boost: np.ndarray | None = None,
-    diversify: bool = True,
+    cap: int | None = DIVERSITY_CAP,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Weighted sum of signals (+ boost), top n of the eligible, diversified."""
+    """Weighted sum of signals (+ boost), top n of the eligible, diversified by `cap` (None:
+    not at all)."""
     if boost is None:
         boost = np.zeros(ok.shape, dtype=np.float32)
     contrib = {s: weights.get(s, 0.0) * sig[s] for s in model.signals}
     score = np.where(ok, sum(contrib.values()) + boost, -np.inf)
-    top = top_n(score, n * 2 if diversify else n)
-    if diversify:
+    top = top_n(score, n * 2 if cap else n)
+    if cap:
         valid = np.take_along_axis(np.isfinite(score), top, axis=1)
-        top = diversified(top, model.category, DIVERSITY_CAP, valid)[:, :n]
+        top = diversified(top, model.category, cap, valid)[:, :n]
     top = np.where(np.take_along_axis(np.isfinite(score), top, axis=1), top, -1)
     picked = {s: np.take_along_axis(v, top.clip(0), axis=1) for s, v in contrib.items()}
     return top, picked, np.take_along_axis(boost, top.clip(0), axis=1)

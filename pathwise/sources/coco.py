@@ -46,8 +46,14 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 TABLES = ("users.txt", "i2kg_map.txt", "e_map.txt", "r_map.txt", "kg_final.txt")
 
 
-def import_coco(src: Path, out: Path, fmt: str) -> dict:
-    """Import a COCO folder into `out/events/coco-enrolments.*` and `out/catalog/`; return counts."""
+def import_coco(src: Path, out: Path, fmt: str, holdout_share: float = 0.0) -> dict:
+    """Import a COCO folder into `out/events/coco-enrolments.*` and `out/catalog/`; return counts.
+
+    With `holdout_share`, the latest share of enrolments goes to `out/holdout/events/` instead:
+    ingest `out`, run the nightly, then ingest `out/holdout` and `pathwise evaluate recs --served`
+    scores what was served against what learners did next."""
+    if not 0 <= holdout_share < 1:
+        raise ValueError(f"holdout_share must be in [0, 1), got {holdout_share}")
     src, out = Path(src), Path(out)
     lines = pl.read_csv(
         src / "valid.txt",
@@ -73,7 +79,17 @@ def import_coco(src: Path, out: Path, fmt: str) -> dict:
         properties=pl.lit("{}"),
         context=pl.lit(None, pl.String),
     )
-    path = write_events(events, out / "events" / f"coco-enrolments{suffix_for(fmt)}", fmt)
+    held = events.tail(int(events.height * holdout_share))  # sorted by time: the latest
+    files = [
+        write_events(
+            events.head(events.height - held.height),
+            out / "events" / f"coco-enrolments{suffix_for(fmt)}",
+            fmt,
+        )
+    ]
+    if held.height:
+        later = out / "holdout" / "events" / f"coco-enrolments-later{suffix_for(fmt)}"
+        files.append(write_events(held, later, fmt))
 
     items = tables["i2kg_map.txt"].select("eid", "pid", slug="name")
     edges = _kg_edges(tables, items)
@@ -93,7 +109,7 @@ def import_coco(src: Path, out: Path, fmt: str) -> dict:
     catalog = {"courses": _course_rows(courses, audiences), "course_skills": skills}
     return {
         "source_rows": {"valid.txt": lines.height} | {n: t.height for n, t in tables.items()},
-        "events": {"enroll": events.height},
+        "events": {"enroll": events.height - held.height, "held_out_enroll": held.height},
         "skipped": {
             "valid.txt": {
                 "not_an_interaction": lines.height - interactions.height,
@@ -112,7 +128,7 @@ def import_coco(src: Path, out: Path, fmt: str) -> dict:
             ].n_unique(),
         },
         "catalog": write_catalog(out, catalog),
-        "files": [str(path)],
+        "files": [str(f) for f in files],
     }
 
 

@@ -1,4 +1,4 @@
-"""Learners like you: the collaborative model's score (implicit ALS or BPR factors)."""
+"""Learners like you: the collaborative model's score (`ml/recommender/collaborative.py`)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ class Collaborative(Signal):
     default_weight = 0.5
     label = "Learners like you"
     description = (
-        "What learners with a similar history took (ALS/BPR factors), scaled to [0, 1] per learner "
-        "over the courses they may take."
+        "What learners with a similar history took (EASE, ALS or BPR, chosen per dataset), scaled "
+        "to [0, 1] per learner over the courses they may take."
     )
     grid = (0.25, 0.5, 1.0)
 
     def score(self, rows: np.ndarray, ok: np.ndarray) -> np.ndarray:
-        raw = self.model.user_factors[rows] @ self.model.item_factors.T
+        raw = self.model.collab.score(rows)
         lo = np.where(ok, raw, np.inf).min(axis=1, keepdims=True)
         hi = np.where(ok, raw, -np.inf).max(axis=1, keepdims=True)
         span = hi - lo

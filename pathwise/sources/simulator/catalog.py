@@ -137,8 +137,8 @@ def build_catalog(
         for ts in taught
     ]
     instructor = rng.integers(1, n // 3 + 2, n)
-    language, language_share = zip(*LANGUAGES, strict=True)
-    language = rng.choice(language, n, p=language_share)
+    codes, shares = zip(*LANGUAGES, strict=True)
+    language = rng.choice(codes, n, p=shares)  # type: ignore[arg-type]  # tuples are array-like
 
     category_names = sorted({categories[s] for s in main})
     category = np.searchsorted(category_names, [categories[s] for s in main])
@@ -273,7 +273,9 @@ def _course_plan(
         [s, *np.argsort(-jaccard[s], kind="stable")[: d - 1]]
         for s, d in zip(main, difficulty, strict=True)
     ]
-    prereq_rows = [(c, course_of[t, lv - 1]) for c, (t, lv) in enumerate(levels) if lv > 0]
+    prereq_rows: list[tuple] = [
+        (c, course_of[t, lv - 1]) for c, (t, lv) in enumerate(levels) if lv > 0
+    ]
     # Advanced courses also build on the fundamentals of a related topic (edges always lead to
     # a lower level, so there are no cycles).
     for c in np.flatnonzero(difficulty == 3):

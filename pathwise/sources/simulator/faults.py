@@ -91,9 +91,9 @@ def inject_faults(
     """
     n = clean.height
     total = round(share * n)
-    quota = np.full(len(FAULT_KINDS), total // len(FAULT_KINDS))
-    quota[rng.permutation(len(FAULT_KINDS))[: total % len(FAULT_KINDS)]] += 1
-    quota = dict(zip(FAULT_KINDS, quota.tolist(), strict=True))
+    counts = np.full(len(FAULT_KINDS), total // len(FAULT_KINDS))
+    counts[rng.permutation(len(FAULT_KINDS))[: total % len(FAULT_KINDS)]] += 1
+    quota: dict[str, int] = dict(zip(FAULT_KINDS, counts.tolist(), strict=True))
 
     pools = _pools(clean, fmt)
     order = rng.permutation(n)
@@ -105,12 +105,14 @@ def inject_faults(
         used[picked] = True
         return picked
 
-    edited, edits, faults = [], [], []
+    edited_rows: list[dict] = []
+    edits: list[tuple] = []
+    faults: list[tuple] = []
     for kind in EDIT_KINDS:
         idx = take(kind, quota[kind])
         for i, row in zip(idx.tolist(), clean[idx].iter_rows(named=True), strict=True):
             field, detail, edit = _corrupt(rng, row, kind, fmt)
-            edited.append({"_row": i, **row})
+            edited_rows.append({"_row": i, **row})
             if edit:
                 edits.append((i, *edit))
             faults.append((file, i + 1, kind, row["event_id"], field, detail))
@@ -118,11 +120,11 @@ def inject_faults(
     # Duplicates: half copy rows of this file, half rows of the previous one (late re-sends).
     here = clean.with_columns(file=pl.lit(file), line_no=pl.int_range(1, n + 1, dtype=pl.Int64))
     donors = {t: g["properties"] for (t,), g in clean.group_by("event_type")}
-    extra = []
+    extra: list[dict] = []
     for kind in DUPLICATE_KINDS:
         from_previous = quota[kind] // 2 if previous is not None else 0
         sources = [here[take(kind, quota[kind] - from_previous)]]
-        if from_previous:
+        if from_previous and previous is not None:
             candidates = (
                 previous
                 if kind == "duplicate_exact"
@@ -142,8 +144,8 @@ def inject_faults(
             extra.append({c: row[c] for c in clean.columns})
 
     rows = clean
-    if edited:
-        edited = pl.DataFrame(edited, schema={"_row": pl.UInt32, **clean.schema})
+    if edited_rows:
+        edited = pl.DataFrame(edited_rows, schema={"_row": pl.UInt32, **clean.schema})
         rest = clean.with_row_index("_row").filter(~pl.col("_row").is_in(edited["_row"].implode()))
         rows = pl.concat([rest, edited]).sort("_row").drop("_row")
     if extra:
@@ -185,7 +187,8 @@ def _corrupt(rng: np.random.Generator, row: dict, kind: str, fmt: str) -> tuple:
     """
     props = json.loads(row["properties"])
     required = [p for p in EVENT_TYPES[row["event_type"]].props if p.required]
-    field = detail = edit = None
+    field = detail = None
+    edit: tuple | None = None
     if kind == "malformed_json" and fmt == "parquet":
         field = "properties"
         row["properties"] = row["properties"][: rng.integers(1, len(row["properties"]))]
@@ -238,6 +241,7 @@ def _edit_line(line: str, edit: str, arg) -> str:
             f'"schema_version":{SCHEMA_VERSION}', f'"schema_version":"{SCHEMA_VERSION}"', 1
         )
     stamp = re.search(r'"occurred_at":"([^"]+)"', line)
+    assert stamp is not None, "every simulated line has an occurred_at"
     return line.replace(
         stamp[0], f'"occurred_at":{int(dt.datetime.fromisoformat(stamp[1]).timestamp())}', 1
     )

@@ -30,6 +30,7 @@ thread_id `th_` + 8.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -73,7 +74,9 @@ class EventBuffer:
     def __init__(self) -> None:
         self.blocks: list[pl.DataFrame] = []
 
-    def add(self, event_type: str, u, t, *, course=-1, module=-1, client=True, **props) -> None:
+    def add(
+        self, event_type: str, u, t, *, course=-1, module=-1, client=True, **props: Any
+    ) -> None:
         """Events of one type; `client=False` for the platform's own (no session, no context).
 
         Property values are arrays (or scalars); a null leaves an optional property out.
@@ -84,7 +87,10 @@ class EventBuffer:
         encoded = pl.repeat("{}", n, eager=True)
         if props:
             values = pl.DataFrame(
-                {k: pl.repeat(v, n, eager=True) if np.isscalar(v) else v for k, v in props.items()}
+                {
+                    k: v if not np.isscalar(v) else pl.repeat(cast(Any, v), n, eager=True)
+                    for k, v in props.items()
+                }
             )
             encoded = values.select(pl.struct(pl.all()).struct.json_encode()).to_series()
             if any(values[k].has_nulls() for k in props):  # optional properties come last

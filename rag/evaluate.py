@@ -33,7 +33,19 @@ import numpy as np
 import yaml
 
 from pathwise.settings import Settings, get_settings
+from rag.answer import COVERAGE_WEIGHT, coverage
+from rag.api import ask
 from rag.content import Document, fixed_word_chunks, load_documents
+from rag.retrieve import (
+    RERANK_WEIGHTS,
+    RRF_K,
+    RRF_WEIGHTS,
+    Candidates,
+    Mode,
+    get_retriever,
+    rank,
+)
+from rag.text import terms
 
 QUESTIONS = Path(__file__).parent / "eval" / "questions.yaml"
 MAX_WRONG_REFUSALS = 0.05  # the acceptance limit for in-scope questions wrongly refused
@@ -51,6 +63,7 @@ RERANK_GRID = [
     for cov in (0.0, 0.05, 0.1, 0.2, 0.3)
 ]
 Rerank = tuple[float, ...]  # rerank weights
+RankTables = dict[str, dict[Rerank, list[int | None]]]  # scope -> weights -> rank per question
 COVERAGE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
@@ -173,7 +186,7 @@ def tune_rerank(table: dict[Rerank, list[int | None]], idx: Sequence[int]) -> Re
     return max(RERANK_GRID, key=score)
 
 
-def _percentiles(ms: list[float]) -> dict[str, float]:
+def percentiles(ms: list[float]) -> dict[str, float]:
     qs = np.percentile(ms, [50, 95, 99])
     return {"p50_ms": float(qs[0]), "p95_ms": float(qs[1]), "p99_ms": float(qs[2])}
 
@@ -218,40 +231,28 @@ def baseline_ranks(
     return ranks
 
 
-def evaluate(
-    content: list[str] | None = None,
-    settings: Settings | None = None,
-    baseline: bool = True,
-    latency: bool = True,
-) -> dict[str, Any]:
-    """Run the whole evaluation on the index under settings.home (build it first)."""
-    from rag.answer import COVERAGE_WEIGHT, coverage
-    from rag.api import ask
-    from rag.retrieve import RERANK_WEIGHTS, RRF_K, RRF_WEIGHTS, get_retriever, rank
-    from rag.text import terms
+@dataclass
+class EvalRun:
+    """One retrieval pass over the question set: the questions, their splits and what the three
+    queries found for each (every step below re-ranks these, nothing queries again)."""
 
-    s = settings or get_settings()
-    questions, out_of_scope = load_questions()
-    retriever = get_retriever(s)
-    in_split, out_split = dev_test_split(questions, out_of_scope)
-    dev = [i for i, x in enumerate(in_split) if x == "dev"]
-    test = [i for i, x in enumerate(in_split) if x == "test"]
-    out_dev = [i for i, x in enumerate(out_split) if x == "dev"]
-    out_test = [i for i, x in enumerate(out_split) if x == "test"]
-    cv = folds([q.q for q in questions], [q.course_id for q in questions], FOLDS)
-    cv_out = folds(out_of_scope, ["out"] * len(out_of_scope), FOLDS)
+    questions: list[Question]
+    out_of_scope: list[str]
+    dev: list[int]
+    test: list[int]
+    out_dev: list[int]
+    out_test: list[int]
+    cv: list[int]  # fold of each in-scope question
+    cv_out: list[int]  # fold of each out-of-scope question
+    cands: dict[str, list[Candidates]]  # scope ('course' | 'catalog') -> per in-scope question
+    out_cands: list[Candidates]  # out-of-scope questions, asked of the whole catalog
+    top_k: int
 
-    # One retrieval per question and scope; everything below re-fuses these rankings.
-    cands = {
-        "course": [retriever.candidates(q.q, course_id=q.course_id, n=POOL) for q in questions],
-        "catalog": [retriever.candidates(q.q, n=POOL) for q in questions],
-    }
-    out_cands = [retriever.candidates(o, n=POOL) for o in out_of_scope]
-
-    def ranks(scope: str, mode: str, weights: Rerank = RERANK_WEIGHTS) -> list[int | None]:
+    def ranks(self, scope: str, mode: Mode, weights: Rerank = RERANK_WEIGHTS) -> list[int | None]:
+        """First-hit rank of each in-scope question's section (None: not in the top 10)."""
         out = []
-        for q, c in zip(questions, cands[scope], strict=True):
-            ps = rank(c, mode=mode, k=10, weights=weights)  # type: ignore[arg-type]
+        for q, c in zip(self.questions, self.cands[scope], strict=True):
+            ps = rank(c, mode=mode, k=10, weights=weights)
             hit = [
                 p.course_id == q.course_id and p.module == q.module and p.section == q.section
                 for p in ps
@@ -259,57 +260,85 @@ def evaluate(
             out.append(rank_of(hit))
         return out
 
-    tables = {scope: {f: ranks(scope, "hybrid", f) for f in RERANK_GRID} for scope in cands}
-    weights = tune_rerank(tables["course"], dev)
+    def features(self, weights: Rerank) -> tuple[list[Features], list[Features]]:
+        """Refusal features of the passages `ask` would see: in-scope questions asked of their own
+        course (the harder case for answering), out-of-scope ones of the whole catalog (the harder
+        one for refusing)."""
+
+        def of(question: str, c: Candidates) -> Features:
+            q = set(terms(question))
+            return [(p.similarity, coverage(q, p)) for p in rank(c, k=self.top_k, weights=weights)]
+
+        ins = [of(q.q, c) for q, c in zip(self.questions, self.cands["course"], strict=True)]
+        outs = [of(o, c) for o, c in zip(self.out_of_scope, self.out_cands, strict=True)]
+        return ins, outs
+
+
+def retrieve_all(settings: Settings) -> EvalRun:
+    """Load the questions, split them, and run the three queries once per question and scope."""
+    questions, out_of_scope = load_questions()
+    retriever = get_retriever(settings)
+    in_split, out_split = dev_test_split(questions, out_of_scope)
+    return EvalRun(
+        questions=questions,
+        out_of_scope=out_of_scope,
+        dev=[i for i, x in enumerate(in_split) if x == "dev"],
+        test=[i for i, x in enumerate(in_split) if x == "test"],
+        out_dev=[i for i, x in enumerate(out_split) if x == "dev"],
+        out_test=[i for i, x in enumerate(out_split) if x == "test"],
+        cv=folds([q.q for q in questions], [q.course_id for q in questions], FOLDS),
+        cv_out=folds(out_of_scope, ["out"] * len(out_of_scope), FOLDS),
+        cands={
+            "course": [retriever.candidates(q.q, course_id=q.course_id, n=POOL) for q in questions],
+            "catalog": [retriever.candidates(q.q, n=POOL) for q in questions],
+        },
+        out_cands=[retriever.candidates(o, n=POOL) for o in out_of_scope],
+        top_k=settings.rag_top_k,
+    )
+
+
+def split_summary(run: EvalRun) -> dict[str, Any]:
+    return {
+        "questions": len(run.questions),
+        "out_of_scope": len(run.out_of_scope),
+        "split": {
+            "rule": "per course, questions ordered by sha256(text), dealt alternately dev/test",
+            "dev": len(run.dev),
+            "test": len(run.test),
+            "out_of_scope_dev": len(run.out_dev),
+            "out_of_scope_test": len(run.out_test),
+        },
+    }
+
+
+def retrieval_report(
+    run: EvalRun, tables: RankTables, weights: Rerank, base: dict[str, list[int | None]] | None
+) -> dict[str, Any]:
+    """hit@1 / hit@5 / MRR@10 per scope and mode, on test (the headline) and on dev."""
 
     def pick(rs: Sequence[int | None], idx: Sequence[int]) -> dict[str, float]:
         return retrieval_metrics([rs[i] for i in idx])
 
-    every = range(len(questions))
-    report: dict[str, Any] = {
-        "questions": len(questions),
-        "out_of_scope": len(out_of_scope),
-        "split": {
-            "rule": "per course, questions ordered by sha256(text), dealt alternately dev/test",
-            "dev": len(dev),
-            "test": len(test),
-            "out_of_scope_dev": len(out_dev),
-            "out_of_scope_test": len(out_test),
-        },
-    }
     by_split: dict[str, dict[str, dict[str, dict[str, float]]]] = {"test": {}, "dev": {}}
-    base = None
-    if baseline:
-        docs = list(load_documents(content or [str(s.shared_data / "content")]))
-        base = baseline_ranks(docs, questions, s, s.home / "rag_eval_cache")
-    for name, idx in (("test", test), ("dev", dev)):
-        for scope in cands:
+    for name, idx in (("test", run.test), ("dev", run.dev)):
+        for scope in run.cands:
             methods = {
                 "hybrid": pick(tables[scope][weights], idx),
-                "rrf": pick(ranks(scope, "rrf"), idx),
-                "vector": pick(ranks(scope, "vector"), idx),
-                "fts": pick(ranks(scope, "fts"), idx),
+                "rrf": pick(run.ranks(scope, "rrf"), idx),
+                "vector": pick(run.ranks(scope, "vector"), idx),
+                "fts": pick(run.ranks(scope, "fts"), idx),
             }
             if base:
                 methods["dense_fixed200_baseline"] = pick(base[scope], idx)
             by_split[name][scope] = methods
-    report["retrieval"] = by_split["test"]  # the headline: tuned on dev, measured on test
-    report["retrieval_dev"] = by_split["dev"]
+    return {"retrieval": by_split["test"], "retrieval_dev": by_split["dev"]}
 
-    # Refusal features: the passages `ask` would see (in-scope asked of their own course, the
-    # harder case for answering; out-of-scope of the whole catalog, the harder one for refusing).
-    def features(question: str, c: Any, f: Rerank) -> Features:
-        q = set(terms(question))
-        top = rank(c, k=s.rag_top_k, weights=f)
-        return [(p.similarity, coverage(q, p)) for p in top]
 
-    def all_features(f: Rerank) -> tuple[list[Features], list[Features]]:
-        ins = [features(q.q, c, f) for q, c in zip(questions, cands["course"], strict=True)]
-        outs = [features(o, c, f) for o, c in zip(out_of_scope, out_cands, strict=True)]
-        return ins, outs
-
-    fin, fout = all_features(weights)
-    cov_w, threshold = tune_refusal([fin[i] for i in dev], [fout[i] for i in out_dev])
+def refusal_report(run: EvalRun, weights: Rerank, rag_min_similarity: float) -> dict[str, Any]:
+    """The refusal rule tuned on dev, measured on test (beside similarity alone), and the knobs
+    dev chose next to the configured ones."""
+    fin, fout = run.features(weights)
+    cov_w, threshold = tune_refusal([fin[i] for i in run.dev], [fout[i] for i in run.out_dev])
 
     def refusal_on(idx: list[int], oidx: list[int], w: float, t: float) -> dict[str, float]:
         i = [support_of(fin[x], w) for x in idx]
@@ -323,67 +352,69 @@ def evaluate(
         }
 
     sim_only_t = choose_threshold(
-        [support_of(fin[i], 0.0) for i in dev], [support_of(fout[i], 0.0) for i in out_dev]
+        [support_of(fin[i], 0.0) for i in run.dev], [support_of(fout[i], 0.0) for i in run.out_dev]
     )
-    report["tuned_on_dev"] = {
-        "rerank_weights": list(weights),
-        "coverage_weight": cov_w,
-        "threshold": threshold,
-    }
-    report["configured"] = {
-        "rrf_weights": [round(w, 4) for w in RRF_WEIGHTS],
-        "rrf_k": RRF_K,
-        "rerank_weights": list(RERANK_WEIGHTS),
-        "coverage_weight": COVERAGE_WEIGHT,
-        "threshold": s.rag_min_similarity,
-        "matches_dev_tuning": all(
-            abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, weights, strict=True)
-        )
-        and cov_w == COVERAGE_WEIGHT
-        and abs(s.rag_min_similarity - threshold) < 1e-3,
-    }
-    report["refusal"] = {
-        "test": refusal_on(test, out_test, cov_w, threshold),
-        "dev": refusal_on(dev, out_dev, cov_w, threshold),
-        "test_similarity_only": refusal_on(test, out_test, 0.0, sim_only_t),
-        "all_configured": refusal_on(
-            list(every), list(range(len(out_of_scope))), COVERAGE_WEIGHT, s.rag_min_similarity
-        ),
+    every, every_out = list(range(len(run.questions))), list(range(len(run.out_of_scope)))
+    return {
+        "tuned_on_dev": {
+            "rerank_weights": list(weights),
+            "coverage_weight": cov_w,
+            "threshold": threshold,
+        },
+        "configured": {
+            "rrf_weights": [round(w, 4) for w in RRF_WEIGHTS],
+            "rrf_k": RRF_K,
+            "rerank_weights": list(RERANK_WEIGHTS),
+            "coverage_weight": COVERAGE_WEIGHT,
+            "threshold": rag_min_similarity,
+            "matches_dev_tuning": all(
+                abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, weights, strict=True)
+            )
+            and cov_w == COVERAGE_WEIGHT
+            and abs(rag_min_similarity - threshold) < 1e-3,
+        },
+        "refusal": {
+            "test": refusal_on(run.test, run.out_test, cov_w, threshold),
+            "dev": refusal_on(run.dev, run.out_dev, cov_w, threshold),
+            "test_similarity_only": refusal_on(run.test, run.out_test, 0.0, sim_only_t),
+            "all_configured": refusal_on(every, every_out, COVERAGE_WEIGHT, rag_min_similarity),
+        },
     }
 
-    # 5-fold CV of the whole procedure: tune on 4/5, measure on the held-out fifth, pool.
-    cv_ranks: dict[str, list[int | None]] = {scope: [None] * len(questions) for scope in cands}
-    cv_in, cv_o = [0.0] * len(questions), [0.0] * len(out_of_scope)
-    cv_refused_in, cv_refused_out = 0, 0
+
+def cross_validate(run: EvalRun, tables: RankTables) -> dict[str, Any]:
+    """5-fold CV of the whole procedure: tune on 4/5, measure on the held-out fifth, pool."""
+    n, n_out = len(run.questions), len(run.out_of_scope)
+    cv_ranks: dict[str, list[int | None]] = {scope: [None] * n for scope in run.cands}
+    refused_in, refused_out = 0, 0
     for f in range(FOLDS):
-        train = [i for i in every if cv[i] != f]
-        held = [i for i in every if cv[i] == f]
-        otrain = [i for i in range(len(out_of_scope)) if cv_out[i] != f]
-        oheld = [i for i in range(len(out_of_scope)) if cv_out[i] == f]
+        train = [i for i in range(n) if run.cv[i] != f]
+        held = [i for i in range(n) if run.cv[i] == f]
+        otrain = [i for i in range(n_out) if run.cv_out[i] != f]
+        oheld = [i for i in range(n_out) if run.cv_out[i] == f]
         fold_weights = tune_rerank(tables["course"], train)
-        for scope in cands:
+        for scope in run.cands:
             for i in held:
                 cv_ranks[scope][i] = tables[scope][fold_weights][i]
-        fi, fo = all_features(fold_weights)
+        fi, fo = run.features(fold_weights)
         cw, t = tune_refusal([fi[i] for i in train], [fo[i] for i in otrain])
-        for i in held:
-            cv_in[i] = support_of(fi[i], cw)
-            cv_refused_in += cv_in[i] < t
-        for i in oheld:
-            cv_o[i] = support_of(fo[i], cw)
-            cv_refused_out += cv_o[i] < t
-    report["cv5"] = {
+        refused_in += sum(support_of(fi[i], cw) < t for i in held)
+        refused_out += sum(support_of(fo[i], cw) < t for i in oheld)
+    return {
         "hybrid": {scope: retrieval_metrics(r) for scope, r in cv_ranks.items()},
-        "out_of_scope_refused": cv_refused_out / len(out_of_scope),
-        "in_scope_wrongly_refused": cv_refused_in / len(questions),
+        "out_of_scope_refused": refused_out / n_out,
+        "in_scope_wrongly_refused": refused_in / n,
     }
 
+
+def test_misses(run: EvalRun, tables: RankTables, weights: Rerank) -> list[dict[str, Any]]:
+    """Test questions whose section hybrid retrieval did not put first (course scope)."""
     misses = []
-    for i in test:
+    for i in run.test:
         r = tables["course"][weights][i]
         if r != 1:
-            q = questions[i]
-            top = rank(cands["course"][i], k=1, weights=weights)
+            q = run.questions[i]
+            top = rank(run.cands["course"][i], k=1, weights=weights)
             misses.append(
                 {
                     "q": q.q,
@@ -392,23 +423,52 @@ def evaluate(
                     "got": f"{top[0].module} > {top[0].section}" if top else None,
                 }
             )
-    report["hybrid_test_misses_at_1"] = misses
+    return misses
 
-    if latency:  # end-to-end answers with the offline backend; also checks the citation contract
-        ms, uncited = [], 0
-        ask(questions[0].q, settings=s, backend="extractive")  # warm-up: model and index loaded
-        asks = [(q.q, q.course_id) for q in questions] + [(o, None) for o in out_of_scope]
-        for text, course in asks:
-            t0 = time.perf_counter()
-            a = ask(text, course, settings=s, backend="extractive")
-            ms.append((time.perf_counter() - t0) * 1000)
-            ids = {p.chunk_id for p in a.passages}
-            if not a.refused and (
-                not a.citations or any(c.chunk_id not in ids for c in a.citations)
-            ):
-                uncited += 1
-        report["answers"] = {**_percentiles(ms), "answers_breaking_citation_rule": uncited}
-    report["embedding_model"] = getattr(retriever.func, "name", type(retriever.func).__name__)
+
+def answer_latency(run: EvalRun, settings: Settings) -> dict[str, float]:
+    """End-to-end answers with the offline backend; also checks the citation contract."""
+    ms, uncited = [], 0
+    ask(run.questions[0].q, settings=settings, backend="extractive")  # warm-up: model and index
+    asks = [(q.q, q.course_id) for q in run.questions] + [(o, None) for o in run.out_of_scope]
+    for text, course in asks:
+        t0 = time.perf_counter()
+        a = ask(text, course, settings=settings, backend="extractive")
+        ms.append((time.perf_counter() - t0) * 1000)
+        ids = {p.chunk_id for p in a.passages}
+        if not a.refused and (not a.citations or any(c.chunk_id not in ids for c in a.citations)):
+            uncited += 1
+    return {**percentiles(ms), "answers_breaking_citation_rule": uncited}
+
+
+def evaluate(
+    content: list[str] | None = None,
+    settings: Settings | None = None,
+    baseline: bool = True,
+    latency: bool = True,
+) -> dict[str, Any]:
+    """Run the whole evaluation on the index under settings.home (build it first)."""
+    s = settings or get_settings()
+    run = retrieve_all(s)
+    tables: RankTables = {
+        scope: {f: run.ranks(scope, "hybrid", f) for f in RERANK_GRID} for scope in run.cands
+    }
+    weights = tune_rerank(tables["course"], run.dev)
+    base = None
+    if baseline:
+        docs = list(load_documents(content or [str(s.shared_data / "content")]))
+        base = baseline_ranks(docs, run.questions, s, s.home / "rag_eval_cache")
+    report: dict[str, Any] = {
+        **split_summary(run),
+        **retrieval_report(run, tables, weights, base),
+        **refusal_report(run, weights, s.rag_min_similarity),
+        "cv5": cross_validate(run, tables),
+        "hybrid_test_misses_at_1": test_misses(run, tables, weights),
+    }
+    if latency:
+        report["answers"] = answer_latency(run, s)
+    func = get_retriever(s).func
+    report["embedding_model"] = getattr(func, "name", type(func).__name__)
     return report
 
 

@@ -81,9 +81,9 @@ def correct_typos(
         ):
             out.append(part)
             continue
-        near = one_edit(word)
-        glue = sorted(near & _STOP)  # "waht" is "what", not "want"
-        near = [w for w in near if stem(w) in vocabulary]
+        swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        glue = sorted(swapped & _STOP)  # "waht" is "what", not "want"
+        near = [w for w in one_edit(word) if stem(w) in vocabulary]
         best = glue[0] if glue else max(near, key=lambda w: (vocabulary[stem(w)], w), default="")
         out.append(best or part)
         if best:

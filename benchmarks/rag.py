@@ -69,23 +69,13 @@ def _jitter(vectors: list, rng: np.random.Generator) -> list:
 
 def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dict]:
     """A `target`-chunk index (and its sentences) made from the real ones (cached)."""
-    from rag.store import (
-        SENTENCES,
-        TABLE,
-        connect,
-        has_vocabulary,
-        open_table,
-        refresh_indexes,
-        sentence_table,
-        write_vocabulary,
-    )
+    from rag.store import SENTENCES, TABLE, connect, open_table, refresh_indexes, sentence_table
 
     home = work / f"home-{target}"
     s = Settings(home=home)
     marker = home / "built.json"
     if marker.exists():
-        if not has_vocabulary(s):  # cached before the vocabulary table existed
-            write_vocabulary(open_table(s, create=False)[0])
+        add_vocabulary(s)  # an index cached before the vocabulary table existed
         return s, json.loads(marker.read_text())
     shutil.rmtree(home, ignore_errors=True)
     real = connect(Settings(home=real_home))
@@ -150,6 +140,13 @@ def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dic
     }
     marker.write_text(json.dumps(info))
     return s, info
+
+
+def add_vocabulary(s: Settings) -> None:
+    from rag.store import has_vocabulary, open_table, write_vocabulary
+
+    if not has_vocabulary(s):
+        write_vocabulary(open_table(s, create=False)[0])
 
 
 def latency(s: Settings, repeat: int) -> dict:

@@ -6,8 +6,9 @@
 2. A 100k-chunk index: the real chunks (and their sentences) repeated under many synthetic
    courses (text tagged per copy, vectors jittered and re-normalised), written in bulk with their
    vectors, then the FTS, scalar and HNSW indexes built -> chunks/s of the storage part alone.
-3. Answer latency: `rag.ask` with the offline `extractive` backend over the evaluation questions,
-   catalog-wide and filtered to one course -> p50 / p95 / p99. Target p95 <= 300 ms.
+3. Answer latency: `rag.ask` with the offline `extractive` backend over the evaluation questions
+   (rag/eval/learner), catalog-wide and filtered to one course -> p50 / p95 / p99 and the grades
+   given. Target p95 <= 300 ms.
 
 The 100k index is cached under --work (default /tmp/pathwise-bench-rag) and reused.
 
@@ -74,6 +75,7 @@ def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dic
     s = Settings(home=home)
     marker = home / "built.json"
     if marker.exists():
+        add_vocabulary(s)  # an index cached before the vocabulary table existed
         return s, json.loads(marker.read_text())
     shutil.rmtree(home, ignore_errors=True)
     real = connect(Settings(home=real_home))
@@ -140,26 +142,31 @@ def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dic
     return s, info
 
 
+def add_vocabulary(s: Settings) -> None:
+    from rag.store import has_vocabulary, open_table, write_vocabulary
+
+    if not has_vocabulary(s):
+        write_vocabulary(open_table(s, create=False)[0])
+
+
 def latency(s: Settings, repeat: int) -> dict:
     from rag.api import ask
-    from rag.evaluate import load_questions
+    from rag.evalset import load_questions
 
-    questions, out_of_scope = load_questions()
+    questions = load_questions()  # in-scope questions carry their course; out-of-scope most too
     ask(questions[0].q, settings=s, backend="extractive")  # load the model and open the table
     result = {}
     for label, course in (("catalog_wide", False), ("one_course", True)):
-        ms, refused = [], 0
+        ms, grades = [], {"confident": 0, "closest": 0, "refused": 0}
         for _ in range(repeat):
             for q in questions:
                 a = ask(q.q, q.course_id if course else None, settings=s, backend="extractive")
                 ms.append(a.latency_ms)
-            for q in out_of_scope:
-                a = ask(q, settings=s, backend="extractive")
-                ms.append(a.latency_ms)
-                refused += a.refused
+                grades[a.grade] += 1
         p50, p95, p99 = np.percentile(ms, [50, 95, 99])
         result[label] = {
             "answers": len(ms),
+            "grades": grades,
             "p50_ms": round(float(p50), 1),
             "p95_ms": round(float(p95), 1),
             "p99_ms": round(float(p99), 1),

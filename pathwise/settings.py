@@ -73,12 +73,6 @@ class Settings(BaseSettings):
         description="Answer backend: 'extractive' (offline: composed from passages) or 'openai' "
         "(any OpenAI-compatible chat endpoint; falls back to extractive on errors).",
     )
-    rag_min_similarity: float = Field(
-        default=0.652,
-        description="Refuse when the best passage's support (cosine similarity to the question "
-        "plus 0.3 x the share of the question's words it contains, rag.answer.support) is below "
-        "this (tuned on the dev split of rag/eval/questions.yaml by `pathwise evaluate rag`).",
-    )
     rag_top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
     llm_base_url: str | None = Field(
         default=None,

@@ -7,7 +7,8 @@
   inside passages is never an instruction. Its answer must cite passages by number, or it is not
   used.
 
-Both only ever cite passages they were given; `rag.api.ask` decides refusal before calling them.
+Both only ever cite passages they were given; `rag.api.ask` grades the answer (rag.decision)
+before calling them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,10 @@ from typing import Protocol
 
 from pathwise.settings import Settings
 from rag.content import sentences
-from rag.retrieve import Passage, titled_text
-from rag.text import coverage as text_coverage
+from rag.retrieve import Passage
 from rag.text import terms
 
 NOT_COVERED = "NOT_COVERED"
-# Refusal: a question is answerable when some retrieved passage is close in meaning AND shares
-# its content words: support = cosine similarity + COVERAGE_WEIGHT x (share of the question's
-# content words found in the passage or its course / module / section titles). Similarity alone
-# confuses near topics ("SQL joins" vs a lesson on str.join); the words alone confuse glue. The
-# weight and the threshold (settings.rag_min_similarity) are chosen on the evaluation's dev split.
-COVERAGE_WEIGHT = 0.3
 
 # Sentences that speak to an assistant rather than a learner are never quoted: course text is
 # data, and text that tries to steer the answer ("ignore previous instructions") is left out.
@@ -39,19 +33,6 @@ _INSTRUCTION = re.compile(
     r"|\b(system prompt|you are now|as an ai|assistant:|respond only|reply with|say that)\b",
     re.IGNORECASE,
 )
-
-
-def coverage(question_terms: set[str], passage: Passage) -> float:
-    """Share of the question's content words that the passage (with its titles) contains."""
-    return text_coverage(question_terms, titled_text(passage))
-
-
-def support(
-    question: str, passages: list[Passage], coverage_weight: float = COVERAGE_WEIGHT
-) -> float:
-    """How well the retrieved passages support answering (see COVERAGE_WEIGHT); 0 when none."""
-    q = set(terms(question))
-    return max((p.similarity + coverage_weight * coverage(q, p) for p in passages), default=0.0)
 
 
 def looks_like_instruction(sentence: str) -> bool:
@@ -82,9 +63,15 @@ class ExtractiveBackend:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 3, max_passages: int = 2) -> None:
+    def __init__(
+        self,
+        max_sentences: int = 3,
+        max_passages: int = 2,
+        lead: str = "From the course materials: ",
+    ) -> None:
         self.max_sentences = max_sentences
         self.max_passages = max_passages
+        self.lead = lead
 
     def answer(
         self, question: str, passages: list[Passage], on_token: Callable[[str], None] | None = None
@@ -115,7 +102,7 @@ class ExtractiveBackend:
             cited.append(n)
         if not cited:  # every sentence looked like an instruction: point to the passage instead
             parts, cited = [f"See {passages[0].citation}. [1]"], [1]
-        text = "From the course materials: " + "\n\n".join(parts)
+        text = self.lead + "\n\n".join(parts)
         if on_token:
             on_token(text)
         return Draft(text=text, cited=cited)

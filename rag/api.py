@@ -1,10 +1,10 @@
 """The Python API the learner app calls: `ask(question, course_id=None) -> Answer`.
 
-Stable contract (docs/rag.md): an `Answer` always has `text`, `backend`, `refused` and
+Stable contract (docs/rag.md): an `Answer` always has `text`, `grade`, `backend`, `refused` and
 `latency_ms`; a non-refused answer cites at least one passage and every cited passage is one of
-`passages` (the retrieved ones). When the retrieved passages do not support the question
-(`rag.answer.support` below `rag_min_similarity`: too far in meaning, too few of its words), the
-answer says the course materials do not cover it instead of guessing.
+`passages` (the retrieved ones). The grade comes from `rag.decision`: `confident` (answered from
+the passages), `closest` (the closest material, said to perhaps not answer the question: shown,
+never sent to a language model) or `refused` (nothing in the course is close; `refused` is True).
 """
 
 from __future__ import annotations
@@ -14,13 +14,23 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from pathwise.settings import Settings, get_settings
-from rag.answer import ExtractiveBackend, LLMUnusable, OpenAIBackend, support
-from rag.retrieve import Passage, get_retriever
+from rag.answer import ExtractiveBackend, LLMUnusable, OpenAIBackend
+from rag.decision import Grade, decide
+from rag.retrieve import Passage, candidate_count, get_retriever, rank
 
 REFUSAL = (
     "The course materials do not cover this question, so I can't answer it from them. "
     "Try rephrasing, or ask about a topic the course teaches."
 )
+CLOSEST = (
+    "The course may not answer this exactly. Here is the closest material I found in it; "
+    "check whether it covers what you need: "
+)
+GRADE_LABELS = {
+    "confident": "answered from the course",
+    "closest": "closest material, may not fully answer the question",
+    "refused": "not covered by the course",
+}
 
 
 @dataclass
@@ -32,6 +42,8 @@ class Answer:
     latency_ms: float
     notice: str | None = None  # shown to the learner, e.g. "the language model timed out ..."
     passages: list[Passage] = field(default_factory=list)  # everything retrieved
+    grade: Grade = "confident"  # 'confident' | 'closest' | 'refused' (rag.decision)
+    confidence: float = 0.0  # the decision model's probability that the course answers it
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -50,38 +62,63 @@ def ask(
 ) -> Answer:
     """Answer a learner's question from course content (one course, or the whole catalog).
 
-    `backend` overrides `settings.rag_backend`; `on_token` receives the answer text as it streams.
+    `backend` overrides `settings.rag_backend`; `on_token` receives the answer text as it streams
+    (whatever the grade).
     """
     started = time.perf_counter()
     s = settings or get_settings()
     question = " ".join(question.split())[:2000]
     chosen = backend or s.rag_backend
-    passages = (
-        get_retriever(s).search(question, course_id=course_id, k=s.rag_top_k) if question else []
-    )
+    passages: list[Passage] = []
+    grade, confidence = "refused", 0.0
+    if question:
+        c = get_retriever(s).candidates(
+            question, course_id=course_id, n=candidate_count(s.rag_top_k)
+        )
+        passages = rank(c, k=s.rag_top_k)
+        decision = decide(c, passages)
+        grade, confidence, question = decision.grade, decision.confidence, c.question
 
-    def done(text: str, cited: list[int], used: str, refused: bool, notice: str | None) -> Answer:
+    def done(text: str, cited: list[int], used: str, notice: str | None = None) -> Answer:
         return Answer(
             text=text,
             citations=[passages[n - 1] for n in cited],
             backend=used,
-            refused=refused,
+            refused=grade == "refused",
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             notice=notice,
             passages=passages,
+            grade=grade,
+            confidence=round(confidence, 4),
         )
 
-    if not question or support(question, passages) < s.rag_min_similarity:
-        return done(REFUSAL, [], chosen, True, None)
+    if grade == "refused":
+        if on_token:
+            on_token(REFUSAL)
+        return done(REFUSAL, [], chosen)
+    if grade == "closest":  # shown as found: a model would answer it with more confidence
+        draft = ExtractiveBackend(lead=CLOSEST).answer(question, passages, on_token)
+        return done(draft.text, draft.cited, "extractive")
     if chosen == "openai":
         try:
             draft = OpenAIBackend(s).answer(question, passages, on_token)
             if draft.refused:
-                return done(REFUSAL, [], "openai", True, None)
-            return done(draft.text, draft.cited, "openai", False, None)
+                grade = "refused"
+                return done(REFUSAL, [], "openai")
+            return done(draft.text, draft.cited, "openai")
         except LLMUnusable as e:
             notice = f"{e}; this answer was composed from the course passages instead."
             draft = ExtractiveBackend().answer(question, passages, on_token)
-            return done(draft.text, draft.cited, "extractive", False, notice)
+            return done(draft.text, draft.cited, "extractive", notice)
     draft = ExtractiveBackend().answer(question, passages, on_token)
-    return done(draft.text, draft.cited, "extractive", False, None)
+    return done(draft.text, draft.cited, "extractive")
+
+
+def render_answer(answer: Answer, *, text: bool = True) -> str:
+    """What `pathwise ask` prints: the answer's text (unless it was already streamed through
+    `on_token`: text=False), its grade, the cited passages, then the backend and latency."""
+    lines = [answer.text, ""] if text else []
+    lines.append(f"[{answer.grade}: {GRADE_LABELS[answer.grade]}]")
+    lines += [f"  [{n}] {p.citation} ({p.source})" for n, p in enumerate(answer.citations, 1)]
+    lines.append(f"({answer.backend}, {answer.latency_ms:.0f} ms)")
+    return "\n".join(lines)

@@ -1,22 +1,21 @@
-"""`pathwise evaluate rag`: retrieval quality, refusals and latency on rag/eval/questions.yaml.
+"""`pathwise evaluate rag`: retrieval and the graded answer on learner questions (rag.evalset).
 
-Honest figures: every tuned knob (the hybrid rerank weights, the refusal rule's coverage weight
-and threshold) is chosen on a **dev** split only, and the headline figures are measured on the
-held-out **test** split. The split is deterministic and stratified: within each
-course (and among the out-of-scope questions) questions are ordered by a hash of their text and
-dealt alternately to dev and test, so every course is in both halves (and the file's order does
-not matter). A 5-fold cross-validation (same dealing, tuning repeated on each 4/5) gives a second,
-less noisy estimate over all questions.
+Honest figures: the decision model (rag.decision) is trained on the **dev** split only and the
+headline is the held-out **test** split; the split is by lesson, so no test question's lesson was
+seen in training. A 5-fold cross-validation by lesson (training repeated on each 4/5) gives a
+second estimate over all questions. Retrieval runs once per question and scope
+(`Retriever.candidates`); everything else re-ranks those candidates.
 
-- hit@1, hit@5 and MRR@10 for vector, full-text and hybrid retrieval (and RRF alone, hybrid's
-  first stage), filtered to the question's course (course preview) and catalog-wide, and the
-  baseline the issue names: plain dense search over fixed 200-word windows (a window hits when
-  it overlaps the expected section).
-- Refusals: out-of-scope questions refused and in-scope questions wrongly refused, with the rule
-  in `rag.answer.support`, and the margin between the two sets on test.
-- Answer latency (the whole `ask`, offline backend): p50 / p95 / p99.
-
-Retrieval runs once per question (`Retriever.candidates`); tuning only re-ranks those candidates.
+- Retrieval, lesson level: hit@1, hit@5 and MRR@10 (a passage hits when its course and lesson
+  answer the question) for hybrid, RRF alone, vector and full-text retrieval, in the question's
+  course (course preview) and catalog-wide, beside plain dense search over fixed 200-word
+  windows.
+- The graded answer, each question asked as `ask` serves it (its course; out-of-scope questions
+  without a course, of the whole catalog): shares of confident / closest / refused answers for
+  in-scope and out-of-scope questions, beside the single-threshold rule shipped before (support
+  = similarity + 0.3 x word coverage >= 0.652) and the same rule re-tuned on dev, both measured
+  in the same run on the same split.
+- Answer latency of the whole `ask` (offline backend), and the citation contract.
 """
 
 from __future__ import annotations
@@ -30,150 +29,252 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from pathwise.settings import Settings, get_settings
+from rag.answer import ExtractiveBackend
+from rag.api import ask
+from rag.calibrate import fit, grades
 from rag.content import Document, fixed_word_chunks, load_documents
+from rag.decision import MODEL, features, read_model
+from rag.evalset import Question, dev_test_split, folds, load_questions, rank_of, retrieval_metrics
+from rag.retrieve import (
+    RERANK_WEIGHTS,
+    RRF_K,
+    RRF_WEIGHTS,
+    Candidates,
+    Mode,
+    Passage,
+    candidate_count,
+    get_retriever,
+    rank,
+    titled_text,
+)
+from rag.text import coverage
 
-QUESTIONS = Path(__file__).parent / "eval" / "questions.yaml"
-MAX_WRONG_REFUSALS = 0.05  # the acceptance limit for in-scope questions wrongly refused
-# The threshold is tuned for half of it: a threshold that just meets the limit on dev breaks it
-# on new questions (5-fold CV: 7% wrongly refused), so dev keeps a margin for them.
-TUNE_MAX_WRONG = MAX_WRONG_REFUSALS / 2
 FOLDS = 5
-POOL = 40  # candidates per ranking (what `search` fetches for k=10)
-# Rerank weights tried on dev: (passage cosine, best-sentence cosine, BM25 / best BM25,
-# coverage); see rag.retrieve.RERANK_WEIGHTS. The passage cosine is the unit.
-RERANK_GRID = [
-    (1.0, sent, bm25, cov)
-    for sent in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
-    for bm25 in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
-    for cov in (0.0, 0.05, 0.1, 0.2, 0.3)
-]
-Rerank = tuple[float, ...]  # rerank weights
-COVERAGE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+MAX_WRONG_REFUSALS = 0.05  # acceptance limit: in-scope questions refused
+MIN_OUT_OF_SCOPE_REFUSED = (
+    0.90  # acceptance limit: out-of-scope questions without a confident answer
+)
+# The rule shipped before: refuse below support = best similarity + 0.3 x share of the question's
+# words in the passage (and its titles); 0.652 was tuned on questions sharing the lessons' words.
+OLD_COVERAGE_WEIGHT = 0.3
+OLD_MIN_SUPPORT = 0.652
+SCOPES = ("course", "catalog")
 
 
 @dataclass
-class Question:
-    q: str
-    course_id: str
-    module: str
-    section: str
+class EvalRun:
+    """Every question retrieved once per scope: 'course' (its course; the whole catalog for a
+    question without one) and 'catalog'. Decisions use the 'course' scope: what `ask` serves."""
+
+    questions: list[Question]
+    side: list[str]  # 'dev' | 'test' per question
+    fold: list[int]  # CV fold per question
+    cands: dict[str, list[Candidates]]
+    top_k: int
+
+    def idx(self, side: str | None = None, in_scope: bool | None = None) -> list[int]:
+        return [
+            i
+            for i, q in enumerate(self.questions)
+            if (side is None or self.side[i] == side)
+            and (in_scope is None or q.in_scope == in_scope)
+        ]
+
+    def ranks(self, scope: str, mode: Mode) -> list[int | None]:
+        """First-hit rank of each question's lesson (None: not in the top 10; out of scope)."""
+        out: list[int | None] = []
+        for q, c in zip(self.questions, self.cands[scope], strict=True):
+            ps = rank(c, mode=mode, k=10) if q.in_scope else []
+            out.append(rank_of([q.hits(p.course_id, p.module) for p in ps]))
+        return out
+
+    def served(self) -> list[tuple[Candidates, list[Passage]]]:
+        """What `ask` sees for each question: the candidates and the top-k passages."""
+        return [(c, rank(c, k=self.top_k)) for c in self.cands["course"]]
 
 
-def load_questions(path: Path = QUESTIONS) -> tuple[list[Question], list[str]]:
-    data = yaml.safe_load(path.read_text())
-    return [Question(**x) for x in data["in_scope"]], list(data["out_of_scope"])
-
-
-def folds(texts: Sequence[str], groups: Sequence[str], k: int) -> list[int]:
-    """Deterministic stratified folds: within each group, texts ordered by their SHA-256 are dealt
-    round-robin to folds 0..k-1 (so each group with >= k members is in every fold)."""
-    order = sorted(
-        range(len(texts)), key=lambda i: (groups[i], hashlib.sha256(texts[i].encode()).hexdigest())
+def retrieve_all(settings: Settings) -> EvalRun:
+    questions = load_questions()
+    retriever = get_retriever(settings)
+    n = candidate_count(settings.rag_top_k)
+    return EvalRun(
+        questions=questions,
+        side=dev_test_split(questions),
+        fold=folds(questions, FOLDS),
+        cands={
+            "course": [retriever.candidates(q.q, course_id=q.course_id, n=n) for q in questions],
+            "catalog": [retriever.candidates(q.q, n=n) for q in questions],
+        },
+        top_k=settings.rag_top_k,
     )
-    out = [0] * len(texts)
-    dealt: dict[str, int] = {}
-    for i in order:
-        out[i] = dealt.get(groups[i], 0) % k
-        dealt[groups[i]] = dealt.get(groups[i], 0) + 1
+
+
+def split_summary(run: EvalRun) -> dict[str, Any]:
+    return {
+        "questions": len(run.idx(in_scope=True)),
+        "out_of_scope": len(run.idx(in_scope=False)),
+        "lessons": len({q.unit for q in run.questions if q.in_scope}),
+        "split": {
+            "rule": "by lesson: lessons (and single out-of-scope questions) ordered by sha256 "
+            "within course, dealt alternately dev/test",
+            **{
+                f"{side}{'' if ins else '_out_of_scope'}": len(run.idx(side, ins))
+                for side in ("dev", "test")
+                for ins in (True, False)
+            },
+        },
+    }
+
+
+def retrieval_report(run: EvalRun, base: dict[str, list[int | None]] | None) -> dict[str, Any]:
+    """Lesson-level hit@1 / hit@5 / MRR@10 per scope and mode, on test (headline) and dev."""
+    ranks = {
+        scope: {mode: run.ranks(scope, mode) for mode in ("hybrid", "rrf", "vector", "fts")}
+        for scope in SCOPES
+    }
+    out: dict[str, Any] = {}
+    for side in ("test", "dev"):
+        idx = run.idx(side, True)
+        out["retrieval" if side == "test" else "retrieval_dev"] = {
+            scope: {
+                **{m: retrieval_metrics([rs[i] for i in idx]) for m, rs in ranks[scope].items()},
+                **(
+                    {"dense_fixed200_baseline": retrieval_metrics([base[scope][i] for i in idx])}
+                    if base
+                    else {}
+                ),
+            }
+            for scope in SCOPES
+        }
+    out["retrieval_all"] = {
+        scope: retrieval_metrics([ranks[scope]["hybrid"][i] for i in run.idx(None, True)])
+        for scope in SCOPES
+    }
     return out
 
 
-def dev_test_split(
-    questions: list[Question], out_of_scope: list[str]
-) -> tuple[list[str], list[str]]:
-    """'dev' or 'test' for each in-scope question (stratified by course) and out-of-scope one."""
-    names = ("dev", "test")
-    ins = folds([q.q for q in questions], [q.course_id for q in questions], 2)
-    outs = folds(out_of_scope, ["out"] * len(out_of_scope), 2)
-    return [names[f] for f in ins], [names[f] for f in outs]
+def old_support(c: Candidates, passages: list[Passage]) -> float:
+    """The support of the single-threshold rule shipped before (see OLD_MIN_SUPPORT)."""
+    return max(
+        (p.similarity + OLD_COVERAGE_WEIGHT * coverage(c.terms, titled_text(p)) for p in passages),
+        default=0.0,
+    )
 
 
-def rank_of(hits: list[bool]) -> int | None:
-    """1-based rank of the first hit, or None."""
-    return next((i for i, h in enumerate(hits, 1) if h), None)
-
-
-def retrieval_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
-    """hit@1, hit@5 and MRR@10 from first-hit ranks (None = not in the top 10). All in [0, 1]."""
-    n = len(ranks)
-    return {
-        "hit@1": sum(r == 1 for r in ranks) / n,
-        "hit@5": sum(r is not None and r <= 5 for r in ranks) / n,
-        "mrr@10": sum(1 / r for r in ranks if r is not None and r <= 10) / n,
-    }
-
-
-def choose_threshold(
-    in_scope: list[float], out_scope: list[float], max_wrong: float = TUNE_MAX_WRONG
-) -> float:
-    """The threshold that best separates the two sets: most out-of-scope refused minus in-scope
-    wrongly refused, with at most `max_wrong` of in-scope refused. Among equally good thresholds
-    the middle one, for a margin on both sides."""
+def choose_threshold(in_scope: list[float], out_scope: list[float], max_wrong: float) -> float:
+    """The single threshold refusing the most out-of-scope questions with at most `max_wrong` of
+    the in-scope ones refused (the middle of the equally good ones)."""
     values = sorted({*in_scope, *out_scope})
-    candidates = [(a + b) / 2 for a, b in pairwise(values)] or values
-    scored = []
-    for t in candidates:
-        rates = refusal_rates(in_scope, out_scope, t)
-        if rates["in_scope_wrongly_refused"] <= max_wrong:
-            scored.append((rates["out_of_scope_refused"] - rates["in_scope_wrongly_refused"], t))
-    if not scored:
-        return round(float(min(in_scope)), 4)
-    best = max(v for v, _ in scored)
-    ties = [t for v, t in scored if v == best]
-    return round(float((ties[0] + ties[-1]) / 2), 4)
+    best: tuple[float, list[float]] = (-1.0, [])
+    for t in [(a + b) / 2 for a, b in pairwise(values)] or values:
+        if sum(s < t for s in in_scope) / len(in_scope) <= max_wrong:
+            v = sum(s < t for s in out_scope) / len(out_scope)
+            best = (v, [*best[1], t]) if v == best[0] else max(best, (v, [t]))
+    return round(float(np.median(best[1])), 4) if best[1] else round(min(in_scope), 4)
 
 
-def refusal_rates(in_scope: list[float], out_scope: list[float], t: float) -> dict[str, float]:
+def grade_shares(
+    run: EvalRun, idx: Sequence[int], grade: Sequence[str], right: Sequence[bool]
+) -> dict[str, float]:
+    """Shares of each grade among in-scope and out-of-scope questions of `idx`. `right`: the
+    answer cites a passage of the question's lesson (a `closest` answer that does is not a
+    refusal; one that does not is counted apart)."""
+    ins = [i for i in idx if run.questions[i].in_scope]
+    outs = [i for i in idx if not run.questions[i].in_scope]
+
+    def share(ids: list[int], g: str, cond: bool | None = None) -> float:
+        hits = [i for i in ids if grade[i] == g and (cond is None or right[i] == cond)]
+        return len(hits) / max(len(ids), 1)
+
     return {
-        "out_of_scope_refused": sum(s < t for s in out_scope) / len(out_scope),
-        "in_scope_wrongly_refused": sum(s < t for s in in_scope) / len(in_scope),
+        "in_scope_confident": share(ins, "confident"),
+        "in_scope_confident_wrong_lesson": share(ins, "confident", False),
+        "in_scope_closest": share(ins, "closest"),
+        "in_scope_closest_right_lesson": share(ins, "closest", True),
+        "in_scope_wrongly_refused": share(ins, "refused"),
+        "out_of_scope_confident": share(outs, "confident"),
+        "out_of_scope_closest": share(outs, "closest"),
+        "out_of_scope_refused_outright": share(outs, "refused"),
+        "out_of_scope_refused": 1 - share(outs, "confident"),  # no confident answer
     }
 
 
-def separation(in_scope: list[float], out_scope: list[float]) -> float:
-    """Scale-free margin: (lowest in-scope - highest out-of-scope) / (gap between the medians).
-    Positive: the sets do not overlap; comparable across scoring rules of different scales."""
-    gap = float(np.median(in_scope) - np.median(out_scope))
-    return (min(in_scope) - max(out_scope)) / gap if gap > 0 else float("-inf")
+def cites_right_lesson(run: EvalRun, served: list[tuple[Candidates, list[Passage]]]) -> list[bool]:
+    """Whether the extractive answer cites a passage of the question's lesson."""
+    out = []
+    for q, (c, ps) in zip(run.questions, served, strict=True):
+        cited = ExtractiveBackend().answer(c.question, ps).cited if ps and q.in_scope else []
+        out.append(any(q.hits(ps[n - 1].course_id, ps[n - 1].module) for n in cited))
+    return out
 
 
-Features = list[tuple[float, float]]  # (similarity, coverage) per retrieved passage
+def decision_report(run: EvalRun) -> dict[str, Any]:
+    """The graded decision trained on dev, on test; the shipped model; the old rule, as shipped
+    and re-tuned on dev; and the 5-fold CV by lesson of the training."""
+    served = run.served()
+    rows = [features(c, ps) for c, ps in served]
+    right = cites_right_lesson(run, served)
+    dev, test = run.idx("dev"), run.idx("test")
+    y = [q.in_scope for q in run.questions]
+    trained = fit([rows[i] for i in dev], [y[i] for i in dev])
+    shipped = read_model(MODEL)
+    support = [old_support(c, ps) for c, ps in served]
+    retuned = choose_threshold(
+        [support[i] for i in run.idx("dev", True)],
+        [support[i] for i in run.idx("dev", False)],
+        MAX_WRONG_REFUSALS / 2,
+    )
+
+    def rule(t: float) -> list[str]:
+        return ["confident" if v >= t else "refused" for v in support]
+
+    cv = [""] * len(rows)
+    for f in range(FOLDS):
+        train = [i for i in range(len(rows)) if run.fold[i] != f]
+        m = fit([rows[i] for i in train], [y[i] for i in train])
+        for i in range(len(rows)):
+            if run.fold[i] == f:
+                cv[i] = m.grade(m.probability(rows[i]))
+    every = list(range(len(rows)))
+    return {
+        "model_trained_on_dev": vars(trained),
+        "model_shipped": {**vars(shipped), "matches_dev_training": shipped == trained},
+        "decision": {
+            "test": grade_shares(run, test, grades(trained, rows), right),
+            "dev": grade_shares(run, dev, grades(trained, rows), right),
+            "test_shipped": grade_shares(run, test, grades(shipped, rows), right),
+            "cv5": grade_shares(run, every, cv, right),
+            "test_old_rule": grade_shares(run, test, rule(OLD_MIN_SUPPORT), right),
+            "test_old_rule_retuned": grade_shares(run, test, rule(retuned), right),
+        },
+        "old_rule": {
+            "coverage_weight": OLD_COVERAGE_WEIGHT,
+            "shipped": OLD_MIN_SUPPORT,
+            "retuned_on_dev": retuned,
+        },
+        "misses": test_misses(run, served, grades(trained, rows), right),
+    }
 
 
-def support_of(features: Features, coverage_weight: float) -> float:
-    """`rag.answer.support` from precomputed features."""
-    return max((s + coverage_weight * c for s, c in features), default=0.0)
+def test_misses(
+    run: EvalRun,
+    served: list[tuple[Candidates, list[Passage]]],
+    grade: list[str],
+    right: list[bool],
+) -> list[dict[str, Any]]:
+    """Test questions the decision got wrong: in-scope refused, out-of-scope confident."""
+    out = []
+    for i in run.idx("test"):
+        q, ps = run.questions[i], served[i][1]
+        if (q.in_scope and grade[i] == "refused") or (not q.in_scope and grade[i] == "confident"):
+            top = f"{ps[0].module} > {ps[0].section}" if ps else None
+            out.append({"q": q.q, "in_scope": q.in_scope, "grade": grade[i], "top": top})
+    return out
 
 
-def tune_refusal(ins: list[Features], outs: list[Features]) -> tuple[float, float]:
-    """(coverage weight, threshold) for the best separation objective, then the widest margin."""
-    best: tuple[tuple[float, float], float, float] | None = None
-    for w in COVERAGE_GRID:
-        i = [support_of(f, w) for f in ins]
-        o = [support_of(f, w) for f in outs]
-        t = choose_threshold(i, o)
-        r = refusal_rates(i, o, t)
-        key = (r["out_of_scope_refused"] - r["in_scope_wrongly_refused"], separation(i, o))
-        if best is None or key > best[0]:
-            best = (key, w, t)
-    assert best is not None
-    return best[1], best[2]
-
-
-def tune_rerank(table: dict[Rerank, list[int | None]], idx: Sequence[int]) -> Rerank:
-    """The rerank weights with the best MRR@10 (then hit@1) on the questions `idx`."""
-
-    def score(weights: Rerank) -> tuple[float, float]:
-        m = retrieval_metrics([table[weights][i] for i in idx])
-        return (round(m["mrr@10"], 9), m["hit@1"])
-
-    return max(RERANK_GRID, key=score)
-
-
-def _percentiles(ms: list[float]) -> dict[str, float]:
+def percentiles(ms: list[float]) -> dict[str, float]:
     qs = np.percentile(ms, [50, 95, 99])
     return {"p50_ms": float(qs[0]), "p95_ms": float(qs[1]), "p99_ms": float(qs[2])}
 
@@ -185,11 +286,7 @@ def baseline_ranks(
     from rag.embeddings import embedding_function
 
     func = embedding_function(settings)
-    windows = [
-        (d.course_id, d.module, text, sections)
-        for d in docs
-        for text, sections in fixed_word_chunks(d, 200)
-    ]
+    windows = [(d.course_id, d.module, text) for d in docs for text, _ in fixed_word_chunks(d, 200)]
     key = hashlib.sha256(
         repr((func.ndims(), getattr(func, "name", ""), [w[2] for w in windows])).encode()
     ).hexdigest()[:16]
@@ -208,14 +305,23 @@ def baseline_ranks(
         for scope in ranks:
             masked = np.where(courses == q.course_id, sims, -2.0) if scope == "course" else sims
             top = np.argsort(-masked)[:10]
-            hits = [
-                windows[i][0] == q.course_id
-                and windows[i][1] == q.module
-                and q.section in windows[i][3]
-                for i in top
-            ]
+            hits = [q.in_scope and q.hits(windows[i][0], windows[i][1]) for i in top]
             ranks[scope].append(rank_of(hits))
     return ranks
+
+
+def answer_latency(run: EvalRun, settings: Settings) -> dict[str, float]:
+    """End-to-end answers with the offline backend; also checks the citation contract."""
+    ms, uncited = [], 0
+    ask(run.questions[0].q, settings=settings, backend="extractive")  # warm-up: model and index
+    for q in run.questions:
+        t0 = time.perf_counter()
+        a = ask(q.q, q.course_id, settings=settings, backend="extractive")
+        ms.append((time.perf_counter() - t0) * 1000)
+        ids = {p.chunk_id for p in a.passages}
+        if not a.refused and (not a.citations or any(c.chunk_id not in ids for c in a.citations)):
+            uncited += 1
+    return {**percentiles(ms), "answers_breaking_citation_rule": uncited}
 
 
 def evaluate(
@@ -225,225 +331,59 @@ def evaluate(
     latency: bool = True,
 ) -> dict[str, Any]:
     """Run the whole evaluation on the index under settings.home (build it first)."""
-    from rag.answer import COVERAGE_WEIGHT, coverage
-    from rag.api import ask
-    from rag.retrieve import RERANK_WEIGHTS, RRF_K, RRF_WEIGHTS, get_retriever, rank
-    from rag.text import terms
-
     s = settings or get_settings()
-    questions, out_of_scope = load_questions()
-    retriever = get_retriever(s)
-    in_split, out_split = dev_test_split(questions, out_of_scope)
-    dev = [i for i, x in enumerate(in_split) if x == "dev"]
-    test = [i for i, x in enumerate(in_split) if x == "test"]
-    out_dev = [i for i, x in enumerate(out_split) if x == "dev"]
-    out_test = [i for i, x in enumerate(out_split) if x == "test"]
-    cv = folds([q.q for q in questions], [q.course_id for q in questions], FOLDS)
-    cv_out = folds(out_of_scope, ["out"] * len(out_of_scope), FOLDS)
-
-    # One retrieval per question and scope; everything below re-fuses these rankings.
-    cands = {
-        "course": [retriever.candidates(q.q, course_id=q.course_id, n=POOL) for q in questions],
-        "catalog": [retriever.candidates(q.q, n=POOL) for q in questions],
-    }
-    out_cands = [retriever.candidates(o, n=POOL) for o in out_of_scope]
-
-    def ranks(scope: str, mode: str, weights: Rerank = RERANK_WEIGHTS) -> list[int | None]:
-        out = []
-        for q, c in zip(questions, cands[scope], strict=True):
-            ps = rank(c, mode=mode, k=10, weights=weights)  # type: ignore[arg-type]
-            hit = [
-                p.course_id == q.course_id and p.module == q.module and p.section == q.section
-                for p in ps
-            ]
-            out.append(rank_of(hit))
-        return out
-
-    tables = {scope: {f: ranks(scope, "hybrid", f) for f in RERANK_GRID} for scope in cands}
-    weights = tune_rerank(tables["course"], dev)
-
-    def pick(rs: Sequence[int | None], idx: Sequence[int]) -> dict[str, float]:
-        return retrieval_metrics([rs[i] for i in idx])
-
-    every = range(len(questions))
-    report: dict[str, Any] = {
-        "questions": len(questions),
-        "out_of_scope": len(out_of_scope),
-        "split": {
-            "rule": "per course, questions ordered by sha256(text), dealt alternately dev/test",
-            "dev": len(dev),
-            "test": len(test),
-            "out_of_scope_dev": len(out_dev),
-            "out_of_scope_test": len(out_test),
-        },
-    }
-    by_split: dict[str, dict[str, dict[str, dict[str, float]]]] = {"test": {}, "dev": {}}
+    run = retrieve_all(s)
     base = None
     if baseline:
         docs = list(load_documents(content or [str(s.shared_data / "content")]))
-        base = baseline_ranks(docs, questions, s, s.home / "rag_eval_cache")
-    for name, idx in (("test", test), ("dev", dev)):
-        for scope in cands:
-            methods = {
-                "hybrid": pick(tables[scope][weights], idx),
-                "rrf": pick(ranks(scope, "rrf"), idx),
-                "vector": pick(ranks(scope, "vector"), idx),
-                "fts": pick(ranks(scope, "fts"), idx),
-            }
-            if base:
-                methods["dense_fixed200_baseline"] = pick(base[scope], idx)
-            by_split[name][scope] = methods
-    report["retrieval"] = by_split["test"]  # the headline: tuned on dev, measured on test
-    report["retrieval_dev"] = by_split["dev"]
-
-    # Refusal features: the passages `ask` would see (in-scope asked of their own course, the
-    # harder case for answering; out-of-scope of the whole catalog, the harder one for refusing).
-    def features(question: str, c: Any, f: Rerank) -> Features:
-        q = set(terms(question))
-        top = rank(c, k=s.rag_top_k, weights=f)
-        return [(p.similarity, coverage(q, p)) for p in top]
-
-    def all_features(f: Rerank) -> tuple[list[Features], list[Features]]:
-        ins = [features(q.q, c, f) for q, c in zip(questions, cands["course"], strict=True)]
-        outs = [features(o, c, f) for o, c in zip(out_of_scope, out_cands, strict=True)]
-        return ins, outs
-
-    fin, fout = all_features(weights)
-    cov_w, threshold = tune_refusal([fin[i] for i in dev], [fout[i] for i in out_dev])
-
-    def refusal_on(idx: list[int], oidx: list[int], w: float, t: float) -> dict[str, float]:
-        i = [support_of(fin[x], w) for x in idx]
-        o = [support_of(fout[x], w) for x in oidx]
-        return {
-            **refusal_rates(i, o, t),
-            "in_scope_support_min": min(i),
-            "out_of_scope_support_max": max(o),
-            "margin": min(i) - max(o),
-            "separation": separation(i, o),
-        }
-
-    sim_only_t = choose_threshold(
-        [support_of(fin[i], 0.0) for i in dev], [support_of(fout[i], 0.0) for i in out_dev]
-    )
-    report["tuned_on_dev"] = {
-        "rerank_weights": list(weights),
-        "coverage_weight": cov_w,
-        "threshold": threshold,
+        base = baseline_ranks(docs, run.questions, s, s.home / "rag_eval_cache")
+    report: dict[str, Any] = {
+        **split_summary(run),
+        **retrieval_report(run, base),
+        **decision_report(run),
+        "configured": {
+            "rrf_weights": [round(w, 4) for w in RRF_WEIGHTS],
+            "rrf_k": RRF_K,
+            "rerank_weights": list(RERANK_WEIGHTS),
+            "top_k": s.rag_top_k,
+        },
     }
-    report["configured"] = {
-        "rrf_weights": [round(w, 4) for w in RRF_WEIGHTS],
-        "rrf_k": RRF_K,
-        "rerank_weights": list(RERANK_WEIGHTS),
-        "coverage_weight": COVERAGE_WEIGHT,
-        "threshold": s.rag_min_similarity,
-        "matches_dev_tuning": all(
-            abs(a - b) < 1e-3 for a, b in zip(RERANK_WEIGHTS, weights, strict=True)
-        )
-        and cov_w == COVERAGE_WEIGHT
-        and abs(s.rag_min_similarity - threshold) < 1e-3,
-    }
-    report["refusal"] = {
-        "test": refusal_on(test, out_test, cov_w, threshold),
-        "dev": refusal_on(dev, out_dev, cov_w, threshold),
-        "test_similarity_only": refusal_on(test, out_test, 0.0, sim_only_t),
-        "all_configured": refusal_on(
-            list(every), list(range(len(out_of_scope))), COVERAGE_WEIGHT, s.rag_min_similarity
-        ),
-    }
-
-    # 5-fold CV of the whole procedure: tune on 4/5, measure on the held-out fifth, pool.
-    cv_ranks: dict[str, list[int | None]] = {scope: [None] * len(questions) for scope in cands}
-    cv_in, cv_o = [0.0] * len(questions), [0.0] * len(out_of_scope)
-    cv_refused_in, cv_refused_out = 0, 0
-    for f in range(FOLDS):
-        train = [i for i in every if cv[i] != f]
-        held = [i for i in every if cv[i] == f]
-        otrain = [i for i in range(len(out_of_scope)) if cv_out[i] != f]
-        oheld = [i for i in range(len(out_of_scope)) if cv_out[i] == f]
-        fold_weights = tune_rerank(tables["course"], train)
-        for scope in cands:
-            for i in held:
-                cv_ranks[scope][i] = tables[scope][fold_weights][i]
-        fi, fo = all_features(fold_weights)
-        cw, t = tune_refusal([fi[i] for i in train], [fo[i] for i in otrain])
-        for i in held:
-            cv_in[i] = support_of(fi[i], cw)
-            cv_refused_in += cv_in[i] < t
-        for i in oheld:
-            cv_o[i] = support_of(fo[i], cw)
-            cv_refused_out += cv_o[i] < t
-    report["cv5"] = {
-        "hybrid": {scope: retrieval_metrics(r) for scope, r in cv_ranks.items()},
-        "out_of_scope_refused": cv_refused_out / len(out_of_scope),
-        "in_scope_wrongly_refused": cv_refused_in / len(questions),
-    }
-
-    misses = []
-    for i in test:
-        r = tables["course"][weights][i]
-        if r != 1:
-            q = questions[i]
-            top = rank(cands["course"][i], k=1, weights=weights)
-            misses.append(
-                {
-                    "q": q.q,
-                    "rank": r,
-                    "expected": f"{q.module} > {q.section}",
-                    "got": f"{top[0].module} > {top[0].section}" if top else None,
-                }
-            )
-    report["hybrid_test_misses_at_1"] = misses
-
-    if latency:  # end-to-end answers with the offline backend; also checks the citation contract
-        ms, uncited = [], 0
-        ask(questions[0].q, settings=s, backend="extractive")  # warm-up: model and index loaded
-        asks = [(q.q, q.course_id) for q in questions] + [(o, None) for o in out_of_scope]
-        for text, course in asks:
-            t0 = time.perf_counter()
-            a = ask(text, course, settings=s, backend="extractive")
-            ms.append((time.perf_counter() - t0) * 1000)
-            ids = {p.chunk_id for p in a.passages}
-            if not a.refused and (
-                not a.citations or any(c.chunk_id not in ids for c in a.citations)
-            ):
-                uncited += 1
-        report["answers"] = {**_percentiles(ms), "answers_breaking_citation_rule": uncited}
-    report["embedding_model"] = getattr(retriever.func, "name", type(retriever.func).__name__)
+    if latency:
+        report["answers"] = answer_latency(run, s)
+    func = get_retriever(s).func
+    report["embedding_model"] = getattr(func, "name", type(func).__name__)
     return report
 
 
 def metric_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report as ml.evaluations rows ({method, metric, k, value}); the method names the
-    retrieval mode, scope and split, e.g. 'hybrid/course/test' or 'hybrid/catalog/cv5'."""
+    retrieval mode, scope and split ('hybrid/course/test') or the decision and split
+    ('graded/test', 'graded/cv5', 'old_rule/test', ...)."""
     rows: list[dict[str, Any]] = []
-
-    def add(method: str, m: dict[str, float]) -> None:
-        rows.extend(
-            [
-                {"method": method, "metric": "hit", "k": 1, "value": m["hit@1"]},
-                {"method": method, "metric": "hit", "k": 5, "value": m["hit@5"]},
-                {"method": method, "metric": "mrr", "k": 10, "value": m["mrr@10"]},
-            ]
-        )
-
-    for split in ("retrieval", "retrieval_dev"):
-        for scope, methods in report[split].items():
+    for key, split in (("retrieval", "test"), ("retrieval_dev", "dev")):
+        for scope, methods in report[key].items():
             for method, m in methods.items():
-                add(f"{method}/{scope}/{'test' if split == 'retrieval' else 'dev'}", m)
-    for scope, m in report["cv5"]["hybrid"].items():
-        add(f"hybrid/{scope}/cv5", m)
-    refusal = report["refusal"]["test"]
-    for metric in ("out_of_scope_refused", "in_scope_wrongly_refused", "margin"):
-        rows.append({"method": "extractive/test", "metric": metric, "value": refusal[metric]})
-    for metric in ("out_of_scope_refused", "in_scope_wrongly_refused"):
-        rows.append({"method": "extractive/cv5", "metric": metric, "value": report["cv5"][metric]})
-    rows.append(
-        {
-            "method": "extractive",
-            "metric": "min_support",
-            "value": report["configured"]["threshold"],
-        }
-    )
+                for metric, k in (("hit@1", 1), ("hit@5", 5), ("mrr@10", 10)):
+                    name = metric.split("@")[0]
+                    rows.append(
+                        {
+                            "method": f"{method}/{scope}/{split}",
+                            "metric": name,
+                            "k": k,
+                            "value": m[metric],
+                        }
+                    )
+    names = {
+        "test": "graded/test",
+        "dev": "graded/dev",
+        "cv5": "graded/cv5",
+        "test_shipped": "graded_shipped/test",
+        "test_old_rule": "old_rule/test",
+        "test_old_rule_retuned": "old_rule_retuned/test",
+    }
+    for key, method in names.items():
+        for metric, value in report["decision"][key].items():
+            rows.append({"method": method, "metric": metric, "value": value})
     if "answers" in report:
         for metric in ("p50_ms", "p95_ms"):
             rows.append(
@@ -468,29 +408,40 @@ def record(report: dict[str, Any], settings: Settings | None = None) -> str | No
         return record_evaluation(
             con,
             kind="rag",
-            dataset="content",
+            dataset="content/learner-questions",
             model_version=report["embedding_model"],
             rows=metric_rows(report),
             params={
                 "questions": report["questions"],
                 "out_of_scope": report["out_of_scope"],
                 "split": report["split"],
-                "tuned_on_dev": report["tuned_on_dev"],
+                "decision_model": report["model_shipped"],
+                "old_rule": report["old_rule"],
                 "configured": report["configured"],
-                "top_k": s.rag_top_k,
                 "chunking": "sections, <=220 words, context header",
             },
         )
+
+
+def render_decision(name: str, d: dict[str, float]) -> str:
+    return (
+        f"{name:<24}{d['in_scope_confident']:>7.1%}{d['in_scope_closest']:>8.1%}"
+        f"{d['in_scope_closest_right_lesson']:>8.1%}{d['in_scope_wrongly_refused']:>8.1%}"
+        f"{d['out_of_scope_confident']:>9.1%}{d['out_of_scope_closest']:>8.1%}"
+        f"{d['out_of_scope_refused_outright']:>8.1%}{d['out_of_scope_refused']:>10.1%}"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
     """A short human-readable table."""
     sp = report["split"]
     lines = [
-        f"{report['questions']} in-scope questions (dev {sp['dev']} / test {sp['test']}), "
-        f"{report['out_of_scope']} out-of-scope (dev {sp['out_of_scope_dev']} / test "
-        f"{sp['out_of_scope_test']}); knobs tuned on dev only",
+        f"{report['questions']} in-scope learner questions over {report['lessons']} lessons "
+        f"(dev {sp['dev']} / test {sp['test']}, split by lesson), {report['out_of_scope']} "
+        f"out-of-scope (dev {sp['dev_out_of_scope']} / test {sp['test_out_of_scope']}); "
+        "decision trained on dev only",
         "",
+        "retrieval, lesson level",
         f"{'scope':<9}{'method':<26}{'test hit@1':>11}{'hit@5':>7}{'mrr@10':>8}"
         f"{'dev hit@1':>11}{'hit@5':>7}",
     ]
@@ -501,27 +452,28 @@ def render(report: dict[str, Any]) -> str:
                 f"{scope:<9}{method:<26}{m['hit@1']:>11.3f}{m['hit@5']:>7.3f}{m['mrr@10']:>8.3f}"
                 f"{d['hit@1']:>11.3f}{d['hit@5']:>7.3f}"
             )
-    for scope, m in report["cv5"]["hybrid"].items():
+    for scope, m in report["retrieval_all"].items():
         lines.append(
-            f"{scope:<9}{'hybrid, 5-fold CV (all)':<26}{m['hit@1']:>11.3f}{m['hit@5']:>7.3f}"
+            f"{scope:<9}{'hybrid, all questions':<26}{m['hit@1']:>11.3f}{m['hit@5']:>7.3f}"
             f"{m['mrr@10']:>8.3f}"
         )
-    t, c, cv = report["tuned_on_dev"], report["configured"], report["cv5"]
-    r, so = report["refusal"]["test"], report["refusal"]["test_similarity_only"]
+    d, o = report["decision"], report["old_rule"]
     lines += [
         "",
-        f"tuned on dev: rerank weights {t['rerank_weights']}, coverage weight "
-        f"{t['coverage_weight']}, threshold {t['threshold']}; configured: "
-        f"{c['rerank_weights']}, {c['coverage_weight']}, {c['threshold']} "
-        f"({'same' if c['matches_dev_tuning'] else 'DIFFERENT: update the constants/settings'})",
-        f"refusals on test: out-of-scope refused {r['out_of_scope_refused']:.1%}, in-scope "
-        f"wrongly refused {r['in_scope_wrongly_refused']:.1%}; margin {r['margin']:+.3f} "
-        f"(lowest in-scope {r['in_scope_support_min']:.3f}, highest out-of-scope "
-        f"{r['out_of_scope_support_max']:.3f}, separation {r['separation']:+.2f})",
-        f"  similarity alone on test: {so['out_of_scope_refused']:.1%} refused, "
-        f"{so['in_scope_wrongly_refused']:.1%} wrongly refused, separation "
-        f"{so['separation']:+.2f}; 5-fold CV: {cv['out_of_scope_refused']:.1%} refused, "
-        f"{cv['in_scope_wrongly_refused']:.1%} wrongly refused",
+        "graded answers (each question asked of its course)",
+        f"{'':<24}{'in-scope: confident':>22}{'right':>9}{'refused':>8}"
+        f"{'out-of-scope: confident':>24}{'refused':>8}{'no conf.':>10}",
+        f"{'':<24}{'':>7}{'closest':>8}{'':>8}{'':>8}{'':>9}{'closest':>8}",
+        render_decision("graded, test", d["test"]),
+        render_decision("graded, 5-fold CV", d["cv5"]),
+        render_decision("graded, dev", d["dev"]),
+        render_decision("shipped model, test", d["test_shipped"]),
+        render_decision(f"old rule {o['shipped']}, test", d["test_old_rule"]),
+        render_decision(f"old rule {o['retuned_on_dev']}, test", d["test_old_rule_retuned"]),
+        f"limits: in-scope refused <= {MAX_WRONG_REFUSALS:.0%}, out-of-scope without a "
+        f"confident answer >= {MIN_OUT_OF_SCOPE_REFUSED:.0%}; shipped model "
+        f"{'matches' if report['model_shipped']['matches_dev_training'] else 'DIFFERS FROM'} "
+        "dev training (`python -m rag.calibrate` writes it)",
     ]
     if "answers" in report:
         a = report["answers"]

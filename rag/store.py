@@ -12,6 +12,7 @@ the stored one and touches only documents that are new, changed or gone.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -27,9 +28,13 @@ from lancedb.pydantic import LanceModel, Vector
 from pathwise.settings import Settings, get_settings
 from rag.content import Chunk, Document, chunk_document, sentence_rows
 from rag.embeddings import embedding_function, identity
+from rag.text import terms
 
 TABLE = "chunks"
 SENTENCES = "sentences"  # each chunk's sentences with their own vectors (small-to-big retrieval)
+# Every term of the passages with the number of passages holding it, and the row `""` holding
+# the number of passages: IDF weights and typo correction at question time (rag.text).
+VOCABULARY = "vocabulary"
 ADD_BATCH = 2048  # rows written per add
 EMBED_SLICE = 512  # texts embedded per call (progress granularity)
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exact search is fast enough and exact
@@ -181,7 +186,7 @@ def index_documents(
         "Embedding sentences",
         progress=progress,
     )
-    if stale or rows or rebuilt or not table.list_indices():
+    if stale or rows or rebuilt or not table.list_indices() or not has_vocabulary(settings):
         refresh_indexes(table, sentences)
     return {
         "documents_seen": len(seen),
@@ -257,6 +262,32 @@ def refresh_indexes(table: lancedb.table.Table, sentences: lancedb.table.Table) 
             # Built once; later loads are folded in by optimize() instead of a full rebuild.
             t.create_index("vector", config=HnswSq(distance_type="cosine"))
         t.optimize()
+    write_vocabulary(table)
+
+
+def write_vocabulary(table: lancedb.table.Table, batch: int = 20_000) -> None:
+    """Replace the vocabulary with the passage frequency of every term of `table`'s passages
+    (`search_text`: what is embedded and full-text indexed), read a batch of rows at a time."""
+    df: Counter[str] = Counter()
+    n = table.count_rows()
+    for offset in range(0, n, batch):
+        rows = table.search().select(["search_text"]).offset(offset).limit(batch).to_arrow()
+        for text in rows.column("search_text").to_pylist():
+            df.update(set(terms(text)))
+    data = [{"term": "", "df": n}, *({"term": t, "df": c} for t, c in sorted(df.items()))]
+    db = lancedb.connect(str(Path(table.uri).parent))  # the folder holding both tables
+    mode = "overwrite" if VOCABULARY in db.list_tables().tables else "create"
+    db.create_table(VOCABULARY, data=data, mode=mode)
+
+
+def has_vocabulary(settings: Settings | None = None) -> bool:
+    return VOCABULARY in connect(settings).list_tables().tables
+
+
+def read_vocabulary(db: lancedb.DBConnection) -> dict[str, int]:
+    """term -> number of passages holding it; `""` -> number of passages (see VOCABULARY)."""
+    rows = db.open_table(VOCABULARY).to_arrow()
+    return dict(zip(rows.column("term").to_pylist(), rows.column("df").to_pylist(), strict=True))
 
 
 def all_chunks(settings: Settings | None = None) -> list[Chunk]:

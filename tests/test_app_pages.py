@@ -341,6 +341,22 @@ def test_course_qa_answers_with_cited_passages(users):
     assert at.expander and "Before you start" in at.expander[0].label
 
 
+def test_course_qa_shows_how_sure_the_answer_is(users):
+    from rag import ask
+
+    course = sql("select min(course_id) from courses")[0][0]
+    question = "what do i need before i start, do i have to know how to code?"
+    grade = ask(question, course_id=course).grade
+    at = ask_on_page(users["learner"], question, course)
+    page = texts(at)
+    assert grade != "refused" and "Sources" in page
+    shown = {
+        "confident": "Answered from the course material." in page,
+        "closest": any("Closest material" in i.value for i in at.info),
+    }
+    assert shown == {g: g == grade for g in shown}
+
+
 def test_course_qa_refuses_what_the_course_does_not_cover(users):
     course = sql("select min(course_id) from courses")[0][0]
     at = ask_on_page(users["learner"], "What is the capital of Mongolia?", course)

@@ -59,12 +59,22 @@ if asked:
             )
             st.caption(f"Details for support: {type(exc).__name__}")
         else:
+            # confident: answered from the course; closest: the nearest material, said to perhaps
+            # not answer the question; refused: nothing in the course is close (rag.decision).
+            grade = field(answer, "grade") or ("refused" if field(answer, "refused") else "")
             if field(answer, "notice"):
                 st.warning(field(answer, "notice"), icon=":material/info:")
-            if field(answer, "refused"):
+            if grade == "refused":
                 st.info(field(answer, "text") or "The course material does not answer this.")
+            elif grade == "closest":
+                st.info(
+                    "Closest material: the course may not answer this exactly.",
+                    icon=":material/travel_explore:",
+                )
+                st.markdown(field(answer, "text", ""))
             else:
                 st.markdown(field(answer, "text", ""))
+                st.caption("Answered from the course material.")
             citations = field(answer, "citations", []) or []
             if citations:
                 st.markdown("**Sources**")

@@ -116,7 +116,8 @@ def evaluate_rag(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Course Q&A on rag/eval/questions.yaml: hit@k and MRR per retrieval mode, refusals, latency."""
+    """Course Q&A on rag/eval/learner: lesson hit@k per retrieval mode, the graded answer beside
+    the old threshold, latency."""
     from pathwise.settings import get_settings
     from rag.content import load_documents, prune_prefixes
     from rag.evaluate import evaluate, record, render

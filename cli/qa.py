@@ -52,6 +52,7 @@ def ask(
 ) -> None:
     """Answer a question from the indexed course content, with citations."""
     from rag.api import ask as run
+    from rag.api import render_answer
     from rag.retrieve import IndexMissing
 
     stream = None if as_json else (lambda t: typer.echo(t, nl=False))
@@ -63,11 +64,7 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), indent=2, default=str))
         return
-    if answer.refused:
-        typer.echo(answer.text, nl=False)
     typer.echo("")
     if answer.notice:
         typer.secho(f"Notice: {answer.notice}", fg="yellow", err=True)
-    for n, p in enumerate(answer.citations, 1):
-        typer.echo(f"  [{n}] {p.citation} ({p.source})")
-    typer.echo(f"({answer.backend}, {answer.latency_ms:.0f} ms)")
+    typer.echo(render_answer(answer, text=False))

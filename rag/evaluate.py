@@ -336,7 +336,7 @@ def evaluate(
     base = None
     if baseline:
         docs = list(load_documents(content or [str(s.shared_data / "content")]))
-        base = baseline_ranks(docs, run.questions, s, s.home / "rag_eval_cache")
+        base = baseline_ranks(docs, run.questions, s, s.rag_eval_cache_dir)
     report: dict[str, Any] = {
         **split_summary(run),
         **retrieval_report(run, base),

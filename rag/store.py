@@ -75,7 +75,7 @@ def sentence_schema(func: EmbeddingFunction) -> type[LanceModel]:
 
 
 def db_path(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).home / "lancedb"
+    return (settings or get_settings()).lancedb_dir
 
 
 def connect(settings: Settings | None = None) -> lancedb.DBConnection:

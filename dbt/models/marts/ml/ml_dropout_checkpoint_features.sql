@@ -3,6 +3,10 @@
 -- clock started (ml_course_calendars): 10%, 25%, 50% and 75% for training and evaluation, and
 -- `current` (the latest event in the warehouse) for scoring open enrolments.
 --
+-- Reproducible: the same events give the same rows, to the last digit. Where "first" or "last"
+-- ties in time (OULAD dates submissions by the day), the event id decides, not the order rows
+-- happen to arrive in; averages of scores are summed in decimals.
+--
 -- No leakage: features see only whole UTC days before the checkpoint's date (the day that holds
 -- the checkpoint is left out whole). The label looks only from the checkpoint on: did the
 -- enrolment end in a drop by `label_until`, the later of the course's end (clock start + length)
@@ -102,8 +106,8 @@ first_attempts as (
     select
         learner_key,
         course_id,
-        arg_min(attempt_number, enrolled_at) as attempt_number,
-        arg_min(studied_credits, enrolled_at) as studied_credits
+        arg_min(attempt_number, (enrolled_at, event_id)) as attempt_number,
+        arg_min(studied_credits, (enrolled_at, event_id)) as studied_credits
 
     from enrolment_attempts
     group by learner_key, course_id
@@ -117,7 +121,7 @@ first_ends as (
         learner_key,
         course_id,
         min(ended_at) as ended_at,
-        arg_min(outcome, ended_at) as outcome
+        arg_min(outcome, (ended_at, event_id)) as outcome
 
     from course_ends
     group by learner_key, course_id
@@ -310,9 +314,12 @@ quizzes_before as (
         samples.course_id,
         samples.checkpoint,
         count(*) as quiz_submissions,
-        avg(quiz_submissions.score) as quiz_average,
+        -- in decimals: a sum of doubles depends on the order it is added up in
+        cast(avg(cast(quiz_submissions.score as decimal(18, 9))) as double) as quiz_average,
         min(quiz_submissions.score) as quiz_min,
-        arg_max(quiz_submissions.score, quiz_submissions.submitted_at) as quiz_last
+        arg_max(
+            quiz_submissions.score, (quiz_submissions.submitted_at, quiz_submissions.event_id)
+        ) as quiz_last
 
     from samples
     inner join quiz_submissions

@@ -3,7 +3,7 @@
 The model inputs (`marts.ml_dropout_checkpoint_features`, `marts.ml_learner_style_signals`) of a
 simulated platform are resampled by learner, with replacement, to `--learners` distinct learners
 (each copy keeps its rows and their cohorts), then the nightly work is timed on them: fitting
-(base model + isotonic calibration on the latest cohorts), scoring the open enrolments, the
+(forward validation on the latest cohorts, then the refit on all of them), scoring the open enrolments, the
 'why' explanations, and style detection. Median of `--repeat` runs, single process.
 
     python -m benchmarks.ml_models [--learners 100000] [--repeat 3] [--home PATHWISE_HOME]
@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> dict:
         "dropout_fit_s": round(fit_s, 2),
         "dropout_score_s": round(score_s, 2),
         "dropout_explain_s": round(explain_s, 2),
-        "dropout_validation_auc": round(model.validation_auc, 3),
+        "dropout_validation_auc": {
+            c: round(f["model"]["roc_auc"], 3) for c, f in model.validation.items()
+        },
         "styles_learners": signals.height,
         "styles_named": int((detected["style"] != "unknown").sum()),
         "styles_detect_s": round(styles_s, 2),

@@ -27,10 +27,12 @@ def evaluate_dropout(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Dropout model vs the at-risk rule: ROC-AUC and Brier at 10%, 25% and 50% of the course.
+    """Dropout model vs a logistic regression and the at-risk rule at 10/25/50/75% of the course.
 
-    Trains on the earlier cohorts in the warehouse (OULAD: earlier presentations) and tests on
-    the latest. For OULAD: `pathwise import oulad ../shared/data/oulad --out var/landing/oulad`,
+    Fits on the earlier cohorts in the warehouse (OULAD: earlier presentations), validating
+    forward on the latest of them (the gate), and tests on the latest cohort: ROC-AUC in
+    validation and test, their gap, Brier scores. Same data, same figures. For OULAD:
+    `pathwise import oulad ../shared/data/oulad --out var/landing/oulad`,
     `pathwise ingest var/landing/oulad`, `pathwise build`, then this command.
     """
     from ml.dropout import evaluate_and_record, render

@@ -25,6 +25,8 @@ class CatalogFile:
     columns: dict[str, str]  # name -> DuckDB type
     key: tuple[str, ...]
     required: tuple[str, ...]
+    # Columns added to the format later: a file may leave them out (older platforms' exports).
+    optional: tuple[str, ...] = ()
 
 
 CATALOG_FILES = {
@@ -52,9 +54,11 @@ CATALOG_FILES = {
             "title": "VARCHAR",
             "duration_minutes": "DOUBLE",
             "format": "VARCHAR",
+            "due_day": "DOUBLE",
         },
         ("course_id", "module_id"),
         ("course_id", "module_id", "position"),
+        optional=("due_day",),
     ),
     "course_skills.csv": CatalogFile(
         "catalog_course_skills",
@@ -97,6 +101,11 @@ def _problems(con: duckdb.DuckDBPyConnection, spec: CatalogFile, name: str) -> l
             "select 'line ' || (line_no + 1) || ': difficulty must be 1, 2 or 3' from staged "
             "where difficulty not in (1, 2, 3)"
         )
+    if name == "modules.csv":
+        checks.append(
+            "select 'line ' || (line_no + 1) || ': due_day must be 0 or more' from staged "
+            "where due_day < 0"
+        )
     fmt_col = {"courses.csv": "primary_format", "modules.csv": "format"}.get(name)
     if fmt_col:
         allowed = ", ".join(f"'{f}'" for f in FORMATS)
@@ -121,14 +130,21 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
     if seen:
         return {"source_file": str(path), "status": "skipped", "rows": 0}
     header = con.sql(f"select * from read_csv('{path}', header = true, all_varchar = true)").columns
-    missing = [c for c in spec.columns if c not in header]
+    missing = [c for c in spec.columns if c not in header and c not in spec.optional]
     if missing:
         raise CatalogError(f"{path}: missing column(s) {', '.join(missing)}")
-    cols = ", ".join(f"'{c}': '{t}'" for c, t in spec.columns.items())
+    unknown = [c for c in header if c not in spec.columns]
+    if unknown:
+        raise CatalogError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; {path.name} has "
+            f"{', '.join(spec.columns)} (docs/catalog.md)"
+        )
+    cols = ", ".join(f"'{c}': '{spec.columns[c]}'" for c in header)
+    values = ", ".join(c if c in header else f"null::{t} as {c}" for c, t in spec.columns.items())
     try:
         con.execute(
             f"create or replace temp table staged as "
-            f"select row_number() over () as line_no, {', '.join(spec.columns)} "
+            f"select row_number() over () as line_no, {values} "
             f"from read_csv('{path}', header = true, columns = {{{cols}}}, auto_detect = false)"
         )
     except duckdb.Error as e:
@@ -145,8 +161,8 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
             "where course_id in (select course_id from staged)"
         )
         con.execute(
-            f"insert into warehouse.raw.{spec.table} "
-            f"select {', '.join(spec.columns)}, $now from staged",
+            f"insert into warehouse.raw.{spec.table} by name "
+            f"select {', '.join(spec.columns)}, $now as loaded_at from staged",
             {"now": now},
         )
         con.execute(
@@ -164,14 +180,18 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
 def write_catalog(out: Path, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Write `out/catalog/<name>.csv` for each catalog file (header even when empty).
 
-    `tables` maps a file's stem (`courses`, `modules`, ...) to a frame with at least its columns;
-    callers pass frames already sorted, so the files are the same on every run.
+    `tables` maps a file's stem (`courses`, `modules`, ...) to a frame with at least its columns
+    (optional ones may be missing: written empty); callers pass frames already sorted, so the
+    files are the same on every run.
     """
     counts = {}
     for name, spec in CATALOG_FILES.items():
         stem = name.removesuffix(".csv")
         columns = list(spec.columns)
         frame = tables.get(stem, pl.DataFrame(schema=dict.fromkeys(columns, pl.String)))
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias(c) for c in spec.optional if c not in frame.columns
+        )
         path = Path(out) / "catalog" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.select(columns).write_csv(path)

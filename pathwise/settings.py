@@ -62,8 +62,9 @@ class Settings(BaseSettings):
         default=0.7,
         ge=0,
         le=1,
-        description="A dropout model whose validation ROC-AUC is below this is scored but not "
-        "used for decisions (ml.dropout_risk.used_for_decisions = false).",
+        description="A dropout checkpoint whose forward-validation ROC-AUC is below this, or not "
+        "above both baselines' (logistic regression, at-risk rule), is scored but not used for "
+        "decisions (ml.dropout_risk.used_for_decisions = false).",
     )
 
     # Course Q&A (rag/, docs/rag.md)

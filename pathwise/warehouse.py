@@ -111,8 +111,11 @@ create table if not exists warehouse.raw.catalog_modules (
     duration_minutes  double,
     format            varchar,
     loaded_at         timestamp not null,
+    due_day           double,  -- days after the learner's course clock starts; added later
     primary key (course_id, module_id)
 );
+-- Warehouses created before due_day existed gain it (last, as in a new table).
+alter table warehouse.raw.catalog_modules add column if not exists due_day double;
 create table if not exists warehouse.raw.catalog_course_skills (
     course_id  varchar not null,
     skill      varchar not null,

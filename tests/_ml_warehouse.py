@@ -21,11 +21,14 @@ SELECT = "+ml_dropout_checkpoint_features +ml_learner_style_signals"
 # Named like an OULAD presentation: starts 2026-02-01 12:00 UTC and runs 100 days (stated in the
 # catalog), so its 10% checkpoint is 2026-02-11 12:00.
 HB_COURSE = "oulad:ZZZ-2026B"
+# Its modules and their due days (dates on the course clock): A1 Feb 6, A2 Feb 9, A3 Feb 11 (the
+# 10% checkpoint's own date: not due yet then), A4 Feb 15.
+HB_DUE_DAYS = {"A1": 5, "A2": 8, "A3": 10, "A4": 14}
 _built: dict[str, Path] = {}
 
 
 def hand_made_events() -> list[tuple]:
-    """(occurred_at, event_type, learner_key, properties) in HB_COURSE."""
+    """(occurred_at, event_type, learner_key, properties[, module]) in HB_COURSE."""
 
     def quiz(day: int, score: float, hour: int = 10) -> tuple:
         return datetime(2026, 2, day, hour), {"quiz_id": "q", "score": score, "attempt": 1}
@@ -46,6 +49,12 @@ def hand_made_events() -> list[tuple]:
     rows.append((datetime(2026, 2, 11, 11), "quiz_submit", "hb-late", quiz(11, 0.95)[1]))
     rows.append((datetime(2026, 2, 11, 13), "course_view", "hb-late", {}))
     rows.append((datetime(2026, 2, 5, 9), "course_drop", "hb-dropped", {}))  # gone before p10
+    # hb-overdue: A1 on time, A2 three days late (after the 10% checkpoint), A3 and A4 never.
+    rows.append((enrol, "enroll", "hb-overdue", {"attempt": 2, "studied_credits": 90}))
+    for day, module in ((5, "A1"), (12, "A2")):
+        when = datetime(2026, 2, day, 10)
+        rows.append((when, "module_complete", "hb-overdue", {}, module))
+        rows.append((when, "quiz_submit", "hb-overdue", quiz(day, 0.8)[1], module))
     return rows
 
 
@@ -59,10 +68,27 @@ def _write_hand_made() -> None:
             [HB_COURSE, loaded],
         )
         con.executemany(
-            "insert into raw.events values (?, ?, ?, ?, null, ?, null, 1, ?, 'hb', ?)",
+            "insert into raw.catalog_modules values (?, ?, ?, ?, 60, 'reading', ?, ?)",
             [
-                (f"hb{i}", kind, t, learner, HB_COURSE, json.dumps(props), loaded)
-                for i, (t, kind, learner, props) in enumerate(hand_made_events())
+                (HB_COURSE, f"{HB_COURSE}:{m}", i + 1, m, loaded, due)
+                for i, (m, due) in enumerate(HB_DUE_DAYS.items())
+            ],
+        )
+        events = [(*e, None)[:5] for e in hand_made_events()]  # the module is optional
+        con.executemany(
+            "insert into raw.events values (?, ?, ?, ?, null, ?, ?, 1, ?, 'hb', ?)",
+            [
+                (
+                    f"hb{i}",
+                    kind,
+                    t,
+                    learner,
+                    HB_COURSE,
+                    m and f"{HB_COURSE}:{m}",
+                    json.dumps(p),
+                    loaded,
+                )
+                for i, (t, kind, learner, p, m) in enumerate(events)
             ],
         )
 

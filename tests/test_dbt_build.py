@@ -104,7 +104,7 @@ def write_raw(events: list[tuple] = EVENTS) -> None:
             [(c, t, f"About {t}.", d, f, loaded_at) for c, t, d, f in COURSES],
         )
         con.executemany(
-            "insert into raw.catalog_modules values (?, ?, ?, ?, ?, 'video', ?)",
+            "insert into raw.catalog_modules values (?, ?, ?, ?, ?, 'video', ?, null)",
             [(c, m, p, f"Module {p}", minutes, loaded_at) for c, m, p, minutes in MODULES],
         )
         con.executemany(

@@ -30,7 +30,7 @@ from pathwise.sources.oulad import import_oulad
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CATALOG_HEADERS = {
     "courses": "course_id,title,description,category,difficulty,instructor_id,language,primary_format",
-    "modules": "course_id,module_id,position,title,duration_minutes,format",
+    "modules": "course_id,module_id,position,title,duration_minutes,format,due_day",
     "course_skills": "course_id,skill",
     "course_prerequisites": "course_id,prerequisite_course_id",
 }
@@ -201,11 +201,17 @@ def test_oulad_events_follow_the_contract_and_catalog(oulad):
 
 
 def test_oulad_dates_and_scores_from_a_known_row(oulad):
-    # AAA 2013J (starts 2013-10-01), student 11391: registered on day -159, scored 78 on
-    # assessment 1752 submitted on day 18, final result Pass.
+    # AAA 2013J (starts 2013-10-01), student 11391: registered on day -159 for a first attempt
+    # while studying 240 credits, scored 78 on assessment 1752 (due day 19) submitted on day 18,
+    # final result Pass.
     events = read_events(oulad[0]).filter(pl.col("user_id") == "oulad:11391")
     by_id = {row["event_id"]: row for row in events.iter_rows(named=True)}
-    assert by_id["oulad:reg:AAA-2013J:11391"]["occurred_at"] == "2013-04-25T12:00:00Z"
+    enrolment = by_id["oulad:reg:AAA-2013J:11391"]
+    assert enrolment["occurred_at"] == "2013-04-25T12:00:00Z"
+    assert json.loads(enrolment["properties"]) == {"attempt": 1, "studied_credits": 240}
+    modules = read_catalog(oulad[0], "modules")
+    due = dict(modules.select("module_id", "due_day").iter_rows())
+    assert due["oulad:AAA-2013J:A1752"] == "19"
     quiz = by_id["oulad:quiz:AAA-2013J:A1752:11391"]
     assert quiz["occurred_at"] == "2013-10-19T12:00:00Z"
     assert json.loads(quiz["properties"]) == {"quiz_id": "1752", "score": 0.78, "attempt": 1}
@@ -323,6 +329,15 @@ def test_oulad_handles_new_presentations_and_unknown_rows(small_oulad, tmp_path)
     assert at["oulad:module:AAA-2014J:A3:200"] == "2014-11-01T12:00:00Z"
     props = dict(events.select("event_id", "properties").iter_rows())
     assert json.loads(props["oulad:quiz:AAA-2014J:A3:100"])["score"] == 1.0
+    # The attempt is studentInfo's previous attempts + 1; the credits are studied_credits.
+    assert json.loads(props["oulad:reg:AAA-2014J:100"]) == {"attempt": 1, "studied_credits": 60}
+    due = dict(read_catalog(tmp_path / "out", "modules").select("module_id", "due_day").iter_rows())
+    assert due == {
+        "oulad:AAA-2013J:A1": "20",
+        "oulad:AAA-2013J:A2": "268",  # an exam without a date: due at the end
+        "oulad:AAA-2014J:A3": "30",
+        "oulad:AAA-2014J:A4": "269",
+    }
     assert set(events["user_id"]) == {"oulad:100", "oulad:200", "oulad:300"}
 
     courses = read_catalog(tmp_path / "out", "courses")

@@ -98,7 +98,7 @@ def write_raw(events: list[tuple]) -> None:
             [("c-py", "Python for data work", loaded_at), ("c-sql", "SQL basics", loaded_at)],
         )
         con.executemany(
-            "insert into raw.catalog_modules values ('c-py', ?, ?, null, 10.0, 'video', ?)",
+            "insert into raw.catalog_modules values ('c-py', ?, ?, null, 10.0, 'video', ?, null)",
             [(f"m{p}", p, loaded_at) for p in (1, 2, 3)],
         )
         con.execute(

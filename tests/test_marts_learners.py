@@ -95,7 +95,7 @@ def write_raw(events: list[tuple], first_id: int = 0, catalog: bool = True) -> N
                 [(c, f"Course {c}", loaded_at) for c in ("c-a", "c-b")],
             )
             con.executemany(
-                "insert into raw.catalog_modules values (?, ?, ?, ?, ?, 'video', ?)",
+                "insert into raw.catalog_modules values (?, ?, ?, ?, ?, 'video', ?, null)",
                 [(c, m, p, f"Module {m}", minutes, loaded_at) for c, m, p, minutes in MODULES],
             )
         rows = [

@@ -244,7 +244,7 @@ def test_warehouse_catalog_becomes_documents(pathwise_home) -> None:
             "'data', 1, 'i1', 'en', 'video', now())"
         )
         con.execute(
-            "insert into raw.catalog_modules values ('c1', 'm1', 1, 'Joins', 30, 'video', now())"
+            "insert into raw.catalog_modules values ('c1', 'm1', 1, 'Joins', 30, 'video', now(), null)"
         )
         con.execute("insert into raw.catalog_course_skills values ('c1', 'SQL', now())")
     (doc,) = warehouse_catalog_documents()

@@ -13,9 +13,12 @@ has no titles, levels or skills. The conventions below fill the gaps; each is a 
   module, 16 study hours a week. Its format is the most common format of the VLE sites scheduled
   in its weeks (week w = days 7w..7w+6), else of all the presentation's VLE sites.
 - Learners are `oulad:<id_student>`, one learner across presentations. Demographics are left out:
-  personal data that nothing downstream needs (ingestion drops `context` anyway).
+  personal data that nothing downstream needs (ingestion drops `context` anyway). Previous
+  attempts and studied credits are kept: study facts, not identifying, and strong dropout signals.
+- The assessment's date is its module's `due_day` in the catalog (days after the start).
 - Registration -> `enroll` (no registration date: the start, or the unregistration day if
-  earlier); unregistration -> `course_drop`; submission -> `module_complete` plus, when it has a
+  earlier) with the learner's `attempt` (previous attempts + 1) and `studied_credits` that
+  presentation (studentInfo); unregistration -> `course_drop`; submission -> `module_complete` plus, when it has a
   score, `quiz_submit` (attempt 1; banked results too: they count for this presentation); final
   result Pass/Distinction/Fail -> `course_complete` at the presentation's end or the learner's last
   submission if later; Withdrawn without an unregistration date -> `course_drop` at that moment,
@@ -102,6 +105,8 @@ SOURCES = {
         "code_module": pl.String,
         "code_presentation": pl.String,
         "id_student": pl.Int64,
+        "num_of_prev_attempts": pl.Int64,
+        "studied_credits": pl.Int64,
         "final_result": pl.String,
     },
     "studentRegistration": {
@@ -162,9 +167,18 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
     withdrawn = withdrew.join(unregistered, on=learner, how="anti")
     skipped["studentInfo"]["unknown_final_result"] = info.height - results.height - withdrew.height
 
+    # The learner's attempt at the module and their workload that presentation (studentInfo).
+    enrolment = pl.struct(
+        attempt=pl.col("num_of_prev_attempts") + 1, studied_credits="studied_credits"
+    )
+    enrolled = reg.join(
+        known["studentInfo"].select(*learner, "num_of_prev_attempts", "studied_credits"),
+        on=learner,
+        how="left",
+    )
     events = {
         "registrations": [
-            _events(reg, "enroll", "reg", enroll_day),
+            _events(enrolled, "enroll", "reg", enroll_day, enrolment),
             _events(unregistered, "course_drop", "drop", pl.col("date_unregistration")),
         ],
         "submissions": [
@@ -334,6 +348,7 @@ def _module_rows(modules: pl.DataFrame, vle: pl.DataFrame) -> pl.DataFrame:
             "title",
             "duration_minutes",
             pl.coalesce("format", "course_format").alias("format"),
+            due_day="day",
         )
         .sort("course_id", "position")
     )

@@ -171,8 +171,8 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
     assert set(result["counts"]["test"]) == {"pass", "warn"}
     # The enrolment in a course missing from the catalog warns, and does not fail the build.
     assert sorted(w["name"] for w in result["warnings"]) == [
+        "relationships_base_pathwise__events_course_id__course_id__ref_stg_pathwise__courses_",
         "relationships_stg_pathwise__enrolments_course_id__course_id__ref_stg_pathwise__courses_",
-        "relationships_stg_pathwise__events_course_id__course_id__ref_stg_pathwise__courses_",
     ]
     assert Path(result["run_results"]).is_relative_to(pathwise_home.home)
 
@@ -180,7 +180,7 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
     for model, types in FAMILIES.items():
         expected = sorted(e[0] for e in EVENTS if e[1] in types)
         assert [r[0] for r in staging(model, "event_id")] == expected, model
-    assert query("select count(*) from staging.stg_pathwise__events") == [(len(EVENTS),)]
+    assert query("select count(*) from staging.base_pathwise__events") == [(len(EVENTS),)]
 
     # Typed properties.
     assert staging(
@@ -264,10 +264,10 @@ def test_a_failing_dbt_test_fails_the_flow(prefect_harness, pathwise_home):
     with pytest.raises(DbtError) as failed:
         build_flow(select="staging")
 
-    # The source test on raw.events fails; dbt then skips everything built on raw.events.
+    # The id test on the base model of raw.events fails; dbt then skips everything built on it.
     message = str(failed.value)
     assert "1 node(s) failed" in message
-    assert "test source_unique_raw_events_event_id: fail [1 failing rows]" in message
+    assert "test unique_base_pathwise__events_event_id: fail [1 failing rows]" in message
     assert "dbt.log" in message
 
 
@@ -287,7 +287,7 @@ def test_encrypted_target_writes_an_encrypted_warehouse(
     assert result["failures"] == []
     with pytest.raises(duckdb.Error, match="without a key"):
         duckdb.connect(str(pathwise_home.warehouse_path))
-    assert query("select count(*) from staging.stg_pathwise__events") == [(len(EVENTS),)]
+    assert query("select count(*) from staging.base_pathwise__events") == [(len(EVENTS),)]
     assert docs["catalog_nodes"] >= 24
     assert Path(docs["static_index_html"]).exists()
     # Every built model and source, and each of their columns, is described in the yml.

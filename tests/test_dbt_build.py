@@ -404,6 +404,24 @@ def test_event_type_accepted_values_match_the_contract():
     assert set().union(*FAMILIES.values()) == set(essential)
 
 
+def test_consumers_read_public_marts_only():
+    """Every exposure depends on marts (public, contracted), and the snapshot publisher's on every
+    mart it publishes: all of them but the nightly-job inputs (`ml_*`)."""
+    exposures = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/_exposures.yml").read_text())
+    marts = {p.stem for p in (DBT_PROJECT_DIR / "models/marts").rglob("*.sql")}
+    depends_on = {
+        e["name"]: {ref.removeprefix("ref('").removesuffix("')") for ref in e["depends_on"]}
+        for e in exposures["exposures"]
+    }
+    assert {"ml_nightly", "rag_index", "serving_snapshots"} <= depends_on.keys()
+    for name, models in depends_on.items():
+        assert models <= marts, f"{name} reads {models - marts}, which are not marts"
+    assert depends_on["serving_snapshots"] == {m for m in marts if not m.startswith("ml_")}
+    assert {"courses", "course_skills", "course_prerequisites", "ml_course_interactions"} <= (
+        depends_on["ml_nightly"]
+    )
+
+
 def test_sources_describe_every_raw_table_and_column(pathwise_home):
     with connect() as con:  # creates the raw tables from pathwise.warehouse.RAW_DDL
         rows = con.execute(

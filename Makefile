@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint lint-sql format app lock clean
+.PHONY: install demo test bench lint lint-sql dbt-check format app lock clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ lint: install lint-sql
 # The dbt models against .sqlfluff (dbt templater on the profile's in-memory `lint` target).
 lint-sql: install
 	$(BIN)/sqlfluff lint dbt/models
+
+# dbt Labs' best-practice checker, on a throw-away copy of dbt/ (needs ../shared/dbt-packages).
+dbt-check: install
+	$(BIN)/python -m flows.dbt_check
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

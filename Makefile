@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint format app lock clean
+.PHONY: install demo test bench lint lint-sql dbt-check format app lock clean
 
 install: $(STAMP)
 
@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+# sqlfluff's dbt templater pins an older sqlfluff than ours (why: pyproject.toml, dev).
+	$(BIN)/pip install --quiet --no-deps -c requirements.lock sqlfluff-templater-dbt
 	touch $(STAMP)
 
 demo: install
@@ -27,8 +29,16 @@ app: install
 bench: install
 	$(BIN)/python -m benchmarks
 
-lint: install
+lint: install lint-sql
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+# The dbt models against .sqlfluff (dbt templater on the profile's in-memory `lint` target).
+lint-sql: install
+	$(BIN)/sqlfluff lint dbt/models
+
+# dbt Labs' best-practice checker, on a throw-away copy of dbt/ (needs ../shared/dbt-packages).
+dbt-check: install
+	$(BIN)/python -m flows.dbt_check
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -136,9 +136,21 @@ def build(
     docs: Annotated[
         bool, typer.Option(help="Then generate dbt docs (one static HTML file).")
     ] = False,
+    print_env: Annotated[
+        bool,
+        typer.Option(
+            "--print-env",
+            help="Instead: print the environment for plain `dbt` on this warehouse, for "
+            '`eval "$(pathwise build --print-env)"` (docs/analysts.md).',
+        ),
+    ] = False,
 ) -> None:
     """Run `dbt build` (models, seeds, tests) on the warehouse (a Prefect flow)."""
-    from flows.build import build_flow, docs_flow
+    from flows.build import build_flow, docs_flow, print_analyst_env
+
+    if print_env:
+        print_analyst_env()
+        return
 
     result = build_flow(select=select, full_refresh=full_refresh)
     if docs:

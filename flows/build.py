@@ -15,6 +15,8 @@ after it returns (dbt-core #11980), which would block the next writer or reader.
 The key reaches dbt only through the subprocess environment: never on a command line, never in a
 task parameter, never in a log line (output is scrubbed of it as a second line of defence).
 dbt's artifacts and logs go under `PATHWISE_HOME/dbt/` so the repository stays clean.
+`pathwise build --print-env` prints the same setup (never the key) for running plain
+`dbt` commands in a shell (docs/analysts.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -108,6 +111,48 @@ def dbt_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def dbt_paths(home: Path) -> tuple[Path, Path]:
+    """Where dbt's artifacts and logs go for the warehouse in `home`: `(target path, log path)`."""
+    return home / "dbt" / "target", home / "dbt" / "logs"
+
+
+def analyst_env() -> dict[str, str]:
+    """The environment under which a plain `dbt` command (docs/analysts.md) runs on this warehouse
+    as the build flow does: same project, profile, target and artifact folders. Never the key:
+    with an encrypted warehouse, `PATHWISE_WAREHOUSE_KEY` must already be in the environment."""
+    from pathwise.warehouse import httpfs_extension_path
+
+    s = get_settings()
+    home = s.home.resolve()
+    target_path, log_path = dbt_paths(home)
+    env = {
+        "PATHWISE_HOME": str(home),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(PROFILES_DIR),
+        "DBT_TARGET": target_for(s.encrypted),
+        "DBT_TARGET_PATH": str(target_path),
+        "DBT_LOG_PATH": str(log_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_INDIRECT_SELECTION": "cautious",
+    }
+    if s.encrypted:
+        env["PATHWISE_HTTPFS_EXTENSION"] = str(httpfs_extension_path())
+    return env
+
+
+def print_analyst_env() -> None:
+    """Print `export` lines for `eval`: `analyst_env()`, and this interpreter's `dbt` first on PATH."""
+    for name, value in analyst_env().items():
+        print(f"export {name}={shlex.quote(value)}")
+    print(f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"')
+    if get_settings().encrypted and not os.environ.get("PATHWISE_WAREHOUSE_KEY"):
+        print(
+            "The warehouse is encrypted: export PATHWISE_WAREHOUSE_KEY in this shell as well "
+            "(it is never printed).",
+            file=sys.stderr,
+        )
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """`text` with every non-empty secret replaced by `****`."""
     for secret in secrets:
@@ -128,8 +173,7 @@ def plan_dbt(
 ) -> DbtCall:
     """The dbt command line for `command` (e.g. `build`, `docs generate`) on this warehouse."""
     target = target_for(encrypted)
-    target_path = home / "dbt" / "target"
-    log_path = home / "dbt" / "logs"
+    target_path, log_path = dbt_paths(home)
     args = [
         *command.split(),
         "--project-dir", str(DBT_PROJECT_DIR),

@@ -171,8 +171,8 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
     assert set(result["counts"]["test"]) == {"pass", "warn"}
     # The enrolment in a course missing from the catalog warns, and does not fail the build.
     assert sorted(w["name"] for w in result["warnings"]) == [
+        "relationships_base_pathwise__events_course_id__course_id__ref_stg_pathwise__courses_",
         "relationships_stg_pathwise__enrolments_course_id__course_id__ref_stg_pathwise__courses_",
-        "relationships_stg_pathwise__events_course_id__course_id__ref_stg_pathwise__courses_",
     ]
     assert Path(result["run_results"]).is_relative_to(pathwise_home.home)
 
@@ -180,7 +180,7 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
     for model, types in FAMILIES.items():
         expected = sorted(e[0] for e in EVENTS if e[1] in types)
         assert [r[0] for r in staging(model, "event_id")] == expected, model
-    assert query("select count(*) from staging.stg_pathwise__events") == [(len(EVENTS),)]
+    assert query("select count(*) from staging.base_pathwise__events") == [(len(EVENTS),)]
 
     # Typed properties.
     assert staging(
@@ -264,10 +264,10 @@ def test_a_failing_dbt_test_fails_the_flow(prefect_harness, pathwise_home):
     with pytest.raises(DbtError) as failed:
         build_flow(select="staging")
 
-    # The source test on raw.events fails; dbt then skips everything built on raw.events.
+    # The id test on the base model of raw.events fails; dbt then skips everything built on it.
     message = str(failed.value)
     assert "1 node(s) failed" in message
-    assert "test source_unique_raw_events_event_id: fail [1 failing rows]" in message
+    assert "test unique_base_pathwise__events_event_id: fail [1 failing rows]" in message
     assert "dbt.log" in message
 
 
@@ -287,7 +287,7 @@ def test_encrypted_target_writes_an_encrypted_warehouse(
     assert result["failures"] == []
     with pytest.raises(duckdb.Error, match="without a key"):
         duckdb.connect(str(pathwise_home.warehouse_path))
-    assert query("select count(*) from staging.stg_pathwise__events") == [(len(EVENTS),)]
+    assert query("select count(*) from staging.base_pathwise__events") == [(len(EVENTS),)]
     assert docs["catalog_nodes"] >= 24
     assert Path(docs["static_index_html"]).exists()
     # Every built model and source, and each of their columns, is described in the yml.
@@ -402,6 +402,24 @@ def test_event_type_accepted_values_match_the_contract():
     assert accepted["arguments"]["values"] == essential
     # Every essential event type has a staging model.
     assert set().union(*FAMILIES.values()) == set(essential)
+
+
+def test_consumers_read_public_marts_only():
+    """Every exposure depends on marts (public, contracted), and the snapshot publisher's on every
+    mart it publishes: all of them but the nightly-job inputs (`ml_*`)."""
+    exposures = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/_exposures.yml").read_text())
+    marts = {p.stem for p in (DBT_PROJECT_DIR / "models/marts").rglob("*.sql")}
+    depends_on = {
+        e["name"]: {ref.removeprefix("ref('").removesuffix("')") for ref in e["depends_on"]}
+        for e in exposures["exposures"]
+    }
+    assert {"ml_nightly", "rag_index", "serving_snapshots"} <= depends_on.keys()
+    for name, models in depends_on.items():
+        assert models <= marts, f"{name} reads {models - marts}, which are not marts"
+    assert depends_on["serving_snapshots"] == {m for m in marts if not m.startswith("ml_")}
+    assert {"courses", "course_skills", "course_prerequisites", "ml_course_interactions"} <= (
+        depends_on["ml_nightly"]
+    )
 
 
 def test_sources_describe_every_raw_table_and_column(pathwise_home):

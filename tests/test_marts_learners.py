@@ -16,13 +16,15 @@ from pathwise.warehouse import connect
 
 DAY0 = datetime(2026, 3, 2)
 # The learner marts and what they are built from (partial builds run only their own tests).
-SELECT = "+learners +cohorts +ml_learner_course_features"
+SELECT = "+learners +cohorts"
 TABLES = [
     "intermediate.int_learner_course_activity_daily",
+    "intermediate.int_enrolments_deduplicated",
+    "intermediate.int_module_completions_deduplicated",
+    "intermediate.int_enrolments_joined_to_modules",
     "marts.learner_course_progress",
     "marts.cohorts",
     "marts.learners",
-    "marts.ml_learner_course_features",
 ]
 
 # course_id, module_id, position, duration_minutes
@@ -53,7 +55,7 @@ def first_load() -> list[tuple]:
         (at(2), "course_drop", "lk-drop", "c-a", None, {"reason": "no time"}),
         (at(0), "enroll", "lk-done", "c-b", None, {}),
         (at(3), "course_complete", "lk-done", "c-b", None, {"result": "pass"}),
-        # lk-late: events before, exactly at and after the as-of date of day 7.
+        # lk-late: half of c-b (module b1 on day 7), with quizzes before and after.
         (at(1), "enroll", "lk-late", "c-b", None, {}),
         (at(2), "module_start", "lk-late", "c-b", "b1", {}),
         (at(3), "quiz_submit", "lk-late", "c-b", None, {**quiz, "score": 0.5}),
@@ -118,7 +120,7 @@ def snapshot() -> dict[str, list[tuple]]:
 
 
 @pytest.mark.slow
-def test_progress_cohorts_and_features_from_hand_made_events(prefect_harness, pathwise_home):
+def test_progress_and_cohorts_from_hand_made_events(prefect_harness, pathwise_home):
     write_raw(first_load())
 
     result = build_flow(select=SELECT)
@@ -147,22 +149,6 @@ def test_progress_cohorts_and_features_from_hand_made_events(prefect_harness, pa
         "select count(*) from marts.learner_course_progress "
         "where course_id = 'c-b' and progress_band = '50-75' and activity_band = 'active'"
     ) == [(4,)]
-
-    # As-of dates: days 7 and 14 (every 7th day). Events at 00:00 of day 7 or later are not
-    # features of the day-7 row; by day 14 they are.
-    features = query(
-        "select as_of_date, modules_done, percent_complete, quiz_submissions, quiz_average, "
-        "days_since_last_activity, active_days, is_label_complete, dropped_within_14d "
-        "from marts.ml_learner_course_features where learner_key = 'lk-late' order by as_of_date"
-    )
-    assert features == [
-        (date(2026, 3, 9), 0, 0.0, 1, 0.5, 4, 2, False, None),
-        (date(2026, 3, 16), 1, 50.0, 3, pytest.approx(0.8), 6, 4, False, None),
-    ]
-    # The drop on day 2 ended lk-drop's enrolment before any as-of date: no rows.
-    assert query(
-        "select count(*) from marts.ml_learner_course_features where learner_key = 'lk-drop'"
-    ) == [(0,)]
 
     learner = query(
         "select tenure_days, active_days, active_days_last_7d, enrolments, completions, "

@@ -1,11 +1,12 @@
 -- One row per learner and course they enrolled in (first enrolment), with what followed: whether
--- they completed or dropped the course, the last module position they completed, their latest
--- rating and their quiz attempts in the course. Input to the course and recommendation KPIs.
+-- they completed, passed, failed or dropped the course, the last module position they completed,
+-- their latest rating and their quiz attempts in the course. Input to the learners' progress and
+-- to the course and recommendation KPIs.
 with
 
-enrolments as (
+first_enrolments as (
 
-    select * from {{ ref('stg_pathwise__enrolments') }}
+    select * from {{ ref('int_enrolments_deduplicated') }}
 
 ),
 
@@ -17,13 +18,7 @@ course_ends as (
 
 module_completions as (
 
-    select * from {{ ref('stg_pathwise__module_completions') }}
-
-),
-
-modules as (
-
-    select * from {{ ref('stg_pathwise__modules') }}
+    select * from {{ ref('int_module_completions_deduplicated') }}
 
 ),
 
@@ -39,18 +34,6 @@ quiz_submissions as (
 
 ),
 
-first_enrolments as (
-
-    select
-        learner_key,
-        course_id,
-        min(enrolled_at) as enrolled_at
-
-    from enrolments
-    group by 1, 2
-
-),
-
 ends as (
 
     -- A completion wins over a drop (a learner may drop, come back and complete).
@@ -58,7 +41,10 @@ ends as (
         learner_key,
         course_id,
         min(case when is_completed then ended_at end) as completed_at,
-        max(case when not is_completed then ended_at end) as dropped_at
+        max(case when not is_completed then ended_at end) as dropped_at,
+        {{ dbt.bool_or('is_passed') }} as has_passed,
+        {{ dbt.bool_or("outcome in ('dropped', 'fail')") }} as has_dropped_or_failed,
+        max(ended_at) as last_ended_at
 
     from course_ends
     group by 1, 2
@@ -68,14 +54,12 @@ ends as (
 module_progress as (
 
     select
-        module_completions.learner_key,
-        module_completions.course_id,
-        max(modules.module_position) as last_completed_module_position
+        learner_key,
+        course_id,
+        max(module_position) as last_completed_module_position
 
     from module_completions
-    inner join modules
-        on module_completions.course_id = modules.course_id
-        and module_completions.module_id = modules.module_id
+    where module_position is not null
     group by 1, 2
 
 ),
@@ -102,6 +86,7 @@ quizzes as (
         course_id,
         count(*) as quiz_attempt_count,
         sum(score) as quiz_score_sum,
+        avg(score) as quiz_average,
         sum(case when score < 0.5 then 1 else 0 end) as quiz_failed_count
 
     from quiz_submissions
@@ -115,15 +100,20 @@ final as (
         first_enrolments.learner_key,
         first_enrolments.course_id,
         first_enrolments.enrolled_at,
-        cast({{ dbt.date_trunc('week', 'first_enrolments.enrolled_at') }} as date) as enrolment_week,
+        cast({{ dbt.date_trunc('week', 'first_enrolments.enrolled_at') }} as date)
+            as enrolment_week,
         ends.completed_at,
         ends.completed_at is not null as is_completed,
         ends.completed_at is null and ends.dropped_at is not null as is_dropped,
+        coalesce(ends.has_passed, false) as has_passed,
+        coalesce(ends.has_dropped_or_failed, false) as has_dropped_or_failed,
+        ends.last_ended_at,
         coalesce(module_progress.last_completed_module_position, 0)
             as last_completed_module_position,
         latest_ratings.stars,
         coalesce(quizzes.quiz_attempt_count, 0) as quiz_attempt_count,
         coalesce(quizzes.quiz_score_sum, 0) as quiz_score_sum,
+        quizzes.quiz_average,
         coalesce(quizzes.quiz_failed_count, 0) as quiz_failed_count
 
     from first_enrolments

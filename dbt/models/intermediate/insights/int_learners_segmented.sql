@@ -1,6 +1,7 @@
--- One row per learner with a profile: their current target role (latest profile) and its coarse
--- family, the O*NET-SOC major group of the occupation ('Computer and Mathematical', ...). A role
--- that is not a seeded occupation gives the family 'unknown'.
+-- One row per learner with a profile: their current target role (latest profile, from
+-- int_learners_profiled) and its coarse family, the O*NET-SOC major group of the occupation
+-- ('Computer and Mathematical', ...). A role that is not a seeded occupation gives the family
+-- 'unknown'.
 {% set soc_major_groups = {
     '11': 'Management',
     '13': 'Business and Financial Operations',
@@ -31,7 +32,7 @@ with
 
 profiles as (
 
-    select * from {{ ref('stg_pathwise__profiles') }}
+    select * from {{ ref('int_learners_profiled') }}
 
 ),
 
@@ -53,34 +54,31 @@ major_groups as (
 
 ),
 
-latest_profiles as (
+occupation_groups as (
 
     select
-        learner_key,
-        target_role,
-        row_number() over (
-            partition by learner_key
-            order by updated_at desc, event_id desc
-        ) as profile_rank
+        title,
+        onet_soc_code,
+        {{ dbt.split_part('onet_soc_code', "'-'", 1) }} as major_group_code
 
-    from profiles
+    from occupations
 
 ),
 
 final as (
 
     select
-        latest_profiles.learner_key,
-        latest_profiles.target_role,
-        occupations.onet_soc_code,
+        profiles.learner_key,
+        profiles.target_role,
+        occupation_groups.onet_soc_code,
         coalesce(major_groups.role_family, 'unknown') as role_family
 
-    from latest_profiles
-    left join occupations
-        on latest_profiles.target_role = occupations.title
+    from profiles
+    left join occupation_groups
+        on profiles.target_role = occupation_groups.title
     left join major_groups
-        on {{ dbt.split_part('occupations.onet_soc_code', "'-'", 1) }} = major_groups.major_group_code
-    where latest_profiles.profile_rank = 1
+        on occupation_groups.major_group_code = major_groups.major_group_code
+    where profiles.has_profile
 
 )
 

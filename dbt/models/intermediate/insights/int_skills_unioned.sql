@@ -4,7 +4,9 @@
 {# Lowercase; anything but letters, digits, `+`, `#` and `.` becomes a space; sentence dots go.
     The same rule normalizes search queries and forum posts, so names compare as words. -#}
 {% set normalized_name -%}
-    trim(regexp_replace(regexp_replace(lower(skill_name), '[^a-z0-9+#.]+', ' ', 'g'), '[.]+( |$)', ' ', 'g'))
+trim(regexp_replace(
+    regexp_replace(lower(skill_name), '[^a-z0-9+#.]+', ' ', 'g'), '[.]+( |$)', ' ', 'g'
+))
 {%- endset -%}
 
 with

@@ -51,23 +51,50 @@ already_loaded as (
 -- One row per learning event, with what it counts towards.
 learning_events as (
 
-    select learner_key, course_id, started_at as occurred_at, 1 as is_module_start,
-        0 as is_module_completion, 0 as is_quiz_submission
+    select
+        learner_key,
+        course_id,
+        started_at as occurred_at,
+        1 as is_module_start,
+        0 as is_module_completion,
+        0 as is_quiz_submission
+
     from module_starts
 
     union all
 
-    select learner_key, course_id, completed_at, 0, 1, 0
+    select
+        learner_key,
+        course_id,
+        completed_at as occurred_at,
+        0 as is_module_start,
+        1 as is_module_completion,
+        0 as is_quiz_submission
+
     from module_completions
 
     union all
 
-    select learner_key, course_id, submitted_at, 0, 0, 1
+    select
+        learner_key,
+        course_id,
+        submitted_at as occurred_at,
+        0 as is_module_start,
+        0 as is_module_completion,
+        1 as is_quiz_submission
+
     from quiz_submissions
 
     union all
 
-    select learner_key, course_id, reported_at, 0, 0, 0
+    select
+        learner_key,
+        course_id,
+        reported_at as occurred_at,
+        0 as is_module_start,
+        0 as is_module_completion,
+        0 as is_quiz_submission
+
     from video_progress
 
 ),

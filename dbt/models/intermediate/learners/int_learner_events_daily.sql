@@ -8,7 +8,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where {{ new_batches_only() }}
 
 ),

@@ -5,7 +5,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
 
 ),
 

@@ -12,15 +12,9 @@ skills as (
 
 ),
 
-search_matches as (
+mentions as (
 
-    select * from {{ ref('int_searches_matched_to_skills') }}
-
-),
-
-forum_matches as (
-
-    select * from {{ ref('int_forum_posts_matched_to_skills') }}
+    select * from {{ ref('int_skill_mentions_unioned') }}
 
 ),
 
@@ -48,15 +42,17 @@ time_window as (
 
 ),
 
-searches_windowed as (
+mentions_windowed as (
 
     select
-        search_matches.*,
-        search_matches.searched_at > time_window.window_7d_start_at as is_in_7d,
-        search_matches.searched_at > time_window.window_prev_7d_start_at
-            and search_matches.searched_at <= time_window.window_7d_start_at as is_in_prev_7d
+        mentions.*,
+        mentions.mentioned_at > time_window.window_7d_start_at as is_in_7d,
+        (
+            mentions.mentioned_at > time_window.window_prev_7d_start_at
+            and mentions.mentioned_at <= time_window.window_7d_start_at
+        ) as is_in_prev_7d
 
-    from search_matches
+    from mentions
     cross join time_window
 
 ),
@@ -75,7 +71,8 @@ search_demand as (
         count(distinct case when is_in_prev_7d and is_low_result then event_id end)
             as low_result_count_prev_7d
 
-    from searches_windowed
+    from mentions_windowed
+    where mention_source = 'search'
     group by 1
 
 ),
@@ -83,20 +80,13 @@ search_demand as (
 forum_demand as (
 
     select
-        forum_matches.skill_key,
-        count(distinct forum_matches.event_id) as forum_post_count_all,
-        count(distinct case
-            when forum_matches.posted_at > time_window.window_7d_start_at
-                then forum_matches.event_id
-        end) as forum_post_count_7d,
-        count(distinct case
-            when forum_matches.posted_at > time_window.window_prev_7d_start_at
-                and forum_matches.posted_at <= time_window.window_7d_start_at
-                then forum_matches.event_id
-        end) as forum_post_count_prev_7d
+        skill_key,
+        count(distinct event_id) as forum_post_count_all,
+        count(distinct case when is_in_7d then event_id end) as forum_post_count_7d,
+        count(distinct case when is_in_prev_7d then event_id end) as forum_post_count_prev_7d
 
-    from forum_matches
-    cross join time_window
+    from mentions_windowed
+    where mention_source = 'forum_post'
     group by 1
 
 ),
@@ -133,9 +123,9 @@ supply as (
         skill_courses.skill_key,
         count(*) as course_count,
         cast(sum(course_outcomes.completion_count) as double)
-            / nullif(sum(course_outcomes.enrolment_count), 0) as course_completion_rate,
+        / nullif(sum(course_outcomes.enrolment_count), 0) as course_completion_rate,
         cast(sum(course_outcomes.stars_sum) as double)
-            / nullif(sum(course_outcomes.rating_count), 0) as course_avg_rating
+        / nullif(sum(course_outcomes.rating_count), 0) as course_avg_rating
 
     from skill_courses
     left join course_outcomes
@@ -173,8 +163,10 @@ combined as (
         -- Course quality in [0, 1]: the mean of the completion rate and the rating rescaled to
         -- [0, 1], of whichever is known; 0.5 (neutral) when neither is.
         coalesce(
-            (coalesce(supply.course_completion_rate, 0)
-                + coalesce((supply.course_avg_rating - 1) / 4.0, 0))
+            (
+                coalesce(supply.course_completion_rate, 0)
+                + coalesce((supply.course_avg_rating - 1) / 4.0, 0)
+            )
             / nullif(
                 case when supply.course_completion_rate is not null then 1 else 0 end
                 + case when supply.course_avg_rating is not null then 1 else 0 end,
@@ -219,7 +211,9 @@ normalized as (
         {% for measure in ['search_count', 'low_result_count', 'forum_post_count'] %}
         case
             when maxima.max_{{ measure }}_{{ w }} > 0
-                then cast(combined.{{ measure }}_{{ w }} as double) / maxima.max_{{ measure }}_{{ w }}
+                then
+                    cast(combined.{{ measure }}_{{ w }} as double)
+                    / maxima.max_{{ measure }}_{{ w }}
             else 0
         end as norm_{{ measure }}_{{ w }},
         {% endfor %}
@@ -245,10 +239,12 @@ scored as (
     select
         *,
         {% for w in windows %}
-        0.4 * norm_search_count_{{ w }}
+        (
+            0.4 * norm_search_count_{{ w }}
             + 0.2 * norm_low_result_count_{{ w }}
             + 0.2 * norm_forum_post_count_{{ w }}
-            + 0.2 * norm_job_demand as demand_score_{{ w }},
+            + 0.2 * norm_job_demand
+        ) as demand_score_{{ w }},
         {% endfor %}
         norm_course_count * (0.5 + 0.5 * course_quality) as supply_score
 
@@ -266,10 +262,10 @@ final as (
         cast(scored.is_in_taxonomy as {{ dbt.type_boolean() }}) as is_in_taxonomy,
         cast(scored.is_in_catalog as {{ dbt.type_boolean() }}) as is_in_catalog,
         cast(scored.search_count_all as {{ dbt.type_bigint() }}) as search_count,
-        cast(scored.zero_result_count as double)
-            / nullif(scored.search_count_all, 0) as zero_result_share,
-        cast(scored.low_result_count_all as double)
-            / nullif(scored.search_count_all, 0) as low_result_share,
+        cast(scored.zero_result_count as double) / nullif(scored.search_count_all, 0)
+            as zero_result_share,
+        cast(scored.low_result_count_all as double) / nullif(scored.search_count_all, 0)
+            as low_result_share,
         cast(scored.forum_post_count_all as {{ dbt.type_bigint() }}) as forum_post_count,
         cast(scored.job_occupation_count as {{ dbt.type_bigint() }}) as job_occupation_count,
         cast(scored.job_hot_technology_count as {{ dbt.type_bigint() }})

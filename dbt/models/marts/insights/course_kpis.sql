@@ -87,10 +87,10 @@ final as (
         cast(cohorts.avg_rating as double) as avg_rating,
         cast(cohorts.rating_count as {{ dbt.type_bigint() }}) as rating_count,
         cast(cohorts.quiz_attempt_count as {{ dbt.type_bigint() }}) as quiz_attempt_count,
-        cast(cohorts.quiz_score_sum as double)
-            / nullif(cohorts.quiz_attempt_count, 0) as avg_quiz_score,
-        cast(cohorts.quiz_failed_count as double)
-            / nullif(cohorts.quiz_attempt_count, 0) as quiz_fail_share
+        cast(cohorts.quiz_score_sum as double) / nullif(cohorts.quiz_attempt_count, 0)
+            as avg_quiz_score,
+        cast(cohorts.quiz_failed_count as double) / nullif(cohorts.quiz_attempt_count, 0)
+            as quiz_fail_share
 
     from cohorts
     left join courses

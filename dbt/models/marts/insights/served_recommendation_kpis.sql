@@ -41,7 +41,8 @@ clicked as (
 
 enrolled as (
 
-    select distinct rec_id from enrolments where rec_id is not null
+    select distinct rec_id from enrolments
+    where rec_id is not null
 
 ),
 

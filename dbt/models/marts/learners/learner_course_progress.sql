@@ -1,33 +1,15 @@
 -- One row per learner and course they enrolled in: where they are, what is left, and a status.
 with
 
-enrolments as (
+outcomes as (
 
-    select * from {{ ref('stg_pathwise__enrolments') }}
-
-),
-
-modules as (
-
-    select * from {{ ref('stg_pathwise__modules') }}
+    select * from {{ ref('int_enrolments_joined_to_outcomes') }}
 
 ),
 
-module_completions as (
+module_progress as (
 
-    select * from {{ ref('stg_pathwise__module_completions') }}
-
-),
-
-quiz_submissions as (
-
-    select * from {{ ref('stg_pathwise__quiz_submissions') }}
-
-),
-
-course_ends as (
-
-    select * from {{ ref('stg_pathwise__course_ends') }}
+    select * from {{ ref('int_enrolments_joined_to_modules') }}
 
 ),
 
@@ -44,100 +26,6 @@ reference as (
 
 ),
 
-enrolled as (
-
-    select
-        learner_key,
-        course_id,
-        min(enrolled_at) as enrolled_at
-
-    from enrolments
-    group by learner_key, course_id
-
-),
-
-course_modules as (
-
-    select
-        course_id,
-        count(*) as modules_total
-
-    from modules
-    group by course_id
-
-),
-
--- Catalog modules the learner completed (repeated completions count once).
-modules_done as (
-
-    select distinct
-        module_completions.learner_key,
-        module_completions.course_id,
-        module_completions.module_id
-
-    from module_completions
-    inner join modules
-        on module_completions.course_id = modules.course_id
-        and module_completions.module_id = modules.module_id
-
-),
-
-done_counts as (
-
-    select
-        learner_key,
-        course_id,
-        count(*) as modules_done
-
-    from modules_done
-    group by learner_key, course_id
-
-),
-
-modules_not_done as (
-
-    select
-        enrolled.learner_key,
-        enrolled.course_id,
-        modules.module_id,
-        modules.module_position,
-        modules.module_title,
-        modules.duration_minutes,
-        row_number() over (
-            partition by enrolled.learner_key, enrolled.course_id
-            order by modules.module_position, modules.module_id
-        ) as remaining_rank
-
-    from enrolled
-    inner join modules
-        on enrolled.course_id = modules.course_id
-    left join modules_done
-        on enrolled.learner_key = modules_done.learner_key
-        and modules.course_id = modules_done.course_id
-        and modules.module_id = modules_done.module_id
-    where modules_done.module_id is null
-
-),
-
-remaining as (
-
-    select
-        learner_key,
-        course_id,
-        sum(coalesce(duration_minutes, 0)) as minutes_remaining
-
-    from modules_not_done
-    group by learner_key, course_id
-
-),
-
-next_modules as (
-
-    select * from modules_not_done
-    where remaining_rank = 1
-
-),
-
 activity as (
 
     select
@@ -150,82 +38,38 @@ activity as (
 
 ),
 
-quizzes as (
-
-    select
-        learner_key,
-        course_id,
-        avg(score) as quiz_average,
-        count(*) as quiz_submissions
-
-    from quiz_submissions
-    group by learner_key, course_id
-
-),
-
-ends as (
-
-    select
-        learner_key,
-        course_id,
-        {{ dbt.bool_or('is_passed') }} as has_passed,
-        {{ dbt.bool_or("outcome in ('dropped', 'fail')") }} as has_dropped_or_failed,
-        max(ended_at) as ended_at
-
-    from course_ends
-    group by learner_key, course_id
-
-),
-
 joined as (
 
     select
-        enrolled.learner_key,
-        enrolled.course_id,
-        enrolled.enrolled_at,
-        coalesce(done_counts.modules_done, 0) as modules_done,
-        coalesce(course_modules.modules_total, 0) as modules_total,
+        outcomes.learner_key,
+        outcomes.course_id,
+        outcomes.enrolled_at,
+        module_progress.modules_done,
+        module_progress.modules_total,
+        module_progress.minutes_remaining,
+        module_progress.next_module_id,
+        module_progress.next_module_position,
+        module_progress.next_module_title,
+        module_progress.next_module_duration_minutes,
         case
-            when course_modules.modules_total > 0
-                then coalesce(remaining.minutes_remaining, 0)
-        end as minutes_remaining,
-        next_modules.module_id as next_module_id,
-        next_modules.module_position as next_module_position,
-        next_modules.module_title as next_module_title,
-        next_modules.duration_minutes as next_module_duration_minutes,
-        case
-            when activity.last_activity_at > enrolled.enrolled_at then activity.last_activity_at
-            else enrolled.enrolled_at
+            when activity.last_activity_at > outcomes.enrolled_at then activity.last_activity_at
+            else outcomes.enrolled_at
         end as last_activity_at,
-        quizzes.quiz_average,
-        coalesce(quizzes.quiz_submissions, 0) as quiz_submissions,
-        coalesce(ends.has_passed, false) as has_passed,
-        coalesce(ends.has_dropped_or_failed, false) as has_dropped_or_failed,
-        ends.ended_at,
+        outcomes.quiz_average,
+        outcomes.quiz_attempt_count as quiz_submissions,
+        outcomes.has_passed,
+        outcomes.has_dropped_or_failed,
+        outcomes.last_ended_at as ended_at,
         reference.reference_date
 
-    from enrolled
+    from outcomes
     cross join reference
-    left join course_modules
-        on enrolled.course_id = course_modules.course_id
-    left join done_counts
-        on enrolled.learner_key = done_counts.learner_key
-        and enrolled.course_id = done_counts.course_id
-    left join remaining
-        on enrolled.learner_key = remaining.learner_key
-        and enrolled.course_id = remaining.course_id
-    left join next_modules
-        on enrolled.learner_key = next_modules.learner_key
-        and enrolled.course_id = next_modules.course_id
+    inner join module_progress
+        on outcomes.learner_key = module_progress.learner_key
+        and outcomes.course_id = module_progress.course_id
     left join activity
-        on enrolled.learner_key = activity.learner_key
-        and enrolled.course_id = activity.course_id
-    left join quizzes
-        on enrolled.learner_key = quizzes.learner_key
-        and enrolled.course_id = quizzes.course_id
-    left join ends
-        on enrolled.learner_key = ends.learner_key
-        and enrolled.course_id = ends.course_id
+        on outcomes.learner_key = activity.learner_key
+        and outcomes.course_id = activity.course_id
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 consent_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'consent_changed'
         and {{ new_batches_only() }}
 

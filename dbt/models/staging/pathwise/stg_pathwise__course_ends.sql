@@ -5,7 +5,7 @@ with
 
 course_end_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type in ('course_complete', 'course_drop')
         and {{ new_batches_only() }}
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'catalog_course_skills') }}
+    select * from {{ source('pathwise', 'catalog_course_skills') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 course_view_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'course_view'
         and {{ new_batches_only() }}
 

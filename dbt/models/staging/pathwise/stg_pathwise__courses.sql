@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'catalog_courses') }}
+    select * from {{ source('pathwise', 'catalog_courses') }}
 
 ),
 

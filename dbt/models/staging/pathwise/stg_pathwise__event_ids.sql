@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'event_ids') }}
+    select * from {{ source('pathwise', 'event_ids') }}
 
 ),
 

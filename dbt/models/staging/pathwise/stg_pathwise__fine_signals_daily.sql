@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'fine_signals_daily') }}
+    select * from {{ source('pathwise', 'fine_signals_daily') }}
 
 ),
 

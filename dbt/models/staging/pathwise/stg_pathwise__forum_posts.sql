@@ -5,7 +5,7 @@ with
 
 forum_post_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'forum_post'
         and {{ new_batches_only() }}
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'ingest_batches') }}
+    select * from {{ source('pathwise', 'ingest_batches') }}
 
 ),
 
@@ -25,7 +25,9 @@ final as (
         -- timing
         started_at,
         finished_at,
-        {{ dbt.datediff('started_at', 'finished_at', 'millisecond') }} / 1000.0 as duration_seconds
+        -- dbt.datediff renders a long expression on DuckDB
+        {{ dbt.datediff('started_at', 'finished_at', 'millisecond') }} / 1000.0  -- noqa: LT05
+            as duration_seconds
 
     from source
 

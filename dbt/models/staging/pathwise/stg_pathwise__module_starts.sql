@@ -5,7 +5,7 @@ with
 
 module_start_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'module_start'
         and {{ new_batches_only() }}
 

@@ -6,7 +6,7 @@ with
 
 nudge_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type in ('nudge_sent', 'nudge_opened')
         and {{ new_batches_only() }}
 

@@ -5,7 +5,7 @@ with
 
 profile_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'profile_updated'
         and {{ new_batches_only() }}
 

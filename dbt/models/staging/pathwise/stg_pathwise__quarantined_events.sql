@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'quarantined_events') }}
+    select * from {{ source('pathwise', 'quarantined_events') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 quiz_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'quiz_submit'
         and {{ new_batches_only() }}
 

@@ -5,7 +5,7 @@ with
 
 search_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'search'
         and {{ new_batches_only() }}
 

@@ -3,7 +3,7 @@ with
 
 served as (
 
-    select * from {{ source('raw', 'served_recommendations') }}
+    select * from {{ source('pathwise', 'served_recommendations') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 progress_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'video_progress'
         and {{ new_batches_only() }}
 

@@ -1,8 +1,12 @@
+-- Every stored event (essential tier), the envelope renamed and `properties` kept as JSON: the
+-- one raw table that feeds many staging models. Each event-family staging model
+-- (`stg_pathwise__enrolments`, ...) selects its event types from here and types their properties,
+-- so that no staging model reads another (dbt Labs' `base_` pattern).
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select * from {{ source('pathwise', 'events') }}
 
 ),
 

@@ -1,0 +1,109 @@
+"""The marts consumers read instead of staging: the catalog and the recommender's interactions.
+
+A small simulated platform is ingested and built up to those marts by the real `dbt build`.
+`ml_course_interactions` must hold exactly the rows `ml.recommender.interaction_events_sql()`
+returned while the recommender read staging, plus the scored quiz attempts it read beside them;
+remove that comparison together with the function once the recommender reads the mart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.build import build_flow
+from flows.ingest import ingest_flow
+from pathwise.settings import get_settings
+from pathwise.sources.simulator import simulate
+from pathwise.warehouse import connect
+
+SELECT = "+marts.catalog +ml_course_interactions"
+
+
+@pytest.fixture(scope="module")
+def warehouse(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("catalog-marts")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(root / "home"))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        get_settings.cache_clear()
+        simulate(learners=300, courses=20, days=20, seed=7, out=root / "land", fmt="parquet",
+                 start="2026-01-05", bad_share=0.0)  # fmt: skip
+        ingest_flow(paths=[str(root / "land")])
+        assert build_flow(select=SELECT)["failures"] == []
+        yield root / "home"
+    get_settings.cache_clear()
+
+
+def query(home: Path, sql: str) -> list[tuple]:
+    assert get_settings().home == home  # the module's warehouse (set by the fixture)
+    with connect(read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.mark.slow
+def test_interactions_are_the_rows_the_recommender_read_from_staging(warehouse):
+    from ml.recommender import interaction_events_sql
+
+    from_staging = query(warehouse, f"""
+        select learner_key, course_id, kind, "at", cast(value as double)
+        from ({interaction_events_sql()})
+        union all
+        select learner_key, course_id, 'quiz', submitted_at, score
+        from staging.stg_pathwise__quiz_submissions
+        where score is not null
+        order by all
+    """)  # fmt: skip
+    mart = query(
+        warehouse,
+        "select learner_key, course_id, interaction_kind, interacted_at, interaction_value "
+        "from marts.ml_course_interactions order by all",
+    )
+
+    assert len(mart) > 1000
+    assert mart == from_staging
+    kinds = {kind for _, _, kind, _, _ in mart}
+    assert {"enroll", "progress", "passed", "dropped", "rating", "click", "quiz"} <= kinds
+
+
+@pytest.mark.slow
+def test_courses_carry_the_catalog_with_module_counts_and_formats(warehouse):
+    catalog = query(warehouse, "select * from staging.stg_pathwise__courses order by all")
+    courses = query(
+        warehouse,
+        "select * exclude (module_count, module_format) from marts.courses order by all",
+    )
+    assert courses == catalog
+
+    formats: dict[str, Counter[str]] = {}
+    for course_id, module_format in query(
+        warehouse, "select course_id, module_format from staging.stg_pathwise__modules"
+    ):
+        formats.setdefault(course_id, Counter())[module_format] += 1
+    summaries = query(warehouse, "select course_id, module_count, module_format from marts.courses")
+    for course_id, module_count, module_format in summaries:
+        counts = formats.get(course_id, Counter())
+        assert module_count == sum(counts.values()), course_id
+        most = max(counts.values(), default=0)
+        expected = min((f for f, n in counts.items() if n == most), default=None)
+        assert module_format == expected, course_id
+
+
+@pytest.mark.slow
+def test_modules_skills_and_prerequisites_mirror_the_catalog(warehouse):
+    assert query(warehouse, "select * from marts.course_modules order by all") == query(
+        warehouse, "select * from staging.stg_pathwise__modules order by all"
+    )
+    for mart, staging, columns in [
+        ("course_skills", "stg_pathwise__course_skills", "course_id, skill_name"),
+        ("course_prerequisites", "stg_pathwise__course_prerequisites",
+         "course_id, prerequisite_course_id"),
+    ]:  # fmt: skip
+        in_mart = query(warehouse, f"select {columns} from marts.{mart} order by all")
+        assert in_mart
+        assert in_mart == query(
+            warehouse, f"select distinct {columns} from staging.{staging} order by all"
+        )

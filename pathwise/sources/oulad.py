@@ -35,6 +35,7 @@ idempotent.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -81,7 +82,7 @@ VLE_FORMATS = {
     "dualpane": "reading",
 }
 # The columns used from each source file (the full release adds none that matter here).
-SOURCES = {
+SOURCES: dict[str, dict[str, Any]] = {
     "courses": {
         "code_module": pl.String,
         "code_presentation": pl.String,
@@ -196,7 +197,8 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
             _events(withdrawn, "course_drop", "drop", end_day),
         ],
     }
-    files, counts = [], {}
+    files: list[str] = []
+    counts: dict[str, int] = {}
     for kind, frames in events.items():
         frame = pl.concat(frames).sort("occurred_at", "event_id")
         path = out / "events" / f"oulad-{kind}{suffix_for(fmt)}"

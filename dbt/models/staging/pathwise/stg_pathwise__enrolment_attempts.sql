@@ -8,7 +8,7 @@ with
 
 enroll_events as (
 
-    select * from {{ ref('stg_pathwise__events') }}
+    select * from {{ ref('base_pathwise__events') }}
     where event_type = 'enroll'
         and {{ new_batches_only() }}
 

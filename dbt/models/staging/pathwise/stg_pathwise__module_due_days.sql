@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'catalog_modules') }}
+    select * from {{ source('pathwise', 'catalog_modules') }}
 
 ),
 

@@ -72,7 +72,8 @@ enrolment_attempts as (
 
 module_due_days as (
 
-    select * from {{ ref('stg_pathwise__module_due_days') }}
+    select course_id, module_id, due_day from {{ ref('stg_pathwise__modules') }}
+    where due_day is not null
 
 ),
 

@@ -18,6 +18,8 @@ final as (
         title as module_title,
         duration_minutes,
         format as module_format,
+        -- days after the learner's course clock starts by which the module's assessment is due
+        cast(due_day as double) as due_day,
 
         loaded_at
 

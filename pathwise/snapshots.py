@@ -28,13 +28,9 @@ import duckdb
 
 from pathwise.settings import get_settings
 
-# What a snapshot holds: every mart and every ML result (their schemas), plus the catalog. Training
-# features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
+# What a snapshot holds: every mart (the catalog's included) and every ML result (their schemas).
+# Training features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
 SNAPSHOT_SCHEMAS = ("marts", "ml")
-CATALOG_VIEWS = {
-    "courses": "staging.stg_pathwise__courses",
-    "modules": "staging.stg_pathwise__modules",
-}
 
 
 class SnapshotError(RuntimeError):
@@ -122,7 +118,6 @@ def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     }
     if not any(schema == "marts" for schema, _ in rows):
         raise SnapshotError("The warehouse has no marts: run `pathwise build` before publishing.")
-    relations.update({k: f"warehouse.{v}" for k, v in CATALOG_VIEWS.items()})
     return relations
 
 

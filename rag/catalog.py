@@ -1,7 +1,7 @@
 """Catalog course and module descriptions from the warehouse, as documents to index.
 
-Reads the dbt staging views (`stg_pathwise__courses`, `..._modules`, `..._course_skills`, the
-inputs of the `rag_index` exposure) and falls back to the raw catalog tables before the first
+Reads the catalog marts (`courses`, `course_modules`, `course_skills`, the inputs of the
+`rag_index` exposure) and falls back to the raw catalog tables before the first
 `pathwise build`. The connection is read-only and closed as soon as the rows are fetched.
 """
 
@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathwise.settings import Settings, get_settings
 from rag.content import Document, catalog_documents
 
-STAGING = {
+MARTS = {
     "courses": "select course_id, course_title as title, course_description as description, "
-    "category, difficulty_label as difficulty, language, primary_format "
-    "from staging.stg_pathwise__courses",
+    "category, difficulty_label as difficulty, language, primary_format from marts.courses",
     "modules": "select course_id, module_id, module_position as position, module_title as title, "
-    "duration_minutes from staging.stg_pathwise__modules",
-    "skills": "select course_id, skill_name as skill from staging.stg_pathwise__course_skills",
+    "duration_minutes from marts.course_modules",
+    "skills": "select course_id, skill_name as skill from marts.course_skills",
 }
 RAW = {
     "courses": "select course_id, title, description, category, difficulty, language, "
@@ -44,7 +43,7 @@ def warehouse_catalog_documents(settings: Settings | None = None) -> list[Docume
         return None
     with connect(read_only=True, settings=s) as con:
         data = None
-        for queries in (STAGING, RAW):
+        for queries in (MARTS, RAW):
             try:
                 data = {k: _rows(con, q) for k, q in queries.items()}
                 break

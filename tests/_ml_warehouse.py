@@ -17,7 +17,7 @@ from pathwise.settings import get_settings
 from pathwise.sources.simulator import simulate
 from pathwise.warehouse import connect
 
-SELECT = "+ml_dropout_checkpoint_features +ml_learner_style_signals"
+SELECT = "+ml_dropout_checkpoint_features +ml_learner_style_signals +learners"
 # Named like an OULAD presentation: starts 2026-02-01 12:00 UTC and runs 100 days (stated in the
 # catalog), so its 10% checkpoint is 2026-02-11 12:00.
 HB_COURSE = "oulad:ZZZ-2026B"

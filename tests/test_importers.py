@@ -378,7 +378,7 @@ def test_coco_counts_reconcile_with_the_source_files(coco):
 
     events = read_events(out)
     assert summary["source_rows"]["valid.txt"] == valid.height
-    assert summary["events"] == {"enroll": valid.height}
+    assert summary["events"] == {"enroll": valid.height, "held_out_enroll": 0}
     assert counts_by_type(events) == {"enroll": valid.height}
     assert events["user_id"].n_unique() == valid["uid"].n_unique()
     courses = set(read_catalog(out, "courses")["course_id"])
@@ -446,7 +446,7 @@ def test_coco_items_without_kg_and_repeated_pairs(tmp_path):
     events = read_events(tmp_path / "out")
     assert_valid_events(events)
     assert_catalog_integrity(tmp_path / "out", events)
-    assert summary["events"] == {"enroll": 2}
+    assert summary["events"] == {"enroll": 2, "held_out_enroll": 0}
     assert summary["skipped"]["valid.txt"]["duplicate_enrolment"] == 1
     assert events["occurred_at"].to_list() == ["2017-07-14T02:40:00Z", "2017-07-14T02:41:40Z"]
     courses = read_catalog(tmp_path / "out", "courses")

@@ -1,9 +1,8 @@
 """The marts consumers read instead of staging: the catalog and the recommender's interactions.
 
 A small simulated platform is ingested and built up to those marts by the real `dbt build`.
-`ml_course_interactions` must hold exactly the rows `ml.recommender.interaction_events_sql()`
-returned while the recommender read staging, plus the scored quiz attempts it read beside them;
-remove that comparison together with the function once the recommender reads the mart.
+`ml_course_interactions` must hold, kind by kind, exactly the staging rows it stands for, and the
+recommender's `load_data` must read them all.
 """
 
 from __future__ import annotations
@@ -45,16 +44,29 @@ def query(home: Path, sql: str) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_interactions_are_the_rows_the_recommender_read_from_staging(warehouse):
-    from ml.recommender import interaction_events_sql
-
-    from_staging = query(warehouse, f"""
-        select learner_key, course_id, kind, "at", cast(value as double)
-        from ({interaction_events_sql()})
+def test_interactions_reconcile_with_staging_and_reach_the_recommender(warehouse):
+    from_staging = query(warehouse, """
+        with firsts as (  -- first completion of each module, in courses with catalog modules
+            select learner_key, course_id, module_id, min(completed_at) as first_at
+            from staging.stg_pathwise__module_completions group by all
+        ),
+        modules as (select course_id, count(*) as n from staging.stg_pathwise__modules group by 1)
+        select learner_key, course_id, 'enroll', enrolled_at, 1.0
+        from staging.stg_pathwise__enrolments
+        union all
+        select learner_key, course_id, 'progress', first_at, 1.0 / n from firsts join modules using (course_id)
+        union all
+        select learner_key, course_id,
+               case when is_passed then 'passed' when is_completed then 'failed' else 'dropped' end,
+               ended_at, 1.0
+        from staging.stg_pathwise__course_ends
+        union all
+        select learner_key, course_id, 'rating', rated_at, stars from staging.stg_pathwise__ratings
+        union all
+        select learner_key, course_id, 'click', clicked_at, 1.0 from staging.stg_pathwise__rec_clicks
         union all
         select learner_key, course_id, 'quiz', submitted_at, score
-        from staging.stg_pathwise__quiz_submissions
-        where score is not null
+        from staging.stg_pathwise__quiz_submissions where score is not null
         order by all
     """)  # fmt: skip
     mart = query(
@@ -62,11 +74,19 @@ def test_interactions_are_the_rows_the_recommender_read_from_staging(warehouse):
         "select learner_key, course_id, interaction_kind, interacted_at, interaction_value "
         "from marts.ml_course_interactions order by all",
     )
-
     assert len(mart) > 1000
-    assert mart == from_staging
-    kinds = {kind for _, _, kind, _, _ in mart}
-    assert {"enroll", "progress", "passed", "dropped", "rating", "click", "quiz"} <= kinds
+    assert [r[:4] for r in mart] == [r[:4] for r in from_staging]
+    assert [r[4] for r in mart] == pytest.approx([float(r[4]) for r in from_staging])
+    kinds = Counter(kind for _, _, kind, _, _ in mart)
+    assert {"enroll", "progress", "passed", "dropped", "rating", "click", "quiz"} <= set(kinds)
+
+    from ml.recommender import load_data
+
+    with connect(read_only=True) as con:
+        data = load_data(con)
+    assert data.events.height == len(mart) - kinds["quiz"]
+    assert data.quiz_scores is not None and data.quiz_scores.height == kinds["quiz"]
+    assert Counter(data.events["kind"].to_list()) == kinds - Counter({"quiz": kinds["quiz"]})
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ def module_funnel(version: str, instructor_id: str, course_id: str, k: int) -> p
                    count(*) filter (where p.modules_done >= m.module_position) as reached,
                    count(*) filter (where p.status = 'dropped'
                                     and p.modules_done = m.module_position) as dropped_after
-            from modules m join own using (course_id), progress p
+            from course_modules m join own using (course_id), progress p
             group by all
         )
         select module_position, module_id, module_title,

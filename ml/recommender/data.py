@@ -1,6 +1,6 @@
 """What the recommender reads: the catalog, learners, role skills and interaction events.
 
-`load_data` reads them from the warehouse into plain polars frames (`RecData`); tests and
+`load_data` reads them from the warehouse marts into plain polars frames (`RecData`); tests and
 benchmarks build a `RecData` in memory instead. `interactions` turns the events into one
 confidence per learner x course pair as of a time, which is all the collaborative model sees.
 """
@@ -36,7 +36,7 @@ class RecData:
     # learner_key, target_role, current_skills (list), style_format, preferred_format
     learners: pl.DataFrame
     role_skills: pl.DataFrame  # role, skill
-    events: pl.DataFrame  # learner_key, course_id, kind, at, value (see `interaction_events_sql`)
+    events: pl.DataFrame  # learner_key, course_id, kind, at, value (`marts.ml_course_interactions`)
     quiz_scores: pl.DataFrame | None = None  # learner_key, course_id, at, score (each attempt)
 
 
@@ -49,31 +49,26 @@ def _dataset_filter(dataset: str | None) -> str:
 
 
 def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> RecData:
-    """Read the catalog, learners, role skills and interaction events from the warehouse.
+    """Read the catalog, learners, role skills and interaction events from the warehouse marts.
 
     `dataset` ('simulator' | 'coco') keeps one source's courses when several share a warehouse.
     """
-    if not table_exists(con, "staging", "stg_pathwise__enrolments"):
+    if not table_exists(con, "marts", "ml_course_interactions"):
         raise RuntimeError(
-            "The warehouse has no staging models yet: run `pathwise build` (after `pathwise ingest`)."
+            "The warehouse has no marts yet: run `pathwise build` (after `pathwise ingest`)."
         )
     where = _dataset_filter(dataset)
+    also = f"and {DATASETS[dataset]}" if dataset else ""
 
     def frame(sql: str) -> pl.DataFrame:
         return pl.from_arrow(con.execute(sql).to_arrow_table())
 
     courses = frame(f"""
-        with module_formats as (
-            select course_id, mode(module_format) as module_format
-            from staging.stg_pathwise__modules group by course_id
-        )
-        select c.course_id, c.course_title as title, c.course_description as description,
-               c.category, c.difficulty, c.language,
-               coalesce(c.primary_format, m.module_format) as primary_format
-        from staging.stg_pathwise__courses c
-        left join module_formats m using (course_id)
-        {where.replace("course_id", "c.course_id")}
-        order by c.course_id""")
+        select course_id, course_title as title, course_description as description,
+               category, difficulty, language,
+               coalesce(primary_format, module_format) as primary_format
+        from marts.courses {where}
+        order by course_id""")
     if courses.is_empty():
         raise RuntimeError(
             f"No courses{f' of the {dataset} data' if dataset else ''} in "
@@ -82,21 +77,32 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
             "pathwise build`)."
         )
     course_skills = frame(
-        f"select distinct course_id, skill_name as skill from staging.stg_pathwise__course_skills {where}"
+        f"select course_id, skill_name as skill from marts.course_skills {where} order by all"
     )
     prerequisites = frame(
-        "select distinct course_id, prerequisite_course_id "
-        f"from staging.stg_pathwise__course_prerequisites {where}"
+        f"select course_id, prerequisite_course_id from marts.course_prerequisites {where} "
+        "order by all"
     )
     # Sorted, so that a model does not depend on the order DuckDB returns rows in (ALS sums in
     # learner order; the last rating wins).
-    events = frame(interaction_events_sql(dataset)).sort("at", "learner_key", "course_id", "kind")
+    interactions_ = frame(f"""
+        select learner_key, course_id, interaction_kind as kind, interacted_at as "at",
+               interaction_value as value
+        from marts.ml_course_interactions where true {also}
+        order by "at", learner_key, course_id, kind, value""")
+    is_quiz = pl.col("kind") == "quiz"
+    events = interactions_.filter(~is_quiz)
+    quiz_scores = (
+        interactions_.filter(is_quiz)
+        .select("learner_key", "course_id", "at", score="value")
+        .sort("learner_key", "course_id", "at", "score")
+    )
     learners = frame(
         "select learner_key, target_role, current_skills, preferred_format from marts.learners"
         if table_exists(con, "marts", "learners")
         else "select distinct learner_key, null::varchar as target_role, "
         "null::varchar[] as current_skills, null::varchar as preferred_format "
-        "from staging.stg_pathwise__enrolments"
+        "from marts.ml_course_interactions"
     ).sort("learner_key")
     if dataset:  # learners of that source only
         learners = learners.join(events.select("learner_key").unique(), on="learner_key")
@@ -105,16 +111,6 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
         learners.join(styles, on="learner_key", how="left")
         if styles is not None
         else (learners.with_columns(style_format=pl.lit(None, pl.String)))
-    )
-    quiz_scores = (
-        frame(
-            "select learner_key, course_id, submitted_at as at, score from "
-            "staging.stg_pathwise__quiz_submissions where score is not null"
-            + (f" and {DATASETS[dataset]}" if dataset else "")
-            + " order by learner_key, course_id, submitted_at, score"
-        )
-        if table_exists(con, "staging", "stg_pathwise__quiz_submissions")
-        else None
     )
     role_skills = frame(
         "select distinct rs.role_title as role, s.skill_name as skill "
@@ -142,44 +138,6 @@ def _learning_style_formats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | No
         f"on s.{style} = m.style group by s.learner_key"
     ).to_arrow_table()
     return pl.from_arrow(rows)
-
-
-def interaction_events_sql(dataset: str | None = None) -> str:
-    """One row per interaction event: learner_key, course_id, kind, at, value.
-
-    kinds: enroll; progress (value = share of the course's modules, first completion of each);
-    passed / failed / dropped (course ends); rating (value = stars); click (recommendation).
-    """
-    where = _dataset_filter(dataset)
-    return f"""
-        with modules as (
-            select course_id, count(*) as n from staging.stg_pathwise__modules group by course_id
-        ),
-        first_completions as (
-            select learner_key, course_id, module_id, min(completed_at) as at
-            from staging.stg_pathwise__module_completions group by all
-        ),
-        events as (
-            select learner_key, course_id, 'enroll' as kind, enrolled_at as at, 1.0 as value
-            from staging.stg_pathwise__enrolments
-            union all
-            select f.learner_key, f.course_id, 'progress', f.at, 1.0 / m.n
-            from first_completions f join modules m using (course_id)
-            union all
-            select learner_key, course_id,
-                   case when is_passed then 'passed' when is_completed then 'failed'
-                        else 'dropped' end,
-                   ended_at, 1.0
-            from staging.stg_pathwise__course_ends
-            union all
-            select learner_key, course_id, 'rating', rated_at, stars::double
-            from staging.stg_pathwise__ratings
-            union all
-            select learner_key, course_id, 'click', clicked_at, 1.0
-            from staging.stg_pathwise__rec_clicks
-        )
-        select * from events {where}
-    """
 
 
 def interactions(events: pl.DataFrame, as_of: datetime | None = None) -> pl.DataFrame:

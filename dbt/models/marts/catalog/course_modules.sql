@@ -19,6 +19,7 @@ final as (
         module_title,
         duration_minutes,
         module_format,
+        due_day,
 
         loaded_at
 

@@ -1,11 +1,18 @@
 """Drift check: did tonight's scores, features or KPIs move away from their baseline?
 
 Two kinds of comparison, each one row of `ml.drift_checks` (all of them, every run) and, when the
-shift reaches `PATHWISE_DRIFT_THRESHOLD` (default 0.15), also of `ml.drift_alerts`:
+shift is large enough, also of `ml.drift_alerts`:
 - distributions (recommendation scores, dropout risk, learner features): the population stability
   index (PSI) of tonight's values against the published snapshot's, over the baseline's deciles;
-- KPIs (CTR, enrolment rate, completion rate, average rating): relative change of the last 7 days
-  against the 28 days before them, from the marts.
+  an alert at `PATHWISE_DRIFT_THRESHOLD` (0.15);
+- KPIs (CTR, enrolment rate, average rating, completion rate): relative change of the last 7 days
+  against the 28 days before them, from the marts; an alert at `PATHWISE_DRIFT_KPI_THRESHOLD`
+  (10%), and for rates only when the change is also beyond chance (two-proportion z >= 2), so a
+  small platform's noise does not alert. The completion rate is fixed-horizon (completed within 7
+  days of enrolling, `marts.completion_horizon_kpis`, enrolments old enough to judge only), and
+  its baseline ends a horizon before the recent days start, so no baseline outcome was observed
+  during them: raw completions per day lag enrolments at the end of the data and would alert
+  every night.
 
 Alerts are logged and, if `PATHWISE_DRIFT_WEBHOOK_URL` is set, POSTed there as JSON.
 """
@@ -65,40 +72,66 @@ def _values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> np.nd
     return con.execute(f"select {column}::double as v from {relation}").fetchnumpy()["v"]
 
 
-def _kpis(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Recent vs baseline window of each KPI, from the daily recommendation KPIs mart."""
+# name -> (mart, its day column, numerator, denominator, is a rate of events): KPI = num / den.
+KPIS = {
+    "ctr": ("recommendation_kpis", "activity_date", "click_count", "impression_count", True),
+    "enrolment rate": (
+        "recommendation_kpis", "activity_date", "enrolment_count", "impression_count", True
+    ),
+    "average rating": (
+        "recommendation_kpis", "activity_date", "avg_rating * rating_count", "rating_count", False
+    ),
+    "completion rate (fixed horizon)": (
+        "completion_horizon_kpis", "enrolment_date", "completed_within_horizon_count",
+        "enrolment_count", True,
+    ),
+}  # fmt: skip
+Z_BEYOND_CHANCE = 2.0
+
+
+def _kpis(con: duckdb.DuckDBPyConnection, threshold: float) -> list[dict]:
+    """Recent vs baseline window of each KPI, from the daily KPI marts."""
     checks: list[dict] = []
-    kpis = {
-        "ctr": "sum(click_count) / nullif(sum(impression_count), 0)",
-        "enrolment rate": "sum(enrolment_count) / nullif(sum(impression_count), 0)",
-        "completion rate": "sum(completion_count) / nullif(sum(enrolment_count), 0)",
-        "average rating": "sum(avg_rating * rating_count) / nullif(sum(rating_count), 0)",
-    }
-    if not table_exists(con, "marts", "recommendation_kpis"):
-        return checks
-    relation = "warehouse.marts.recommendation_kpis"
-    for name, expr in kpis.items():
-        recent, base = con.execute(
-            f"""
-                with bounds as (select max(activity_date) as last_day from {relation})
-                select
-                    (select {expr} from {relation}, bounds
-                     where activity_date > last_day - {RECENT_DAYS}),
-                    (select {expr} from {relation}, bounds
-                     where activity_date <= last_day - {RECENT_DAYS}
-                       and activity_date > last_day - {RECENT_DAYS + BASELINE_DAYS})
-                """
-        ).fetchall()[0]
-        if recent is None or base in (None, 0):
+    for name, (mart, day, num, den, is_rate) in KPIS.items():
+        if not table_exists(con, "marts", mart):
             continue
+        relation = f"warehouse.marts.{mart}"
+        # The horizon-judged mart: its baseline ends a horizon before the recent window.
+        gap = "max(horizon_days)" if mart == "completion_horizon_kpis" else "0"
+        windows = con.execute(
+            f"""
+                with bounds as (select max({day}) as last_day, {gap} as gap from {relation})
+                select {day} > last_day - {RECENT_DAYS} as is_recent,
+                       sum({num})::double, sum({den})::double
+                from {relation}, bounds
+                where {day} > last_day - {RECENT_DAYS}
+                   or ({day} <= last_day - {RECENT_DAYS} - gap
+                       and {day} > last_day - {RECENT_DAYS + BASELINE_DAYS} - gap)
+                group by 1
+            """
+        ).fetchall()
+        sums = {is_recent: (n, d) for is_recent, n, d in windows}
+        (n1, d1), (n0, d0) = sums.get(True, (0, 0)), sums.get(False, (0, 0))
+        if not d1 or not d0 or not n0:
+            continue
+        recent, base = n1 / d1, n0 / d0
+        change = abs(recent - base) / base
+        if is_rate:  # two-proportion z: is the change more than the counts' noise?
+            pooled = (n0 + n1) / (d0 + d1)
+            se = float(np.sqrt(pooled * (1 - pooled) * (1 / d0 + 1 / d1))) or float("inf")
+            beyond_chance = abs(recent - base) / se >= Z_BEYOND_CHANCE
+        else:
+            beyond_chance = True
         checks.append(
             {
                 "check_name": name,
                 "kind": "kpi",
                 "statistic": "relative_change",
-                "baseline": float(base),
-                "current": float(recent),
-                "value": abs(float(recent) - float(base)) / abs(float(base)),
+                "baseline": base,
+                "current": recent,
+                "value": change,
+                "threshold": threshold,
+                "is_alert": change >= threshold and beyond_chance,
             }
         )
     return checks
@@ -125,21 +158,21 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
                         "statistic": "psi",
                         "baseline": float(np.nanmean(base)) if len(base) else None,
                         "current": float(np.nanmean(now)) if len(now) else None,
-                        "value": psi(base, now),
+                        "value": (value := psi(base, now)),
+                        "threshold": threshold,
+                        "is_alert": bool(np.isfinite(value) and value >= threshold),
                     }
                 )
         finally:
             base_con.close()
-    checks += _kpis(con)
+    checks += _kpis(con, settings.drift_kpi_threshold)
     run_id, checked_at = uuid.uuid4().hex[:12], datetime.now(UTC)
     rows = [
         {
             **c,
             "run_id": run_id,
             "checked_at": checked_at,
-            "threshold": threshold,
             "baseline_version": baseline_snap.version if baseline_snap else None,
-            "is_alert": bool(np.isfinite(c["value"]) and c["value"] >= threshold),
         }
         for c in checks
     ]
@@ -168,7 +201,7 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
             a["check_name"],
             a["statistic"],
             a["value"],
-            threshold,
+            a["threshold"],
             a["baseline"],
             a["current"],
         )

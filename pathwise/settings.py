@@ -53,7 +53,13 @@ class Settings(BaseSettings):
     drift_threshold: float = Field(
         default=0.15,
         gt=0,
-        description="Relative change (or PSI) from the baseline window at which a drift alert is raised.",
+        description="PSI of a score or feature distribution at which a drift alert is raised.",
+    )
+    drift_kpi_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        description="Relative change of a KPI from its baseline window at which a drift alert is "
+        "raised (rates must also differ beyond chance, z >= 2).",
     )
     drift_webhook_url: str | None = Field(
         default=None, description="If set, drift alerts are also POSTed here as JSON."

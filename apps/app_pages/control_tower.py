@@ -154,3 +154,25 @@ else:
             icon=":material/warning:",
         )
         st.dataframe(alerts, hide_index=True)
+
+horizon = queries.completion_within_horizon(version)
+if not horizon.empty:
+    days = int(horizon["horizon_days"].iloc[0])
+    st.altair_chart(
+        alt.Chart(horizon)
+        .mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=2)
+        .encode(
+            x=alt.X("day:T", title="Enrolment day"),
+            y=alt.Y("rate:Q", title=f"Completed within {days} days", axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("day:T", title="Enrolment day"),
+                alt.Tooltip("rate:Q", title="Completed in time", format=".1%"),
+                alt.Tooltip("enrolment_count:Q", title="Enrolments", format=","),
+            ],
+        ),
+        width="stretch",
+    )
+    st.caption(
+        f"Completion is judged {days} days after enrolling, so the latest {days} days are not "
+        "shown yet; the drift check compares the last 7 days here with the 28 before them."
+    )

@@ -107,13 +107,27 @@ def kpi_by(version: str, by: str, filters: tuple = ()) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def drift_alerts(version: str) -> pd.DataFrame:
-    if not has_table(version, "drift_alerts"):
+    """The alerts of the latest drift check in the snapshot (older runs' alerts are history)."""
+    if not has_table(version, "drift_alerts") or not has_table(version, "drift_checks"):
         return pd.DataFrame()
-    df = frame(version, "select * from drift_alerts")
-    for col in ("detected_at", "created_at", "generated_at", "at"):
-        if col in df.columns:
-            return df.sort_values(col, ascending=False)
-    return df
+    return frame(
+        version,
+        "select check_name, kind, statistic, baseline, current, value, threshold, checked_at "
+        "from drift_alerts where run_id = (select arg_max(run_id, checked_at) from drift_checks) "
+        "order by value desc",
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def completion_within_horizon(version: str) -> pd.DataFrame:
+    """Per enrolment day old enough to judge: the share completed within the fixed horizon."""
+    if not has_table(version, "completion_horizon_kpis"):
+        return pd.DataFrame()
+    return frame(
+        version,
+        "select enrolment_date as day, horizon_days, enrolment_count, "
+        "completion_rate_within_horizon as rate from completion_horizon_kpis order by 1",
+    )
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -28,26 +28,54 @@ import polars as pl
 from ml.recommender import Hybrid, RecData, cold_start, default_weights, recommend_all
 from pathwise.results import replace_table
 
+# The synthetic platform's vocabulary: course categories, skills and target roles.
+N_CATEGORIES, N_SKILLS, N_ROLES = 20, 300, 40
+
 
 def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:
-    """A platform with planted taste: learners enrol mostly in their role's categories."""
+    """A platform with planted taste: learners enrol mostly in their role's categories.
+
+    Every step draws from one generator, in the order below: the same seed, the same frames.
+    """
     rng = np.random.default_rng(seed)
-    n_cat, n_skills, n_roles = 20, 300, 40
-    cat = rng.integers(0, n_cat, courses)
+    category = rng.integers(0, N_CATEGORIES, courses)
+    catalog, course_skills, prerequisites = _catalog(rng, category)
+    role_skills = pl.DataFrame(
+        {
+            "role": np.repeat([f"Role {r}" for r in range(N_ROLES)], 12),
+            "skill": [f"skill-{s}" for s in rng.integers(0, N_SKILLS, N_ROLES * 12)],
+        }
+    ).unique()
+    role = rng.integers(0, N_ROLES, learners)
+    learner_frame = _learners(rng, role)
+    enrol = _enrolments(
+        rng, role, category, learner_frame["learner_key"].to_list(), catalog["course_id"].to_list()
+    )
+    events, quizzes = _interactions(rng, enrol)
+    return RecData(
+        catalog, course_skills, prerequisites, learner_frame, role_skills, events, quizzes
+    )
+
+
+def _catalog(
+    rng: np.random.Generator, category: np.ndarray
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Courses (mostly easy), two skills each, and a prerequisite for a third of the harder ones."""
+    courses = len(category)
     difficulty = rng.choice([1, 2, 3], courses, p=[0.5, 0.35, 0.15])
     course_ids = [f"C{i:05d}" for i in range(courses)]
     catalog = pl.DataFrame(
         {
             "course_id": course_ids,
-            "title": [f"Course {i} on topic {c}" for i, c in enumerate(cat)],
-            "description": [f"A course in category {c}." for c in cat],
-            "category": [f"cat-{c}" for c in cat],
+            "title": [f"Course {i} on topic {c}" for i, c in enumerate(category)],
+            "description": [f"A course in category {c}." for c in category],
+            "category": [f"cat-{c}" for c in category],
             "difficulty": difficulty,
             "language": "en",
             "primary_format": rng.choice(["video", "reading", "hands-on"], courses),
         }
     )
-    skill_of = rng.integers(0, n_skills, (courses, 2))
+    skill_of = rng.integers(0, N_SKILLS, (courses, 2))
     course_skills = pl.DataFrame(
         {"course_id": np.repeat(course_ids, 2), "skill": [f"skill-{s}" for s in skill_of.ravel()]}
     ).unique()
@@ -59,41 +87,57 @@ def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:
             "prerequisite_course_id": [course_ids[i] for i in rng.integers(0, courses, len(pre))],
         }
     ).filter(pl.col("course_id") != pl.col("prerequisite_course_id"))
-    role_skills = pl.DataFrame(
+    return catalog, course_skills, prerequisites
+
+
+def _learners(rng: np.random.Generator, role: np.ndarray) -> pl.DataFrame:
+    """One learner per role drawn: three stated skills, a preferred format or none."""
+    learners = len(role)
+    return pl.DataFrame(
         {
-            "role": np.repeat([f"Role {r}" for r in range(n_roles)], 12),
-            "skill": [f"skill-{s}" for s in rng.integers(0, n_skills, n_roles * 12)],
-        }
-    ).unique()
-    role = rng.integers(0, n_roles, learners)
-    keys = [f"lk{i:07d}" for i in range(learners)]
-    learner_frame = pl.DataFrame(
-        {
-            "learner_key": keys,
+            "learner_key": [f"lk{i:07d}" for i in range(learners)],
             "target_role": [f"Role {r}" for r in role],
-            "current_skills": [[f"skill-{s}" for s in rng.integers(0, n_skills, 3)] for _ in role],
+            "current_skills": [[f"skill-{s}" for s in rng.integers(0, N_SKILLS, 3)] for _ in role],
             "preferred_format": pl.Series(
                 rng.choice(["video", "reading", "hands-on", ""], learners)
             ).replace("", None),
             "style_format": pl.Series([None] * learners, dtype=pl.String),
         }
     )
-    # Enrolments: 1-12 per learner, 70% in the two categories their role prefers.
+
+
+def _enrolments(
+    rng: np.random.Generator,
+    role: np.ndarray,
+    category: np.ndarray,
+    keys: list[str],
+    course_ids: list[str],
+) -> pl.DataFrame:
+    """Enrolments (learner_key, course_id, at): 1-12 per learner, 70% in the two categories
+    their role prefers, over 60 days; a repeated pair is kept once."""
+    courses, learners = len(course_ids), len(keys)
     per = rng.integers(1, 13, learners)
     owner = np.repeat(np.arange(learners), per)
-    liked = rng.integers(0, n_cat, (n_roles, 2))[role[owner], rng.integers(0, 2, len(owner))]
-    by_cat = [np.flatnonzero(cat == c) for c in range(n_cat)]
+    liked = rng.integers(0, N_CATEGORIES, (N_ROLES, 2))[role[owner], rng.integers(0, 2, len(owner))]
+    by_cat = [np.flatnonzero(category == c) for c in range(N_CATEGORIES)]
     in_taste = np.array([rng.choice(by_cat[c]) if len(by_cat[c]) else 0 for c in liked])
     course = np.where(rng.random(len(owner)) < 0.7, in_taste, rng.integers(0, courses, len(owner)))
     start = datetime(2026, 1, 5)
     at = [start + timedelta(minutes=int(m)) for m in rng.integers(0, 60 * 24 * 60, len(owner))]
-    enrol = pl.DataFrame(
+    return pl.DataFrame(
         {
             "learner_key": [keys[i] for i in owner],
             "course_id": [course_ids[i] for i in course],
             "at": at,
         }
     ).unique(["learner_key", "course_id"])
+
+
+def _interactions(
+    rng: np.random.Generator, enrol: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What followed each enrolment: events (progress, then a pass, drop, rating or click by one
+    drawn outcome) and quiz attempts."""
     outcome = rng.random(enrol.height)
     later = pl.col("at") + pl.duration(days=7)
     events = pl.concat(
@@ -125,9 +169,7 @@ def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:
             for d in (2, 5)
         ]
     )
-    return RecData(
-        catalog, course_skills, prerequisites, learner_frame, role_skills, events, quizzes
-    )
+    return events, quizzes
 
 
 def run_once(data: RecData, algorithm: str, candidates: int, db: Path) -> dict:

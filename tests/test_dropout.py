@@ -1,5 +1,5 @@
 """The dropout model end to end: simulated platform (plus hand-made rows) and OULAD -> ingest ->
-dbt (`marts.ml_*`) -> ml/dropout.py. Real DuckDB files, the real dbt build, no mocks.
+dbt (`marts.ml_*`) -> ml/dropout/. Real DuckDB files, the real dbt build, no mocks.
 """
 
 from __future__ import annotations

@@ -55,19 +55,46 @@ def import_coco(src: Path, out: Path, fmt: str, holdout_share: float = 0.0) -> d
     if not 0 <= holdout_share < 1:
         raise ValueError(f"holdout_share must be in [0, 1), got {holdout_share}")
     src, out = Path(src), Path(out)
-    lines = pl.read_csv(
-        src / "valid.txt",
-        separator="\t",
-        has_header=False,
-        schema={"uid": pl.String, "item": pl.String, "label": pl.String, "ts": pl.String},
-        quote_char=None,
-    ).with_columns(ts=pl.col("ts").cast(pl.Int64, strict=False))
+    lines = _read_interactions(src / "valid.txt")
     interactions = lines.filter(pl.col("label") == "1")
     timed = interactions.filter(pl.col("ts").is_not_null())
     enrolments = timed.sort("ts", "uid", "item").unique(["uid", "item"], keep="first")
     tables = {name: _tsv(src / name) for name in TABLES}
 
-    events = enrolments.sort("ts", "uid", "item").select(
+    events = _enroll_events(enrolments)
+    held = events.tail(int(events.height * holdout_share))  # sorted by time: the latest
+    files = _write_enrolments(events.head(events.height - held.height), held, out, fmt)
+    items = tables["i2kg_map.txt"].select("eid", "pid", slug="name")
+    return {
+        "source_rows": {"valid.txt": lines.height} | {n: t.height for n, t in tables.items()},
+        "events": {"enroll": events.height - held.height, "held_out_enroll": held.height},
+        "skipped": {
+            "valid.txt": {
+                "not_an_interaction": lines.height - interactions.height,
+                "missing_timestamp": interactions.height - timed.height,
+                "duplicate_enrolment": timed.height - enrolments.height,
+            }
+        },
+        "notes": _notes(enrolments, items, tables["users.txt"]),
+        "catalog": write_catalog(out, _catalog(tables, items, enrolments)),
+        "files": [str(f) for f in files],
+    }
+
+
+def _read_interactions(path: Path) -> pl.DataFrame:
+    """valid.txt as text (uid, item, label) and a unix time `ts` (null where it is not one)."""
+    return pl.read_csv(
+        path,
+        separator="\t",
+        has_header=False,
+        schema={"uid": pl.String, "item": pl.String, "label": pl.String, "ts": pl.String},
+        quote_char=None,
+    ).with_columns(ts=pl.col("ts").cast(pl.Int64, strict=False))
+
+
+def _enroll_events(enrolments: pl.DataFrame) -> pl.DataFrame:
+    """The contract's `enroll` events, in time order."""
+    return enrolments.sort("ts", "uid", "item").select(
         event_id=pl.format("coco:enr:{}:{}", "uid", "item"),
         event_type=pl.lit("enroll"),
         occurred_at=pl.from_epoch("ts", time_unit="s").dt.strftime(ISO),
@@ -79,19 +106,21 @@ def import_coco(src: Path, out: Path, fmt: str, holdout_share: float = 0.0) -> d
         properties=pl.lit("{}"),
         context=pl.lit(None, pl.String),
     )
-    held = events.tail(int(events.height * holdout_share))  # sorted by time: the latest
-    files = [
-        write_events(
-            events.head(events.height - held.height),
-            out / "events" / f"coco-enrolments{suffix_for(fmt)}",
-            fmt,
-        )
-    ]
+
+
+def _write_enrolments(kept: pl.DataFrame, held: pl.DataFrame, out: Path, fmt: str) -> list[Path]:
+    """`kept` into out/events/; `held` (if any) into out/holdout/events/, to ingest later."""
+    files = [write_events(kept, out / "events" / f"coco-enrolments{suffix_for(fmt)}", fmt)]
     if held.height:
         later = out / "holdout" / "events" / f"coco-enrolments-later{suffix_for(fmt)}"
         files.append(write_events(held, later, fmt))
+    return files
 
-    items = tables["i2kg_map.txt"].select("eid", "pid", slug="name")
+
+def _catalog(
+    tables: dict[str, pl.DataFrame], items: pl.DataFrame, enrolments: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """Catalog courses (every mapped or enrolled item) and their skills from the KG."""
     edges = _kg_edges(tables, items)
     courses = (
         pl.concat([items.select("pid"), enrolments.select(pid="item")])
@@ -106,29 +135,18 @@ def import_coco(src: Path, out: Path, fmt: str, holdout_share: float = 0.0) -> d
         .sort("course_id", "skill")
     )
     audiences = edges.filter(pl.col("relation") == "has_target_audience")["value"].n_unique()
-    catalog = {"courses": _course_rows(courses, audiences), "course_skills": skills}
+    return {"courses": _course_rows(courses, audiences), "course_skills": skills}
+
+
+def _notes(enrolments: pl.DataFrame, items: pl.DataFrame, users: pl.DataFrame) -> dict[str, int]:
+    """How many learners and courses were enrolled, and how many of them the side files lack."""
     return {
-        "source_rows": {"valid.txt": lines.height} | {n: t.height for n, t in tables.items()},
-        "events": {"enroll": events.height - held.height, "held_out_enroll": held.height},
-        "skipped": {
-            "valid.txt": {
-                "not_an_interaction": lines.height - interactions.height,
-                "missing_timestamp": interactions.height - timed.height,
-                "duplicate_enrolment": timed.height - enrolments.height,
-            }
-        },
-        "notes": {
-            "learners": enrolments["uid"].n_unique(),
-            "enrolled_courses": enrolments["item"].n_unique(),
-            "enrolled_courses_without_kg": enrolments.join(
-                items, left_on="item", right_on="pid", how="anti"
-            )["item"].n_unique(),
-            "learners_not_in_users_txt": enrolments.join(tables["users.txt"], on="uid", how="anti")[
-                "uid"
-            ].n_unique(),
-        },
-        "catalog": write_catalog(out, catalog),
-        "files": [str(f) for f in files],
+        "learners": enrolments["uid"].n_unique(),
+        "enrolled_courses": enrolments["item"].n_unique(),
+        "enrolled_courses_without_kg": enrolments.join(
+            items, left_on="item", right_on="pid", how="anti"
+        )["item"].n_unique(),
+        "learners_not_in_users_txt": enrolments.join(users, on="uid", how="anti")["uid"].n_unique(),
     }
 
 

@@ -44,6 +44,7 @@ from pathwise.contract import SCHEMA_VERSION
 from pathwise.events_io import suffix_for, write_events
 
 KEY = ["code_module", "code_presentation"]
+LEARNER = ["course_id", "id_student"]  # one learner's enrolment in one presentation
 START_MONTH = {"B": 2, "J": 10}
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 STUDY_MINUTES_PER_DAY = 16 * 60 / 7
@@ -132,16 +133,10 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
     src, out = Path(src), Path(out)
     raw = {name: _read(src, name, columns) for name, columns in SOURCES.items()}
     courses = _presentations(raw["courses"])
-    skipped = {"courses": {"invalid_presentation": raw["courses"].height - courses.height}}
-    known = {}
-    for name in ("assessments", "vle", "studentInfo", "studentRegistration"):
-        known[name] = raw[name].join(courses, on=KEY)
-        skipped[name] = {"unknown_presentation": raw[name].height - known[name].height}
-
+    known, skipped = _in_known_presentations(raw, courses)
     modules = _modules(known["assessments"])
     reg = known["studentRegistration"]
     unregistered = reg.filter(pl.col("date_unregistration").is_not_null())
-    enroll_day = pl.coalesce("date_registration", pl.min_horizontal(0, "date_unregistration"))
 
     subs = raw["studentAssessment"].join(
         modules.select("id_assessment", "course_id", "module_id", "start"), on="id_assessment"
@@ -153,50 +148,102 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         "missing_date_submitted": subs.height - dated.height,
         "missing_score": dated.height - scored.height,
     }
+
+    last_submitted = dated.group_by(LEARNER).agg(last=pl.col("date_submitted").max())
+    info = known["studentInfo"].join(last_submitted, on=LEARNER, how="left")
+    results = info.filter(pl.col("final_result").is_in(list(RESULTS)))
+    withdrew = info.filter(pl.col("final_result") == "Withdrawn")
+    withdrawn = withdrew.join(unregistered, on=LEARNER, how="anti")
+    skipped["studentInfo"]["unknown_final_result"] = info.height - results.height - withdrew.height
+
+    events = {
+        "registrations": _registration_events(reg, unregistered, known["studentInfo"]),
+        "submissions": _submission_events(dated, scored),
+        "results": _result_events(results, withdrawn),
+    }
+    files, counts = _write_event_files(events, out, fmt)
+    catalog = {
+        "courses": _course_rows(courses, modules, known["vle"]),
+        "modules": _module_rows(modules, known["vle"]),
+    }
+    return {
+        "source_rows": {name: frame.height for name, frame in raw.items()},
+        "events": counts,
+        "skipped": skipped,
+        "notes": {
+            "enroll_date_assumed": reg["date_registration"].null_count(),
+            "drop_date_assumed": withdrawn.height,
+            "banked_submissions": int(subs["is_banked"].sum()),
+            "submissions_without_registration": dated.join(reg, on=LEARNER, how="anti").height,
+            "results_without_registration": results.join(reg, on=LEARNER, how="anti").height,
+        },
+        "catalog": write_catalog(out, catalog),
+        "files": files,
+    }
+
+
+def _in_known_presentations(
+    raw: dict[str, pl.DataFrame], courses: pl.DataFrame
+) -> tuple[dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
+    """The rows of each per-presentation file whose presentation is usable, with its course id
+    and start; and the skipped counts so far (rows of unusable or unlisted presentations)."""
+    skipped = {"courses": {"invalid_presentation": raw["courses"].height - courses.height}}
+    known = {}
+    for name in ("assessments", "vle", "studentInfo", "studentRegistration"):
+        known[name] = raw[name].join(courses, on=KEY)
+        skipped[name] = {"unknown_presentation": raw[name].height - known[name].height}
+    return known, skipped
+
+
+def _registration_events(
+    reg: pl.DataFrame, unregistered: pl.DataFrame, info: pl.DataFrame
+) -> list[pl.DataFrame]:
+    """`enroll` per registration (with the learner's attempt and workload that presentation from
+    studentInfo) and `course_drop` per unregistration."""
+    # No registration date: the start, or the unregistration day if earlier.
+    enroll_day = pl.coalesce("date_registration", pl.min_horizontal(0, "date_unregistration"))
+    enrolment = pl.struct(
+        attempt=pl.col("num_of_prev_attempts") + 1, studied_credits="studied_credits"
+    )
+    enrolled = reg.join(
+        info.select(*LEARNER, "num_of_prev_attempts", "studied_credits"), on=LEARNER, how="left"
+    )
+    return [
+        _events(enrolled, "enroll", "reg", enroll_day, enrolment),
+        _events(unregistered, "course_drop", "drop", pl.col("date_unregistration")),
+    ]
+
+
+def _submission_events(dated: pl.DataFrame, scored: pl.DataFrame) -> list[pl.DataFrame]:
+    """`quiz_submit` per scored submission and `module_complete` per dated one."""
     quiz = pl.struct(
         quiz_id=pl.col("id_assessment").cast(pl.String),
         score=(pl.col("score") / 100).clip(0, 1),
         attempt=pl.lit(1),
     )
+    submitted = pl.col("date_submitted")
+    return [
+        _events(scored, "quiz_submit", "quiz", submitted, quiz, per_module=True),
+        _events(dated, "module_complete", "module", submitted, per_module=True),
+    ]
 
-    learner = ["course_id", "id_student"]
-    last_submitted = dated.group_by(learner).agg(last=pl.col("date_submitted").max())
-    info = known["studentInfo"].join(last_submitted, on=learner, how="left")
+
+def _result_events(results: pl.DataFrame, withdrawn: pl.DataFrame) -> list[pl.DataFrame]:
+    """`course_complete` per final result and `course_drop` per withdrawal without a date, both
+    at the presentation's end or the learner's last submission if later."""
     end_day = pl.max_horizontal("length", "last")
-    results = info.filter(pl.col("final_result").is_in(list(RESULTS)))
-    withdrew = info.filter(pl.col("final_result") == "Withdrawn")
-    withdrawn = withdrew.join(unregistered, on=learner, how="anti")
-    skipped["studentInfo"]["unknown_final_result"] = info.height - results.height - withdrew.height
+    result = pl.struct(result=pl.col("final_result").replace_strict(RESULTS))
+    return [
+        _events(results, "course_complete", "result", end_day, result),
+        _events(withdrawn, "course_drop", "drop", end_day),
+    ]
 
-    # The learner's attempt at the module and their workload that presentation (studentInfo).
-    enrolment = pl.struct(
-        attempt=pl.col("num_of_prev_attempts") + 1, studied_credits="studied_credits"
-    )
-    enrolled = reg.join(
-        known["studentInfo"].select(*learner, "num_of_prev_attempts", "studied_credits"),
-        on=learner,
-        how="left",
-    )
-    events = {
-        "registrations": [
-            _events(enrolled, "enroll", "reg", enroll_day, enrolment),
-            _events(unregistered, "course_drop", "drop", pl.col("date_unregistration")),
-        ],
-        "submissions": [
-            _events(scored, "quiz_submit", "quiz", pl.col("date_submitted"), quiz, per_module=True),
-            _events(dated, "module_complete", "module", pl.col("date_submitted"), per_module=True),
-        ],
-        "results": [
-            _events(
-                results,
-                "course_complete",
-                "result",
-                end_day,
-                pl.struct(result=pl.col("final_result").replace_strict(RESULTS)),
-            ),
-            _events(withdrawn, "course_drop", "drop", end_day),
-        ],
-    }
+
+def _write_event_files(
+    events: dict[str, list[pl.DataFrame]], out: Path, fmt: str
+) -> tuple[list[str], dict[str, int]]:
+    """One file per group of events (`out/events/oulad-<group>`), in time order; returns the
+    paths and the events written per type."""
     files: list[str] = []
     counts: dict[str, int] = {}
     for kind, frames in events.items():
@@ -205,25 +252,7 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         files.append(str(write_events(frame, path, fmt)))
         for event_type, n in frame["event_type"].value_counts().iter_rows():
             counts[event_type] = counts.get(event_type, 0) + n
-
-    catalog = {
-        "courses": _course_rows(courses, modules, known["vle"]),
-        "modules": _module_rows(modules, known["vle"]),
-    }
-    return {
-        "source_rows": {name: frame.height for name, frame in raw.items()},
-        "events": dict(sorted(counts.items())),
-        "skipped": skipped,
-        "notes": {
-            "enroll_date_assumed": reg["date_registration"].null_count(),
-            "drop_date_assumed": withdrawn.height,
-            "banked_submissions": int(subs["is_banked"].sum()),
-            "submissions_without_registration": dated.join(reg, on=learner, how="anti").height,
-            "results_without_registration": results.join(reg, on=learner, how="anti").height,
-        },
-        "catalog": write_catalog(out, catalog),
-        "files": files,
-    }
+    return files, dict(sorted(counts.items()))
 
 
 def _read(src: Path, name: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:

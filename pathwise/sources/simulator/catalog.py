@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -105,103 +106,163 @@ def short_name(skill: str) -> str:
     return name
 
 
+class CoursePlan(NamedTuple):
+    """Which courses exist (no randomness: the seed files and the catalog size decide)."""
+
+    topic: np.ndarray  # [course] index into the topics
+    main: np.ndarray  # [course] the topic's main skill, seed skill index
+    level: np.ndarray  # [course] 0-based level within its topic
+    difficulty: np.ndarray  # [course] 1..3
+    taught: list[list[int]]  # [course] the skills it teaches, main skill first
+    prereq_rows: list[tuple[int, int]]  # (course, prerequisite course)
+
+
+class CourseDraws(NamedTuple):
+    """Each course's random traits, drawn in one fixed order (see `_draw_courses`)."""
+
+    fmt: np.ndarray  # [course] primary format index
+    n_modules: np.ndarray  # [course]
+    mod_fmt: np.ndarray  # [module]
+    mod_minutes: np.ndarray  # [module]
+    mod_quiz: np.ndarray  # [module] ends with a quiz
+    popularity: np.ndarray  # [course] log-popularity prior of the logged recommender
+    useful_for: list[list[str]]  # [course] up to two role titles, for its description
+    instructor: np.ndarray  # [course] instructor number
+    language: np.ndarray  # [course] ISO 639-1 code
+
+
 def build_catalog(
     seed: int, n_courses: int, seeds_dir: Path
 ) -> tuple[Catalog, Roles, pl.DataFrame]:
     """Courses on the skills the learners' target roles demand most, leaving some out (gaps).
 
-    Returns the catalog, the target roles and the O*NET skills (row `s` = skill index). The
-    random draws stay in this function, in one fixed order: that order is what makes the
+    Returns the catalog, the target roles and the O*NET skills (row `s` = skill index). Every
+    random draw happens in `_draw_courses`, in one fixed order: that order is what makes the
     catalog of a seed the same from run to run.
     """
     rng = random_stream(seed, 1)
+    skills, links = _read_skills(seeds_dir)
+    names, categories = skills["skill_name"].to_list(), skills["category"].to_list()
+    learnable = ~skills["category"].is_in(NON_COURSE_CATEGORIES).to_numpy()
+    roles, needs, demand = _target_roles(links, learnable, skills.height)
+    topics, gaps = _topics_and_gaps(demand, learnable, n_courses)
+    jaccard = _related_skills(links, skills.height, learnable, gaps)
+    plan = _course_plan(topics, jaccard, n_courses)
+    drawn = _draw_courses(rng, plan, demand, needs, roles)
+
+    category_names = sorted({categories[s] for s in plan.main})
+    category = np.searchsorted(category_names, [categories[s] for s in plan.main])
+    courses = _course_frame(plan, drawn, names, categories, np.array(category_names)[category])
+    course_ids = courses["course_id"].to_list()
+    catalog = Catalog(
+        courses=courses,
+        modules=_module_frame(
+            course_ids, names, plan.main, drawn.n_modules, drawn.mod_fmt, drawn.mod_minutes
+        ),
+        course_skills=pl.DataFrame(
+            [(course_ids[c], names[s]) for c, ts in enumerate(plan.taught) for s in ts],
+            schema=["course_id", "skill"],
+            orient="row",
+        ),
+        prerequisites=pl.DataFrame(
+            [(course_ids[c], course_ids[p]) for c, p in plan.prereq_rows],
+            schema=["course_id", "prerequisite_course_id"],
+            orient="row",
+        ),
+        content_gaps=_content_gaps(gaps, names, categories, demand),
+        difficulty=plan.difficulty,
+        fmt=drawn.fmt,
+        category=category,
+        topic=plan.topic,
+        popularity=drawn.popularity,
+        prereqs=_prerequisite_matrix(len(course_ids), plan.prereq_rows),
+        first_module=_first_module(drawn.n_modules),
+        n_modules=drawn.n_modules,
+        total_minutes=np.bincount(_module_course(drawn.n_modules), weights=drawn.mod_minutes),
+        mod_fmt=drawn.mod_fmt,
+        mod_minutes=drawn.mod_minutes,
+        mod_quiz=drawn.mod_quiz,
+        role_fit=np.stack([needs[:, t].mean(axis=1) for t in plan.taught], axis=1),
+        topic_skill=np.array(topics),
+        n_categories=len(category_names),
+    )
+    return catalog, roles, skills
+
+
+def _read_skills(seeds_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The O*NET skills (row `s` = skill index) and the occupation -> skill links."""
     skills = (
         pl.read_csv(seeds_dir / "skills.csv").filter(pl.col("source") == "onet").with_row_index("s")
     )
     links = pl.read_csv(seeds_dir / "role_skills.csv").join(
         skills.select("skill_id", "s"), on="skill_id"
     )
-    names, categories = skills["skill_name"].to_list(), skills["category"].to_list()
-    learnable = ~skills["category"].is_in(NON_COURSE_CATEGORIES).to_numpy()
-    roles, needs, demand = _target_roles(links, learnable, skills.height)
-    topics, gaps = _topics_and_gaps(demand, learnable, n_courses)
-    jaccard = _related_skills(links, skills.height, learnable, gaps)
-    topic, level, difficulty, taught, prereq_rows = _course_plan(topics, jaccard, n_courses)
-    n, main = len(topic), np.array(topics)[topic]
+    return skills, links
 
+
+def _draw_courses(
+    rng: np.random.Generator,
+    plan: CoursePlan,
+    demand: np.ndarray,
+    needs: np.ndarray,
+    roles: Roles,
+) -> CourseDraws:
+    """All of the catalog's random draws. Their order is part of the seed's catalog: a draw
+    moved or added here changes every catalog, so add new ones at the end."""
+    n = len(plan.topic)
     fmt = rng.choice(3, n, p=[0.45, 0.25, 0.30])
     n_modules, mod_fmt, mod_minutes, mod_quiz = _draw_modules(rng, fmt)
-    popularity = np.log(demand[main]) + 0.5 * (difficulty == 1) + rng.normal(0, 0.3, n)
+    popularity = np.log(demand[plan.main]) + 0.5 * (plan.difficulty == 1) + rng.normal(0, 0.3, n)
     useful_for = [  # two roles that need the course's main skill, for its description
         [roles.titles[r] for r in rng.permutation(np.flatnonzero(needs[:, ts[0]]))[:2]]
-        for ts in taught
+        for ts in plan.taught
     ]
     instructor = rng.integers(1, n // 3 + 2, n)
     codes, shares = zip(*LANGUAGES, strict=True)
     language = rng.choice(codes, n, p=shares)  # type: ignore[arg-type]  # tuples are array-like
+    return CourseDraws(
+        fmt, n_modules, mod_fmt, mod_minutes, mod_quiz, popularity, useful_for, instructor, language
+    )
 
-    category_names = sorted({categories[s] for s in main})
-    category = np.searchsorted(category_names, [categories[s] for s in main])
-    prereqs = np.full((n, 2), -1)
-    for c, p in prereq_rows:
-        prereqs[c, int(prereqs[c, 0] >= 0)] = p
-    course_ids = [f"C{c + 1:04d}" for c in range(n)]
-    course_titles = [
+
+def _course_frame(
+    plan: CoursePlan,
+    drawn: CourseDraws,
+    names: list[str],
+    categories: list[str],
+    category: np.ndarray,
+) -> pl.DataFrame:
+    """catalog/courses.csv: ids `C0001`..., titles by level, descriptions from what they teach."""
+    titles = [
         COURSE_TITLES[min(lv, len(COURSE_TITLES) - 1)].format(short_name(names[s]))
         + (f" {lv - len(COURSE_TITLES) + 2}" if lv >= len(COURSE_TITLES) else "")
-        for s, lv in zip(main, level, strict=True)
+        for s, lv in zip(plan.main, plan.level, strict=True)
     ]
-    courses = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "course_id": course_ids,
-            "title": course_titles,
+            "course_id": [f"C{c + 1:04d}" for c in range(len(titles))],
+            "title": titles,
             "description": [
                 _describe(title, d, [names[s] for s in ts], categories[ts[0]], roles_)
                 for title, d, ts, roles_ in zip(
-                    course_titles, difficulty, taught, useful_for, strict=True
+                    titles, plan.difficulty, plan.taught, drawn.useful_for, strict=True
                 )
             ],
-            "category": np.array(category_names)[category],
-            "difficulty": difficulty,
-            "instructor_id": [f"I{i:03d}" for i in instructor],
-            "language": language,
-            "primary_format": np.array(FORMATS)[fmt],
+            "category": category,
+            "difficulty": plan.difficulty,
+            "instructor_id": [f"I{i:03d}" for i in drawn.instructor],
+            "language": drawn.language,
+            "primary_format": np.array(FORMATS)[drawn.fmt],
         }
     )
-    return (
-        Catalog(
-            courses=courses,
-            modules=_module_frame(course_ids, names, main, n_modules, mod_fmt, mod_minutes),
-            course_skills=pl.DataFrame(
-                [(course_ids[c], names[s]) for c, ts in enumerate(taught) for s in ts],
-                schema=["course_id", "skill"],
-                orient="row",
-            ),
-            prerequisites=pl.DataFrame(
-                [(course_ids[c], course_ids[p]) for c, p in prereq_rows],
-                schema=["course_id", "prerequisite_course_id"],
-                orient="row",
-            ),
-            content_gaps=_content_gaps(gaps, names, categories, demand),
-            difficulty=difficulty,
-            fmt=fmt,
-            category=category,
-            topic=topic,
-            popularity=popularity,
-            prereqs=prereqs,
-            first_module=_first_module(n_modules),
-            n_modules=n_modules,
-            total_minutes=np.bincount(_module_course(n_modules), weights=mod_minutes),
-            mod_fmt=mod_fmt,
-            mod_minutes=mod_minutes,
-            mod_quiz=mod_quiz,
-            role_fit=np.stack([needs[:, t].mean(axis=1) for t in taught], axis=1),
-            topic_skill=np.array(topics),
-            n_categories=len(category_names),
-        ),
-        roles,
-        skills,
-    )
+
+
+def _prerequisite_matrix(n_courses: int, prereq_rows: list[tuple[int, int]]) -> np.ndarray:
+    """[course, 2] prerequisite course indices, -1 for none (a course has at most two)."""
+    prereqs = np.full((n_courses, 2), -1)
+    for c, p in prereq_rows:
+        prereqs[c, int(prereqs[c, 0] >= 0)] = p
+    return prereqs
 
 
 def _target_roles(
@@ -252,12 +313,10 @@ def _related_skills(
     return jaccard
 
 
-def _course_plan(
-    topics: list[int], jaccard: np.ndarray, n_courses: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]], list[tuple[int, int]]]:
+def _course_plan(topics: list[int], jaccard: np.ndarray, n_courses: int) -> CoursePlan:
     """Which courses exist: every topic gets a fundamentals course, then the most demanded
-    topics get the next level. Returns per course its topic, level (0-based) and difficulty
-    (1-3), the skills it teaches (main skill first), and the prerequisite edges (course, prereq).
+    topics get the next level. Returns per course its topic, main skill, level (0-based) and
+    difficulty (1-3), the skills it teaches (main skill first), and the prerequisite edges.
     """
     topic_of = {s: t for t, s in enumerate(topics)}
     per_topic = np.ones(len(topics), dtype=int)
@@ -282,7 +341,7 @@ def _course_plan(
         related = [topic_of[s] for s in taught[c][1:] if s in topic_of]
         if related:
             prereq_rows.append((c, course_of[related[0], 0]))
-    return topic, level, difficulty, taught, prereq_rows
+    return CoursePlan(topic, main, level, difficulty, taught, prereq_rows)
 
 
 def _module_course(n_modules: np.ndarray) -> np.ndarray:

@@ -54,35 +54,24 @@ def simulate(
     _check_shift(completion_factor, shift_from_day)
     began = time.perf_counter()
     out = Path(out)
-    suffix = events_io.suffix_for(fmt)
     first_day = dt.date.fromisoformat(start)
-    start_ms = int(dt.datetime.combine(first_day, dt.time(), dt.UTC).timestamp() * 1000)
-
-    catalog, roles, skills = build_catalog(
-        seed if catalog_seed is None else catalog_seed, courses, SEEDS_DIR
+    platform = _build_platform(
+        seed=seed,
+        catalog_seed=seed if catalog_seed is None else catalog_seed,
+        courses=courses,
+        learners=learners,
+        days=days,
+        first_day=first_day,
+        completion_factor=completion_factor,
+        shift_from_day=shift_from_day,
     )
-    lrn = make_learners(seed, learners, days, catalog, roles, skills)
-    texts = text_pools(catalog, roles, skills)
-    platform = Platform(
-        seed, start_ms, catalog, roles, lrn, texts, completion_factor, shift_from_day
-    )
-    other_files = _write_catalog(out, catalog)
+    other_files = _write_catalog(out, platform.cat)
     setup_s = time.perf_counter() - began
 
+    suffix = events_io.suffix_for(fmt)
     names = [f"events/events-{first_day + dt.timedelta(days=d)}{suffix}" for d in range(days)]
     counts, faults, files, write_s = _run_days(platform, seed, names, out, fmt, bad_share)
-    truth = lrn.truth.with_columns(
-        fine_granted_at=_timestamps(platform.granted_at),
-        fine_revoked_at=_timestamps(platform.revoked_at),
-    )
-    other_files += _write_frames(
-        out,
-        {
-            "truth/learners.parquet": truth,
-            "truth/faults.parquet": pl.DataFrame(faults, schema=FAULT_SCHEMA, orient="row"),
-            "truth/content_gaps.parquet": catalog.content_gaps,
-        },
-    )
+    other_files += _write_truth(out, platform, faults)
     total_s = time.perf_counter() - began
     rows = sum(f["rows"] for f in files)
     return {
@@ -94,8 +83,8 @@ def simulate(
         "learners": learners,
         "completion_factor": completion_factor,
         "shift_from_day": shift_from_day,
-        "courses": len(catalog.difficulty),
-        "modules": len(catalog.mod_fmt),
+        "courses": len(platform.cat.difficulty),
+        "modules": len(platform.cat.mod_fmt),
         "events": sum(counts.values()),
         "events_by_type": dict(sorted(counts.items())),
         "rows_written": rows,
@@ -110,6 +99,25 @@ def simulate(
         },
         "events_per_s": round(rows / total_s),
     }
+
+
+def _build_platform(
+    *,
+    seed: int,
+    catalog_seed: int,
+    courses: int,
+    learners: int,
+    days: int,
+    first_day: dt.date,
+    completion_factor: float,
+    shift_from_day: int,
+) -> Platform:
+    """The catalog (from `catalog_seed`), the learners and the platform that simulates them."""
+    start_ms = int(dt.datetime.combine(first_day, dt.time(), dt.UTC).timestamp() * 1000)
+    catalog, roles, skills = build_catalog(catalog_seed, courses, SEEDS_DIR)
+    lrn = make_learners(seed, learners, days, catalog, roles, skills)
+    texts = text_pools(catalog, roles, skills)
+    return Platform(seed, start_ms, catalog, roles, lrn, texts, completion_factor, shift_from_day)
 
 
 def _check_shift(completion_factor: float, shift_from_day: int) -> None:
@@ -170,6 +178,23 @@ def _run_days(
     for f in files:
         f["bytes"] = (out / f["path"]).stat().st_size
     return counts, faults, files, write_s
+
+
+def _write_truth(out: Path, platform: Platform, faults: list[tuple]) -> list[dict]:
+    """Write truth/: the learners' planted traits (with when the run granted and revoked their
+    fine consent), the injected faults and the catalog's content gaps."""
+    truth = platform.lrn.truth.with_columns(
+        fine_granted_at=_timestamps(platform.granted_at),
+        fine_revoked_at=_timestamps(platform.revoked_at),
+    )
+    return _write_frames(
+        out,
+        {
+            "truth/learners.parquet": truth,
+            "truth/faults.parquet": pl.DataFrame(faults, schema=FAULT_SCHEMA, orient="row"),
+            "truth/content_gaps.parquet": platform.cat.content_gaps,
+        },
+    )
 
 
 def envelope(

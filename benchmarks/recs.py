@@ -45,7 +45,7 @@ def synthetic(learners: int, courses: int, seed: int = 7) -> RecData:
             "role": np.repeat([f"Role {r}" for r in range(N_ROLES)], 12),
             "skill": [f"skill-{s}" for s in rng.integers(0, N_SKILLS, N_ROLES * 12)],
         }
-    ).unique()
+    ).unique(maintain_order=True)
     role = rng.integers(0, N_ROLES, learners)
     learner_frame = _learners(rng, role)
     enrol = _enrolments(
@@ -78,7 +78,7 @@ def _catalog(
     skill_of = rng.integers(0, N_SKILLS, (courses, 2))
     course_skills = pl.DataFrame(
         {"course_id": np.repeat(course_ids, 2), "skill": [f"skill-{s}" for s in skill_of.ravel()]}
-    ).unique()
+    ).unique(maintain_order=True)
     harder = np.flatnonzero(difficulty > 1)
     pre = rng.choice(harder, len(harder) // 3, replace=False)
     prerequisites = pl.DataFrame(
@@ -130,7 +130,7 @@ def _enrolments(
             "course_id": [course_ids[i] for i in course],
             "at": at,
         }
-    ).unique(["learner_key", "course_id"])
+    ).unique(["learner_key", "course_id"], keep="first", maintain_order=True)
 
 
 def _interactions(

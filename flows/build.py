@@ -111,11 +111,6 @@ def dbt_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def dbt_paths(home: Path) -> tuple[Path, Path]:
-    """Where dbt's artifacts and logs go for the warehouse in `home`: `(target path, log path)`."""
-    return home / "dbt" / "target", home / "dbt" / "logs"
-
-
 def analyst_env() -> dict[str, str]:
     """The environment under which a plain `dbt` command (docs/analysts.md) runs on this warehouse
     as the build flow does: same project, profile, target and artifact folders. Never the key:
@@ -124,7 +119,7 @@ def analyst_env() -> dict[str, str]:
 
     s = get_settings()
     home = s.home.resolve()
-    target_path, log_path = dbt_paths(home)
+    target_path, log_path = s.dbt_target_dir.resolve(), s.dbt_log_dir.resolve()
     env = {
         "PATHWISE_HOME": str(home),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
@@ -164,7 +159,8 @@ def scrub(text: str, secrets: list[str]) -> str:
 @task
 def plan_dbt(
     command: str,
-    home: Path,
+    target_path: Path,
+    log_path: Path,
     encrypted: bool,
     select: str | None = None,
     full_refresh: bool = False,
@@ -173,7 +169,6 @@ def plan_dbt(
 ) -> DbtCall:
     """The dbt command line for `command` (e.g. `build`, `docs generate`) on this warehouse."""
     target = target_for(encrypted)
-    target_path, log_path = dbt_paths(home)
     args = [
         *command.split(),
         "--project-dir", str(DBT_PROJECT_DIR),
@@ -318,7 +313,8 @@ def _run(
     s = get_settings()
     call = plan_dbt(
         command,
-        home=s.home.resolve(),
+        target_path=s.dbt_target_dir.resolve(),
+        log_path=s.dbt_log_dir.resolve(),
         encrypted=s.encrypted,
         select=select,
         full_refresh=full_refresh,

@@ -374,11 +374,18 @@ def test_node_name():
 
 
 def test_the_key_travels_only_in_the_environment(pathwise_home, monkeypatch, tmp_path):
-    call = plan_dbt.fn("build", home=tmp_path, encrypted=True, select="staging", full_refresh=True)
+    call = plan_dbt.fn(
+        "build",
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+        encrypted=True,
+        select="staging",
+        full_refresh=True,
+    )
     assert call.target == "encrypted"
     assert call.args[:1] == ("build",)
     assert {"--select", "staging", "--full-refresh"} <= set(call.args)
-    assert call.target_path == tmp_path / "dbt" / "target"
+    assert str(tmp_path / "target") in call.args and str(tmp_path / "logs") in call.args
 
     assert "PATHWISE_WAREHOUSE_KEY" not in dbt_env({"PATHWISE_WAREHOUSE_KEY": ""})
     monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "k3y")

@@ -2,7 +2,9 @@
 
 The menu is built per role with `st.navigation`: a visitor sees only the sign-in page, an admin the
 Control Tower, an instructor the creator dashboard, a learner their own page. Each page checks the
-role again itself (`auth.require_role`), so no page is reachable by URL without it.
+role again itself (`auth.require_role`), so no page is reachable by URL without it. With
+`PATHWISE_ENV=production` it shows nothing but what to fix while development secrets are in use
+(`pathwise.production`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from apps import auth
+from pathwise.production import ProductionConfigError, check_startup
 
 st.set_page_config(
     page_title="Pathwise",
@@ -17,6 +20,12 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="auto",
 )
+
+try:
+    check_startup("the app")
+except ProductionConfigError as refused:
+    st.error(str(refused), icon=":material/block:")
+    st.stop()
 
 PAGES = {
     "admin": {

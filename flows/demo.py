@@ -34,6 +34,8 @@ def check_demo_home(force: bool = False) -> None:
     """Raise DemoRefused if the home holds accounts or ingested files that are not the demo's."""
     from pathwise.accounts import UserStore
 
+    if force:
+        return
     s = get_settings()
     found = []
     if s.users_path.exists():
@@ -48,7 +50,7 @@ def check_demo_home(force: bool = False) -> None:
         other = [f for f in files if not _in_demo_landing(Path(f))]
         if other:
             found.append(f"{len(other)} ingested files from outside landing/demo, e.g. {other[0]}")
-    if found and not force:
+    if found:
         raise DemoRefused(
             f"PATHWISE_HOME={s.home} is not a demo home; it holds "
             + "; ".join(found)

@@ -164,8 +164,10 @@ class UserStore:
         """Add the columns a store made before sign-in hardening lacks (once, under a write lock)."""
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
+            if {"session_version", "demo"} <= _columns(db):
+                return  # the usual case: no write lock taken
             db.execute("begin immediate")
-            cols = {r[1] for r in db.execute("pragma table_info(users)")}
+            cols = _columns(db)  # again, under the lock: another process may have just done it
             if "session_version" not in cols:
                 db.execute(
                     "alter table users add column session_version integer not null default 0"
@@ -347,6 +349,10 @@ class UserStore:
         return [
             dict(zip(("at", "username", "event", "client", "detail"), r, strict=True)) for r in rows
         ]
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in db.execute("pragma table_info(users)")}
 
 
 def _user(row: tuple) -> User:

@@ -10,6 +10,7 @@ a reset ending an open session, an over-long password, the production refusal).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -225,21 +226,23 @@ def test_an_80_byte_password_is_a_clean_refusal(home):
     assert "pathwise_user" not in at.session_state
 
 
-def test_production_shows_what_to_set_instead_of_the_app(home):
+def test_production_shows_nothing_and_logs_what_to_set(home, caplog):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATHWISE_ENV", "production")
         mp.delenv("PATHWISE_PSEUDONYM_KEY", raising=False)
         get_settings.cache_clear()
         try:
-            at = AppTest.from_file(ENTRY, default_timeout=60).run()
+            with caplog.at_level(logging.ERROR, logger="pathwise"):
+                at = AppTest.from_file(ENTRY, default_timeout=60).run()
         finally:
             get_settings.cache_clear()
     no_exceptions(at)
-    message = at.error[0].value
-    assert "PATHWISE_ENV=production: the app refuses to start" in message
-    assert "PATHWISE_PSEUDONYM_KEY" in message and "PATHWISE_WAREHOUSE_KEY" in message
-    assert "demo accounts with the public demo password exist" in message
+    assert "not ready for production" in at.error[0].value
+    assert "PATHWISE" not in at.error[0].value  # visitors learn nothing of the configuration
     assert not at.text_input and not at.metric
+    assert "PATHWISE_ENV=production: the app refuses to start" in caplog.text
+    assert "PATHWISE_PSEUDONYM_KEY" in caplog.text and "PATHWISE_WAREHOUSE_KEY" in caplog.text
+    assert "demo accounts with the public demo password exist" in caplog.text
 
 
 # -- every page for its role ------------------------------------------------------------------------

@@ -653,9 +653,11 @@ def test_users_cli_creates_lists_and_refuses_accounts(tmp_path, monkeypatch):
         )
         assert no_scope.exit_code != 0 and "--learner-key" in no_scope.output
         short = run(
-            app, ["users", "add", "ada", "--role", "admin", "--password-stdin"], input="short\n"
+            app,
+            ["users", "add", "ada", "--role", "admin", "--password-stdin"],
+            input="elevenchars\n",  # one short of 12
         )
-        assert short.exit_code != 0 and "at least 8" in short.output
+        assert short.exit_code != 0 and "at least 12" in short.output
         listed = run(app, ["users", "list"])
         assert "ian" in listed.output and "long-enough-secret" not in listed.output
     finally:

@@ -33,7 +33,7 @@ def current_user() -> User | None:
     stored = UserStore().get(user.username)
     if stored is None or _identity(stored) != _identity(user):
         sign_out()
-        st.session_state["auth_notice"] = "Your account changed. Please sign in again."
+        st.session_state["auth_notice"] = "Your account was reset or changed. Please sign in again."
         return None
     return user
 

@@ -2,7 +2,8 @@
 
 Accounts and their passwords are `pathwise.accounts` (shared with the `pathwise users` command).
 In the app a sign-in lives in the browser session (st.session_state) and ends on sign-out, on
-`PATHWISE_SESSION_EXPIRY_MINUTES` of age, or when the account is removed. Every page checks the role
+`PATHWISE_SESSION_EXPIRY_MINUTES` of age, or when the account is removed or reset (its
+`session_version` moved on), checked on every page run. Every page checks the role
 itself (`require_role`), so a page is closed even when reached without the menu.
 """
 
@@ -28,17 +29,26 @@ def current_user() -> User | None:
         sign_out()
         st.session_state["auth_notice"] = "Your session expired. Please sign in again."
         return None
-    # An account removed or changed since sign-in loses its session at the next page load.
+    # An account removed, reset or changed since sign-in loses its session at the next page run.
     stored = UserStore().get(user.username)
-    if stored is None or (stored.role, stored.instructor_id, stored.learner_key) != (
-        user.role,
-        user.instructor_id,
-        user.learner_key,
-    ):
+    if stored is None or _identity(stored) != _identity(user):
         sign_out()
-        st.session_state["auth_notice"] = "Your account changed. Please sign in again."
+        st.session_state["auth_notice"] = "Your account was reset or changed. Please sign in again."
         return None
     return user
+
+
+def _identity(u: User) -> tuple:
+    return (u.role, u.instructor_id, u.learner_key, u.session_version)
+
+
+def client_address() -> str | None:
+    """The browser's address as Streamlit sees it: None for localhost and in tests (then sign-ins
+    are throttled per account only). Behind a proxy it is the proxy's, hence a higher limit."""
+    import streamlit as st
+
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None  # AppTest gives a mock
 
 
 def sign_in(user: User) -> None:

@@ -2,14 +2,24 @@
 
 The menu is built per role with `st.navigation`: a visitor sees only the sign-in page, an admin the
 Control Tower, an instructor the creator dashboard, a learner their own page. Each page checks the
-role again itself (`auth.require_role`), so no page is reachable by URL without it.
+role again itself (`auth.require_role`), so no page is reachable by URL without it. With
+`PATHWISE_ENV=production` it shows nothing while development secrets are in use, and logs what to
+set (`pathwise.production`).
 """
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from apps import auth
+from pathwise.production import ProductionConfigError, check_startup
+
+NOT_READY = (
+    "This Pathwise installation is not ready for production: its administrator will find what to "
+    "set in the app's log."
+)
 
 st.set_page_config(
     page_title="Pathwise",
@@ -17,6 +27,14 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="auto",
 )
+
+try:
+    check_startup("the app")
+except ProductionConfigError as refused:
+    # What to set goes to the operator's log (and `pathwise app`'s terminal), not to visitors.
+    logging.getLogger("pathwise").error("%s", refused)
+    st.error(NOT_READY, icon=":material/block:")
+    st.stop()
 
 PAGES = {
     "admin": {

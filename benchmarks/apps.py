@@ -14,6 +14,7 @@ The browser adds its own drawing time on top; tests/test_browser.py shows the pa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def _render(role: str, page: str, repeat: int) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    from pathwise.accounts import User, UserStore
+    from pathwise.accounts import UserStore
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     stored = UserStore().get(role)
@@ -44,9 +45,8 @@ def _render(role: str, page: str, repeat: int) -> dict:
     times = []
     for _ in range(repeat + 1):
         at = AppTest.from_file(str(ENTRY), default_timeout=120)
-        at.session_state["pathwise_user"] = User(
-            stored.username, role, stored.instructor_id, stored.learner_key, time.time()
-        )
+        # The stored account as is (its session_version too), so the session stays valid.
+        at.session_state["pathwise_user"] = dataclasses.replace(stored, signed_in_at=time.time())
         started = time.perf_counter()
         at.run()  # signed in: the role's home page
         if page != PAGES[role][0]:  # then a click in the menu, as a person does

@@ -14,14 +14,36 @@ PANEL = "Run"
 app = typer.Typer()
 
 
+def _ready(component: str) -> None:
+    """Stop here, saying what to set, if `component` may not start (PATHWISE_ENV=production)."""
+    from pathwise.production import ProductionConfigError, check_startup
+
+    try:
+        check_startup(component)
+    except ProductionConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command(rich_help_panel=PANEL)
 def demo(
     fmt: Format = FileFormat.parquet,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Run even in a home holding accounts or data that are not the demo's."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole system on a simulated platform and print a summary (safe to re-run)."""
-    from flows.demo import demo_flow, render
+    from flows.demo import DemoRefused, check_demo_home, demo_flow, render
 
-    typer.echo(render(demo_flow(fmt=fmt.value)))
+    try:
+        check_demo_home(force=force)
+    except DemoRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(render(demo_flow(fmt=fmt.value, force=force)))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -43,6 +65,7 @@ def nightly(
     """Ingest -> dbt build -> index -> train and score -> drift -> publish a serving snapshot."""
     from flows.nightly import nightly_flow, serve_nightly
 
+    _ready("pathwise nightly")
     if serve:
         serve_nightly()
         return
@@ -79,6 +102,7 @@ def serve(
 
     from apps.api import create_app
 
+    _ready("pathwise serve")
     typer.echo(f"Pathwise read API on http://{host}:{port} (docs at /docs)")
     # No access log: request paths carry the platform's user ids.
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
@@ -95,6 +119,7 @@ def run_app(
 
     from pathwise.settings import PROJECT_ROOT
 
+    _ready("the app")  # the app checks again itself (it can be started without this command)
     typer.echo(f"Pathwise app on http://{host}:{port} (sign in; accounts: `pathwise users`)")
     # A bound address also keeps Streamlit from calling out to find the machine's public IP.
     cmd = [

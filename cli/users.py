@@ -1,4 +1,4 @@
-"""App accounts: add, list, remove, and the demo accounts."""
+"""App accounts: add, list, remove, the sign-in audit, and the demo accounts."""
 
 from __future__ import annotations
 
@@ -30,9 +30,12 @@ def users_add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    replace: Annotated[bool, typer.Option(help="Reset an existing account.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(help="Reset an existing account (ends its open sessions, lifts a lock-out)."),
+    ] = False,
 ) -> None:
-    """Create an app account; prompts for the password (never pass it on the command line)."""
+    """Create an app account; prompts for the password (12+ characters, at most 72 bytes)."""
     import sys
 
     from pathwise.accounts import AuthError, UserStore
@@ -75,11 +78,33 @@ def users_remove(username: Annotated[str, typer.Argument(help="Account to delete
     typer.echo(f"account {username} removed")
 
 
-@app.command("demo")
-def users_demo() -> None:
-    """DEMO ONLY: accounts admin, instructor and learner with PATHWISE_DEMO_PASSWORD."""
-    from pathwise.accounts import demo_accounts
+@app.command("audit")
+def users_audit(
+    limit: Annotated[int, typer.Option(help="Newest rows to show.")] = 50,
+    user: Annotated[str | None, typer.Option(help="Only this username.")] = None,
+) -> None:
+    """Sign-ins, failures, lock-outs, creations, resets and removals, newest first."""
+    from pathwise.accounts import UserStore
 
-    for u in demo_accounts():
+    for row in UserStore().audit(limit, user):
+        extra = " ".join(f"{k}={row[k]}" for k in ("client", "detail") if row[k])
+        typer.echo(f"{row['at']}  {row['username']:<24} {row['event']:<15} {extra}".rstrip())
+
+
+@app.command("demo")
+def users_demo(
+    force: Annotated[
+        bool, typer.Option("--force", help="Even beside (or over) accounts that are not demo ones.")
+    ] = False,
+) -> None:
+    """DEMO ONLY: accounts admin, instructor and learner with PATHWISE_DEMO_PASSWORD."""
+    from pathwise.accounts import AuthError, demo_accounts
+
+    try:
+        accounts = demo_accounts(force=force)
+    except AuthError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for u in accounts:
         typer.echo(f"demo account {u.username:<11} {u.instructor_id or u.learner_key or ''}")
     typer.echo("password: $PATHWISE_DEMO_PASSWORD (default 'pathwise-demo'); for demos only")

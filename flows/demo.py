@@ -6,11 +6,16 @@ redone when its parameters change, ingestion skips files it has loaded, dbt and 
 rebuild idempotently, and each run publishes a new snapshot version.
 
     pathwise demo            # or: make demo
+
+It refuses a home that holds accounts or ingested data that are not the demo's (a real
+PATHWISE_HOME): the demo would add accounts with a public password and publish simulated learners
+beside real ones. `pathwise demo --force` runs anyway.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 
@@ -21,11 +26,51 @@ from pathwise.warehouse import connect, table_counts
 DEMO = {"learners": 2000, "courses": 60, "days": 30, "seed": 7, "start": "2026-01-05"}
 
 
+class DemoRefused(RuntimeError):
+    """This PATHWISE_HOME holds more than the demo; the message says what and how to proceed."""
+
+
+def check_demo_home(force: bool = False) -> None:
+    """Raise DemoRefused if the home holds accounts or ingested files that are not the demo's."""
+    from pathwise.accounts import UserStore
+
+    if force:
+        return
+    s = get_settings()
+    found = []
+    if s.users_path.exists():
+        real = [u.username for u in UserStore().list() if not u.demo]
+        if real:
+            found.append(f"accounts that are not demo accounts: {', '.join(real)}")
+    if s.warehouse_path.exists():
+        with connect(read_only=True) as con:
+            rows = con.execute("select source_file from raw.ingest_batches").fetchall()
+        files = [r[0] for r in rows]
+        # Demo batches come from <home>/landing/demo (also when ingested by a relative path).
+        other = [f for f in files if not _in_demo_landing(Path(f))]
+        if other:
+            found.append(f"{len(other)} ingested files from outside landing/demo, e.g. {other[0]}")
+    if found:
+        raise DemoRefused(
+            f"PATHWISE_HOME={s.home} is not a demo home; it holds "
+            + "; ".join(found)
+            + ". Run the demo in another home (export PATHWISE_HOME=/tmp/pathwise-demo), or pass "
+            "--force to add the demo's accounts (public password) and data to this one."
+        )
+
+
+def _in_demo_landing(path: Path) -> bool:
+    parts = path.parts
+    return any(parts[i : i + 2] == ("landing", "demo") for i in range(len(parts) - 1))
+
+
 @flow(name="demo")
-def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
-    """Simulate a small platform (once), then run the nightly flow on it."""
+def demo_flow(fmt: str = "parquet", bad_share: float = 0.01, force: bool = False) -> dict:
+    """Simulate a small platform (once), then run the nightly flow on it (refused in a home with
+    more than the demo in it, unless `force`)."""
     from pathwise.sources.simulator import simulate
 
+    check_demo_home(force)
     log = get_run_logger()
     s = get_settings()
     landing = s.landing_dir / "demo"
@@ -44,7 +89,7 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01) -> dict:
     # DEMO ONLY: sign-in accounts admin / instructor / learner (PATHWISE_DEMO_PASSWORD).
     from pathwise.accounts import demo_accounts
 
-    demo_accounts()
+    demo_accounts(force=force)
     ingested, built = nightly["steps"]["ingest"]["events"], nightly["steps"]["build"]
     with connect(read_only=True) as con:
         counts = table_counts(con)

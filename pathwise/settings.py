@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+# Development only: pathwise/production.py refuses it (and warns about it in development).
+DEFAULT_PSEUDONYM_KEY = "pathwise-dev-pseudonym-key-change-me"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATHWISE_", env_file=".env", extra="ignore")
 
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' refuses to start the app, `pathwise serve` and `pathwise nightly` "
+        "with the default or a short pseudonym key, demo accounts or no at-rest key "
+        "(pathwise/production.py).",
+    )
     home: Path = Field(
         default=PROJECT_ROOT / "var",
         description="Folder for all runtime state: warehouse, vault, snapshots, indexes.",
     )
     pseudonym_key: SecretStr = Field(
-        default=SecretStr("pathwise-dev-pseudonym-key-change-me"),
+        default=SecretStr(DEFAULT_PSEUDONYM_KEY),
         description="Secret for HMAC-SHA256 pseudonyms (user_id -> learner_key). Set in production; "
         "changing it changes every learner_key.",
     )
@@ -112,6 +121,23 @@ class Settings(BaseSettings):
     # Apps (apps/, docs/apps.md)
     session_expiry_minutes: int = Field(
         default=60, ge=1, description="An app sign-in lasts this long, then asks again."
+    )
+    signin_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed app sign-ins for one username within signin_window_minutes that lock it.",
+    )
+    signin_client_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address (any usernames) within the window that "
+        "lock that address (higher: people behind one proxy share it).",
+    )
+    signin_window_minutes: float = Field(
+        default=15, gt=0, description="Failed sign-ins older than this no longer count."
+    )
+    signin_lockout_minutes: float = Field(
+        default=15, gt=0, description="How long a locked username or client address is refused."
     )
     k_anonymity: int = Field(
         default=10,

@@ -3,11 +3,14 @@
 Runs on a real simulated platform after a real nightly run (tests/_app_platform.py): real snapshot,
 real controls and accounts stores. Covers sign-in, sign-out, expiry, every page for its role, every
 denial (wrong role, no sign-in, a page asked for by path), k-anonymity of the instructor's view, the
-controls round trip (preview, save, audit, revoke) and the empty states.
+controls round trip (preview, save, audit, revoke), the empty states, and sign-in hardening (lock-out,
+a reset ending an open session, an over-long password, the production refusal).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -75,9 +78,7 @@ def sql(query: str, params: list | None = None) -> list[tuple]:
 
 def signed_in(user: User, script: str = ENTRY) -> AppTest:
     at = AppTest.from_file(script, default_timeout=60)
-    at.session_state["pathwise_user"] = User(
-        user.username, user.role, user.instructor_id, user.learner_key, signed_in_at=time.time()
-    )
+    at.session_state["pathwise_user"] = dataclasses.replace(user, signed_in_at=time.time())
     return at
 
 
@@ -176,6 +177,72 @@ def test_a_removed_account_loses_its_session(users):
     store.remove("temp-admin")
     at.run()
     assert [t.value for t in at.title] == ["Pathwise"]
+
+
+def test_a_password_reset_ends_an_open_session(users):
+    store = UserStore()
+    at = signed_in(store.add("temp-reset", PASSWORD, "admin")).run()
+    assert at.title[0].value == "Control Tower"
+    try:
+        store.add("temp-reset", "a-new-test-password", "admin", replace=True)
+        at.run()
+        no_exceptions(at)
+        assert [t.value for t in at.title] == ["Pathwise"]
+        assert "pathwise_user" not in at.session_state
+        assert any("sign in again" in i.value for i in at.info)
+    finally:
+        store.remove("temp-reset")
+
+
+def try_sign_in(at: AppTest, username: str, password: str) -> str:
+    """Submit the sign-in form; the error shown, or '' when none."""
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    no_exceptions(at)
+    return at.error[0].value if at.error else ""
+
+
+def test_the_sign_in_page_locks_an_account_after_repeated_failures(home):
+    store = UserStore()
+    store.add("temp-locked", PASSWORD, "admin")
+    try:
+        at = AppTest.from_file(ENTRY, default_timeout=60).run()
+        errors = [try_sign_in(at, "temp-locked", f"wrong password {i}") for i in range(5)]
+        assert errors[:4] == ["Wrong username or password."] * 4
+        assert errors[4].startswith("Too many failed sign-ins. Try again in 15 minutes")
+        # The right password is refused too while the lock lasts.
+        assert try_sign_in(at, "temp-locked", PASSWORD).startswith("Too many failed sign-ins")
+        assert "pathwise_user" not in at.session_state
+        events = [r["event"] for r in store.audit(username="temp-locked")]
+        assert events[:3] == ["refused_locked", "locked", "failed"]
+    finally:
+        store.remove("temp-locked")
+
+
+def test_an_80_byte_password_is_a_clean_refusal(home):
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    assert try_sign_in(at, "no-such-user", "ü" * 40) == "Wrong username or password."
+    assert "pathwise_user" not in at.session_state
+
+
+def test_production_shows_nothing_and_logs_what_to_set(home, caplog):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_ENV", "production")
+        mp.delenv("PATHWISE_PSEUDONYM_KEY", raising=False)
+        get_settings.cache_clear()
+        try:
+            with caplog.at_level(logging.ERROR, logger="pathwise"):
+                at = AppTest.from_file(ENTRY, default_timeout=60).run()
+        finally:
+            get_settings.cache_clear()
+    no_exceptions(at)
+    assert "not ready for production" in at.error[0].value
+    assert "PATHWISE" not in at.error[0].value  # visitors learn nothing of the configuration
+    assert not at.text_input and not at.metric
+    assert "PATHWISE_ENV=production: the app refuses to start" in caplog.text
+    assert "PATHWISE_PSEUDONYM_KEY" in caplog.text and "PATHWISE_WAREHOUSE_KEY" in caplog.text
+    assert "demo accounts with the public demo password exist" in caplog.text
 
 
 # -- every page for its role ------------------------------------------------------------------------
@@ -586,9 +653,11 @@ def test_users_cli_creates_lists_and_refuses_accounts(tmp_path, monkeypatch):
         )
         assert no_scope.exit_code != 0 and "--learner-key" in no_scope.output
         short = run(
-            app, ["users", "add", "ada", "--role", "admin", "--password-stdin"], input="short\n"
+            app,
+            ["users", "add", "ada", "--role", "admin", "--password-stdin"],
+            input="elevenchars\n",  # one short of 12
         )
-        assert short.exit_code != 0 and "at least 8" in short.output
+        assert short.exit_code != 0 and "at least 12" in short.output
         listed = run(app, ["users", "list"])
         assert "ian" in listed.output and "long-enough-secret" not in listed.output
     finally:

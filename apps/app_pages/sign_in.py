@@ -3,7 +3,7 @@
 import streamlit as st
 
 from apps import auth
-from pathwise.accounts import UserStore
+from pathwise.accounts import SignInRefused, UserStore
 
 _, middle, _ = st.columns([1, 1.2, 1])
 with middle:
@@ -18,9 +18,10 @@ with middle:
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
     if submitted:
-        user = UserStore().verify(username, password)
-        if user is None:
-            st.error("Wrong username or password.", icon=":material/error:")
+        try:
+            user = UserStore().authenticate(username, password, auth.client_address())
+        except SignInRefused as refused:  # throttled and audited; says nothing of who exists
+            st.error(str(refused), icon=":material/error:")
         else:
             auth.sign_in(user)
             st.rerun()

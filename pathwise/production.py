@@ -1,0 +1,84 @@
+"""Start-up checks for `PATHWISE_ENV=production`: refuse to run on development secrets.
+
+The app, `pathwise serve` and `pathwise nightly` call `check_startup` first. In production it
+raises `ProductionConfigError` listing every problem and what to set:
+
+    - the pseudonym key is a published default or shorter than 32 characters
+      (anyone with the code could recompute every learner_key from a platform user id)
+    - the account store holds demo accounts (their password is public)
+    - no at-rest key: the warehouse and the identity vault would be plain files
+
+In development it only logs a warning when the default pseudonym key is in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from pathwise.settings import DEFAULT_PSEUDONYM_KEY, Settings, get_settings
+
+MIN_PSEUDONYM_KEY_LENGTH = 32
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+# The code's default and .env.example's placeholder: public, so never a production key.
+PUBLIC_KEYS = (DEFAULT_PSEUDONYM_KEY, "change-me-to-a-long-random-secret")
+log = logging.getLogger("pathwise")
+
+
+class ProductionConfigError(RuntimeError):
+    """Production settings that must change before start-up; the message says how."""
+
+
+def problems(settings: Settings | None = None) -> list[str]:
+    """What stops `settings` from running in production, each with what to set (empty: ready)."""
+    s = settings or get_settings()
+    found = []
+    key = s.pseudonym_key.get_secret_value()
+    if key in PUBLIC_KEYS:
+        found.append(
+            "PATHWISE_PSEUDONYM_KEY is a published default: set it to a random secret of at "
+            f"least {MIN_PSEUDONYM_KEY_LENGTH} characters (e.g. `{NEW_SECRET}`) before the "
+            "first ingest (changing it later changes every learner_key)"
+        )
+    elif len(key) < MIN_PSEUDONYM_KEY_LENGTH:
+        found.append(
+            f"PATHWISE_PSEUDONYM_KEY has {len(key)} characters: set a random secret of at least "
+            f"{MIN_PSEUDONYM_KEY_LENGTH} (e.g. `{NEW_SECRET}`)"
+        )
+    if not s.encrypted:
+        found.append(
+            f"PATHWISE_WAREHOUSE_KEY is not set: set it (e.g. `{NEW_SECRET}`) so the warehouse "
+            "and the identity vault are encrypted at rest (before the first ingest)"
+        )
+    if s.users_path.exists():  # no store yet: no accounts at all (and none created here)
+        from pathwise.accounts import UserStore
+
+        demo = [u.username for u in UserStore(s.users_path).list() if u.demo]
+        if demo:
+            found.append(
+                f"demo accounts with the public demo password exist ({', '.join(demo)}): remove "
+                f"them with `pathwise users remove NAME` (store {s.users_path})"
+            )
+    return found
+
+
+def check_startup(component: str) -> None:
+    """Refuse to start `component` in production on development secrets; in development, warn."""
+    s = get_settings()
+    if s.env == "production":
+        found = problems(s)
+        if found:
+            raise ProductionConfigError(
+                f"PATHWISE_ENV=production: {component} refuses to start until you fix:\n"
+                + "\n".join(f"  - {p}" for p in found)
+            )
+    elif s.pseudonym_key.get_secret_value() in PUBLIC_KEYS:
+        _warn_default_key()
+
+
+@cache  # once per process (the app re-runs its script on every interaction)
+def _warn_default_key() -> None:
+    log.warning(
+        "PATHWISE_PSEUDONYM_KEY is a published default: fine for a demo, never for real "
+        "learners (PATHWISE_ENV=production refuses it)"
+    )

@@ -12,7 +12,8 @@ COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"
             ["build"], ["seeds"], ["status"], ["demo"], ["nightly"], ["publish"], ["serve"],
             ["app"], ["index"], ["ask"], ["evaluate"], ["evaluate", "recs"],
             ["evaluate", "dropout"], ["evaluate", "styles"], ["evaluate", "rag"], ["users"],
-            ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"]]  # fmt: skip
+            ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"], ["keys"],
+            ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["keys", "rotate"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pathwise")

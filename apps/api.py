@@ -223,7 +223,7 @@ def _clean(row: dict, signals: list[str]) -> dict:
 
 
 class Problem(BaseModel):
-    """Every answer but 200: what went wrong and what to do."""
+    """An error answer: what went wrong and, where it helps, each problem with the request."""
 
     error: str
     problems: list[str] | None = None

@@ -15,7 +15,6 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -316,7 +315,3 @@ def test_keys_cli_lists_revokes_and_rotates_without_showing_secrets(pathwise_hom
     assert runner.invoke(app, ["keys", "revoke", "nope"]).exit_code == 2
     assert f"{key_id}" in runner.invoke(app, ["keys", "list"]).output
     assert "revoked" in runner.invoke(app, ["keys", "list"]).output
-
-
-def test_files_stay_where_settings_say(pathwise_home):
-    assert Path(pathwise_home.api_keys_path).parent == pathwise_home.home

@@ -43,6 +43,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -298,7 +299,24 @@ async def _caller(
     key = guard.caller(_resource(request), credentials.credentials if credentials else None)
     if key is None:  # a route open to anonymous callers has no Caller to give
         raise RuntimeError(f"{_resource(request)} is open to anyone: do not ask for a Caller")
+    # Only now (a stranger gets a 401 for anything): a misspelt parameter is a 400, not ignored,
+    # so `?idkind=learner_key` cannot silently pseudonymize a learner_key as a user id.
+    unknown = sorted(set(request.query_params) - _query_names(request.scope["route"]))
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", n), "msg": "not a parameter of this endpoint"} for n in unknown]
+        )
     return key
+
+
+def _query_names(route: APIRoute) -> set[str]:
+    """The query parameters `route` and its dependencies declare (a walk of a few nodes)."""
+    names, todo = set(), [route.dependant]
+    while todo:
+        dependant = todo.pop()
+        names |= {p.alias for p in dependant.query_params}
+        todo += dependant.dependencies
+    return names
 
 
 Caller = Annotated[ApiKey, Depends(_caller)]

@@ -137,6 +137,10 @@ def test_no_key_or_a_bad_one_is_a_401_before_anything_else(api):
         assert "pathwise keys create" in response.json()["error"]
     ok = httpx.get(path, params={"k": 0}, headers={"Authorization": f"Bearer {service}"})
     assert ok.status_code == 400 and "k: Input should be greater" in ok.json()["problems"][0]
+    # A misspelt parameter is refused rather than ignored (here: id_kind would be user_id).
+    typo = httpx.get(path, params={"idkind": "x"}, headers={"Authorization": f"Bearer {service}"})
+    assert typo.status_code == 400
+    assert typo.json()["problems"] == ["idkind: not a parameter of this endpoint"]
 
 
 def test_a_revoked_or_rotated_key_is_refused_from_its_next_request(api):

@@ -234,7 +234,8 @@ def _problem(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Problem, "description": description}}
 
 
-AUTH_RESPONSES = {
+AUTH_RESPONSES = {  # what every route behind a key may answer besides 200
+    **_problem(400, "A parameter is missing, wrong or unknown: `problems` says which."),
     **_problem(401, "No key, or not a valid one: `pathwise keys create`."),
     **_problem(403, "The key may not ask this (see apps/access.py)."),
     **_problem(429, "This key's rate limit: retry after `Retry-After` seconds."),
@@ -363,15 +364,12 @@ def _answer_problems(app: FastAPI) -> None:
             )
             for path in schema["paths"].values():
                 for operation in path.values():
-                    if operation.get("responses", {}).pop("422", None) is not None:
-                        operation["responses"]["400"] = {
-                            "description": "A parameter is missing or wrong: `problems` says which.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Problem"}
-                                }
-                            },
-                        }
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None and "400" not in responses:
+                        raise RuntimeError(
+                            f"{operation['operationId']} takes parameters: document its 400 "
+                            "(responses=AUTH_RESPONSES, or _problem(400, ...))"
+                        )
             for unused in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(unused, None)
             app.openapi_schema = schema

@@ -187,7 +187,9 @@ def test_the_docs_show_the_bearer_scheme_and_only_statuses_the_api_answers(api):
     recs = doc["paths"]["/v1/learners/{learner}/recommendations"]["get"]
     assert recs["security"] == [{"api_key": []}]
     assert set(recs["responses"]) == {"200", "400", "401", "403", "429", "503"}
+    assert set(doc["paths"]["/v1/keys"]["get"]["responses"]) == {"200", "400", "401", "403", "429"}
     assert "security" not in doc["paths"]["/health"]["get"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
 
 
 # ---------------------------------------------------------------- the app pages

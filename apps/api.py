@@ -223,6 +223,27 @@ def _clean(row: dict, signals: list[str]) -> dict:
     return item
 
 
+def _response(
+    serving: ServingSnapshot, controls: list, learner_key: str, k: int, surface: str
+) -> dict:
+    """The learner's top k from one snapshot with the controls in force applied."""
+    candidates, cold = serving.candidates(learner_key)
+    top, applied = apply_controls(candidates, controls, k)
+    response_id = uuid.uuid4().hex
+    return {
+        "response_id": response_id,
+        "snapshot_version": serving.version,
+        "model_version": serving.model_version,
+        "cold_start": cold,
+        "controls_applied": applied,
+        "surface": surface,
+        "served_at": datetime.now(UTC).isoformat(),
+        "items": [
+            {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top
+        ],
+    }
+
+
 class Problem(BaseModel):
     """An error answer: what went wrong and, where it helps, each problem with the request."""
 
@@ -445,22 +466,7 @@ def create_app(*, watch: bool = True) -> FastAPI:
         serving = watcher.serving  # one snapshot for the whole response
         if serving is None:
             return JSONResponse({"error": watcher.problem}, status_code=503)
-        candidates, cold = serving.candidates(learner_key)
-        top, applied = apply_controls(candidates, controls.in_force().controls, k)
-        response_id = uuid.uuid4().hex
-        items = [
-            {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top
-        ]
-        body = {
-            "response_id": response_id,
-            "snapshot_version": serving.version,
-            "model_version": serving.model_version,
-            "cold_start": cold,
-            "controls_applied": applied,
-            "surface": surface,
-            "served_at": datetime.now(UTC).isoformat(),
-            "items": items,
-        }
+        body = _response(serving, controls.in_force().controls, learner_key, k, surface)
         # The log (never the caller) gets the learner_key: a raw id sent is not answered with it.
         rec_log.write({"learner_key": learner_key, **body})
         return ORJSONResponse(body)

@@ -1,11 +1,19 @@
 """The read API: precomputed recommendations from the published snapshot, admin controls applied live.
 
-    pathwise serve                          # http://127.0.0.1:8000/docs
-    GET /v1/learners/{learner}/recommendations?k=10
+    pathwise keys create platform --role service    # prints a key once: keep it secret
+    pathwise serve                                  # http://127.0.0.1:8000/docs
+    GET /v1/learners/{learner}/recommendations?k=10&id_kind=user_id
+        Authorization: Bearer pw_...
     GET /health
 
-`learner` is the platform's own user id (pseudonymized here with the same keyed HMAC as ingestion,
-and never logged) or a learner_key (32 hex digits). Unknown learners get the cold-start list.
+Every endpoint but /health (and the API's own description, /docs) needs a key, checked before any
+learner is looked up; what each kind of key may do is the authorization matrix in `apps/access.py`:
+a `service` key any learner (rate-limited per key: 429 beyond `PATHWISE_API_RATE_LIMIT_PER_MINUTE`),
+a `learner` key only its own learner (403 for others), an `admin` key everything.
+
+`learner` is the platform's own user id (`id_kind=user_id`, the default; pseudonymized here with the
+same keyed HMAC as ingestion, and never logged or answered) or a learner_key (`id_kind=learner_key`,
+32 hex digits). Unknown learners get the cold-start list.
 
 Serving never waits on the nightly rebuild: the snapshot is held in memory, a watcher thread loads a
 newly published one beside it and swaps one reference, so each response comes whole from one version.
@@ -17,6 +25,7 @@ applies to the next response. Every response is appended to the recommendation l
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import queue
 import re
@@ -25,15 +34,23 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import orjson
 import polars as pl
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from apps.access import ALLOW, DENY, OWN, access_for
 from pathwise import snapshots
+from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
@@ -44,6 +61,7 @@ LEARNER_KEY_RE = re.compile(rf"[0-9a-f]{{{KEY_HEX_DIGITS}}}")
 MAX_K = 50
 ROW_CACHE_LEARNERS = 50_000
 ITEM_FIELDS = ("course_id", "title", "score", "reason", "format_first")
+IdKind = Literal["user_id", "learner_key"]
 
 
 @dataclass
@@ -196,12 +214,6 @@ def _json_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
 
 
-def _learner_key(learner: str) -> str:
-    if LEARNER_KEY_RE.fullmatch(learner):
-        return learner
-    return pseudonym(learner, get_settings().pseudonym_key.get_secret_value())
-
-
 def _clean(row: dict, signals: list[str]) -> dict:
     item = {f: row.get(f) for f in ITEM_FIELDS}
     item["rank"] = row["rank"]
@@ -211,12 +223,189 @@ def _clean(row: dict, signals: list[str]) -> dict:
     return item
 
 
+def _response(
+    serving: ServingSnapshot, controls: list, learner_key: str, k: int, surface: str
+) -> dict:
+    """The learner's top k from one snapshot with the controls in force applied."""
+    candidates, cold = serving.candidates(learner_key)
+    top, applied = apply_controls(candidates, controls, k)
+    response_id = uuid.uuid4().hex
+    return {
+        "response_id": response_id,
+        "snapshot_version": serving.version,
+        "model_version": serving.model_version,
+        "cold_start": cold,
+        "controls_applied": applied,
+        "surface": surface,
+        "served_at": datetime.now(UTC).isoformat(),
+        "items": [
+            {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top
+        ],
+    }
+
+
+class Problem(BaseModel):
+    """An error answer: what went wrong and, where it helps, each problem with the request."""
+
+    error: str
+    problems: list[str] | None = None
+
+
+def _problem(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": Problem, "description": description}}
+
+
+AUTH_RESPONSES = {  # what every route behind a key may answer besides 200
+    **_problem(400, "A parameter is missing, wrong or unknown: `problems` says which."),
+    **_problem(401, "No key, or not a valid one: `pathwise keys create`."),
+    **_problem(403, "The key may not ask this (see apps/access.py)."),
+    **_problem(429, "This key's rate limit: retry after `Retry-After` seconds."),
+}
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="api_key",
+    description="A key from `pathwise keys create <name> --role service|learner|admin`.",
+)
+
+
+class Guard:
+    """Authenticates the caller's key, counts it against its rate limit, applies the matrix."""
+
+    def __init__(self, keys: KeyStore, per_minute: int) -> None:
+        self.keys = keys
+        self.limiter = RateLimiter(per_minute)
+
+    def caller(self, resource: str, token: str | None) -> ApiKey | None:
+        """The caller's key if `resource` ("GET /path") is open to it, else 401, 429 or 403."""
+        rule = access_for(resource)
+        key = self.keys.authenticate(token) if token else None
+        if rule["anonymous"] == ALLOW:
+            return key
+        if key is None:
+            raise HTTPException(
+                401,
+                "a valid API key is needed: Authorization: Bearer <key> "
+                "(create one with `pathwise keys create`)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        wait = self.limiter.retry_after(key.key_id)
+        if wait:
+            raise HTTPException(
+                429,
+                "rate limit of this key reached; retry later",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+        if rule[key.role] == DENY:
+            raise HTTPException(403, f"a {key.role} key may not use {resource}")
+        return key
+
+    @staticmethod
+    def check_own(resource: str, caller: ApiKey, learner_key: str) -> None:
+        """403 unless the caller may ask about this learner (OWN: only its own learner_key)."""
+        if access_for(resource)[caller.role] == OWN and not hmac.compare_digest(
+            learner_key, caller.learner_key or ""
+        ):
+            raise HTTPException(403, f"a {caller.role} key may only ask about its own learner")
+
+
+def _resource(request: Request) -> str:
+    """The matrix's name of the route serving this request, e.g. "GET /v1/keys"."""
+    return f"{request.method} {request.scope['route'].path}"
+
+
+async def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> ApiKey:
+    guard: Guard = request.app.state.guard
+    key = guard.caller(_resource(request), credentials.credentials if credentials else None)
+    if key is None:  # a route open to anonymous callers has no Caller to give
+        raise RuntimeError(f"{_resource(request)} is open to anyone: do not ask for a Caller")
+    # Only now (a stranger gets a 401 for anything): a misspelt parameter is a 400, not ignored,
+    # so `?idkind=learner_key` cannot silently pseudonymize a learner_key as a user id.
+    unknown = sorted(set(request.query_params) - _query_names(request.scope["route"]))
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", n), "msg": "not a parameter of this endpoint"} for n in unknown]
+        )
+    return key
+
+
+def _query_names(route: APIRoute) -> set[str]:
+    """The query parameters `route` and its dependencies declare (a walk of a few nodes)."""
+    names, todo = set(), [route.dependant]
+    while todo:
+        dependant = todo.pop()
+        names |= {p.alias for p in dependant.query_params}
+        todo += dependant.dependencies
+    return names
+
+
+Caller = Annotated[ApiKey, Depends(_caller)]
+
+
+def _learner_key(learner: str, id_kind: IdKind) -> str:
+    """The learner asked about, as a learner_key (a bad learner_key is a 400)."""
+    if id_kind == "learner_key":
+        if not LEARNER_KEY_RE.fullmatch(learner):
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("path", "learner"),
+                        "msg": f"a learner_key is {KEY_HEX_DIGITS} hex digits",
+                    }
+                ]
+            )
+        key = learner
+    else:
+        key = pseudonym(learner, get_settings().pseudonym_key.get_secret_value())
+    return key
+
+
+def _answer_problems(app: FastAPI) -> None:
+    """Errors as `Problem` bodies; a bad parameter is a 400 that says which and why."""
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "bad request", "problems": problems}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI documents a 422 for parameter errors; this API answers them 400 (a Problem).
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None and "400" not in responses:
+                        raise RuntimeError(
+                            f"{operation['operationId']} takes parameters: document its 400 "
+                            "(responses=AUTH_RESPONSES, or _problem(400, ...))"
+                        )
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(*, watch: bool = True) -> FastAPI:
     """The API; `watch=False` loads the snapshot once (tests call `app.state.snapshots.refresh()`)."""
     settings = get_settings()
     watcher = SnapshotWatcher()
     controls = ControlWatcher()
     rec_log = RecommendationLog(settings.rec_log_dir)
+    guard = Guard(KeyStore(), settings.api_rate_limit_per_minute)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -228,19 +417,17 @@ def create_app(*, watch: bool = True) -> FastAPI:
 
     app = FastAPI(
         title="Pathwise read API",
-        description="Precomputed, explained course recommendations with live admin controls.",
+        description="Precomputed, explained course recommendations with live admin controls. "
+        "Every endpoint but /health needs `Authorization: Bearer <key>`: create a key with "
+        "`pathwise keys create <name> --role service|learner|admin`.",
         version="1",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
-    app.state.snapshots = watcher
+    app.state.snapshots, app.state.guard = watcher, guard
+    _answer_problems(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"error": "bad request", "problems": problems}, status_code=400)
-
-    @app.get("/health")
+    @app.get("/health", responses={503: {"description": "No snapshot served yet: `problem`."}})
     async def health() -> JSONResponse:
         serving = watcher.serving
         body = {
@@ -252,37 +439,47 @@ def create_app(*, watch: bool = True) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if serving else 503)
 
-    @app.get("/v1/learners/{learner}/recommendations")
+    @app.get(
+        "/v1/learners/{learner}/recommendations",
+        responses={**AUTH_RESPONSES, **_problem(503, "No snapshot served yet.")},
+    )
     async def recommendations(
+        request: Request,
+        caller: Caller,
         learner: str = PathParam(
-            min_length=1, max_length=200, description="Platform user id or learner_key."
+            min_length=1,
+            max_length=200,
+            description="The platform's user id, or a learner_key: say which in `id_kind`.",
         ),
+        id_kind: Annotated[
+            IdKind,
+            Query(
+                description="What `learner` is: the platform's `user_id` (pseudonymized here, "
+                f"never answered back) or a `learner_key` ({KEY_HEX_DIGITS} hex digits)."
+            ),
+        ] = "user_id",
         k: int = Query(10, ge=1, le=MAX_K, description=f"How many courses (1-{MAX_K})."),
         surface: str = Query("home", max_length=50, description="Where the list is shown."),
     ) -> JSONResponse:
+        learner_key = _learner_key(learner, id_kind)
+        guard.check_own(_resource(request), caller, learner_key)
         serving = watcher.serving  # one snapshot for the whole response
         if serving is None:
             return JSONResponse({"error": watcher.problem}, status_code=503)
-        learner_key = _learner_key(learner)
-        candidates, cold = serving.candidates(learner_key)
-        top, applied = apply_controls(candidates, controls.in_force().controls, k)
-        response_id = uuid.uuid4().hex
-        items = [
-            {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top
-        ]
-        served_at = datetime.now(UTC).isoformat()
-        body = {
-            "learner_key": learner_key,
-            "response_id": response_id,
-            "snapshot_version": serving.version,
-            "model_version": serving.model_version,
-            "cold_start": cold,
-            "controls_applied": applied,
-            "surface": surface,
-            "served_at": served_at,
-            "items": items,
-        }
-        rec_log.write(body)
+        body = _response(serving, controls.in_force().controls, learner_key, k, surface)
+        # The log (never the caller) gets the learner_key: a raw id sent is not answered with it.
+        rec_log.write({"learner_key": learner_key, **body})
         return ORJSONResponse(body)
 
+    @app.get("/v1/keys", responses=AUTH_RESPONSES)
+    async def keys(
+        caller: Caller,
+    ) -> JSONResponse:
+        """The API keys (never their secrets or hashes): who may call this API."""
+        fields = ("key_id", "name", "role", "learner_key", "created_at", "revoked_at")
+        return JSONResponse([{f: getattr(k, f) for f in fields} for k in guard.keys.list()])
+
+    for route in app.routes:  # fail closed: a route missing from the matrix stops start-up
+        for method in getattr(route, "methods", set()) - {"HEAD"}:
+            access_for(f"{method} {getattr(route, 'path', '')}")
     return app

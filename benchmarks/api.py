@@ -11,6 +11,9 @@ Two loads, the same 50 clients:
 - `saturated`: each client asks again as soon as it has its answer; shows the throughput ceiling,
   and latency there is mostly queueing (Little's law: clients / throughput).
 A bare baseline in the same run: the same clients against `GET /health` (no recommendation work).
+The clients call as the platform would, with a service key (created for the run, revoked after),
+so the figures include checking the key and its rate limit; the server's limit is raised for the
+run (`PATHWISE_API_RATE_LIMIT_PER_MINUTE`), as 50 clients from one key would exceed the default.
 
     make demo && python -m benchmarks.api --seconds 60 --clients 50
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from pathwise import snapshots
+from pathwise.api_keys import KeyStore
 from pathwise.settings import get_settings
 
 TARGET_P95_MS = 20.0
@@ -49,6 +53,7 @@ async def _client(
     until: float,
     interval: float,
     out: list[tuple[float, float, int, str]],
+    token: str,
 ) -> None:
     """One keep-alive connection; records (start time, latency s, status, snapshot version)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -63,7 +68,9 @@ async def _client(
         i += 1
         start = time.perf_counter()
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
@@ -81,13 +88,15 @@ async def _client(
 
 
 def run_clients(
-    port: int, paths: list[str], clients: int, seconds: float, interval: float
+    port: int, paths: list[str], clients: int, seconds: float, interval: float, token: str
 ) -> list[tuple[float, float, int, str]]:
     out: list[tuple[float, float, int, str]] = []
 
     async def main() -> None:
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(port, paths, until, interval, out) for _ in range(clients)))
+        await asyncio.gather(
+            *(_client(port, paths, until, interval, out, token) for _ in range(clients))
+        )
 
     asyncio.run(main())
     return out
@@ -97,7 +106,12 @@ def _client_process() -> None:
     """Entry point of the load process: args as JSON on stdin, results as JSON on stdout."""
     args = json.loads(sys.stdin.read())
     rows = run_clients(
-        args["port"], args["paths"], args["clients"], args["seconds"], args["interval"]
+        args["port"],
+        args["paths"],
+        args["clients"],
+        args["seconds"],
+        args["interval"],
+        args["token"],
     )
     json.dump(rows, sys.stdout)
 
@@ -125,6 +139,7 @@ def load(
     seconds: float,
     interval: float,
     publish_at: float | None,
+    token: str,
 ) -> list:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.Popen(
@@ -142,6 +157,7 @@ def load(
                 "clients": clients,
                 "seconds": seconds,
                 "interval": interval,
+                "token": token,
             }
         )
     )
@@ -182,17 +198,22 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     random.seed(7)
     # One request in ten from a learner Pathwise has never seen (the cold-start path).
-    paths = [f"/v1/learners/{key}/recommendations?k={args.k}" for key in learners]
+    paths = [
+        f"/v1/learners/{key}/recommendations?k={args.k}&id_kind=learner_key" for key in learners
+    ]
     paths += [
         f"/v1/learners/new-user-{i}/recommendations?k={args.k}" for i in range(len(paths) // 9)
     ]
     random.shuffle(paths)
 
     port = _free_port()
+    keys = KeyStore()
+    key, token = keys.create("benchmarks.api", "service")
     server = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, "PATHWISE_API_RATE_LIMIT_PER_MINUTE": str(10**9)},
     )
     try:
         for _ in range(300):
@@ -207,15 +228,16 @@ def main(argv: list[str] | None = None) -> dict:
             f"{args.clients} clients x {args.seconds:.0f} s per load"
         )
         short = min(args.seconds, 15)
-        rows = load(port, ["/health"], args.clients, short, args.interval, None)
+        rows = load(port, ["/health"], args.clients, short, args.interval, None, token)
         results.append(summarize("baseline: GET /health, paced", rows, short))
-        rows = load(port, paths, args.clients, args.seconds, args.interval, args.seconds / 2)
+        rows = load(port, paths, args.clients, args.seconds, args.interval, args.seconds / 2, token)
         results.append(summarize("paced", rows, args.seconds))
-        rows = load(port, paths, args.clients, short, 0, None)
+        rows = load(port, paths, args.clients, short, 0, None, token)
         results.append(summarize("saturated", rows, short))
     finally:
         server.terminate()
         server.wait(10)
+        keys.revoke(key.key_id)
     for r in results:
         print(
             f"  {r['load']:<30} {r['requests']:>7,} req  {r['throughput_rps']:>5,} req/s  "

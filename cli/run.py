@@ -94,13 +94,24 @@ def publish(
 
 @app.command(rich_help_panel=PANEL)
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="Interface to listen on; beyond loopback only once a key exists."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
-    """Run the read API (recommendations with live admin controls) on the published snapshot."""
+    """Run the read API (recommendations with live admin controls) on the published snapshot.
+
+    Callers need a key: `pathwise keys create <name> --role service`."""
     import uvicorn
 
     from apps.api import create_app
+    from pathwise.api_keys import ApiKeyError, check_bind
+
+    try:
+        check_bind(host)
+    except ApiKeyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--host") from exc
 
     _ready("pathwise serve")
     typer.echo(f"Pathwise read API on http://{host}:{port} (docs at /docs)")

@@ -137,6 +137,7 @@ def render(result: dict) -> str:
         *_nightly_lines(result["nightly"]),
         "",
         "Next:",
+        "  pathwise keys create me --role service   a read-API key (shown once), then:",
         "  pathwise serve                       the read API: /v1/learners/{id}/recommendations",
         "  pathwise app                         the Control Tower, creator and learner pages",
         "                                       (demo sign-ins admin, instructor, learner;"

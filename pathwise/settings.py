@@ -118,6 +118,14 @@ class Settings(BaseSettings):
         default=None, description="Key for the embeddings endpoint (default: llm_api_key)."
     )
 
+    # Read API (apps/api.py, docs/serving.md)
+    api_rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=1,
+        description="Requests a minute one API key may make (bursts up to as many); beyond it the "
+        "API answers 429 with Retry-After. Counted per server process.",
+    )
+
     # Apps (apps/, docs/apps.md)
     session_expiry_minutes: int = Field(
         default=60, ge=1, description="An app sign-in lasts this long, then asks again."
@@ -182,6 +190,11 @@ class Settings(BaseSettings):
     def controls_path(self) -> Path:
         """Admin controls and their audit log (SQLite: the app writes while others read)."""
         return self.home / "controls.sqlite"
+
+    @property
+    def api_keys_path(self) -> Path:
+        """Read-API keys, hashed (JSON, mode 0600): `pathwise keys`."""
+        return self.home / "api_keys.json"
 
     @property
     def users_path(self) -> Path:

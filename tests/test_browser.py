@@ -257,8 +257,12 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
         ).fetchall()[0][0]
     finally:
         con.close()
-    url = f"{servers['api']}/v1/learners/{learner}/recommendations?k=10"
-    before = httpx.get(url).json()
+    from pathwise.api_keys import KeyStore
+
+    url = f"{servers['api']}/v1/learners/{learner}/recommendations?k=10&id_kind=learner_key"
+    _, token = KeyStore().create("browser test", "service")
+    platform = {"Authorization": f"Bearer {token}"}
+    before = httpx.get(url, headers=platform).json()
     assert course not in [i["course_id"] for i in before["items"]]
 
     sign_in(page, servers["app"], "admin")
@@ -283,7 +287,7 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
     page.get_by_text("The read API applies it to its next response").wait_for()
 
     try:
-        after = httpx.get(url).json()
+        after = httpx.get(url, headers=platform).json()
         items = {i["course_id"]: i for i in after["items"]}
         assert course in items, "the boosted course is not in the API's top 10"
         assert items[course]["boost"] == 1.0

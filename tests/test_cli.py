@@ -13,7 +13,8 @@ COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"
             ["app"], ["index"], ["ask"], ["evaluate"], ["evaluate", "recs"],
             ["evaluate", "dropout"], ["evaluate", "styles"], ["evaluate", "rag"], ["users"],
             ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"],
-            ["users", "audit"]]  # fmt: skip
+            ["users", "audit"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
+            ["keys", "rotate"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pathwise")

@@ -6,7 +6,9 @@ One real nightly run (simulate -> ingest -> dbt build -> styles, dropout, recomm
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -146,13 +148,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def api(platform) -> Iterator[str]:
+def api(platform) -> Iterator[httpx.Client]:
+    """A client of the API in a real uvicorn server, holding a platform service key."""
     from apps.api import create_app
+    from pathwise.api_keys import KeyStore
 
+    _, token = KeyStore().create("test platform", "service")
+    with pytest.MonkeyPatch.context() as mp:  # the concurrent readers ask thousands of times
+        mp.setenv("PATHWISE_API_RATE_LIMIT_PER_MINUTE", "10000000")
+        get_settings.cache_clear()
+        app = create_app()
+    get_settings.cache_clear()
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -162,9 +170,18 @@ def api(platform) -> Iterator[str]:
                 break
         except httpx.TransportError:
             time.sleep(0.05)
-    yield url
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as client:
+        yield client
     server.should_exit = True
     thread.join(10)
+
+
+def recs(http: httpx.Client, learner: str, **params) -> httpx.Response:
+    """`learner` is a learner_key (as in the snapshot) unless id_kind says otherwise."""
+    params.setdefault("id_kind", "learner_key")
+    return http.get(f"/v1/learners/{learner}/recommendations", params=params)
 
 
 def some_learner(snap: snapshots.Snapshot) -> tuple[str, list[str]]:
@@ -175,7 +192,7 @@ def some_learner(snap: snapshots.Snapshot) -> tuple[str, list[str]]:
 def test_a_learner_gets_their_list_with_reasons_and_format(api):
     snap = snapshots.require_current()
     learner, courses = some_learner(snap)
-    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations", params={"k": 5}).json()
+    body = recs(api, learner, k=5).json()
     assert body["snapshot_version"] == snap.version and not body["cold_start"]
     assert [i["course_id"] for i in body["items"]] == courses[:5]
     for item in body["items"]:
@@ -192,10 +209,111 @@ def test_unknown_learners_get_the_cold_start_list(api):
         f"select list(course_id order by rank) from "
         f"read_parquet('{snap.table_path('recommendations_cold_start')}')"
     ).fetchall()[0][0]
-    body = httpx.get(f"{api}/v1/learners/usr_never_seen/recommendations?k=3").json()
+    body = recs(api, "usr_never_seen", k=3, id_kind="user_id").json()
     assert body["cold_start"] and [i["course_id"] for i in body["items"]] == cold[:3]
-    # The platform's id is pseudonymized at the door, like at ingestion.
-    assert body["learner_key"] != "usr_never_seen" and len(body["learner_key"]) == 32
+
+
+def known_user(platform) -> tuple[str, str]:
+    """A platform user id with a list in the snapshot, and its learner_key."""
+    from pathwise.privacy import pseudonym
+
+    secret = get_settings().pseudonym_key.get_secret_value()
+    served = snapshot_recs(snapshots.require_current())
+    events = platform["landing"] / "events" / "*.parquet"
+    for (user_id,) in duckdb.sql(
+        f"select distinct user_id from read_parquet('{events}') order by 1"
+    ).fetchall():
+        if pseudonym(user_id, secret) in served:
+            return user_id, pseudonym(user_id, secret)
+    raise AssertionError("no simulated user has a list")
+
+
+def test_a_raw_user_id_is_never_answered_with_its_learner_key(api, platform):
+    user_id, learner_key = known_user(platform)
+    by_id = recs(api, user_id, k=5, id_kind="user_id")
+    by_key = recs(api, learner_key, k=5)
+    assert by_id.status_code == by_key.status_code == 200
+    assert not by_id.json()["cold_start"]
+    assert [i["course_id"] for i in by_id.json()["items"]] == [
+        i["course_id"] for i in by_key.json()["items"]
+    ]
+    assert learner_key not in by_id.text and user_id not in by_id.text
+    # A raw id that happens to look like a learner_key is still a raw id: pseudonymized.
+    assert recs(api, learner_key, k=5, id_kind="user_id").json()["cold_start"]
+    bad = recs(api, "not-hex", id_kind="learner_key")
+    assert bad.status_code == 400 and "32 hex digits" in bad.json()["problems"][0]
+
+
+def test_a_learner_key_reads_its_own_list_and_nobody_else_s(api, platform):
+    from pathwise.api_keys import KeyStore
+
+    user_id, learner_key = known_user(platform)
+    other, _ = some_learner(snapshots.require_current())
+    assert other != learner_key
+    _, token = KeyStore().create("learner device", "learner", learner_key)
+    with httpx.Client(
+        base_url=api.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as mine:
+        own = recs(mine, learner_key, k=5)
+        assert own.status_code == 200 and not own.json()["cold_start"]
+        assert recs(mine, user_id, k=5, id_kind="user_id").status_code == 200
+        for learner, kind in ((other, "learner_key"), ("usr_someone_else", "user_id")):
+            denied = recs(mine, learner, id_kind=kind)
+            assert denied.status_code == 403 and "own learner" in denied.json()["error"]
+        assert mine.get("/v1/keys").status_code == 403
+
+
+@pytest.mark.parametrize("credentials", ["service key", "none"])
+def test_the_api_answers_what_its_openapi_document_says(api, credentials):
+    """Schemathesis: requests generated from /openapi.json (valid and invalid), each answer
+    checked against the document (documented status, content type, body schema, auth)."""
+    import hypothesis
+    import schemathesis
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    # "Authorization" spelt so: Schemathesis drops it by that name to check a 401 without it.
+    headers = (
+        {"Authorization": api.headers["authorization"]} if credentials == "service key" else {}
+    )
+    schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json")
+    key = re.compile(r"[0-9a-f]{32}")
+
+    def with_a_wellformed_key(case):
+        # The schema cannot say that `learner` is 32 hex digits only when id_kind=learner_key.
+        if (case.query or {}).get("id_kind") == "learner_key":
+            learner = str(case.path_parameters["learner"])
+            if not key.fullmatch(learner):
+                case.path_parameters["learner"] = hashlib.md5(learner.encode()).hexdigest()
+        return case
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} >= {
+        "GET /health",
+        "GET /v1/learners/{learner}/recommendations",
+        "GET /v1/keys",
+    }
+    for op in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategy = op.as_strategy(generation_mode=mode)
+            if mode == GenerationMode.POSITIVE:
+                strategy = strategy.map(with_a_wellformed_key)
+
+            @hypothesis.settings(
+                max_examples=40,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+            @hypothesis.given(case=strategy)
+            def check(case):
+                case.call_and_validate(headers=headers)
+
+            try:
+                check()
+            except Unsatisfiable:  # no parameters to get wrong (/health)
+                assert mode == GenerationMode.NEGATIVE and not op.path.count("{")
 
 
 @pytest.mark.parametrize(
@@ -207,7 +325,7 @@ def test_unknown_learners_get_the_cold_start_list(api):
     ],
 )
 def test_bad_parameters_get_a_400_that_says_what_is_wrong(api, query, problem):
-    response = httpx.get(f"{api}/v1/learners/x/recommendations?{query}")
+    response = api.get(f"/v1/learners/x/recommendations?{query}")
     assert response.status_code == 400
     assert problem in response.json()["problems"][0]
 
@@ -217,15 +335,15 @@ def test_controls_apply_to_the_next_response(api):
     store = ControlStore()
     low = courses[7]
     boost = store.boost(low, amount=1.0, reason="test campaign", actor="test")
-    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    body = recs(api, learner, k=3).json()
     assert body["items"][0]["course_id"] == low and body["items"][0]["boost"] == 1.0
     assert boost in body["controls_applied"]
     hidden = store.suppress(low, reason="test: broken", actor="test")
-    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    body = recs(api, learner, k=3).json()
     assert low not in [i["course_id"] for i in body["items"]] and len(body["items"]) == 3
     for control_id in (boost, hidden):
         store.revoke(control_id, reason="test over", actor="test")
-    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=3").json()
+    body = recs(api, learner, k=3).json()
     assert [i["course_id"] for i in body["items"]] == courses[:3]
 
 
@@ -242,11 +360,11 @@ def test_reads_never_fail_while_new_snapshots_are_published(api):
 
     def client(i: int) -> list[tuple[int, str | None, str, list[str]]]:
         seen, n = [], 0
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(base_url=api.base_url, headers=api.headers, timeout=10) as http:
             while not stop.is_set():
                 learner = learners[(i + n) % len(learners)]
                 n += 1
-                r = http.get(f"{api}/v1/learners/{learner}/recommendations?k=10")
+                r = recs(http, learner, k=10)
                 body = r.json() if r.status_code == 200 else {}
                 seen.append(
                     (
@@ -285,7 +403,7 @@ def test_served_responses_reach_the_warehouse_log(api):
     from pathwise.warehouse import connect
 
     learner, _ = some_learner(snapshots.require_current())
-    body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=4&surface=email").json()
+    body = recs(api, learner, k=4, surface="email").json()
     time.sleep(0.5)  # the log is written off the request path
     with connect() as con:
         loaded = load_closed_files(con, now=datetime.now(UTC) + timedelta(hours=1))
@@ -410,7 +528,7 @@ def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
 
         # The read API applies the same at read time (once it has loaded the new snapshot).
         for _ in range(100):
-            body = httpx.get(f"{api}/v1/learners/{learner}/recommendations?k=10").json()
+            body = recs(api, learner, k=10).json()
             if body["snapshot_version"] == snap.version:
                 break
             time.sleep(0.1)

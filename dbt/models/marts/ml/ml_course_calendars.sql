@@ -91,7 +91,7 @@ first_completions as (
         on enrolments.learner_key = course_ends.learner_key
         and enrolments.course_id = course_ends.course_id
         and course_ends.is_completed
-        and course_ends.ended_at >= enrolments.enrolled_at
+        and enrolments.enrolled_at <= course_ends.ended_at
     group by enrolments.learner_key, enrolments.course_id
 
 ),
@@ -102,7 +102,9 @@ observed as (
         course_id,
         count(*) as completions,
         median(
-            {{ dbt.datediff('enrolled_at', 'completed_at', 'second') }} / 86400.0
+            {{ dbt.datediff(
+                'enrolled_at', 'completed_at', 'second'
+            ) }} / 86400.0
         ) as median_days
 
     from first_completions
@@ -112,8 +114,7 @@ observed as (
 
 pace as (
 
-    select
-        median(observed.median_days / planned.planned_minutes) as days_per_planned_minute
+    select median(observed.median_days / planned.planned_minutes) as days_per_planned_minute
 
     from observed
     inner join planned

@@ -167,7 +167,7 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
         )
         con.execute(
             "insert into warehouse.raw.ingest_batches values "
-            "($b, $src, 'catalog', $n, $n, 0, 0, 0, 0, $now, $now, $v)",
+            "($b, $src, 'catalog', $n, $n, 0, 0, 0, 0, $now, $now, $v, 0)",
             {"b": batch_id, "src": str(path), "n": rows, "now": now, "v": SCHEMA_VERSION},
         )
         con.commit()

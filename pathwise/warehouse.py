@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pathwise.settings import Settings, get_settings
+from pathwise.validation import sql_literal
 
 # Tables that ingestion writes. Everything here is pseudonymized: no user_id, no context.
 RAW_DDL = """
@@ -220,7 +221,8 @@ def _attach(
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
     params = {"key": s.encryption_key} if s.encryption_key else {}
-    con.execute(f"ATTACH '{path}' AS {alias}{clause}", params)
+    # ATTACH takes no bound parameters: the path goes in as an escaped literal.
+    con.execute(f"ATTACH {sql_literal(str(path))} AS {alias}{clause}", params)
 
 
 def _compression(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
@@ -259,7 +261,7 @@ def open_connection(
     con = duckdb.connect(":memory:", config=config)
     try:
         if s.encrypted:
-            con.execute(f"LOAD '{httpfs_extension_path()}'")
+            con.execute(f"LOAD {sql_literal(str(httpfs_extension_path()))}")
         if read_only and not s.warehouse_path.exists():
             raise FileNotFoundError(
                 f"No warehouse at {s.warehouse_path}. Run `pathwise ingest` (or `make demo`) first."

@@ -3,9 +3,11 @@ and a redacted copy (for the warehouse).
 
 The warehouse's copy holds nothing personal: it is rebuilt from the envelope's fields (so unknown
 top-level fields and `context` never reach it), with the learner_key and session_key for the ids,
-only the declared properties (the undeclared ones by name), and every text column redacted and
-capped. A line that is no JSON object keeps its shape only: every string in it but short
-identifier-like keys is blanked.
+only the declared properties' shape (numbers, booleans and allowed choices as sent, any other
+value as its type, e.g. `"<varchar>"`; undeclared ones by name only), the row's own user_id cut
+out of every text, and every text column redacted and capped. A line that is no JSON object
+keeps its shape only: every string in it but short identifier-like keys is blanked. The vault
+keeps the original for recovery.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import duckdb
 
-from pathwise.ingestion.classify import declared_only, undeclared_keys
+from pathwise.contract import EVENT_TYPES, Prop
+from pathwise.ingestion.classify import undeclared_keys
 from pathwise.ingestion.envelope import Envelope, rejected_source_sql
 from pathwise.privacy import sql_redact_capped
-from pathwise.validation import sql_list, sql_literal
+from pathwise.validation import MIN_USER_ID_IN_ID, sql_list, sql_literal
 
 REDACTED_PAYLOAD_CHARS = 2000  # the warehouse's quarantine copy is for diagnosis, not recovery
 DETAIL_CHARS = 200
@@ -43,6 +46,42 @@ def _shape_only(raw: str) -> str:
     return f"regexp_replace({blanked}, {sql_literal(_MARKED_KEY)}, {_UNMARK_KEY}, 'g')"
 
 
+def _shape_value(col: str, p: Prop) -> str:
+    """SQL: property `p` of JSON object `col` as sent if a number, boolean or allowed choice, else
+    its JSON type as a string (no text the learner or the platform wrote)."""
+    v = f"({col}->{sql_literal(p.name)})"
+    keep = f"json_type({v}) in ('UBIGINT', 'BIGINT', 'HUGEINT', 'DOUBLE', 'BOOLEAN', 'NULL')"
+    if p.choices:
+        allowed = sql_list(f'"{c}"' for c in p.choices)  # their JSON texts
+        keep += f" or {v}::varchar in {allowed}"
+    return f"case when {keep} then {v} else to_json('<' || lower(json_type({v})) || '>') end"
+
+
+def _declared_shape(col: str, kind: str) -> str:
+    """SQL: JSON object of the properties event type `kind` declares, by `_shape_value`."""
+    whens = " ".join(
+        f"when {sql_literal(n)} then json_object("
+        + ", ".join(f"{sql_literal(p.name)}, {_shape_value(col, p)}" for p in e.props)
+        + ")"
+        for n, e in EVENT_TYPES.items()
+        if e.props
+    )
+    return f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)"
+
+
+def _without_user_id(expr: str) -> str:
+    """SQL: text `expr` with the row's own user_id (if long enough to be one) cut out."""
+    return (
+        f"if(length(c.user_id) >= {MIN_USER_ID_IN_ID}, "
+        f"replace({expr}, c.user_id, '[user_id]'), {expr})"
+    )
+
+
+def _column(expr: str, chars: int) -> str:
+    """SQL: a text column of the warehouse's copy: no user_id, redacted, capped."""
+    return sql_redact_capped(_without_user_id(expr), chars)
+
+
 def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, path: Path) -> None:
     """`quarantine`: every rejected event with its reason, the original and a redacted copy."""
     # The copy is cut to a window below, so only that much of the properties text (a string
@@ -55,18 +94,17 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
     event_type = "coalesce(c.event_type::varchar, c.event_type_text)"
     occurred_at = "coalesce(c.occurred_at, x.occurred_at, strftime(c.ts, '%Y-%m-%dT%H:%M:%S.%fZ'))"
     # Only an object's properties are read; an unknown type declares none (all are named only).
-    is_object = (
-        "c.properties is not null and json_valid(c.properties) "
-        "and json_type(c.properties) = 'OBJECT'"
-    )
+    # `rp.properties`: the valid JSON text of the properties (else NULL), so nothing parses
+    # malformed text however the optimizer orders the expressions.
+    is_object = "json_type(rp.properties) = 'OBJECT'"
     kind = "c.event_type"
-    props = f"case when {is_object} then {declared_only('c.properties', kind)} end"
-    undeclared = f"case when {is_object} then {undeclared_keys('c.properties', kind)} end"
+    props = f"case when {is_object} then {_declared_shape('rp.properties', kind)} end"
+    undeclared = f"case when {is_object} then {undeclared_keys('rp.properties', kind)} end"
     rebuilt = (
         f"to_json(struct_pack(event_id := c.event_id, event_type := {event_type}, "
         f"occurred_at := {occurred_at}, learner_key := k.learner_key, "
         "session_key := s.session_key, course_id := c.course_id, module_id := c.module_id, "
-        f"schema_version := c.schema_version, properties := left({props}, {window}), "
+        f"schema_version := c.schema_version, properties := {props}, "
         f"undeclared_properties := {undeclared}))::varchar"
     )
     copy = f"""case when x.raw is not null
@@ -95,6 +133,10 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
     con.execute(
         f"create or replace temp table rejected_source as {rejected_source_sql(con, fmt, path)}"
     )
+    con.execute(
+        "create or replace temp table rejected_properties as select line_no, properties "
+        "from checked semi join rejected using (line_no) where json_valid(properties)"
+    )
     detail = "nullif(substr(r.problem, strpos(r.problem, '|') + 1), '')"
     typed = f"coalesce(c.event_type::varchar, {envelope.text('event_type', 'event_type_text')})"
     con.execute(
@@ -102,15 +144,16 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
         create or replace temp table quarantine as
         select c.line_no,
                split_part(r.problem, '|', 1) as reason,
-               {sql_redact_capped(detail, DETAIL_CHARS)} as detail,
-               {sql_redact_capped(envelope.text("event_id"), EVENT_ID_CHARS)} as event_id,
-               {sql_redact_capped(typed, EVENT_TYPE_CHARS)} as event_type,
+               {_column(detail, DETAIL_CHARS)} as detail,
+               {_column(envelope.text("event_id"), EVENT_ID_CHARS)} as event_id,
+               {_column(typed, EVENT_TYPE_CHARS)} as event_type,
                k.learner_key,
-               {sql_redact_capped(copy, REDACTED_PAYLOAD_CHARS)} as payload_redacted,
+               {_column(copy, REDACTED_PAYLOAD_CHARS)} as payload_redacted,
                {original} as original
         from rejected r
         join checked c using (line_no)
         left join rejected_source x using (line_no)
+        left join rejected_properties rp using (line_no)
         left join keys k on k.user_id = {envelope.text("user_id")}
         left join sessions s on s.session_id = c.session_id
         """

@@ -58,7 +58,7 @@ def load_closed_files(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
                 {"path": str(path)},
             )
             con.execute(
-                f"""
+                """
                 insert or ignore into warehouse.raw.served_recommendations
                 select item.rec_id, response_id, timezone('UTC', served_at), learner_key,
                        -- a closed list: free text never reaches the warehouse through it

@@ -130,9 +130,7 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
         lap("read")  # NDJSON: its lines into memory; Parquet is read by the check itself
         envelope = read_parquet(con, path) if fmt == "parquet" else read_ndjson(con, path)
         lap("check")
-        classify(
-            con, envelope, s.dedup_window_days, lap, s.undeclared_properties == "quarantine"
-        )
+        classify(con, envelope, s.dedup_window_days, lap, s.undeclared_properties == "quarantine")
         lap("quarantine")
         quarantine(con, envelope, fmt, path)
         _count(con, batch)

@@ -239,3 +239,37 @@ def test_dbt_accepts_every_quarantine_reason():
     column = next(c for c in table["columns"] if c["name"] == "reason")
     accepted = next(t for t in column["data_tests"] if isinstance(t, dict))["accepted_values"]
     assert accepted["arguments"]["values"] == list(REASONS)
+
+
+def test_served_log_keeps_surfaces_to_the_list_and_paths_may_hold_quotes(tmp_path, monkeypatch):
+    """The read API's log reaches the warehouse with a surface from the contract's list only
+    (free text becomes `other`); a PATHWISE_HOME whose name has a quote works throughout."""
+    from pathwise.contract import SURFACES
+    from pathwise.served_log import load_closed_files
+
+    monkeypatch.setenv("PATHWISE_HOME", str(tmp_path / "o'brien-home"))
+    monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "")
+    get_settings.cache_clear()
+    try:
+        log = get_settings().rec_log_dir
+        log.mkdir(parents=True)
+        item = {"rec_id": "r-1", "course_id": "c1", "rank": 1, "score": 0.5, "boost": 0.0,
+                "reason": "x", "format_first": None}  # fmt: skip
+        responses = [
+            {"response_id": f"r{i}", "served_at": "2026-01-05T10:00:00Z", "learner_key": "lk",
+             "surface": surface, "cold_start": False, "snapshot_version": "v1",
+             "model_version": "m1", "controls_applied": [], "items": [{**item, "rec_id": f"r{i}-1"}]}
+            for i, surface in enumerate(["home", f"{NAME} {EMAIL}"])
+        ]  # fmt: skip
+        (log / "served-2026-01-05-10.ndjson").write_text(
+            "".join(json.dumps(r) + "\n" for r in responses)
+        )
+        with connect() as con:
+            assert load_closed_files(con)["items"] == 2
+            surfaces = con.execute(
+                "select surface from raw.served_recommendations order by rec_id"
+            ).fetchall()
+        assert surfaces == [("home",), ("other",)]
+        assert "other" in SURFACES
+    finally:
+        get_settings.cache_clear()

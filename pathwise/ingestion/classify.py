@@ -9,12 +9,13 @@ conflict, aggregated, consent_dropped).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from pathwise.contract import EVENT_TYPES, FINE_EVENT_TYPES, FREE_TEXT_TYPES
+from pathwise.contract import EVENT_TYPES, FINE_EVENT_TYPES, FREE_TEXT_TYPES, Prop
 from pathwise.ingestion.envelope import Envelope
 from pathwise.privacy import sql_pseudonym, sql_redact, sql_session_key
 from pathwise.validation import (
@@ -50,18 +51,24 @@ def undeclared_keys(col: str = "properties", kind: str = "event_type") -> str:
     return f"list_filter(json_keys({col}), k -> not list_contains({declared_names(kind)}, k))"
 
 
-def declared_only(col: str = "properties", kind: str = "event_type") -> str:
-    """SQL: JSON object `col` without the properties `kind` does not declare (unchanged when it
-    has none: the common case keeps its text, so its fingerprint). Nulls are left out too."""
+def declared_object(value: Callable[[Prop], str], kind: str = "event_type") -> str:
+    """SQL: a JSON object of the properties event type `kind` declares, each `value(prop)` (a
+    JSON expression); null ones are left out."""
     whens = " ".join(
         f"when {sql_literal(n)} then json_object("
-        + ", ".join(f"{sql_literal(p.name)}, {col}->{sql_literal(p.name)}" for p in e.props)
+        + ", ".join(f"{sql_literal(p.name)}, {value(p)}" for p in e.props)
         + ")"
         for n, e in EVENT_TYPES.items()
         if e.props
     )
-    projected = f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)::varchar"
-    return f"if(len({undeclared_keys(col, kind)}) = 0, {col}, {projected})"
+    return f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)"
+
+
+def declared_only(col: str = "properties", kind: str = "event_type") -> str:
+    """SQL: JSON object `col` without the properties `kind` does not declare (unchanged when it
+    has none: the common case keeps its text, so its fingerprint). Nulls are left out too."""
+    projected = declared_object(lambda p: f"{col}->{sql_literal(p.name)}", kind)
+    return f"if(len({undeclared_keys(col, kind)}) = 0, {col}, {projected}::varchar)"
 
 
 def redacted_properties(col: str = "properties") -> str:

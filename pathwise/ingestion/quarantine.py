@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from pathwise.contract import EVENT_TYPES, Prop
-from pathwise.ingestion.classify import undeclared_keys
+from pathwise.contract import Prop
+from pathwise.ingestion.classify import declared_object, undeclared_keys
 from pathwise.ingestion.envelope import Envelope, rejected_source_sql
 from pathwise.privacy import sql_redact_capped
 from pathwise.validation import MIN_USER_ID_IN_ID, sql_list, sql_literal
@@ -57,18 +57,6 @@ def _shape_value(col: str, p: Prop) -> str:
     return f"case when {keep} then {v} else to_json('<' || lower(json_type({v})) || '>') end"
 
 
-def _declared_shape(col: str, kind: str) -> str:
-    """SQL: JSON object of the properties event type `kind` declares, by `_shape_value`."""
-    whens = " ".join(
-        f"when {sql_literal(n)} then json_object("
-        + ", ".join(f"{sql_literal(p.name)}, {_shape_value(col, p)}" for p in e.props)
-        + ")"
-        for n, e in EVENT_TYPES.items()
-        if e.props
-    )
-    return f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)"
-
-
 def _without_user_id(expr: str) -> str:
     """SQL: text `expr` with the row's own user_id (if long enough to be one) cut out."""
     return (
@@ -98,7 +86,8 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
     # malformed text however the optimizer orders the expressions.
     is_object = "json_type(rp.properties) = 'OBJECT'"
     kind = "c.event_type"
-    props = f"case when {is_object} then {_declared_shape('rp.properties', kind)} end"
+    shape = declared_object(lambda p: _shape_value("rp.properties", p), kind)
+    props = f"case when {is_object} then {shape} end"
     undeclared = f"case when {is_object} then {undeclared_keys('rp.properties', kind)} end"
     rebuilt = (
         f"to_json(struct_pack(event_id := c.event_id, event_type := {event_type}, "

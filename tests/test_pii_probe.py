@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from flows.build import DBT_PROJECT_DIR, build_flow
-from flows.ingest import ingest_flow
+from flows.ingest import ingest_flow, render_summary
 from pathwise.contract import REASONS
 from pathwise.events_io import write_events, write_lines
 from pathwise.ingestion import ingest_file
@@ -141,6 +141,8 @@ def test_nothing_personal_past_the_door(landing, pathwise_home, prefect_harness)
     expected = write_probe(landing / "events")
     result = ingest_flow([str(landing)])
     assert result["reconciled"]
+    assert result["totals"]["undeclared_dropped"] >= 4  # two per probe file, below
+    assert "undeclared properties dropped from" in render_summary(result)
     probes = {Path(b["source_file"]).name: b for b in result["batches"]}
     for name, want in expected.items():
         batch = probes[name]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from pathwise.ingestion.classify import OK, classify, undeclared_keys
+from pathwise.ingestion.classify import OK, classify
 from pathwise.ingestion.envelope import read_ndjson, read_parquet
 from pathwise.ingestion.quarantine import quarantine
 from pathwise.ingestion.write import write
@@ -156,10 +156,9 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     batch.aggregated = fates.get("aggregated", 0)
     valid = one(f"select count(*) from {OK} where c.problem is null")
     batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
-    undeclared = undeclared_keys("c.properties", "c.event_type")
-    batch.undeclared_dropped = one(
-        f"select count(*) from {OK} anti join fates using (line_no) "
-        f"where c.problem is null and len({undeclared}) > 0"
+    batch.undeclared_dropped = one(  # none under `quarantine`: then all are in prop_problems
+        "select count(*) from undeclared anti join prop_problems using (line_no) "
+        "anti join fates using (line_no)"
     )
     batch.reasons = dict(
         con.execute(

@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 # `where c.problem is null`), with their key and session key. Kept as SQL, not a table: copying
 # ten million wide rows costs more than joining where needed. `OK` is the same without the keys.
 OK = "checked c anti join prop_problems p using (line_no)"
-VALID = f"{OK} join keys k using (user_id) left join sessions s on s.session_id = c.session_id"
+# `u`: the row's undeclared properties, if it has any.
+VALID = (
+    f"{OK} join keys k using (user_id) left join sessions s on s.session_id = c.session_id "
+    "left join undeclared u using (line_no)"
+)
 
 
 def declared_names(kind: str = "event_type") -> str:
@@ -64,11 +68,12 @@ def declared_object(value: Callable[[Prop], str], kind: str = "event_type") -> s
     return f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)"
 
 
-def declared_only(col: str = "properties", kind: str = "event_type") -> str:
-    """SQL: JSON object `col` without the properties `kind` does not declare (unchanged when it
-    has none: the common case keeps its text, so its fingerprint). Nulls are left out too."""
+def declared_only(col: str = "c.properties", kind: str = "c.event_type") -> str:
+    """SQL: JSON object `col` without the properties `kind` does not declare, for a row joined
+    to `undeclared u` (unchanged when it has none: the common case keeps its text, so its
+    fingerprint). Nulls are left out too."""
     projected = declared_object(lambda p: f"{col}->{sql_literal(p.name)}", kind)
-    return f"if(len({undeclared_keys(col, kind)}) = 0, {col}, {projected}::varchar)"
+    return f"if(u.line_no is null, {col}, {projected}::varchar)"
 
 
 def redacted_properties(col: str = "properties") -> str:
@@ -111,14 +116,20 @@ def classify(
     con.execute(
         f"create or replace temp table prop_problems as {property_problems_sql(envelope_ok)}"
     )
-    if quarantine_undeclared:  # one problem per row: only rows without another one
+    # Rows with properties their type does not declare, found once (a key list per row is
+    # costly: 1M rows take seconds) and joined where needed.
+    con.execute(
+        f"""
+        create or replace temp table undeclared as
+        select line_no, {undeclared_keys()} as names
+        from {envelope_ok} anti join prop_problems using (line_no)
+        where not list_has_all({declared_names()}, json_keys(properties))
+        """
+    )
+    if quarantine_undeclared:  # one problem per row: prop_problems' rows are not in it
         con.execute(
-            f"""
-            insert into prop_problems
-            select line_no, 'undeclared_property|' || {undeclared_keys()}[1]
-            from {envelope_ok} anti join prop_problems using (line_no)
-            where len({undeclared_keys()}) > 0
-            """
+            "insert into prop_problems select line_no, 'undeclared_property|' || names[1] "
+            "from undeclared"
         )
     lap("pseudonyms")
     pseudonyms(con, envelope)
@@ -235,6 +246,7 @@ def duplicates(con: duckdb.DuckDBPyConnection, window_days: int) -> None:
             anti join prop_problems p using (line_no)
             join keys k using (user_id)
             left join sessions s on s.session_id = c.session_id
+            left join undeclared u using (line_no)
             left join repeats r using (line_no)
         ),
         firsts as (select event_id, fp as first_fp from candidates where first_in_batch)

@@ -82,13 +82,13 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
     event_type = "coalesce(c.event_type::varchar, c.event_type_text)"
     occurred_at = "coalesce(c.occurred_at, x.occurred_at, strftime(c.ts, '%Y-%m-%dT%H:%M:%S.%fZ'))"
     # Only an object's properties are read; an unknown type declares none (all are named only).
-    # `rp.properties`: the valid JSON text of the properties (else NULL), so nothing parses
+    # `c.valid_properties`: the JSON text of the properties if valid (else NULL), so nothing parses
     # malformed text however the optimizer orders the expressions.
-    is_object = "json_type(rp.properties) = 'OBJECT'"
+    is_object = "json_type(c.valid_properties) = 'OBJECT'"
     kind = "c.event_type"
-    shape = declared_object(lambda p: _shape_value("rp.properties", p), kind)
+    shape = declared_object(lambda p: _shape_value("c.valid_properties", p), kind)
     props = f"case when {is_object} then {shape} end"
-    undeclared = f"case when {is_object} then {undeclared_keys('rp.properties', kind)} end"
+    undeclared = f"case when {is_object} then {undeclared_keys('c.valid_properties', kind)} end"
     rebuilt = (
         f"to_json(struct_pack(event_id := c.event_id, event_type := {event_type}, "
         f"occurred_at := {occurred_at}, learner_key := k.learner_key, "
@@ -122,9 +122,12 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
     con.execute(
         f"create or replace temp table rejected_source as {rejected_source_sql(con, fmt, path)}"
     )
+    # The few rejected rows first, so the copies are built on them only, whatever plan the
+    # joins below get.
     con.execute(
-        "create or replace temp table rejected_properties as select line_no, properties "
-        "from checked semi join rejected using (line_no) where json_valid(properties)"
+        "create or replace temp table rejected_rows as "
+        "select *, case when json_valid(properties) then properties end as valid_properties "
+        "from checked semi join rejected using (line_no)"
     )
     detail = "nullif(substr(r.problem, strpos(r.problem, '|') + 1), '')"
     typed = f"coalesce(c.event_type::varchar, {envelope.text('event_type', 'event_type_text')})"
@@ -140,9 +143,8 @@ def quarantine(con: duckdb.DuckDBPyConnection, envelope: Envelope, fmt: str, pat
                {_column(copy, REDACTED_PAYLOAD_CHARS)} as payload_redacted,
                {original} as original
         from rejected r
-        join checked c using (line_no)
+        join rejected_rows c using (line_no)
         left join rejected_source x using (line_no)
-        left join rejected_properties rp using (line_no)
         left join keys k on k.user_id = {envelope.text("user_id")}
         left join sessions s on s.session_id = c.session_id
         """

@@ -91,7 +91,15 @@ def load_events(path: Path) -> dict:
     return result
 
 
-COUNTS = ("received", "loaded", "aggregated", "duplicates", "quarantined", "consent_dropped")
+COUNTS = (
+    "received",
+    "loaded",
+    "aggregated",
+    "duplicates",
+    "quarantined",
+    "consent_dropped",
+    "undeclared_dropped",
+)
 
 
 @flow(name="ingest", log_prints=True)
@@ -133,6 +141,11 @@ def render_summary(result: dict) -> str:
         f"(of which {t['aggregated']:,} aggregated fine signals) + duplicates {t['duplicates']:,}"
         f" + quarantined {t['quarantined']:,} + consent_dropped {t['consent_dropped']:,}",
     ]
+    if t["undeclared_dropped"]:
+        lines.append(
+            f"undeclared properties dropped from {t['undeclared_dropped']:,} loaded events "
+            "(PATHWISE_UNDECLARED_PROPERTIES=quarantine quarantines them instead)"
+        )
     if result["quarantine_reasons"]:
         lines.append(
             "quarantine reasons: "

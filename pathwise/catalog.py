@@ -129,7 +129,11 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
     ).fetchall()[0][0]
     if seen:
         return {"source_file": str(path), "status": "skipped", "rows": 0}
-    header = con.sql(f"select * from read_csv('{path}', header = true, all_varchar = true)").columns
+    source = {"path": str(path)}
+    described = con.execute(
+        "describe select * from read_csv($path, header = true, all_varchar = true)", source
+    ).fetchall()
+    header = [row[0] for row in described]
     missing = [c for c in spec.columns if c not in header and c not in spec.optional]
     if missing:
         raise CatalogError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -145,7 +149,8 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
         con.execute(
             f"create or replace temp table staged as "
             f"select row_number() over () as line_no, {values} "
-            f"from read_csv('{path}', header = true, columns = {{{cols}}}, auto_detect = false)"
+            f"from read_csv($path, header = true, columns = {{{cols}}}, auto_detect = false)",
+            source,
         )
     except duckdb.Error as e:
         raise CatalogError(f"{path}: cannot be read as {path.name}: {e}") from e
@@ -167,7 +172,7 @@ def load_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> dict:
         )
         con.execute(
             "insert into warehouse.raw.ingest_batches values "
-            "($b, $src, 'catalog', $n, $n, 0, 0, 0, 0, $now, $now, $v)",
+            "($b, $src, 'catalog', $n, $n, 0, 0, 0, 0, $now, $now, $v, 0)",
             {"b": batch_id, "src": str(path), "n": rows, "now": now, "v": SCHEMA_VERSION},
         )
         con.commit()

@@ -68,6 +68,9 @@ class EventType:
 
 
 FORMATS = ("video", "reading", "hands-on")
+# Where a recommendation list is shown: a closed list, so no free text reaches the warehouse
+# through it (the read API's `surface` parameter takes the same values).
+SURFACES = ("home", "course_page", "catalog", "search", "email", "push", "in_app", "other")
 
 EVENT_TYPES: dict[str, EventType] = {
     e.name: e
@@ -115,7 +118,7 @@ EVENT_TYPES: dict[str, EventType] = {
             (
                 Prop("rec_id", "string", doc="Id of the served recommendation list."),
                 Prop("position", "integer", minimum=1),
-                Prop("surface", "string", doc="Where it was shown: home, course_page, email, ..."),
+                Prop("surface", "string", choices=SURFACES, doc="Where it was shown."),
                 Prop("model_version", "string"),
             ),
         ),
@@ -270,6 +273,10 @@ REASONS = {
     "missing_scope": "course_id / module_id required by this event type is missing.",
     "missing_property": "A required property is missing or null.",
     "invalid_property": "A property is out of range or not one of its allowed values.",
+    "undeclared_property": "A property the contract does not declare for this event type (only "
+    "with PATHWISE_UNDECLARED_PROPERTIES=quarantine; by default they are dropped).",
+    "personal_data": "event_id, course_id or module_id holds an e-mail address, an IPv4 address "
+    "or the event's own user_id.",
     "duplicate_conflict": "An event with this event_id and a different payload was seen first.",
 }
 

@@ -53,8 +53,9 @@ def write_events(frame: pl.DataFrame | pa.Table, path: Path, fmt: str | None = N
         con.register("frame", frame)
         if fmt == "parquet":
             con.execute(
-                f"copy ({_frame_sql('frame')}) to '{path}' "
-                "(format parquet, compression zstd, row_group_size 122880)"
+                f"copy ({_frame_sql('frame')}) to $path "
+                "(format parquet, compression zstd, row_group_size 122880)",
+                {"path": str(path)},
             )
         else:
             con.execute(f"create temp view lines as {json_lines_sql('frame')}")
@@ -82,6 +83,7 @@ def _copy_lines(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
     # CSV with no quoting and a delimiter that never occurs writes each line byte for byte.
     compression = "gzip" if path.suffix == ".gz" else "none"
     con.execute(
-        f"copy (select line from {name}) to '{path}' (format csv, header false, quote '', "
-        f"escape '', delimiter '\\x1e', compression {compression})"
+        f"copy (select line from {name}) to $path (format csv, header false, quote '', "
+        f"escape '', delimiter '\\x1e', compression {compression})",
+        {"path": str(path)},
     )

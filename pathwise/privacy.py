@@ -3,6 +3,9 @@
 - `learner_key` = the first 32 hex digits of HMAC-SHA256(PATHWISE_PSEUDONYM_KEY, user_id). Keyed, so
   nobody without the key can confirm a guess of a user_id; stable, so a learner's events join up.
   The only way back is the identity vault (`$PATHWISE_HOME/vault.duckdb`).
+- `session_key` = the same keyed hash of `"session" + US + session_id` (a distinct domain, so a
+  session_key never equals a learner_key): platforms that build session ids from user ids
+  (`s-<user>-<n>`) leak nothing, and a session's events still join up.
 - E-mail addresses, phone numbers and IPv4 addresses in text become `[email]`, `[phone]`, `[ip]`.
 
 Python and SQL versions compute the same thing (a test holds them together); ingestion uses the
@@ -29,6 +32,9 @@ PHONE_RE = (
 )
 IPV4_RE = r"\b(\d{1,3}\.){3}\d{1,3}\b"
 
+# Prefix of the hashed text of a session_id: "session" and the ASCII unit separator.
+SESSION_DOMAIN = "session\x1f"
+
 REDACTIONS = ((EMAIL_RE, "[email]"), (PHONE_RE, "[phone]"), (IPV4_RE, "[ip]"))
 
 
@@ -36,6 +42,11 @@ def pseudonym(user_id: str, key: str) -> str:
     """The learner_key of a user_id (reference implementation of `sql_pseudonym`)."""
     digest = hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()
     return digest[:KEY_HEX_DIGITS]
+
+
+def session_key(session_id: str, key: str) -> str:
+    """The stored key of a session_id (reference implementation of `sql_session_key`)."""
+    return pseudonym(SESSION_DOMAIN + session_id, key)
 
 
 def redact(text: str) -> str:
@@ -69,3 +80,15 @@ def sql_pseudonym(expr: str) -> str:
     """SQL for the learner_key of VARCHAR `expr`; the query must cross join `_pseudonym_pads`."""
     inner = f"unhex(sha256(ipad || encode({expr})))"
     return f"substr(sha256(opad || {inner}), 1, {KEY_HEX_DIGITS})"
+
+
+def sql_session_key(expr: str) -> str:
+    """SQL for the session_key of VARCHAR `expr` (cross join `_pseudonym_pads`, as above)."""
+    return sql_pseudonym(f"'session' || chr(31) || {expr}")
+
+
+def sql_redact_capped(expr: str, chars: int) -> str:
+    """SQL: `expr` redacted, then cut to `chars`. A window a little longer than what is kept is
+    redacted first, so no e-mail address (<= 254 chars) or phone number straddles the cut and
+    survives in part."""
+    return f"left({sql_redact(f'left({expr}, {chars + 300})')}, {chars})"

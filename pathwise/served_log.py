@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from pathwise.contract import SURFACES
 from pathwise.settings import get_settings
 
 RESPONSE_COLUMNS = {
@@ -51,19 +52,23 @@ def load_closed_files(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
             con.execute(
                 f"""
                 create or replace temp table _served as
-                select * from read_json('{path}', format = 'newline_delimited',
+                select * from read_json($path, format = 'newline_delimited',
                                         columns = {{{columns}}})
-                """
+                """,
+                {"path": str(path)},
             )
             con.execute(
-                f"""
+                """
                 insert or ignore into warehouse.raw.served_recommendations
-                select item.rec_id, response_id, timezone('UTC', served_at), learner_key, surface, cold_start,
+                select item.rec_id, response_id, timezone('UTC', served_at), learner_key,
+                       -- a closed list: free text never reaches the warehouse through it
+                       if(list_contains($surfaces, surface), surface, 'other'), cold_start,
                        snapshot_version, model_version, controls_applied, item.course_id,
                        item.rank, item.score, item.boost, item.reason, item.format_first,
-                       '{path.name}'
+                       $name
                 from (select *, unnest(items) as item from _served)
-                """
+                """,
+                {"name": path.name, "surfaces": list(SURFACES)},
             )
             responses, items = con.execute(
                 "select count(*), coalesce(sum(len(items)), 0) from _served"

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     dedup_window_days: int = Field(
         default=7, description="Cross-batch de-duplication looks back this far by occurred_at."
     )
+    undeclared_properties: str = Field(
+        default="drop",
+        pattern="^(drop|quarantine)$",
+        description="Properties the contract does not declare for an event's type: 'drop' them "
+        "(the event loads; counted per batch as undeclared_dropped) or 'quarantine' the event.",
+    )
     threads: int | None = Field(default=None, description="DuckDB threads (default: all cores).")
     memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. '8GB'.")
     shared_data: Path = Field(

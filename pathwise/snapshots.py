@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from pathwise.settings import get_settings
+from pathwise.validation import sql_literal
 
 # What a snapshot holds: every mart (the catalog's included) and every ML result (their schemas).
 # Training features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
@@ -60,9 +61,9 @@ class Snapshot:
         """An in-memory DuckDB connection with one view per table of this snapshot."""
         con = duckdb.connect(":memory:")
         for name in self.tables:
-            con.execute(
-                f"create view {name} as select * from read_parquet('{self.path / name}.parquet')"
-            )
+            # A view takes no bound parameters: the path goes in as an escaped literal.
+            source = sql_literal(str(self.path / f"{name}.parquet"))
+            con.execute(f"create view {name} as select * from read_parquet({source})")
         return con
 
 
@@ -135,8 +136,8 @@ def publish(con: duckdb.DuckDBPyConnection, *, keep: int | None = None) -> Snaps
         for name, relation in _snapshot_relations(con).items():
             # COPY answers with the number of rows it wrote: no second pass to count them.
             tables[name] = con.execute(
-                f"copy (select * from {relation}) to '{staging / name}.parquet' "
-                "(format parquet, compression zstd)"
+                f"copy (select * from {relation}) to $path (format parquet, compression zstd)",
+                {"path": str(staging / f"{name}.parquet")},
             ).fetchall()[0][0]
         model_versions = {}
         for name in ("recommendations", "dropout_risk", "learning_styles"):

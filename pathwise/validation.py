@@ -19,6 +19,14 @@ from pathwise.contract import (
     Prop,
     Scope,
 )
+from pathwise.privacy import EMAIL_RE, IPV4_RE
+
+# Ids that must not carry personal data (session_id is keyed-hashed instead, user_id keyed).
+# Phone numbers are not looked for: digit runs are normal in ids.
+ID_FIELDS = ("event_id", "course_id", "module_id")
+# A user_id at least this long found inside an id is the platform leaking it (shorter ones
+# would match by chance).
+MIN_USER_ID_IN_ID = 6
 
 ISO_TS_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
 
@@ -137,8 +145,19 @@ def envelope_problem_sql(column_types: Mapping[str, str] | None = None) -> str:
             "'missing_scope|module_id'",
         ),
     ]
+    whens += [(_personal_data(f), f"'personal_data|{f}'") for f in ID_FIELDS]
     body = "\n        ".join(f"when {c} then {r}" for c, r in whens)
     return f"case\n        {body}\n    end"
+
+
+def _personal_data(f: str) -> str:
+    """SQL: id field `f` holds an e-mail, an IPv4 address or the row's user_id. The cheap
+    `contains` tests run first: the regular expressions see only the few ids they let through."""
+    return (
+        f"(contains({f}, '@') and regexp_matches({f}, {sql_literal(EMAIL_RE)})) "
+        f"or (contains({f}, '.') and regexp_matches({f}, {sql_literal(IPV4_RE)})) "
+        f"or (length(user_id) >= {MIN_USER_ID_IN_ID} and contains({f}, user_id))"
+    )
 
 
 def _prop_check(p: Prop, i: int) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pathwise.settings import Settings, get_settings
+from pathwise.validation import sql_literal
 
 # Tables that ingestion writes. Everything here is pseudonymized: no user_id, no context.
 RAW_DDL = """
@@ -30,11 +31,13 @@ create table if not exists warehouse.raw.events (
     occurred_at     timestamp not null,  -- UTC
     -- HMAC-SHA256(user_id), see docs/privacy.md
     learner_key     varchar   not null using compression {repeated},
+    -- HMAC-SHA256 of the platform's session id (its own domain), never the id as sent
     session_id      varchar   using compression {repeated},
     course_id       varchar   using compression {repeated},
     module_id       varchar   using compression {repeated},
     schema_version  integer   not null,
-    properties      varchar   not null using compression {text},  -- JSON text, free text redacted
+    -- JSON text: declared properties only, free text redacted
+    properties      varchar   not null using compression {text},
     batch_id        varchar   not null using compression {repeated},
     loaded_at       timestamp not null
 );
@@ -72,6 +75,7 @@ create table if not exists warehouse.raw.quarantined_events (
     event_type        varchar,
     learner_key       varchar,
     payload_redacted  varchar,             -- pseudonymized, redacted, truncated copy
+    -- every text column here is redacted and capped: detail 200, event_id 128, event_type 64
     quarantined_at    timestamp not null
 );
 
@@ -90,6 +94,9 @@ create table if not exists warehouse.raw.ingest_batches (
     contract_version integer   not null,
     check (received = loaded + duplicates + quarantined + consent_dropped)
 );
+-- Of loaded: stored events whose undeclared properties were dropped (added later).
+alter table warehouse.raw.ingest_batches
+    add column if not exists undeclared_dropped bigint default 0;
 
 -- The platform's catalog (docs/catalog.md), replaced per course on each load.
 create table if not exists warehouse.raw.catalog_courses (
@@ -214,7 +221,8 @@ def _attach(
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
     params = {"key": s.encryption_key} if s.encryption_key else {}
-    con.execute(f"ATTACH '{path}' AS {alias}{clause}", params)
+    # ATTACH takes no bound parameters: the path goes in as an escaped literal.
+    con.execute(f"ATTACH {sql_literal(str(path))} AS {alias}{clause}", params)
 
 
 def _compression(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
@@ -253,7 +261,7 @@ def open_connection(
     con = duckdb.connect(":memory:", config=config)
     try:
         if s.encrypted:
-            con.execute(f"LOAD '{httpfs_extension_path()}'")
+            con.execute(f"LOAD {sql_literal(str(httpfs_extension_path()))}")
         if read_only and not s.warehouse_path.exists():
             raise FileNotFoundError(
                 f"No warehouse at {s.warehouse_path}. Run `pathwise ingest` (or `make demo`) first."

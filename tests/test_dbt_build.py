@@ -140,7 +140,7 @@ def write_raw(events: list[tuple] = EVENTS) -> None:
         n = len(events)
         con.execute(
             "insert into raw.ingest_batches values "
-            "(?, 'events.ndjson', 'ndjson', ?, ?, 3, 0, 1, 2, ?, ?, 1)",
+            "(?, 'events.ndjson', 'ndjson', ?, ?, 3, 0, 1, 2, ?, ?, 1, 0)",
             [BATCH, n + 6, n + 3, loaded_at, loaded_at + timedelta(seconds=2.5)],
         )
 

@@ -5,7 +5,9 @@ The steps, all vectorized in DuckDB (an in-memory database holds the batch while
 1. read    NDJSON(.gz) line by line (so one bad line cannot sink the file) or Parquet row by row,
            into an *envelope*: each field, its JSON type, the row's size, parse errors.
 2. check   the contract (`pathwise.validation`): the first failing check quarantines the event.
-3. key     user_id -> learner_key (HMAC-SHA256); the mapping goes to the identity vault only.
+3. key     user_id -> learner_key and session_id -> session_key (HMAC-SHA256, distinct domains);
+           the user mapping goes to the identity vault only. Properties the contract does not
+           declare are dropped (counted) or, by PATHWISE_UNDECLARED_PROPERTIES, quarantined.
 4. dedup   on event_id within the batch and against earlier batches (PATHWISE_DEDUP_WINDOW_DAYS):
            same payload = duplicate (counted, dropped); other payload = quarantined conflict.
 5. consent fine-tier events count only under a `fine` grant in force at their time; the rest are
@@ -51,6 +53,7 @@ class BatchResult:
     duplicates: int = 0
     quarantined: int = 0
     consent_dropped: int = 0
+    undeclared_dropped: int = 0  # of loaded: stored events whose undeclared properties were dropped
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step, for profiling
@@ -121,13 +124,13 @@ def ingest_file(path: Path, settings: Settings | None = None) -> BatchResult:
             return batch
         con.execute("set TimeZone = 'UTC'")
         install_pseudonym_key(con, s.pseudonym_key.get_secret_value())
-        con.execute(f"set variable max_bytes = {int(s.max_event_bytes)}")
+        con.execute("set variable max_bytes = $n", {"n": int(s.max_event_bytes)})
         latest = started + timedelta(hours=s.max_clock_skew_hours)
-        con.execute(f"set variable latest_ts = timestamp '{latest.isoformat(sep=' ')}'")
+        con.execute("set variable latest_ts = $ts::timestamp", {"ts": latest})
         lap("read")  # NDJSON: its lines into memory; Parquet is read by the check itself
         envelope = read_parquet(con, path) if fmt == "parquet" else read_ndjson(con, path)
         lap("check")
-        classify(con, envelope, s.dedup_window_days, lap)
+        classify(con, envelope, s.dedup_window_days, lap, s.undeclared_properties == "quarantine")
         lap("quarantine")
         quarantine(con, envelope, fmt, path)
         _count(con, batch)
@@ -153,6 +156,10 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     batch.aggregated = fates.get("aggregated", 0)
     valid = one(f"select count(*) from {OK} where c.problem is null")
     batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
+    batch.undeclared_dropped = one(  # none under `quarantine`: then all are in prop_problems
+        "select count(*) from undeclared anti join prop_problems using (line_no) "
+        "anti join fates using (line_no)"
+    )
     batch.reasons = dict(
         con.execute(
             "select reason, count(*) from quarantine group by reason order by 2 desc"

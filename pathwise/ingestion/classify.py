@@ -1,35 +1,79 @@
-"""Steps 2-5 of a batch: check the contract, key user ids, find duplicates, decide consent.
+"""Steps 2-5 of a batch: check the contract, key user and session ids, find duplicates, decide
+consent.
 
 Each step leaves a temp table in the batch's in-memory database: `checked` (every received row and
-its envelope problem), `prop_problems`, `keys` (user_id -> learner_key), `dup_fates` and `fates`
-(the valid events that are not simply loaded: duplicate, conflict, aggregated, consent_dropped).
+its envelope problem), `prop_problems`, `keys` (user_id -> learner_key), `sessions` (session_id ->
+session_key), `dup_fates` and `fates` (the valid events that are not simply loaded: duplicate,
+conflict, aggregated, consent_dropped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from pathwise.contract import FINE_EVENT_TYPES, FREE_TEXT_TYPES
+from pathwise.contract import EVENT_TYPES, FINE_EVENT_TYPES, FREE_TEXT_TYPES, Prop
 from pathwise.ingestion.envelope import Envelope
-from pathwise.privacy import sql_pseudonym, sql_redact
+from pathwise.privacy import sql_pseudonym, sql_redact, sql_session_key
 from pathwise.validation import (
     envelope_problem_sql,
     event_type_enum,
     property_problems_sql,
     sql_list,
+    sql_literal,
 )
 
 if TYPE_CHECKING:
     from pathwise.ingestion import Laps
 
 # A valid event's row: `checked` rows without an envelope or property problem (callers add
-# `where c.problem is null`), with their key. Kept as SQL, not a table: copying ten million
-# wide rows costs more than joining where needed. `OK` is the same without the key.
+# `where c.problem is null`), with their key and session key. Kept as SQL, not a table: copying
+# ten million wide rows costs more than joining where needed. `OK` is the same without the keys.
 OK = "checked c anti join prop_problems p using (line_no)"
-VALID = f"{OK} join keys k using (user_id)"
+# `u`: the row's undeclared properties, if it has any.
+VALID = (
+    f"{OK} join keys k using (user_id) left join sessions s on s.session_id = c.session_id "
+    "left join undeclared u using (line_no)"
+)
+
+
+def declared_names(kind: str = "event_type") -> str:
+    """SQL: the property names the contract declares for event type `kind` (a VARCHAR list)."""
+    whens = " ".join(
+        f"when {sql_literal(n)} then [{', '.join(sql_literal(p.name) for p in e.props)}]"
+        for n, e in EVENT_TYPES.items()
+        if e.props
+    )
+    return f"(case {kind}::varchar {whens} else []::varchar[] end)"
+
+
+def undeclared_keys(col: str = "properties", kind: str = "event_type") -> str:
+    """SQL: the keys of JSON object `col` that event type `kind` does not declare."""
+    return f"list_filter(json_keys({col}), k -> not list_contains({declared_names(kind)}, k))"
+
+
+def declared_object(value: Callable[[Prop], str], kind: str = "event_type") -> str:
+    """SQL: a JSON object of the properties event type `kind` declares, each `value(prop)` (a
+    JSON expression); null ones are left out."""
+    whens = " ".join(
+        f"when {sql_literal(n)} then json_object("
+        + ", ".join(f"{sql_literal(p.name)}, {value(p)}" for p in e.props)
+        + ")"
+        for n, e in EVENT_TYPES.items()
+        if e.props
+    )
+    return f"json_merge_patch('{{}}', case {kind}::varchar {whens} else '{{}}' end)"
+
+
+def declared_only(col: str = "c.properties", kind: str = "c.event_type") -> str:
+    """SQL: JSON object `col` without the properties `kind` does not declare, for a row joined
+    to `undeclared u` (unchanged when it has none: the common case keeps its text, so its
+    fingerprint). Nulls are left out too."""
+    projected = declared_object(lambda p: f"{col}->{sql_literal(p.name)}", kind)
+    return f"if(u.line_no is null, {col}, {projected}::varchar)"
 
 
 def redacted_properties(col: str = "properties") -> str:
@@ -40,7 +84,12 @@ def redacted_properties(col: str = "properties") -> str:
     )
 
 
-def fingerprint(ts: str, props: str) -> str:
+def stored_properties(col: str = "c.properties") -> str:
+    """SQL: a valid event's properties as stored: declared ones only, free text redacted."""
+    return redacted_properties(declared_only(col))
+
+
+def fingerprint(ts: str, props: str, session: str = "session_id") -> str:
     """md5 of an event's payload as stored (so stored rows need no fingerprint column).
 
     Context is left out: a retry from another device is the same event. Redaction happens first,
@@ -48,13 +97,17 @@ def fingerprint(ts: str, props: str) -> str:
     """
     return (
         f"md5_number(concat_ws(chr(31), event_type, {ts}::varchar, learner_key, "
-        "coalesce(session_id, ''), coalesce(course_id, ''), coalesce(module_id, ''), "
+        f"coalesce({session}, ''), coalesce(course_id, ''), coalesce(module_id, ''), "
         f"schema_version::integer::varchar, {props}))"
     )
 
 
 def classify(
-    con: duckdb.DuckDBPyConnection, envelope: Envelope, window_days: int, lap: Laps
+    con: duckdb.DuckDBPyConnection,
+    envelope: Envelope,
+    window_days: int,
+    lap: Laps,
+    quarantine_undeclared: bool = False,
 ) -> None:
     """Check, key and de-duplicate the batch; decide consent (see the module docstring)."""
     check(con, envelope)
@@ -63,6 +116,21 @@ def classify(
     con.execute(
         f"create or replace temp table prop_problems as {property_problems_sql(envelope_ok)}"
     )
+    # Rows with properties their type does not declare, found once (a key list per row is
+    # costly: 1M rows take seconds) and joined where needed.
+    con.execute(
+        f"""
+        create or replace temp table undeclared as
+        select line_no, {undeclared_keys()} as names
+        from {envelope_ok} anti join prop_problems using (line_no)
+        where not list_has_all({declared_names()}, json_keys(properties))
+        """
+    )
+    if quarantine_undeclared:  # one problem per row: prop_problems' rows are not in it
+        con.execute(
+            "insert into prop_problems select line_no, 'undeclared_property|' || names[1] "
+            "from undeclared"
+        )
     lap("pseudonyms")
     pseudonyms(con, envelope)
     lap("duplicates")
@@ -92,8 +160,9 @@ def check(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
 
 
 def pseudonyms(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
-    """3. `keys`: a learner_key for every parseable user_id (of quarantined rows too: their
-    copies carry it)."""
+    """3. `keys`: a learner_key for every parseable user_id, `sessions`: a session_key for every
+    session_id (of quarantined rows too: their copies carry them). No raw id is ever taken for
+    a key, whatever it looks like: every key is computed here."""
     con.execute(
         f"""
         create or replace temp table keys as
@@ -102,6 +171,14 @@ def pseudonyms(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
               where user_id <> '')
         cross join _pseudonym_pads
         where user_id is not null
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table sessions as
+        select session_id, {sql_session_key("session_id")} as session_key
+        from (select distinct session_id from checked where session_id <> '')
+        cross join _pseudonym_pads
         """
     )
 
@@ -113,7 +190,7 @@ def duplicates(con: duckdb.DuckDBPyConnection, window_days: int) -> None:
     fingerprint: within the batch the first line wins, else the stored event."""
     lo = con.execute("select min(ts) from checked where problem is null").fetchall()[0][0]
     window_start = (lo or datetime(1970, 1, 1)) - timedelta(days=window_days)
-    con.execute(f"set variable window_start = timestamp '{window_start.isoformat(sep=' ')}'")
+    con.execute("set variable window_start = $ts::timestamp", {"ts": window_start})
     con.execute(
         """
         create or replace temp table repeats as
@@ -164,10 +241,12 @@ def duplicates(con: duckdb.DuckDBPyConnection, window_days: int) -> None:
         ),
         candidates as (  -- only they are keyed and fingerprinted, not the whole batch
             select c.line_no, c.event_id, coalesce(r.first_in_batch, true) as first_in_batch,
-                   {fingerprint("c.ts", redacted_properties("c.properties"))} as fp
+                   {fingerprint("c.ts", stored_properties(), "s.session_key")} as fp
             from checked c semi join lines using (line_no)
             anti join prop_problems p using (line_no)
             join keys k using (user_id)
+            left join sessions s on s.session_id = c.session_id
+            left join undeclared u using (line_no)
             left join repeats r using (line_no)
         ),
         firsts as (select event_id, fp as first_fp from candidates where first_in_batch)
@@ -191,7 +270,8 @@ def consent(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         create or replace temp table fine_events as
         select c.line_no, k.learner_key, c.ts as occurred_at, c.course_id, c.event_id,
-               c.event_type, c.session_id, c.module_id, c.schema_version, c.properties
+               c.event_type, s.session_key as session_id, c.module_id, c.schema_version,
+               {stored_properties()} as properties
         from {VALID}
         where c.problem is null and c.event_type in {fine}
           and c.line_no not in (select line_no from dup_fates where fate is not null)

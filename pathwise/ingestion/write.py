@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pathwise.contract import FINE_EVENT_TYPES, SCHEMA_VERSION
-from pathwise.ingestion.classify import VALID, fingerprint, redacted_properties
+from pathwise.ingestion.classify import VALID, fingerprint, stored_properties
 from pathwise.validation import sql_list
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def _warehouse(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: date
     con.execute(
         f"""
         insert into warehouse.raw.events
-        select c.event_id, c.event_type, c.ts, k.learner_key, c.session_id, c.course_id,
-               c.module_id, c.schema_version::integer, {redacted_properties()}, $batch, $now
+        select c.event_id, c.event_type, c.ts, k.learner_key, s.session_key, c.course_id,
+               c.module_id, c.schema_version::integer, {stored_properties()}, $batch, $now
         from {VALID}
         anti join (select line_no from dup_fates where fate is not null) d using (line_no)
         where c.problem is null and c.event_type not in {sql_list(FINE_EVENT_TYPES)}
@@ -100,7 +100,7 @@ def _warehouse(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: date
     con.execute(
         "insert into warehouse.raw.ingest_batches values "
         "($batch, $src, $fmt, $received, $loaded, $aggregated, $duplicates, $quarantined, "
-        "$consent_dropped, $now, $finished, $version)",
+        "$consent_dropped, $now, $finished, $version, $undeclared_dropped)",
         {
             **params,
             "fmt": batch.source_format,
@@ -112,5 +112,6 @@ def _warehouse(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: date
             "consent_dropped": batch.consent_dropped,
             "finished": datetime.now(UTC).replace(tzinfo=None),
             "version": SCHEMA_VERSION,
+            "undeclared_dropped": batch.undeclared_dropped,
         },
     )

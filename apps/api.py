@@ -62,6 +62,8 @@ MAX_K = 50
 ROW_CACHE_LEARNERS = 50_000
 ITEM_FIELDS = ("course_id", "title", "score", "reason", "format_first")
 IdKind = Literal["user_id", "learner_key"]
+# The contract's surfaces (pathwise.contract.SURFACES): a closed list, so no free text is logged.
+Surface = Literal["home", "course_page", "catalog", "search", "email", "push", "in_app", "other"]
 
 
 @dataclass
@@ -459,7 +461,7 @@ def create_app(*, watch: bool = True) -> FastAPI:
             ),
         ] = "user_id",
         k: int = Query(10, ge=1, le=MAX_K, description=f"How many courses (1-{MAX_K})."),
-        surface: str = Query("home", max_length=50, description="Where the list is shown."),
+        surface: Annotated[Surface, Query(description="Where the list is shown.")] = "home",
     ) -> JSONResponse:
         learner_key = _learner_key(learner, id_kind)
         guard.check_own(_resource(request), caller, learner_key)

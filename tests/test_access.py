@@ -321,3 +321,12 @@ def test_keys_cli_lists_revokes_and_rotates_without_showing_secrets(pathwise_hom
     assert runner.invoke(app, ["keys", "revoke", "nope"]).exit_code == 2
     assert f"{key_id}" in runner.invoke(app, ["keys", "list"]).output
     assert "revoked" in runner.invoke(app, ["keys", "list"]).output
+
+
+def test_the_api_takes_the_contracts_surfaces_only():
+    from typing import get_args
+
+    from apps.api import Surface
+    from pathwise.contract import SURFACES
+
+    assert get_args(Surface) == SURFACES

@@ -5,6 +5,9 @@ real controls and accounts stores. Covers sign-in, sign-out, expiry, every page 
 denial (wrong role, no sign-in, a page asked for by path), k-anonymity of the instructor's view, the
 controls round trip (preview, save, audit, revoke), the empty states, and sign-in hardening (lock-out,
 a reset ending an open session, an over-long password, the production refusal).
+
+One module (~660 lines) on purpose: every test shares the module-scoped platform and its signed-in
+AppTest sessions, which split modules would each start again.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Everything is real: a LanceDB index under a temporary PATHWISE_HOME, the ONNX em
 and, for the `openai` backend, a local HTTP server speaking the OpenAI chat/embeddings protocol
 that the real `openai` client talks to (streaming, an error status and a timeout included).
 The corpus is a few lessons copied from ../shared/data/content, so the index builds in seconds.
+
+One module (~800 lines) on purpose: its tests share module-scoped fixtures (the index, the
+embedding model, the local OpenAI-compatible server) that split modules would each build again.
 """
 
 from __future__ import annotations

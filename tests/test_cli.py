@@ -42,8 +42,10 @@ def test_status_without_and_with_a_warehouse(pathwise_home, tmp_path):
 
 def test_seeds_are_rebuilt_exactly_from_the_shared_data(tmp_path):
     """`pathwise seeds` regenerates the committed reference seeds byte for byte."""
-    from pathwise.settings import PROJECT_ROOT
+    from pathwise.settings import PROJECT_ROOT, get_settings
 
+    if not (get_settings().shared_data / "skills").is_dir():
+        pytest.skip("the shared data is not next to this clone: see ../shared/data/MANIFEST.md")
     result = runner.invoke(app, ["seeds", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in tmp_path.iterdir())

@@ -10,6 +10,7 @@ set (`pathwise.production`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -21,9 +22,13 @@ NOT_READY = (
     "set in the app's log."
 )
 
+# A file, not a `:material/...:` name: Streamlit fetches those favicons from Google's font host,
+# and the app must not reach the internet (nor tell a third party who uses it).
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
+
 st.set_page_config(
     page_title="Pathwise",
-    page_icon=":material/school:",
+    page_icon=str(FAVICON),
     layout="wide",
     initial_sidebar_state="auto",
 )

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from pathwise.settings import get_settings
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NAV = {
     "admin": ["Performance", "Interventions", "Audit log"],
@@ -134,11 +136,25 @@ def browser(servers):
 
 @pytest.fixture
 def page(browser):
+    """A fresh browser tab. Any request to a host other than this machine is refused and fails
+    the test: the app must work offline and tell no third party who uses it (fonts, icons)."""
     context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    outside: list[str] = []
+
+    def only_loopback(route) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme not in ("http", "https") or url.hostname in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+    assert not outside, f"the app reached beyond this machine: {outside}"
 
 
 def settle(pg) -> None:

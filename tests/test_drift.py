@@ -52,9 +52,11 @@ def test_a_20_percent_completion_shift_raises_the_fixed_horizon_alert(shifted):
                 [result["run_id"]],
             ).fetchall()
         }
-        alert = con.execute(
-            "select * from ml.drift_alerts where run_id = ?", [result["run_id"]]
-        ).pl().to_dicts()
+        alert = (
+            con.execute("select * from ml.drift_alerts where run_id = ?", [result["run_id"]])
+            .pl()
+            .to_dicts()
+        )
         judged = con.execute(
             "select any_value(horizon_days), max(enrolment_date) - min(enrolment_date) "
             "from marts.completion_horizon_kpis"

@@ -235,6 +235,21 @@ def test_each_role_sees_its_pages_and_only_those(servers, page, role):
     page.get_by_role("button", name="Sign in").wait_for()
 
 
+def test_a_bookmarked_page_is_reached_after_signing_in(servers, page):
+    page.goto(f"{servers['app']}/interventions")
+    page.get_by_role("button", name="Sign in").wait_for()
+    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    page.get_by_role("textbox", name="Username").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+    settle(page)
+    assert heading(page) == HEADINGS["Interventions"]
+    assert page.url.endswith("/interventions")
+    assert page.get_by_text("Page not found").count() == 0
+
+
 def _instructor_id() -> str:
     from pathwise.accounts import UserStore
 

@@ -37,7 +37,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 out=home / "landing" / "sim",
                 fmt="parquet",
                 start="2026-02-02",
-                bad_share=0.0,
+                bad_share=0.01,  # like the demo: some events lost at the door, as on a real platform
             )
             nightly_flow(skip=["index"])
             demo_accounts()

@@ -32,7 +32,9 @@ def with_anchor(model: Hybrid, long: pl.DataFrame) -> pl.DataFrame:
             anchor_id="course_id",
             anchor_title="title",
             anchor_category="category",
-            anchor_completed="completed",
+            # "completed" in a sentence means passed: a failed course is only "took", as the
+            # learner's progress page says (status dropped).
+            anchor_completed="passed",
             anchor_confidence="confidence",
             anchor_at="last_at",
         )

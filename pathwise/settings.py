@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     rag_top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
     llm_base_url: str | None = Field(
         default=None,
-        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (unset = OpenAI).",
+        description="OpenAI-compatible base URL (unset = OpenAI); https, or plain http to a host "
+        "in allow_plaintext_hosts, e.g. http://127.0.0.1:8080/v1.",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at that endpoint.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint.")

@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_or_none(cls, v: str | Path | None) -> Path | None:
         # An empty value (`PATHWISE_TLS_CERT=`) means unset, as for the warehouse key.
-        return Path(v).expanduser().resolve() if v not in (None, "") else None
+        return None if v is None or v == "" else Path(v).expanduser().resolve()
 
     @property
     def plaintext_hosts(self) -> frozenset[str]:

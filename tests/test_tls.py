@@ -31,7 +31,14 @@ from typer.testing import CliRunner
 
 from pathwise.devcert import DevCert, make_dev_cert
 from pathwise.settings import Settings, get_settings
-from pathwise.tls import PlaintextRefused, TLSConfigError, check_outgoing, post_json, server_tls
+from pathwise.tls import (
+    PlaintextRefused,
+    TLSConfigError,
+    check_outgoing,
+    check_served_tls,
+    post_json,
+    server_tls,
+)
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +237,29 @@ def test_the_servers_refuse_plain_http_beyond_loopback(command, tmp_path, monkey
     refused = CliRunner().invoke(app, [command, "--host", "0.0.0.0"])
     assert refused.exit_code == 2
     assert "Refusing to serve plain HTTP on 0.0.0.0" in refused.output
+    get_settings.cache_clear()
+
+
+def test_production_needs_a_certificate_even_with_every_secret_set(tmp_path, monkeypatch, certs):
+    from cli import app
+
+    for name, value in {
+        "PATHWISE_HOME": str(tmp_path / "home"),
+        "PATHWISE_ENV": "production",
+        "PATHWISE_PSEUDONYM_KEY": "p" * 32,
+        "PATHWISE_WAREHOUSE_KEY": "w" * 32,
+        "PATHWISE_TLS_CERT": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    for command in ("serve", "app"):
+        refused = CliRunner().invoke(app, [command])
+        assert refused.exit_code == 2 and "serves HTTPS only" in refused.output
+        assert "PATHWISE_PSEUDONYM_KEY" not in refused.output  # only what is still wrong
+    # The app run by `streamlit run` without a certificate, then with one:
+    with pytest.raises(TLSConfigError, match="serves HTTPS only"):
+        check_served_tls(None, "the app")
+    check_served_tls(str(certs["local"].cert), "the app")
     get_settings.cache_clear()
 
 

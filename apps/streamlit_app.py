@@ -10,6 +10,7 @@ without TLS, and logs what to set (`pathwise.production`, `pathwise.tls`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -22,9 +23,13 @@ NOT_READY = (
     "set in the app's log."
 )
 
+# A file, not a `:material/...:` name: Streamlit fetches those favicons from Google's font host,
+# and the app must not reach the internet (nor tell a third party who uses it).
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
+
 st.set_page_config(
     page_title="Pathwise",
-    page_icon=":material/school:",
+    page_icon=str(FAVICON),
     layout="wide",
     initial_sidebar_state="auto",
 )
@@ -81,8 +86,20 @@ ROLE_LABEL = {"admin": "Administrator", "instructor": "Instructor", "learner": "
 
 user = auth.current_user()
 if user is None:
+    # Every page's own address shows the sign-in form too (not "Page not found"), and stays in
+    # the address bar: signing in reruns the script, which then finds the page asked for.
+    bookmarkable = [
+        st.Page("app_pages/sign_in.py", title="Sign in", url_path=p.url_path)
+        for sections in PAGES.values()
+        for pages in sections.values()
+        for p in pages
+        if p.url_path  # a role's default page lives at the root, the sign-in page's address
+    ]
     page = st.navigation(
-        [st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:")],
+        [
+            st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True),
+            *bookmarkable,
+        ],
         position="hidden",
     )
 else:

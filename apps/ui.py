@@ -50,6 +50,36 @@ def delta_pp(current: float | None, previous: float | None) -> str | None:
     return f"{(current - previous) * 100:+.1f} pp"
 
 
+# What an admin should look at first when a drift check alerts, by what drifted.
+DRIFT_ACTIONS = {
+    "kpi": "Look for what changed that week: catalog or content releases, controls put in force "
+    "(Interventions), or a tracking gap in the platform's events.",
+    "distribution": "Compare tonight's inputs with the last published run (`pathwise status`, the "
+    "ingest summary) before trusting the new lists; a real shift in learners may call for "
+    "retraining.",
+}
+
+
+def drift_sentence(alert: dict) -> str:
+    """One alert as an admin reads it: what moved, by how much, against what, and what to do."""
+    name = str(alert["check_name"])
+    base, now, value = alert["baseline"], alert["current"], alert["value"]
+    if alert["kind"] == "kpi":
+        direction = "fell" if now < base else "rose"
+        shown = pct if "rate" in name or name == "ctr" else num
+        what = (
+            f"**{name.capitalize()}** {direction} {value:.0%} in the last 7 days "
+            f"({shown(base)} → {shown(now)} against 28 earlier days; alert at "
+            f"{alert['threshold']:.0%})."
+        )
+    else:
+        what = (
+            f"**{name.capitalize()}** shifted from the published run: PSI {value:.2f} "
+            f"(alert at {alert['threshold']:.2f}; mean {num(base)} → {num(now)})."
+        )
+    return f"{what} {DRIFT_ACTIONS.get(str(alert['kind']), '')}".strip()
+
+
 RULE_LABELS = {
     "prerequisites": "prerequisites met",
     "difficulty_ceiling": "at most one level above the learner's",

@@ -152,10 +152,36 @@ def build(
         print_analyst_env()
         return
 
+    _require_ingested()
     result = build_flow(select=select, full_refresh=full_refresh)
     if docs:
         result["docs"] = docs_flow()
     typer.echo(json.dumps(result, indent=2, default=str))
+
+
+def _require_ingested() -> None:
+    """Stop with what to do when nothing was ingested yet: dbt's sources are the `raw` schema, and
+    without it `dbt build` fails with dozens of catalog errors that say nothing useful."""
+    from pathwise.settings import get_settings
+    from pathwise.warehouse import connect
+
+    s = get_settings()
+    ingested = False
+    if s.warehouse_path.exists():
+        with connect(read_only=True) as con:
+            ingested = bool(
+                con.execute(
+                    "select 1 from information_schema.schemata "
+                    "where catalog_name = 'warehouse' and schema_name = 'raw'"
+                ).fetchall()
+            )
+    if not ingested:
+        typer.echo(
+            f"Nothing ingested yet in {s.home}: run `pathwise ingest <folder of event files>` "
+            "first (or `make demo` for a simulated platform).",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -190,5 +216,7 @@ def status() -> None:
         typer.echo("no warehouse yet: run `make demo` or `pathwise ingest`")
         raise typer.Exit(1)
     with connect(read_only=True) as con:
-        for table, n in table_counts(con).items():
-            typer.echo(f"  {table:<40} {n:>12,}")
+        counts = table_counts(con)
+    width = max(map(len, counts), default=0)  # names grow with the project: align to the longest
+    for table, n in counts.items():
+        typer.echo(f"  {table:<{width}} {n:>13,}")

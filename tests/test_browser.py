@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CERTUTIL = shutil.which("certutil")  # Debian's libnss3-tools
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NAV = {
     "admin": ["Performance", "Interventions", "Audit log"],
@@ -163,11 +165,25 @@ def browser(servers, playwright, tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
+    """A fresh browser tab. Any request to a host other than this machine is refused and fails
+    the test: the app must work offline and tell no third party who uses it (fonts, icons)."""
     context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    outside: list[str] = []
+
+    def only_loopback(route) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme not in ("http", "https") or url.hostname in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+    assert not outside, f"the app reached beyond this machine: {outside}"
 
 
 def settle(pg) -> None:
@@ -266,6 +282,21 @@ def test_each_role_sees_its_pages_and_only_those(servers, page, role):
     sign_in(page, servers["app"], role)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()
+
+
+def test_a_bookmarked_page_is_reached_after_signing_in(servers, page):
+    page.goto(f"{servers['app']}/interventions")
+    page.get_by_role("button", name="Sign in").wait_for()
+    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    page.get_by_role("textbox", name="Username").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+    settle(page)
+    assert heading(page) == HEADINGS["Interventions"]
+    assert page.url.endswith("/interventions")
+    assert page.get_by_text("Page not found").count() == 0
 
 
 def _instructor_id() -> str:

@@ -35,9 +35,22 @@ def test_status_without_and_with_a_warehouse(pathwise_home, tmp_path):
              start="2026-01-05", bad_share=0.0)  # fmt: skip
     for f in sorted((tmp_path / "sim" / "events").iterdir()):
         ingest_file(f)
+    from pathwise.warehouse import connect
+
+    with connect() as con:  # dbt's intermediate models have names this long
+        con.execute("create table raw.a_table_whose_name_is_longer_than_forty_characters (x int)")
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "raw.events" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("  ")]
+    assert len({len(line) for line in lines}) == 1, "row counts are not aligned"
+
+
+def test_build_before_any_ingest_says_what_to_do(pathwise_home):
+    result = runner.invoke(app, ["build"])
+    assert result.exit_code == 1
+    assert "Nothing ingested yet" in result.output and "pathwise ingest" in result.output
+    assert not pathwise_home.warehouse_path.exists()
 
 
 def test_seeds_are_rebuilt_exactly_from_the_shared_data(tmp_path):

@@ -52,6 +52,11 @@ def test_a_20_percent_completion_shift_raises_the_fixed_horizon_alert(shifted):
                 [result["run_id"]],
             ).fetchall()
         }
+        alert = (
+            con.execute("select * from ml.drift_alerts where run_id = ?", [result["run_id"]])
+            .pl()
+            .to_dicts()
+        )
         judged = con.execute(
             "select any_value(horizon_days), max(enrolment_date) - min(enrolment_date) "
             "from marts.completion_horizon_kpis"
@@ -63,6 +68,12 @@ def test_a_20_percent_completion_shift_raises_the_fixed_horizon_alert(shifted):
     assert {name for name, (_, _, alert) in checks.items() if not alert} >= {
         "ctr", "enrolment rate", "average rating"
     }  # fmt: skip
+    # The Control Tower says it in a sentence, with the figures an admin can check.
+    from apps.ui import drift_sentence
+
+    said = drift_sentence(alert[0])
+    assert said.startswith("**Completion rate (fixed horizon)** fell")
+    assert f"{baseline:.1%} → {current:.1%}" in said and "Interventions" in said
     # Only enrolments old enough to judge are counted: the last `horizon` days are not.
     horizon, span = judged
     assert span == DEMO["days"] - 1 - horizon

@@ -153,7 +153,10 @@ else:
             f"{len(alerts)} drift alert{'s' if len(alerts) != 1 else ''} in the last nightly run.",
             icon=":material/warning:",
         )
-        st.dataframe(alerts, hide_index=True)
+        for alert in alerts.to_dict("records"):
+            st.markdown(f"- {ui.drift_sentence(alert)}")
+        with st.expander("The checks' figures"):
+            st.dataframe(alerts, hide_index=True)
 
 horizon = queries.completion_within_horizon(version)
 if not horizon.empty:

@@ -31,7 +31,7 @@ import polars as pl
 from pathwise import snapshots
 from pathwise.results import append_table
 from pathwise.settings import get_settings
-from pathwise.tls import PlaintextRefused, post_json
+from pathwise.tls import OutgoingRefused, post_json
 from pathwise.warehouse import table_exists
 
 log = logging.getLogger("pathwise.drift")
@@ -220,7 +220,7 @@ def _post(url: str, body: dict) -> None:
     try:
         status = post_json(url, body, setting="PATHWISE_DRIFT_WEBHOOK_URL")
         log.info("drift webhook answered %s", status)
-    except PlaintextRefused as exc:
+    except OutgoingRefused as exc:
         log.error("drift webhook not called: %s", exc)
     except OSError as exc:
         log.error("drift webhook %s failed: %s", url, exc)

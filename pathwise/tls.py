@@ -44,8 +44,9 @@ class TLSConfigError(ValueError):
     """The server cannot start with these TLS settings; the message says what to set."""
 
 
-class PlaintextRefused(ValueError):
-    """An outgoing URL that would travel unencrypted (or unverified); the message says what to set."""
+class OutgoingRefused(ValueError):
+    """An outgoing connection that would be unencrypted or unverifiable; the message says what to
+    set."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,13 @@ def check_outgoing(url: str, setting: str, settings: Settings | None = None) -> 
     if scheme in PLAINTEXT_SCHEMES and host:
         if host in s.plaintext_hosts:
             return url
-        raise PlaintextRefused(
+        raise OutgoingRefused(
             f"{setting}={url} is plain {scheme}: what it carries could be read or changed on the "
             f"way. Use {PLAINTEXT_SCHEMES[scheme]}://, or, for a server you trust on a private "
             f"link (e.g. a local model on loopback), allow it explicitly with "
             f"PATHWISE_ALLOW_PLAINTEXT_HOSTS={host}."
         )
-    raise PlaintextRefused(f"{setting}={url} is not an https URL with a host name.")
+    raise OutgoingRefused(f"{setting}={url} is not an https URL with a host name.")
 
 
 def outgoing_ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
@@ -131,7 +132,7 @@ def outgoing_ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
         try:
             context.load_verify_locations(cafile=s.trusted_ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise PlaintextRefused(
+            raise OutgoingRefused(
                 f"PATHWISE_TRUSTED_CA_FILE={s.trusted_ca_file} cannot be read as PEM "
                 f"certificates ({exc})"
             ) from exc

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pathwise.settings import Settings
-from pathwise.tls import PlaintextRefused, check_outgoing, outgoing_ssl_context
+from pathwise.tls import OutgoingRefused, check_outgoing, outgoing_ssl_context
 from rag.content import sentences
 from rag.retrieve import Passage
 from rag.text import terms
@@ -161,19 +161,19 @@ class OpenAIBackend:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         self.model = settings.llm_model
         self.base_url = settings.llm_base_url
-        self.client = OpenAI(
-            base_url=settings.llm_base_url,
-            api_key=key,
-            timeout=settings.llm_timeout_s,
-            max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
-            http_client=DefaultHttpxClient(verify=outgoing_ssl_context(settings)),
-        )
-        try:  # the address the client resolved (OPENAI_BASE_URL or OpenAI's when unset)
+        try:  # checked on the address the client resolved (OPENAI_BASE_URL or OpenAI's if unset)
+            self.client = OpenAI(
+                base_url=settings.llm_base_url,
+                api_key=key,
+                timeout=settings.llm_timeout_s,
+                max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
+                http_client=DefaultHttpxClient(verify=outgoing_ssl_context(settings)),
+            )
             check_outgoing(str(self.client.base_url), "PATHWISE_LLM_BASE_URL", settings)
-        except PlaintextRefused as e:
+        except OutgoingRefused as e:
             log.error("%s", e)  # what to set goes to the operator; the learner gets a notice
             raise LLMUnusable(
-                "the language model's address is not encrypted, so it was not asked"
+                "the language model's connection is not encrypted and verified, so it was not asked"
             ) from e
 
     def answer(

@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 from pathwise.devcert import DevCert, make_dev_cert
 from pathwise.settings import Settings, get_settings
 from pathwise.tls import (
-    PlaintextRefused,
+    OutgoingRefused,
     TLSConfigError,
     check_outgoing,
     check_served_tls,
@@ -283,14 +283,14 @@ def test_outgoing_urls_must_be_encrypted(url, allowed):
     if allowed:
         assert check_outgoing(url, "PATHWISE_X", s) == url
     else:
-        with pytest.raises(PlaintextRefused, match="PATHWISE_X="):
+        with pytest.raises(OutgoingRefused, match="PATHWISE_X="):
             check_outgoing(url, "PATHWISE_X", s)
 
 
 def test_plain_http_is_allowed_only_to_the_hosts_named():
     s = settings(allow_plaintext_hosts="127.0.0.1, LocalHost")
     assert check_outgoing("http://localhost:8080/v1", "PATHWISE_X", s)
-    with pytest.raises(PlaintextRefused, match=r"PATHWISE_ALLOW_PLAINTEXT_HOSTS=10\.0\.0\.9"):
+    with pytest.raises(OutgoingRefused, match=r"PATHWISE_ALLOW_PLAINTEXT_HOSTS=10\.0\.0\.9"):
         check_outgoing("http://10.0.0.9/v1", "PATHWISE_X", s)
 
 
@@ -382,7 +382,7 @@ def test_the_openai_backends_refuse_plain_http_unless_allowed(caplog, monkeypatc
     refused = settings(llm_base_url=url, allow_plaintext_hosts="")
     with (
         caplog.at_level(logging.ERROR, logger="pathwise.rag"),
-        pytest.raises(LLMUnusable, match="not encrypted"),
+        pytest.raises(LLMUnusable, match="not encrypted and verified"),
     ):
         OpenAIBackend(refused)
     assert f"PATHWISE_LLM_BASE_URL={url}" in caplog.text and "is plain http" in caplog.text
@@ -390,7 +390,7 @@ def test_the_openai_backends_refuse_plain_http_unless_allowed(caplog, monkeypatc
     monkeypatch.setenv("PATHWISE_ALLOW_PLAINTEXT_HOSTS", "")
     get_settings.cache_clear()
     embed = OpenAICompatibleEmbeddings(name="m", dim=4, base_url=url)
-    with pytest.raises(PlaintextRefused, match="PATHWISE_EMBEDDING_BASE_URL"):
+    with pytest.raises(OutgoingRefused, match="PATHWISE_EMBEDDING_BASE_URL"):
         embed.generate_embeddings(["a question"])
     get_settings.cache_clear()
 

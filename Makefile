@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint lint-sql dbt-check format app lock clean
+.PHONY: install demo test bench lint lint-sql dbt-check format app dev-cert lock clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test: install
 
 app: install
 	$(BIN)/pathwise app
+
+# A local CA and an HTTPS certificate for localhost under $PATHWISE_HOME/tls (prints what to set).
+dev-cert: install
+	$(BIN)/pathwise dev-cert
 
 bench: install
 	$(BIN)/python -m benchmarks

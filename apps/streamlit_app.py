@@ -3,8 +3,8 @@
 The menu is built per role with `st.navigation`: a visitor sees only the sign-in page, an admin the
 Control Tower, an instructor the creator dashboard, a learner their own page. Each page checks the
 role again itself (`auth.require_role`), so no page is reachable by URL without it. With
-`PATHWISE_ENV=production` it shows nothing while development secrets are in use, and logs what to
-set (`pathwise.production`).
+`PATHWISE_ENV=production` it shows nothing while development secrets are in use or it is served
+without TLS, and logs what to set (`pathwise.production`, `pathwise.tls`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import streamlit as st
 
 from apps import auth
 from pathwise.production import ProductionConfigError, check_startup
+from pathwise.tls import TLSConfigError, check_served_tls
 
 NOT_READY = (
     "This Pathwise installation is not ready for production: its administrator will find what to "
@@ -35,7 +36,8 @@ st.set_page_config(
 
 try:
     check_startup("the app")
-except ProductionConfigError as refused:
+    check_served_tls(st.get_option("server.sslCertFile"), "the app")
+except (ProductionConfigError, TLSConfigError) as refused:
     # What to set goes to the operator's log (and `pathwise app`'s terminal), not to visitors.
     logging.getLogger("pathwise").error("%s", refused)
     st.error(NOT_READY, icon=":material/block:")

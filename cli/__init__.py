@@ -6,7 +6,7 @@ each other upward. Each module holds one group of commands, each a thin wrapper 
 function; imports are lazy so that `pathwise --help` stays instant.
 
     cli/data.py      simulate, import, ingest, build, seeds, status
-    cli/run.py       demo, nightly, publish, serve, app
+    cli/run.py       demo, nightly, publish, serve, app, dev-cert
     cli/qa.py        index, ask
     cli/evaluate.py  evaluate recs | dropout | styles | rag
     cli/users.py     users add | list | remove | demo

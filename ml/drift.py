@@ -14,14 +14,13 @@ shift is large enough, also of `ml.drift_alerts`:
   during them: raw completions per day lag enrolments at the end of the data and would alert
   every night.
 
-Alerts are logged and, if `PATHWISE_DRIFT_WEBHOOK_URL` is set, POSTed there as JSON.
+Alerts are logged and, if `PATHWISE_DRIFT_WEBHOOK_URL` is set, POSTed there as JSON (https, verified;
+plain http only to a host in `PATHWISE_ALLOW_PLAINTEXT_HOSTS`: pathwise/tls.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -32,6 +31,7 @@ import polars as pl
 from pathwise import snapshots
 from pathwise.results import append_table
 from pathwise.settings import get_settings
+from pathwise.tls import OutgoingRefused, post_json
 from pathwise.warehouse import table_exists
 
 log = logging.getLogger("pathwise.drift")
@@ -216,15 +216,11 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def _post(url: str, body: dict) -> None:
-    """Best effort: a webhook that is down is logged, never fails the nightly run."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body, default=str).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
+    """Best effort: a webhook that is down or refused is logged, never fails the nightly run."""
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            log.info("drift webhook answered %s", response.status)
+        status = post_json(url, body, setting="PATHWISE_DRIFT_WEBHOOK_URL")
+        log.info("drift webhook answered %s", status)
+    except OutgoingRefused as exc:
+        log.error("drift webhook not called: %s", exc)
     except OSError as exc:
         log.error("drift webhook %s failed: %s", url, exc)

@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     rag_top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
     llm_base_url: str | None = Field(
         default=None,
-        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (unset = OpenAI).",
+        description="OpenAI-compatible base URL (unset = OpenAI); https, or plain http to a host "
+        "in allow_plaintext_hosts, e.g. http://127.0.0.1:8080/v1.",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at that endpoint.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint.")
@@ -163,6 +164,42 @@ class Settings(BaseSettings):
         description="DEMO ONLY: password of the admin/instructor/learner accounts `pathwise users "
         "demo` creates. Never use demo accounts outside a demo.",
     )
+
+    # Encryption in transit (pathwise/tls.py, docs/privacy.md "In transit")
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) that `pathwise serve` and `pathwise app` present "
+        "over HTTPS (`make dev-cert` makes a local one). Needed beyond loopback and in production.",
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert (0600).")
+    allow_plaintext_listen: bool = Field(
+        default=False,
+        description="Let the servers speak plain HTTP beyond loopback without a certificate (only "
+        "behind a proxy that terminates TLS on a private network; refused in production).",
+    )
+    allow_plaintext_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts that outgoing calls (LLM, embeddings, webhook) may reach "
+        "over plain http, e.g. '127.0.0.1,localhost' for a local model. Empty: https only.",
+    )
+    trusted_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA certificates that outgoing HTTPS calls trust besides the public roots "
+        "(a company CA, or the one `make dev-cert` makes).",
+    )
+
+    @field_validator("tls_cert", "tls_key", "trusted_ca_file", mode="before")
+    @classmethod
+    def _absolute_or_none(cls, v: str | Path | None) -> Path | None:
+        # An empty value (`PATHWISE_TLS_CERT=`) means unset, as for the warehouse key.
+        return None if v is None or v == "" else Path(v).expanduser().resolve()
+
+    @property
+    def plaintext_hosts(self) -> frozenset[str]:
+        """Hosts named in allow_plaintext_hosts, lower-cased."""
+        return frozenset(
+            h.strip().lower() for h in self.allow_plaintext_hosts.split(",") if h.strip()
+        )
 
     @field_validator("home", "shared_data")
     @classmethod
@@ -234,6 +271,11 @@ class Settings(BaseSettings):
     def benchmarks_dir(self) -> Path:
         """Benchmark results (JSON)."""
         return self.home / "benchmarks"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and server certificate `pathwise dev-cert` makes (development only)."""
+        return self.home / "tls"
 
     @property
     def encryption_key(self) -> str | None:

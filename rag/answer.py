@@ -2,7 +2,8 @@
 
 - `ExtractiveBackend` (offline default): quotes the sentences of the best passages that share the
   most words with the question, each marked with its citation number.
-- `OpenAIBackend`: any OpenAI-compatible chat endpoint, streamed. Passages go in as quoted data
+- `OpenAIBackend`: any OpenAI-compatible chat endpoint, streamed, over verified HTTPS (plain http
+  only to a host in `PATHWISE_ALLOW_PLAINTEXT_HOSTS`: pathwise/tls.py). Passages go in as quoted data
   (angle brackets escaped so a passage cannot close its block); the system message says that text
   inside passages is never an instruction. Its answer must cite passages by number, or it is not
   used.
@@ -13,6 +14,7 @@ before calling them.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -20,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pathwise.settings import Settings
+from pathwise.tls import OutgoingRefused, check_outgoing, outgoing_ssl_context
 from rag.content import sentences
 from rag.retrieve import Passage
 from rag.text import terms
+
+log = logging.getLogger("pathwise.rag")
 
 NOT_COVERED = "NOT_COVERED"
 
@@ -151,17 +156,25 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, settings: Settings) -> None:
-        from openai import OpenAI
+        from openai import DefaultHttpxClient, OpenAI
 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         self.model = settings.llm_model
         self.base_url = settings.llm_base_url
-        self.client = OpenAI(
-            base_url=settings.llm_base_url,
-            api_key=key,
-            timeout=settings.llm_timeout_s,
-            max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
-        )
+        try:  # checked on the address the client resolved (OPENAI_BASE_URL or OpenAI's if unset)
+            self.client = OpenAI(
+                base_url=settings.llm_base_url,
+                api_key=key,
+                timeout=settings.llm_timeout_s,
+                max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
+                http_client=DefaultHttpxClient(verify=outgoing_ssl_context(settings)),
+            )
+            check_outgoing(str(self.client.base_url), "PATHWISE_LLM_BASE_URL", settings)
+        except OutgoingRefused as e:
+            log.error("%s", e)  # what to set goes to the operator; the learner gets a notice
+            raise LLMUnusable(
+                "the language model's connection is not encrypted and verified, so it was not asked"
+            ) from e
 
     def answer(
         self, question: str, passages: list[Passage], on_token: Callable[[str], None] | None = None

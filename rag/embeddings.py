@@ -22,6 +22,7 @@ import numpy as np
 from lancedb.embeddings import EmbeddingFunction, TextEmbeddingFunction, get_registry, register
 
 from pathwise.settings import Settings, get_settings
+from pathwise.tls import check_outgoing, outgoing_ssl_context
 
 TOKENIZER = Path(__file__).parent / "assets" / "minilm-tokenizer.json"
 _lock = threading.Lock()
@@ -100,7 +101,7 @@ class OpenAICompatibleEmbeddings(TextEmbeddingFunction):
         return self.dim
 
     def generate_embeddings(self, texts: list[str] | np.ndarray) -> list[np.ndarray]:
-        from openai import OpenAI
+        from openai import DefaultHttpxClient, OpenAI
 
         s = get_settings()
         key = s.embedding_api_key or s.llm_api_key
@@ -109,7 +110,10 @@ class OpenAICompatibleEmbeddings(TextEmbeddingFunction):
             api_key=key.get_secret_value() if key else "not-needed",
             timeout=s.llm_timeout_s,
             max_retries=1,
+            http_client=DefaultHttpxClient(verify=outgoing_ssl_context(s)),
         )
+        # Course text and learners' questions go there: encrypted, or refused with what to set.
+        check_outgoing(str(client.base_url), "PATHWISE_EMBEDDING_BASE_URL (or _LLM_)", s)
         out: list[np.ndarray] = []
         texts = [str(t) for t in texts]
         for start in range(0, len(texts), self.batch_size):

@@ -21,6 +21,9 @@ os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # The temporary server starts in ~10 s on 2 cores; give it room when the machine is busy.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# The fake LLM and embedding servers speak plain http on loopback; outgoing plain http is refused
+# unless its host is listed (pathwise/tls.py; tests/test_tls.py checks the refusal itself).
+os.environ["PATHWISE_ALLOW_PLAINTEXT_HOSTS"] = "127.0.0.1"
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,10 @@
 """The app in a real browser: Debian's headless Chromium driven by Playwright (no downloaded browser).
 
 `pathwise app` and `pathwise serve` run as real processes on the shared test platform
-(tests/_app_platform.py). Each role signs in through the form and sees its pages and only those;
+(tests/_app_platform.py), over HTTPS with a certificate from the local CA `pathwise dev-cert` makes:
+the browser trusts that CA through the NSS database Chromium reads on Linux ($HOME/.pki/nssdb,
+made with NSS's `certutil`), never by ignoring certificate errors, and a browser without it is
+refused. Each role signs in through the form and sees its pages and only those;
 an admin's boost saved in the Control Tower shows up in the read API's next response. A screenshot
 of every page is saved under test-artifacts/ (git-ignored) for people to look at.
 """
@@ -9,6 +12,7 @@ of every page is saved under test-artifacts/ (git-ignored) for people to look at
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,11 +28,13 @@ from _app_platform import PASSWORD, build
 
 from pathwise import snapshots
 from pathwise.controls import ControlStore
+from pathwise.devcert import make_dev_cert
 from pathwise.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
+CERTUTIL = shutil.which("certutil")  # Debian's libnss3-tools
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NAV = {
@@ -46,8 +52,8 @@ HEADINGS = {
     "Ask a course": "Ask a course",
 }
 
-if not CHROMIUM.exists():
-    reason = "Chromium missing: `apt-get install -y chromium` (.ci/run installs it)"
+if not CHROMIUM.exists() or not CERTUTIL:
+    reason = "Chromium or certutil missing: `apt-get install -y chromium libnss3-tools` (.ci/run)"
     if os.environ.get("CI"):
         raise RuntimeError(reason)
     pytest.skip(reason, allow_module_level=True)
@@ -59,7 +65,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args: list[str], env: dict, ready_url: str, timeout: float = 90) -> subprocess.Popen:
+def start(
+    args: list[str], env: dict, ready_url: str, ca: Path, timeout: float = 90
+) -> subprocess.Popen:
     """Run `python -m cli ARGS` (that is, `pathwise ARGS`) in its own process group; wait until `ready_url` answers."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
@@ -73,7 +81,7 @@ def start(args: list[str], env: dict, ready_url: str, timeout: float = 90) -> su
         if proc.poll() is not None:
             raise RuntimeError(f"pathwise {' '.join(args)} exited with {proc.returncode}")
         try:
-            if httpx.get(ready_url, timeout=1).status_code == 200:
+            if httpx.get(ready_url, timeout=1, verify=str(ca)).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
@@ -93,28 +101,26 @@ def stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, prefect_harness) -> Iterator[dict]:
     home = build(tmp_path_factory)
+    certs = make_dev_cert(home / "tls")
     env = {
         **os.environ,
         "PATHWISE_HOME": str(home),
         "PATHWISE_WAREHOUSE_KEY": "",
+        "PATHWISE_TLS_CERT": str(certs.cert),
+        "PATHWISE_TLS_KEY": str(certs.key),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     app_port, api_port = free_port(), free_port()
-    app = start(
-        ["app", "--port", str(app_port)], env, f"http://127.0.0.1:{app_port}/_stcore/health"
-    )
-    api = start(["serve", "--port", str(api_port)], env, f"http://127.0.0.1:{api_port}/health")
+    app_url, api_url = f"https://127.0.0.1:{app_port}", f"https://localhost:{api_port}"
+    app = start(["app", "--port", str(app_port)], env, f"{app_url}/_stcore/health", certs.ca)
+    api = start(["serve", "--port", str(api_port)], env, f"{api_url}/health", certs.ca)
     ARTIFACTS.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATHWISE_HOME", str(home))
         mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
         get_settings.cache_clear()
         try:
-            yield {
-                "home": home,
-                "app": f"http://127.0.0.1:{app_port}",
-                "api": f"http://127.0.0.1:{api_port}",
-            }
+            yield {"home": home, "app": app_url, "api": api_url, "ca": certs.ca}
         finally:
             stop(app)
             stop(api)
@@ -122,16 +128,39 @@ def servers(tmp_path_factory, prefect_harness) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def browser(servers):
+def playwright():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
+        yield p
+
+
+def launch(playwright, home: Path):
+    """Headless Chromium with `home` as its HOME (where it finds the NSS database it trusts)."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        env={**os.environ, "HOME": str(home)},
+    )
+
+
+def trusting(home: Path, ca: Path) -> Path:
+    """`home` with an NSS database that trusts `ca` to identify web servers (certutil -t C)."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    db = f"sql:{nssdb}"
+    subprocess.run([CERTUTIL, "-N", "-d", db, "--empty-password"], check=True)
+    subprocess.run(
+        [CERTUTIL, "-A", "-d", db, "-n", "Pathwise dev CA", "-t", "C,,", "-i", str(ca)], check=True
+    )
+    return home
+
+
+@pytest.fixture(scope="module")
+def browser(servers, playwright, tmp_path_factory):
+    b = launch(playwright, trusting(tmp_path_factory.mktemp("browser-home"), servers["ca"]))
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -177,6 +206,26 @@ def heading(pg) -> str:
 
 def no_exception(pg) -> None:
     assert pg.locator("[data-testid=stException]").count() == 0
+
+
+def test_the_app_is_served_over_https_that_the_browser_verifies(
+    servers, page, playwright, tmp_path
+):
+    answer = page.goto(servers["app"])
+    assert answer is not None and answer.ok
+    from playwright.sync_api import Error as PlaywrightError
+
+    tls = answer.security_details()
+    assert tls is not None and tls["issuer"].startswith("Pathwise dev CA")
+    assert tls["protocol"] in ("TLS 1.3", "TLS 1.2") and tls["subjectName"] == "localhost"
+    with pytest.raises(httpx.TransportError):  # plain HTTP on the HTTPS port gets no page
+        httpx.get(servers["app"].replace("https://", "http://"))
+    stranger = launch(playwright, tmp_path)  # a browser that does not trust the local CA
+    try:
+        with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
+            stranger.new_page().goto(servers["app"])
+    finally:
+        stranger.close()
 
 
 def test_sign_in_page_refuses_a_wrong_password(servers, page):
@@ -293,7 +342,7 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
     url = f"{servers['api']}/v1/learners/{learner}/recommendations?k=10&id_kind=learner_key"
     _, token = KeyStore().create("browser test", "service")
     platform = {"Authorization": f"Bearer {token}"}
-    before = httpx.get(url, headers=platform).json()
+    before = httpx.get(url, headers=platform, verify=str(servers["ca"])).json()
     assert course not in [i["course_id"] for i in before["items"]]
 
     sign_in(page, servers["app"], "admin")
@@ -318,7 +367,7 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
     page.get_by_text("The read API applies it to its next response").wait_for()
 
     try:
-        after = httpx.get(url, headers=platform).json()
+        after = httpx.get(url, headers=platform, verify=str(servers["ca"])).json()
         items = {i["course_id"]: i for i in after["items"]}
         assert course in items, "the boosted course is not in the API's top 10"
         assert items[course]["boost"] == 1.0

@@ -10,7 +10,7 @@ from cli import app
 runner = CliRunner()
 COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"], ["ingest"],
             ["build"], ["seeds"], ["status"], ["demo"], ["nightly"], ["publish"], ["serve"],
-            ["app"], ["index"], ["ask"], ["evaluate"], ["evaluate", "recs"],
+            ["app"], ["dev-cert"], ["index"], ["ask"], ["evaluate"], ["evaluate", "recs"],
             ["evaluate", "dropout"], ["evaluate", "styles"], ["evaluate", "rag"], ["users"],
             ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"],
             ["users", "audit"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],

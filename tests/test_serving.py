@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -434,8 +435,10 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift():
     assert 0.01 < small < large and large > 0.25
 
 
-def test_a_shift_writes_an_alert_and_calls_the_webhook(platform, monkeypatch):
+def test_a_shift_writes_an_alert_and_calls_the_webhook(platform, monkeypatch, tmp_path):
+    """...over HTTPS, verified against a CA the settings name (tests/test_tls.py: the refusals)."""
     from ml.drift import check
+    from pathwise.devcert import make_dev_cert
     from pathwise.warehouse import connect
 
     received: list[dict] = []
@@ -449,9 +452,14 @@ def test_a_shift_writes_an_alert_and_calls_the_webhook(platform, monkeypatch):
         def log_message(self, *args):
             pass
 
+    certs = make_dev_cert(tmp_path / "tls")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certs.cert, certs.key)
     server = HTTPServer(("127.0.0.1", 0), Hook)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("PATHWISE_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setenv("PATHWISE_DRIFT_WEBHOOK_URL", f"https://localhost:{server.server_port}/")
+    monkeypatch.setenv("PATHWISE_TRUSTED_CA_FILE", str(certs.ca))
     get_settings.cache_clear()
     with connect() as con:
         quiet = check(con)  # tonight == the published snapshot: no distribution moved

@@ -49,22 +49,14 @@ differences as (
 
     select
         summaries.course_id,
-        'enrolments - weeks shown' as subtraction,
-        summaries.enrolment_count - coalesce(shown_weeks.learner_count, 0) as learner_count
+        summaries.enrolment_count - coalesce(shown_weeks.learner_count, 0)
+            as learners_in_withheld_weeks,
+        summaries.enrolment_count - coalesce(shown_steps.learner_count, 0)
+            as learners_outside_funnel_steps
 
     from summaries
     left join shown_weeks
         on summaries.course_id = shown_weeks.course_id
-    where summaries.has_enough_learners
-
-    union all
-
-    select
-        summaries.course_id,
-        'enrolments - funnel steps' as subtraction,
-        summaries.enrolment_count - coalesce(shown_steps.learner_count, 0) as learner_count
-
-    from summaries
     left join shown_steps
         on summaries.course_id = shown_steps.course_id
     where summaries.has_enough_learners
@@ -74,7 +66,15 @@ differences as (
 final as (
 
     select * from differences
-    where learner_count <> 0 and learner_count < {{ var('k_anonymity') }}
+    where
+        (
+            learners_in_withheld_weeks <> 0
+            and learners_in_withheld_weeks < {{ var('k_anonymity') }}
+        )
+        or (
+            learners_outside_funnel_steps <> 0
+            and learners_outside_funnel_steps < {{ var('k_anonymity') }}
+        )
 
 )
 

@@ -166,6 +166,7 @@ def plan_dbt(
     full_refresh: bool = False,
     threads: int | None = None,
     extra_args: tuple[str, ...] = (),
+    dbt_vars: dict[str, Any] | None = None,
 ) -> DbtCall:
     """The dbt command line for `command` (e.g. `build`, `docs generate`) on this warehouse."""
     target = target_for(encrypted)
@@ -183,6 +184,8 @@ def plan_dbt(
         args.append("--full-refresh")
     if threads:
         args += ["--threads", str(threads)]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args
     return DbtCall(command, tuple(args), target, target_path, log_path)
 
@@ -302,6 +305,13 @@ def check_dbt(call: DbtCall, process: DbtProcess, summary: dict[str, Any] | None
         raise DbtError(f"{message}\nFull log: {call.log_file}")
 
 
+def project_vars() -> dict[str, Any]:
+    """dbt vars that come from the settings, so the apps and the marts agree: `k_anonymity`
+    (the smallest group of learners a published figure describes; dbt_project.yml holds only
+    the default for a plain `dbt` run)."""
+    return {"k_anonymity": get_settings().k_anonymity}
+
+
 def _run(
     command: str,
     *,
@@ -320,6 +330,7 @@ def _run(
         full_refresh=full_refresh,
         threads=s.threads,
         extra_args=extra_args,
+        dbt_vars=project_vars(),
     )
     process = run_dbt(call)
     summary = (

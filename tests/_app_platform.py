@@ -5,6 +5,8 @@ test_rag), so the app is tested on what the real pipeline publishes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,20 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         finally:
             get_settings.cache_clear()
     return home
+
+
+@contextmanager
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The shared platform (built on first use) as PATHWISE_HOME, plain files, inside the block."""
+    path = build(tmp_path_factory)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PATHWISE_HOME", str(path))
+            mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+            get_settings.cache_clear()
+            yield path
+    finally:
+        get_settings.cache_clear()
 
 
 LESSON = """---

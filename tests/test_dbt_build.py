@@ -23,6 +23,7 @@ from flows.build import (
     docs_flow,
     node_name,
     plan_dbt,
+    project_vars,
     read_dbt_line,
     summarize_run_results,
 )
@@ -395,6 +396,21 @@ def test_the_key_travels_only_in_the_environment(pathwise_home, monkeypatch, tmp
     assert env["PATHWISE_HTTPFS_EXTENSION"].endswith("httpfs.duckdb_extension")
     assert env["PATHWISE_HOME"] == str(pathwise_home.home.resolve())
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+
+
+def test_the_k_of_the_settings_reaches_dbt_as_its_var(pathwise_home, monkeypatch, tmp_path):
+    # One k everywhere: the app's threshold (settings) is the var every k-anonymous mart uses.
+    monkeypatch.setenv("PATHWISE_K_ANONYMITY", "7")
+    get_settings.cache_clear()
+    assert project_vars() == {"k_anonymity": 7}
+    call = plan_dbt.fn(
+        "build",
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+        encrypted=False,
+        dbt_vars=project_vars(),
+    )
+    assert json.loads(call.args[call.args.index("--vars") + 1]) == {"k_anonymity": 7}
 
 
 def test_event_type_accepted_values_match_the_contract():

@@ -2,7 +2,8 @@
 
 A small hand-made platform is written to the raw tables the way ingestion writes them, the real
 `dbt build` of the insights marts and their parents runs through the build flow, and the marts
-are compared with numbers worked out by hand below (k-anonymity at its default k = 10).
+are compared with numbers worked out by hand below, with k-anonymity at k = 3 (the setting,
+passed to dbt as its var).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from flows.build import build_flow
+from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
 T0 = datetime(2026, 1, 5, 9, 0, 0)  # a Monday
@@ -41,7 +43,7 @@ def platform() -> list[tuple]:
         for position, course in enumerate(["c-py", "c-sql"], start=1):
             events.append(ev("rec_impression", lk, course, rec_id=f"r-{lk}", position=position,
                              surface="home", model_version="v1"))  # fmt: skip
-    # Managers: 2 learners, 3 impressions: fewer than k = 10 learners, so no row.
+    # Managers: 2 learners, 3 impressions: fewer than k = 3 learners, so no row.
     for lk in MANAGERS:
         events.append(ev("rec_impression", lk, "c-py", rec_id=f"r-{lk}", position=1,
                          surface="home", model_version="v1"))  # fmt: skip
@@ -74,7 +76,8 @@ def platform() -> list[tuple]:
     ]
 
     # Searches: Kubernetes (a taxonomy skill no course teaches) 3 times with no result; Python
-    # (taught by c-py) twice; Rust twice in different words; one query typed by one learner.
+    # (taught by c-py) twice; Rust twice in different words; 'elm' by two learners; one query
+    # typed by one learner.
     events += [
         ev("search", "ds0", query="kubernetes", results_count=0),
         ev("search", "ds1", query="Learn Kubernetes", results_count=0),
@@ -84,6 +87,8 @@ def platform() -> list[tuple]:
         ev("search", "ds5", query="learn rust", results_count=0),
         ev("search", "ds6", query="rust course", results_count=1),
         ev("search", "ds7", query="zyxw qvtp", results_count=0),
+        ev("search", "ds8", query="elm", results_count=0),
+        ev("search", "ds9", query="learn elm", results_count=0),
         ev("forum_post", "ds9", thread_id="t1", text="How do I start with Python?"),
     ]
     return events
@@ -120,7 +125,9 @@ def query(sql: str) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_insights_marts_from_a_hand_made_platform(prefect_harness, pathwise_home):
+def test_insights_marts_from_a_hand_made_platform(prefect_harness, pathwise_home, monkeypatch):
+    monkeypatch.setenv("PATHWISE_K_ANONYMITY", "3")
+    get_settings.cache_clear()
     # build_flow runs partial builds with DBT_INDIRECT_SELECTION=cautious: only the tests of
     # the selected nodes, not those joining them to models outside the selection.
     write_raw(platform())
@@ -132,7 +139,7 @@ def test_insights_marts_from_a_hand_made_platform(prefect_harness, pathwise_home
     assert set(result["counts"]["unit_test"]) == {"pass"}
 
     # Recommendations: one row (day 1, home, v1, Computer and Mathematical); the managers'
-    # 2-learner segment is below k = 10 and absent; no impressions on other days, no rows.
+    # 2-learner segment is below k = 3 and absent; no impressions on other days, no rows.
     assert query(
         "select activity_date, surface, model_version, segment, learner_count, impression_count,"
         " click_count, ctr, enrolment_count, completion_count, avg_rating, rating_count"
@@ -164,12 +171,13 @@ def test_insights_marts_from_a_hand_made_platform(prefect_harness, pathwise_home
     python = [g for g in gaps if g[0] == "Python"]
     assert python == [("Python", 2, 0.0, 1, 1)]
 
-    # Search topics no course covers: 'learn rust' and 'rust course' are one topic; Python is
-    # taught (absent); a query typed by a single learner never shows.
+    # Search topics no course covers, from k = 3 distinct learners: 'kubernetes', in three
+    # wordings, is one topic; Python is taught (absent); 'rust' ('learn rust', 'rust course')
+    # and 'elm' were searched by two learners and a query by one: none shows.
     assert query(
         "select topic, search_count, learner_count, zero_result_share, matches_taxonomy_skill"
         " from marts.unmatched_search_topics order by topic"
-    ) == [("kubernetes", 3, 3, 1.0, True), ("rust", 2, 2, 0.5, True)]
+    ) == [("kubernetes", 3, 3, 1.0, True)]
 
     # No learner identifiers in any insights mart.
     columns = query(

@@ -1,12 +1,15 @@
 """Creator dashboard · Content gaps: skills learners and employers ask for that the catalog lacks,
 from searches, forum posts and the job market (O*NET), with the last 7 days against the 7 before.
-Instructors only; catalog-wide aggregates with no learner identifiers."""
+Instructors only; catalog-wide aggregates with no learner identifiers. A search topic shows only
+once k learners searched it (`unmatched_search_topics`), so nobody's one-off query (a name, say)
+does."""
 
 import altair as alt
 import streamlit as st
 
 from apps import auth, ui
 from apps.queries import content_gaps as queries
+from pathwise.settings import get_settings
 
 auth.require_role("instructor")
 st.title("Content gaps & demand")
@@ -118,7 +121,8 @@ st.dataframe(
 
 st.subheader("Searches the catalog cannot answer")
 if topics.empty:
-    st.success("Every topic searched by more than one learner matches a course skill.")
+    k = get_settings().k_anonymity
+    st.success(f"Every topic searched by {k} or more learners matches a course skill.")
 else:
     st.dataframe(
         topics,

@@ -1,7 +1,10 @@
 """Creator dashboard · My courses: how the instructor's own courses do, and where learners stop.
 
-Instructors only, and only their courses (`instructor_id` of the account). No group of fewer than
-`PATHWISE_K_ANONYMITY` learners is shown: such weeks, modules and risk bands are withheld."""
+Instructors only, and only their courses (`instructor_id` of the account). k-anonymous: no group
+of fewer than k learners is shown or can be worked out from the figures together (the
+`instructor_*` marts: weeks withheld with their complements, the funnel in steps of at least k).
+k is the one the snapshot was built with; when `PATHWISE_K_ANONYMITY` asks for more, nothing
+shows until the next build."""
 
 import altair as alt
 import streamlit as st
@@ -10,14 +13,31 @@ from apps import auth, ui
 from apps.queries import creator as queries
 from pathwise.settings import get_settings
 
+
+def step_label(first: int, last: int) -> str:
+    """A funnel step by the last module its learners completed (0: none yet)."""
+    if first == last:
+        return "No module yet" if first == 0 else f"Module {first}"
+    return f"Up to module {last}" if first == 0 else f"Modules {first}–{last}"
+
+
 user = auth.require_role("instructor")
-k = get_settings().k_anonymity
 st.title("My courses")
 snap = ui.require_snapshot()
 version = snap.version
-ui.snapshot_caption(snap, f"groups under {k} learners are never shown")
+k = queries.published_k(version)
+wanted = get_settings().k_anonymity
+if k is None or k < wanted:
+    built = "has no instructor figures" if k is None else f"was built with k = {k}"
+    st.info(
+        f"Figures are shown only for groups of at least {wanted} learners; this snapshot {built}. "
+        "They show after the next nightly run.",
+        icon=":material/lock:",
+    )
+    st.stop()
+ui.snapshot_caption(snap, f"no group under {k} learners is shown or can be worked out")
 
-summary = queries.course_summary(version, user.instructor_id, k)
+summary = queries.course_summary(version, user.instructor_id)
 if summary.empty:
     st.info(
         f"No courses in the catalog are linked to your instructor id ({user.instructor_id}). "
@@ -44,7 +64,7 @@ m[3].metric(
 
 st.subheader("Course health")
 st.dataframe(
-    summary.drop(columns=["enough_learners", "course_id"]),
+    summary.drop(columns=["enough_learners", "course_id", "drops"]),
     hide_index=True,
     placeholder="–",
     column_config={
@@ -64,10 +84,13 @@ st.dataframe(
 if not summary["enough_learners"].all():
     st.caption(f"Courses with fewer than {k} enrolments show no figures.")
 
-weekly = queries.course_weekly(version, user.instructor_id, k)
+weeks = queries.course_weekly(version, user.instructor_id)
+weekly = weeks[~weeks["is_withheld"]]
 st.subheader("Completion by enrolment week")
 if weekly.empty:
-    st.info(f"No enrolment week has {k} or more learners yet.", icon=":material/info:")
+    st.info(
+        f"No enrolment week can be shown yet (fewer than {k} learners).", icon=":material/info:"
+    )
 else:
     st.altair_chart(
         alt.Chart(weekly)
@@ -91,6 +114,13 @@ else:
         width="stretch",
     )
     st.caption("Recent weeks are lower: those learners have had less time to finish.")
+withheld = int(weeks["is_withheld"].sum())
+if withheld:
+    st.caption(
+        f"{withheld} course weeks are withheld: fewer than {k} learners, or hidden with such a "
+        "week so that the course's total does not give it away."
+    )
+
 
 st.subheader("Where learners stop")
 options = shown["course_id"].tolist()
@@ -99,48 +129,55 @@ if not options:
 else:
     names = dict(zip(summary["course_id"], summary["course_title"], strict=True))
     course_id = st.selectbox("Course", options, format_func=names.get, key="dropoff_course")
-    funnel = queries.module_funnel(version, user.instructor_id, course_id, k)
-    left, right = st.columns(2, gap="large")
-    base = alt.Chart(funnel).encode(
-        x=alt.X("module_position:O", title="Module", axis=alt.Axis(labelAngle=0)),
-        tooltip=[
-            alt.Tooltip("module_position:O", title="Module"),
-            alt.Tooltip("module_title:N", title="Title"),
-            alt.Tooltip("reached:Q", title="Completed it"),
-            alt.Tooltip("reached_share:Q", title="Share of enrolled", format=".0%"),
-            alt.Tooltip("dropped_after:Q", title="Dropped right after"),
-        ],
+    funnel = queries.module_funnel(version, user.instructor_id, course_id).assign(
+        step=lambda d: [
+            step_label(int(a), int(b))
+            for a, b in zip(d["first_module_position"], d["last_module_position"], strict=True)
+        ]
     )
+    left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Learners who completed each module**")
         st.altair_chart(
-            base.mark_area(opacity=0.35, line=True, point=True).encode(
-                y=alt.Y("reached_share:Q", title="Share of enrolled", axis=alt.Axis(format="%"))
+            alt.Chart(funnel)
+            .mark_area(opacity=0.35, line=True, point=True)
+            .encode(
+                x=alt.X("first_module_position:Q", title="Module", axis=alt.Axis(tickMinStep=1)),
+                y=alt.Y("reached_share:Q", title="Share of enrolled", axis=alt.Axis(format="%")),
+                tooltip=[
+                    alt.Tooltip("first_module_position:Q", title="Module"),
+                    alt.Tooltip("first_module_title:N", title="Title"),
+                    alt.Tooltip("reached_count:Q", title="Completed it"),
+                    alt.Tooltip("reached_share:Q", title="Share of enrolled", format=".0%"),
+                ],
             ),
             width="stretch",
         )
     with right:
         st.markdown("**Drop-outs by the last module they completed**")
-        drops = funnel.dropna(subset=["dropped_after"])
-        if drops.empty:
-            st.caption(f"No module has {k} or more drop-outs after it.")
+        if not funnel["dropped_count"].any():
+            st.caption("Nobody has dropped this course.")
         else:
-            top = drops.sort_values("dropped_after", ascending=False).iloc[0]
+            top = funnel.sort_values("dropped_count", ascending=False).iloc[0]
             st.altair_chart(
-                alt.Chart(drops)
+                alt.Chart(funnel)
                 .mark_bar(color="#E45756", size=36)
                 .encode(
-                    x=alt.X("module_position:O", title="Module", axis=alt.Axis(labelAngle=0)),
-                    y=alt.Y("dropped_after:Q", title="Learners who dropped"),
-                    tooltip=["module_title", "dropped_after"],
+                    x=alt.X("step:N", title="Last module completed", sort=None),
+                    y=alt.Y("dropped_count:Q", title="Learners who dropped"),
+                    tooltip=[
+                        alt.Tooltip("step:N", title="Last module completed"),
+                        alt.Tooltip("learner_count:Q", title="Learners there"),
+                        alt.Tooltip("dropped_count:Q", title="Of whom dropped"),
+                    ],
                 ),
                 width="stretch",
             )
-            st.caption(
-                f"Most drop-outs stop after module {int(top['module_position'])}, "
-                f"“{top['module_title']}”: a good place to look first."
-            )
-    st.caption(f"Modules with fewer than {k} learners are left out.")
+            st.caption(f"Most drop-outs stop at {top['step'].lower()}: a good place to look first.")
+    st.caption(
+        f"Modules are grouped so that each group holds at least {k} learners: no difference "
+        "between two points singles out fewer."
+    )
 
 risk = queries.course_risk(version, user.instructor_id, k)
 if not risk.empty:

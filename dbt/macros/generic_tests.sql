@@ -33,3 +33,18 @@ final as (
 select * from final
 
 {% endtest %}
+
+{#
+    at_least_k: no row shows a count under `var('k_anonymity')` (k-anonymity, doc block
+    `k_anonymity`). Nulls (withheld figures) pass.
+
+        columns:
+          - name: learner_count
+            data_tests: [at_least_k]
+#}
+{% test at_least_k(model, column_name) %}
+
+select * from {{ model }}
+where {{ column_name }} < {{ var('k_anonymity') }}
+
+{% endtest %}

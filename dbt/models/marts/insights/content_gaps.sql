@@ -117,15 +117,29 @@ skill_courses as (
 
 ),
 
+-- Every instructor sees these scores (k-anonymity, doc block `k_anonymity`): a course adds to
+-- a skill's completion rate only from k enrolments, and to its rating only from k ratings.
 supply as (
 
     select
         skill_courses.skill_key,
         count(*) as course_count,
-        cast(sum(course_outcomes.completion_count) as double)
-        / nullif(sum(course_outcomes.enrolment_count), 0) as course_completion_rate,
-        cast(sum(course_outcomes.stars_sum) as double)
-        / nullif(sum(course_outcomes.rating_count), 0) as course_avg_rating
+        cast(sum(case
+            when course_outcomes.enrolment_count >= {{ var('k_anonymity') }}
+                then course_outcomes.completion_count
+        end) as double)
+        / nullif(sum(case
+            when course_outcomes.enrolment_count >= {{ var('k_anonymity') }}
+                then course_outcomes.enrolment_count
+        end), 0) as course_completion_rate,
+        cast(sum(case
+            when course_outcomes.rating_count >= {{ var('k_anonymity') }}
+                then course_outcomes.stars_sum
+        end) as double)
+        / nullif(sum(case
+            when course_outcomes.rating_count >= {{ var('k_anonymity') }}
+                then course_outcomes.rating_count
+        end), 0) as course_avg_rating
 
     from skill_courses
     left join course_outcomes

@@ -33,7 +33,7 @@ aggregated as (
 k_anonymous as (
 
     select * from aggregated
-    where learner_count >= {{ var('k_anonymity', 10) }}
+    where learner_count >= {{ var('k_anonymity') }}
 
 ),
 

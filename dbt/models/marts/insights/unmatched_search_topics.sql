@@ -1,7 +1,7 @@
 -- One row per search topic that no catalog skill covers: searches whose query matches no skill
 -- a course teaches, normalized and stripped of filler words ('learn rust', 'rust course' ->
--- 'rust'). Topics searched by fewer than `var('topic_min_learners', 2)` distinct learners are
--- left out, so that a query only one person typed (a name, say) never shows. No learner ids.
+-- 'rust'). Topics searched by fewer than `var('k_anonymity')` distinct learners are left out,
+-- so that a query a handful of people typed (a name, say) never shows. No learner ids.
 with
 
 searches as (
@@ -90,7 +90,7 @@ final as (
         cast(last_searched_at as {{ dbt.type_timestamp() }}) as last_searched_at
 
     from topics
-    where learner_count >= {{ var('topic_min_learners', 2) }}
+    where learner_count >= {{ var('k_anonymity') }}
 
 )
 

@@ -1,7 +1,7 @@
 -- Learner cohorts: course x enrolment month x progress band x activity band, with k-anonymity.
 -- A cohort with fewer than `k_anonymity` learners is left out entirely (not shown with a
 -- masked count), so no row describes fewer than k people.
-{% set k_anonymity = var('k_anonymity', 10) %}
+{% set k_anonymity = var('k_anonymity') %}
 
 with
 

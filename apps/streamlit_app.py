@@ -14,6 +14,7 @@ import logging
 import streamlit as st
 
 from apps import auth
+from pathwise.at_rest import private_process
 from pathwise.production import ProductionConfigError, check_startup
 
 NOT_READY = (
@@ -28,6 +29,7 @@ st.set_page_config(
     initial_sidebar_state="auto",
 )
 
+private_process()  # also when started by `streamlit run` rather than `pathwise app`
 try:
     check_startup("the app")
 except ProductionConfigError as refused:

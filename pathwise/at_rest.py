@@ -119,6 +119,31 @@ class _gone_is_fine:
         return kind is FileNotFoundError
 
 
+# ------------------------------------------------------------------------------------ volumes
+def volume_encrypted(path: Path, sys_block: Path = Path("/sys/dev/block")) -> bool | None:
+    """Is `path` on a dm-crypt (LUKS) block device, directly or below LVM/RAID? None when the
+    machine cannot tell (tmpfs, overlay, network file systems: no block device of their own).
+
+    A disk encrypted below what the machine sees (a cloud provider's volume encryption) looks
+    plain here: the operator says so with PATHWISE_LANDING_VOLUME_ENCRYPTED (docs/privacy.md)."""
+    dev = os.stat(path).st_dev
+    device = sys_block / f"{os.major(dev)}:{os.minor(dev)}"
+    if not device.exists():
+        return None
+    return _crypt_below(device.resolve())
+
+
+def _crypt_below(device: Path) -> bool:
+    uuid_file = device / "dm" / "uuid"
+    if uuid_file.exists() and uuid_file.read_text().startswith("CRYPT-"):
+        return True
+    # A partition's parent is its disk; a device-mapper or md device lists what it sits on.
+    below = list((device / "slaves").glob("*")) if (device / "slaves").exists() else []
+    if (device / "partition").exists():
+        below.append(device.parent)
+    return any(_crypt_below(d.resolve()) for d in below)
+
+
 # ------------------------------------------------------------------------------------ keys
 def store_key(store: str, settings: Settings | None = None) -> bytes | None:
     """The 256-bit key of one store, derived from PATHWISE_WAREHOUSE_KEY; None without a key."""

@@ -10,6 +10,8 @@ raises `ProductionConfigError` listing every problem and what to set:
       controls and API keys would be plain files
     - no (or a short) vault key, or the warehouse's: the identity vault would be a plain file, or
       open to whoever holds the warehouse key
+    - platform files in PATHWISE_HOME/landing (plain, as the platform wrote them) on a volume not
+      seen to be encrypted (no dm-crypt/LUKS), unless PATHWISE_LANDING_VOLUME_ENCRYPTED vouches
 
 In development it only logs a warning when the default pseudonym key is in use, or when the
 warehouse is encrypted but the vault (no PATHWISE_VAULT_KEY) is not.
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from pathlib import Path
 
+from pathwise.at_rest import volume_encrypted
 from pathwise.settings import DEFAULT_PSEUDONYM_KEY, Settings, get_settings
 
 MIN_PSEUDONYM_KEY_LENGTH = 32
@@ -83,12 +87,31 @@ def _at_rest_problems(s: Settings) -> list[str]:
                 f"{name} has {len(key)} characters: set a random secret of at least "
                 f"{MIN_SECRET_LENGTH} (e.g. `{NEW_SECRET}`)"
             )
+    if _landing_files(s.landing_dir) and not s.landing_volume_encrypted:
+        seen = volume_encrypted(s.landing_dir)
+        if not seen:
+            found.append(
+                f"{s.landing_dir} holds platform files, which Pathwise reads as the platform wrote "
+                "them (plain), on a volume "
+                + (
+                    "with no dm-crypt/LUKS device below it"
+                    if seen is False
+                    else "whose encryption cannot be seen from this machine"
+                )
+                + ": put PATHWISE_HOME/landing on an encrypted volume, or, if the disk is encrypted "
+                "below what the machine sees (a cloud provider's volume encryption), set "
+                "PATHWISE_LANDING_VOLUME_ENCRYPTED=true"
+            )
     if s.encryption_key and s.encryption_key == s.vault_encryption_key:
         found.append(
             "PATHWISE_VAULT_KEY equals PATHWISE_WAREHOUSE_KEY: give the vault its own secret, "
             "so that whoever holds the warehouse key cannot read the identities"
         )
     return found
+
+
+def _landing_files(folder: Path) -> bool:
+    return folder.exists() and any(p.is_file() for p in folder.rglob("*"))
 
 
 def check_startup(component: str) -> None:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="If set, the identity vault (platform user ids, quarantined originals) is "
         "encrypted at rest with it; never the warehouse key. Unset: the vault is a plain file.",
     )
+    landing_volume_encrypted: bool = Field(
+        default=False,
+        description="The operator vouches that PATHWISE_HOME/landing (platform files, plain) is on "
+        "a volume encrypted below what the machine can see (a cloud provider's disk encryption). "
+        "Needed in production when landing holds files and no dm-crypt/LUKS device is found.",
+    )
     max_event_bytes: int = Field(
         default=16_384, description="Events larger than this are quarantined as oversized."
     )

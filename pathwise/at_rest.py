@@ -219,7 +219,7 @@ def sqlite_connect(path: Path, store: str, **kwargs: Any) -> sqlite3.Connection:
             f"{path} does not open with PATHWISE_WAREHOUSE_KEY: set it to the key the store was "
             "written with"
         ) from exc
-    return db  # type: ignore[return-value]  # the same DB-API as sqlite3's
+    return db  # the same DB-API as sqlite3's
 
 
 def _has_data(path: Path) -> bool:

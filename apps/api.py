@@ -49,8 +49,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.access import ALLOW, DENY, OWN, access_for
-from pathwise import snapshots
+from pathwise import served_log, snapshots
 from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
+from pathwise.at_rest import private_dir
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
@@ -180,8 +181,7 @@ class RecommendationLog:
     """Appends every served response to hourly NDJSON files, off the request path."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_dir(folder)
         self._queue: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="rec-log", daemon=True)
         self._thread.start()
@@ -207,8 +207,7 @@ class RecommendationLog:
                 name = f"served-{entry['served_at'][:13].replace('T', '-')}.ndjson"
                 by_file.setdefault(self.folder / name, []).append(orjson.dumps(entry))
             for path, lines in by_file.items():
-                with path.open("ab") as f:
-                    f.write(b"\n".join(lines) + b"\n")
+                served_log.append(path, lines)  # sealed when a key is set
 
 
 def _json_ready(frame: pl.DataFrame) -> pl.DataFrame:

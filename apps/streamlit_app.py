@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps import auth
+from pathwise.at_rest import private_process
 from pathwise.production import ProductionConfigError, check_startup
 from pathwise.tls import TLSConfigError, check_served_tls
 
@@ -34,6 +35,7 @@ st.set_page_config(
     initial_sidebar_state="auto",
 )
 
+private_process()  # also when started by `streamlit run` rather than `pathwise app`
 try:
     check_startup("the app")
     check_served_tls(st.get_option("server.sslCertFile"), "the app")

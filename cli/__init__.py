@@ -32,3 +32,11 @@ for group in (data.app, run.app, qa.app):
 app.add_typer(evaluate.app, name="evaluate", rich_help_panel="Evaluate")
 app.add_typer(users.app, name="users", rich_help_panel="Admin")
 app.add_typer(keys.app, name="keys", rich_help_panel="Admin")
+
+
+@app.callback()
+def _private_state() -> None:
+    """Before any command: what it writes under PATHWISE_HOME is private (0600 files, 0700 folders)."""
+    from pathwise.at_rest import private_process
+
+    private_process()

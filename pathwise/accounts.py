@@ -1,7 +1,7 @@
 """App accounts: bcrypt-hashed passwords, three roles, and the identity that scopes each one.
 
-Accounts live in `Settings.users_path` (`$PATHWISE_HOME/users.sqlite`, mode 0600), beside the
-controls, never in the warehouse. Each account has one role and, for instructors and learners, the
+Accounts live in `Settings.users_path` (`$PATHWISE_HOME/users.sqlite`, mode 0600; SQLCipher when
+PATHWISE_WAREHOUSE_KEY is set, pathwise/at_rest.py), beside the controls, never in the warehouse. Each account has one role and, for instructors and learners, the
 identity that scopes their data:
 
     admin       the Control Tower (KPIs, drift, boosts, weights, audit log)
@@ -29,7 +29,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import math
-import os
 import re
 import sqlite3
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import bcrypt
 
+from pathwise.at_rest import sqlite_connect
 from pathwise.settings import get_settings
 
 ROLES = ("admin", "instructor", "learner")
@@ -144,16 +144,13 @@ class UserStore:
     def __init__(self, path: Path | None = None, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path or get_settings().users_path)
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch(mode=0o600, exist_ok=True)
-        os.chmod(self.path, 0o600)  # also a store made before this rule (journals follow it)
         with self._db() as db:
             db.executescript(SCHEMA)
         self._migrate()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
+        db = sqlite_connect(self.path, "users", timeout=10)
         try:
             with db:  # one transaction per use
                 yield db
@@ -162,7 +159,7 @@ class UserStore:
 
     def _migrate(self) -> None:
         """Add the columns a store made before sign-in hardening lacks (once, under a write lock)."""
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db = sqlite_connect(self.path, "users", timeout=10, isolation_level=None)
         try:
             if {"session_version", "demo"} <= _columns(db):
                 return  # the usual case: no write lock taken

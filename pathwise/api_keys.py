@@ -6,7 +6,8 @@
 Three kinds of key: `service` (the platform's backend: any learner), `learner` (one learner's own
 list: its scope is that learner_key) and `admin`. A key is `pw_<key_id>_<secret>` with 256 random
 bits of secret, so a plain SHA-256 is as good as a slow hash (nothing to brute-force) and lets the
-API check a key in microseconds. The store is one JSON file (mode 0600) rewritten atomically; the
+API check a key in microseconds. The store is one JSON file (mode 0600) rewritten atomically, sealed
+(AES-GCM, pathwise/at_rest.py) when PATHWISE_WAREHOUSE_KEY is set: it names learners' keys. The
 API re-reads it when it changes, so a created or revoked key takes effect on the next request.
 """
 
@@ -16,7 +17,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import secrets
 import threading
 import time
@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pathwise.at_rest import seal, unseal, write_private
 from pathwise.settings import get_settings
 
 KEY_ROLES = ("service", "learner", "admin")
@@ -75,7 +76,7 @@ class KeyStore:
             self._seen, self._by_id = None, {}
             return self._by_id
         if (st.st_mtime_ns, st.st_size) != self._seen:
-            rows = json.loads(self.path.read_text())["keys"]
+            rows = json.loads(unseal(self.path.read_bytes(), "api_keys"))["keys"]
             self._by_id = {r["key_id"]: ApiKey(**r) for r in rows}
             self._seen = (st.st_mtime_ns, st.st_size)
         return self._by_id
@@ -99,13 +100,8 @@ class KeyStore:
 
     # -------------------------------------------------------------- writing
     def _save(self, keys: dict[str, ApiKey]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"keys": [asdict(k) for k in keys.values()]}, f, indent=1)
-        os.chmod(tmp, 0o600)  # also when the file existed with wider rights
-        os.replace(tmp, self.path)
+        data = json.dumps({"keys": [asdict(k) for k in keys.values()]}, indent=1).encode()
+        write_private(self.path, seal(data, "api_keys"))
 
     def create(self, name: str, role: str, learner_key: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its secret token (shown once: only its hash is kept)."""

@@ -3,7 +3,9 @@
 Admins change these in the Control Tower; the read API applies them to every response at once and the
 nightly ranking honours them too. They live in SQLite, not in the warehouse: the app writes, the API
 reads and the nightly flow reads at the same time, from different processes, and SQLite (WAL mode)
-lets them, where a DuckDB file allows one writer and no readers beside it.
+lets them, where a DuckDB file allows one writer and no readers beside it. With
+PATHWISE_WAREHOUSE_KEY set the file is SQLCipher (the same SQLite, pages AES-encrypted:
+pathwise/at_rest.py), so this holds encrypted too.
 
 This module is the one owner of "what is in force": `ControlHistory.at(t)` alone decides which
 controls and weights apply at an instant (the recommender, the read API and the app all ask it, via
@@ -28,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pathwise.at_rest import sqlite_connect
 from pathwise.settings import get_settings
 
 SCHEMA = """
@@ -171,13 +174,12 @@ class ControlStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path or get_settings().controls_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db = sqlite_connect(self.path, "controls", timeout=10, isolation_level=None)
         try:
             db.execute("pragma journal_mode = wal")
             db.execute("pragma busy_timeout = 10000")
@@ -346,11 +348,10 @@ class ControlStore:
     def audit(self, limit: int = 200) -> list[dict]:
         """The newest changes first: who, when, what, why."""
         with self._db() as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute(
-                "select * from audit_log order by audit_id desc limit ?", (limit,)
-            ).fetchall()
-        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+            cursor = db.execute("select * from audit_log order by audit_id desc limit ?", (limit,))
+            names = [c[0] for c in cursor.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        return [{**r, "details": json.loads(r["details"])} for r in rows]
 
     def revision(self) -> int:
         """Changes so far; cheap, so readers can cache controls until it moves."""
@@ -446,7 +447,7 @@ class ControlWatcher:
 
     def __init__(self, store: ControlStore | None = None) -> None:
         self.store = store or ControlStore()
-        self._db = sqlite3.connect(self.store.path, check_same_thread=False)
+        self._db = sqlite_connect(self.store.path, "controls", check_same_thread=False)
         self._seen: int | None = None
         self._history = ControlHistory((), ())
 

@@ -35,7 +35,20 @@ class Settings(BaseSettings):
     )
     warehouse_key: SecretStr | None = Field(
         default=None,
-        description="If set, the warehouse and the vault are encrypted at rest (AES-GCM) with it.",
+        description="If set, everything Pathwise keeps about learners under PATHWISE_HOME is "
+        "encrypted at rest with it (the warehouse, snapshots, the recommendation log, accounts, "
+        "controls, API keys), but the vault (docs/privacy.md).",
+    )
+    vault_key: SecretStr | None = Field(
+        default=None,
+        description="If set, the identity vault (platform user ids, quarantined originals) is "
+        "encrypted at rest with it; never the warehouse key. Unset: the vault is a plain file.",
+    )
+    landing_volume_encrypted: bool = Field(
+        default=False,
+        description="The operator vouches that PATHWISE_HOME/landing (platform files, plain) is on "
+        "a volume encrypted below what the machine can see (a cloud provider's disk encryption). "
+        "Needed in production when landing holds files and no dm-crypt/LUKS device is found.",
     )
     max_event_bytes: int = Field(
         default=16_384, description="Events larger than this are quarantined as oversized."
@@ -286,6 +299,12 @@ class Settings(BaseSettings):
     @property
     def encrypted(self) -> bool:
         return self.encryption_key is not None
+
+    @property
+    def vault_encryption_key(self) -> str | None:
+        """The vault's own at-rest key, or None when unset or empty (a plain vault)."""
+        key = self.vault_key.get_secret_value() if self.vault_key else ""
+        return key or None
 
 
 @lru_cache

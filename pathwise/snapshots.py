@@ -11,14 +11,19 @@ opened; new readers see the new one. The last `PATHWISE_SNAPSHOTS_KEEP` versions
         v20261125T173000Z/            one folder per version, never changed after publishing
             manifest.json             version, time, tables and their row counts, model versions
             recommendations.parquet   ...one file per table
+
+With PATHWISE_WAREHOUSE_KEY set, every table file is encrypted (Parquet modular encryption,
+AES-GCM, footer and columns, with the snapshot store's key derived from it: pathwise/at_rest.py);
+the manifest says so and holds no learner data. Reading costs the same (measured in
+docs/privacy.md). Folders are 0700, files 0600.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,12 +31,15 @@ from pathlib import Path
 
 import duckdb
 
+from pathwise.at_rest import AtRestError, private_dir, store_key, write_private
 from pathwise.settings import get_settings
 from pathwise.validation import sql_literal
 
 # What a snapshot holds: every mart (the catalog's included) and every ML result (their schemas).
 # Training features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
 SNAPSHOT_SCHEMAS = ("marts", "ml")
+# The name under which a connection holds the snapshot key (DuckDB's `add_parquet_key`).
+PARQUET_KEY = "pathwise_snapshots"
 
 
 class SnapshotError(RuntimeError):
@@ -57,14 +65,37 @@ class Snapshot:
             raise SnapshotError(f"snapshot {self.version} has no table {name!r}")
         return self.path / f"{name}.parquet"
 
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.manifest.get("encrypted"))
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with one view per table of this snapshot."""
         con = duckdb.connect(":memory:")
+        options = ""
+        if self.encrypted:
+            if not add_snapshot_key(con):
+                con.close()
+                raise AtRestError(
+                    f"snapshot {self.version} is encrypted: set PATHWISE_WAREHOUSE_KEY to the key "
+                    "it was published with"
+                )
+            options = f", encryption_config = {{footer_key: '{PARQUET_KEY}'}}"
         for name in self.tables:
             # A view takes no bound parameters: the path goes in as an escaped literal.
             source = sql_literal(str(self.path / f"{name}.parquet"))
-            con.execute(f"create view {name} as select * from read_parquet({source})")
+            con.execute(f"create view {name} as select * from read_parquet({source}{options})")
         return con
+
+
+def add_snapshot_key(con: duckdb.DuckDBPyConnection) -> bool:
+    """Give `con` the snapshot key under PARQUET_KEY; False when no key is set."""
+    key = store_key("snapshots")
+    if key is None:
+        return False
+    # A PRAGMA takes no bound parameters; base64 text cannot break out of the literal.
+    con.execute(f"pragma add_parquet_key('{PARQUET_KEY}', '{base64.b64encode(key).decode()}')")
+    return True
 
 
 def _root() -> Path:
@@ -101,9 +132,7 @@ def require_current() -> Snapshot:
 def _switch(version: str) -> None:
     """Point CURRENT at `version` atomically (write a temp file, then rename over)."""
     root = _root()
-    tmp = root / f".CURRENT.{uuid.uuid4().hex}"
-    tmp.write_text(version + "\n")
-    os.replace(tmp, root / "CURRENT")
+    write_private(root / "CURRENT", (version + "\n").encode())
 
 
 def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -125,20 +154,24 @@ def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def publish(con: duckdb.DuckDBPyConnection, *, keep: int | None = None) -> Snapshot:
     """Copy the marts and ML results from the warehouse into a new version and switch to it."""
     keep = keep or get_settings().snapshots_keep
-    root = _root()
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(_root())
     created = datetime.now(UTC)
     version = "v" + created.strftime("%Y%m%dT%H%M%S%fZ")
     staging = root / f".building-{version}"
-    staging.mkdir()
+    staging.mkdir(mode=0o700)
+    encrypted = add_snapshot_key(con)
+    options = f", encryption_config {{footer_key: '{PARQUET_KEY}'}}" if encrypted else ""
     try:
         tables = {}
         for name, relation in _snapshot_relations(con).items():
             # COPY answers with the number of rows it wrote: no second pass to count them.
+            path = staging / f"{name}.parquet"
             tables[name] = con.execute(
-                f"copy (select * from {relation}) to $path (format parquet, compression zstd)",
-                {"path": str(staging / f"{name}.parquet")},
+                f"copy (select * from {relation}) to $path "
+                f"(format parquet, compression zstd{options})",
+                {"path": str(path)},
             ).fetchall()[0][0]
+            os.chmod(path, 0o600)  # DuckDB creates it with the process's umask
         model_versions = {}
         for name in ("recommendations", "dropout_risk", "learning_styles"):
             if tables.get(name):
@@ -150,8 +183,9 @@ def publish(con: duckdb.DuckDBPyConnection, *, keep: int | None = None) -> Snaps
             "created_at": created.isoformat(),
             "tables": tables,
             "model_versions": model_versions,
+            "encrypted": encrypted,
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        write_private(staging / "manifest.json", json.dumps(manifest, indent=2).encode())
         os.replace(staging, root / version)  # the folder appears whole, or not at all
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)

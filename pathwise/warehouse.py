@@ -1,4 +1,7 @@
-"""Opening the warehouse and the identity vault, encrypted at rest when a key is set.
+"""Opening the warehouse and the identity vault, each encrypted at rest with its own key when set.
+
+`PATHWISE_WAREHOUSE_KEY` encrypts the warehouse, `PATHWISE_VAULT_KEY` the vault: someone who
+holds the warehouse key (an analyst's dbt profile) cannot open the identities.
 
 Both are DuckDB files under PATHWISE_HOME. Every connection starts in memory and ATTACHes the
 files by name (`warehouse`, `vault`), so plain and encrypted files are used the same way, and
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pathwise.at_rest import private_dir
 from pathwise.settings import Settings, get_settings
 from pathwise.validation import sql_literal
 
@@ -207,22 +211,39 @@ def _attach(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     alias: str,
-    s: Settings,
+    key: str | None,
     ro: bool,
     storage_version: str | None = None,
 ) -> None:
-    """ATTACH a DuckDB file; `storage_version` applies when a plain file is created."""
+    """ATTACH a DuckDB file, encrypted with `key` if given; `storage_version` applies when a plain
+    file is created."""
     opts = []
-    if s.encrypted:
+    if key:
         opts.append("ENCRYPTION_KEY $key")
     elif storage_version and not ro and not path.exists():
         opts.append(f"STORAGE_VERSION '{storage_version}'")
     if ro:
         opts.append("READ_ONLY")
     clause = f" ({', '.join(opts)})" if opts else ""
-    params = {"key": s.encryption_key} if s.encryption_key else {}
-    # ATTACH takes no bound parameters: the path goes in as an escaped literal.
-    con.execute(f"ATTACH {sql_literal(str(path))} AS {alias}{clause}", params)
+    # ATTACH takes no bound parameters but the key: the path goes in as an escaped literal.
+    try:
+        con.execute(
+            f"ATTACH {sql_literal(str(path))} AS {alias}{clause}", {"key": key} if key else {}
+        )
+    except duckdb.Error as exc:
+        if "encrypt" not in str(exc) or "crypto module" in str(exc):
+            raise
+        setting = "PATHWISE_VAULT_KEY" if alias == "vault" else "PATHWISE_WAREHOUSE_KEY"
+        hint = (
+            " (a vault made before the vault had its own key was encrypted with "
+            "PATHWISE_WAREHOUSE_KEY: set PATHWISE_VAULT_KEY to that value)"
+            if alias == "vault"
+            else ""
+        )
+        raise duckdb.InvalidInputException(
+            f"{path} does not open with the key in force: set {setting} to the key it was "
+            f"created with, or leave it unset for a plain file{hint}. DuckDB said: {exc}"
+        ) from exc
 
 
 def _compression(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
@@ -252,7 +273,7 @@ def open_connection(
     The caller owns the connection; prefer `connect()` as a context manager.
     """
     s = settings or get_settings()
-    s.home.mkdir(parents=True, exist_ok=True)
+    private_dir(s.home)
     config: dict[str, str | bool | int | float | list[str]] = {}
     if s.threads:
         config["threads"] = s.threads
@@ -260,15 +281,16 @@ def open_connection(
         config["memory_limit"] = s.memory_limit
     con = duckdb.connect(":memory:", config=config)
     try:
-        if s.encrypted:
+        if s.encrypted or (vault and s.vault_encryption_key):
             con.execute(f"LOAD {sql_literal(str(httpfs_extension_path()))}")
         if read_only and not s.warehouse_path.exists():
             raise FileNotFoundError(
                 f"No warehouse at {s.warehouse_path}. Run `pathwise ingest` (or `make demo`) first."
             )
-        _attach(con, s.warehouse_path, "warehouse", s, read_only)
-        if vault:
-            _attach(con, s.vault_path, "vault", s, read_only, VAULT_STORAGE_VERSION)
+        _attach(con, s.warehouse_path, "warehouse", s.encryption_key, read_only)
+        if vault:  # its own key: the warehouse key never opens it
+            key = s.vault_encryption_key
+            _attach(con, s.vault_path, "vault", key, read_only, VAULT_STORAGE_VERSION)
         con.execute("USE warehouse")
         if not read_only:
             con.execute(RAW_DDL.format_map(_compression(con, "warehouse")))

@@ -40,7 +40,7 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture
 def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Settings with PATHWISE_HOME in a fresh temporary folder and no warehouse key (plain files).
+    """Settings with PATHWISE_HOME in a fresh temporary folder and no at-rest keys (plain files).
 
     To test encryption, `monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", ...)` and call
     `pathwise.settings.get_settings.cache_clear()` before opening the warehouse.
@@ -51,6 +51,7 @@ def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PATHWISE_HOME", str(home))
     # An empty key (rather than none) also overrides a key in a developer's `.env` file.
     monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "")
+    monkeypatch.setenv("PATHWISE_VAULT_KEY", "")
     get_settings.cache_clear()
     try:
         yield get_settings()

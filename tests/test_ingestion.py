@@ -12,7 +12,7 @@ from pathwise.events_io import write_events, write_lines
 from pathwise.ingestion import ingest_file
 from pathwise.privacy import pseudonym
 from pathwise.settings import get_settings
-from pathwise.warehouse import connect
+from pathwise.warehouse import connect, open_connection
 
 USER = "usr_00000000a1"
 OTHER = "usr_00000000b2"
@@ -315,6 +315,7 @@ def test_parquet_column_types_decide_the_type_checks(pathwise_home, tmp_path):
 
 def test_encrypted_warehouse_needs_the_key(pathwise_home, case_file, monkeypatch):
     monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "correct horse battery staple")
+    monkeypatch.setenv("PATHWISE_VAULT_KEY", "the vault's own, other secret")
     get_settings.cache_clear()
     result = ingest_file(case_file)
     assert result.loaded == expected_counts()["loaded"]
@@ -325,3 +326,10 @@ def test_encrypted_warehouse_needs_the_key(pathwise_home, case_file, monkeypatch
         assert b"ada@example.org" not in path.read_bytes()
     with connect(read_only=True) as con:
         assert con.execute("select count(*) from raw.events").fetchall()[0][0] == 6
+    with connect(vault=True, read_only=True) as con:
+        assert con.execute("select count(*) from vault.identities").fetchall()[0][0] > 0
+    # The warehouse key never opens the vault, and the error says which key to set.
+    monkeypatch.setenv("PATHWISE_VAULT_KEY", "correct horse battery staple")
+    get_settings.cache_clear()
+    with pytest.raises(duckdb.Error, match="set PATHWISE_VAULT_KEY"):
+        open_connection(vault=True, read_only=True)

@@ -212,6 +212,7 @@ def test_production_refuses_development_secrets(production, command):
     assert "PATHWISE_ENV=production" in result.output and "refuses to start" in result.output
     assert "PATHWISE_PSEUDONYM_KEY is a published default" in result.output
     assert "PATHWISE_WAREHOUSE_KEY is not set" in result.output
+    assert "PATHWISE_VAULT_KEY is not set" in result.output
 
 
 def test_production_names_each_problem_and_starts_when_fixed(production):
@@ -219,13 +220,19 @@ def test_production_names_each_problem_and_starts_when_fixed(production):
 
     production.setenv("PATHWISE_PSEUDONYM_KEY", "too-short-a-key")
     production.setenv("PATHWISE_WAREHOUSE_KEY", "k" * 32)
+    production.setenv("PATHWISE_VAULT_KEY", "v" * 31)
     get_settings.cache_clear()
     UserStore().add("admin", PASSWORD, "admin", demo=True)
     found = problems()
-    assert len(found) == 2
+    assert len(found) == 3
     assert "PATHWISE_PSEUDONYM_KEY has 15 characters" in found[0]
-    assert "demo accounts with the public demo password exist (admin)" in found[1]
+    assert "PATHWISE_VAULT_KEY has 31 characters: set a random secret of at least 32" in found[1]
+    assert "demo accounts with the public demo password exist (admin)" in found[2]
+    production.setenv("PATHWISE_VAULT_KEY", "k" * 32)
+    get_settings.cache_clear()
+    assert "PATHWISE_VAULT_KEY equals PATHWISE_WAREHOUSE_KEY" in problems()[1]
     production.setenv("PATHWISE_PSEUDONYM_KEY", "x" * 32)
+    production.setenv("PATHWISE_VAULT_KEY", "v" * 32)
     get_settings.cache_clear()
     UserStore().remove("admin")
     assert problems() == []

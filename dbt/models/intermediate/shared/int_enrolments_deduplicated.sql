@@ -38,9 +38,19 @@ enrolment_events as (
 
 coursework as (
 
-    select learner_key, course_id, completed_at as studied_at from module_completions
+    select
+        learner_key,
+        course_id,
+        completed_at as studied_at
+    from module_completions
+
     union all
-    select learner_key, course_id, ended_at as studied_at from course_ends
+
+    select
+        learner_key,
+        course_id,
+        ended_at as studied_at
+    from course_ends
 
 ),
 

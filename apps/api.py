@@ -400,6 +400,41 @@ def _answer_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _add_health(app: FastAPI, watcher: SnapshotWatcher) -> None:
+    """`GET /health`: open to anyone (load balancers), says only what is served."""
+
+    @app.get("/health", responses={503: {"description": "No snapshot served yet: `problem`."}})
+    async def health() -> JSONResponse:
+        serving = watcher.serving
+        body = {
+            "status": "ok" if serving else "unavailable",
+            "snapshot_version": serving and serving.version,
+            "model_version": serving and serving.model_version,
+            "learners": serving and len(serving.offsets),
+            "problem": watcher.problem,
+        }
+        return JSONResponse(body, status_code=200 if serving else 503)
+
+
+def _add_keys(app: FastAPI, guard: Guard) -> None:
+    """`GET /v1/keys` (admins): who may call this API."""
+
+    @app.get("/v1/keys", responses=AUTH_RESPONSES)
+    async def keys(
+        caller: Caller,
+    ) -> JSONResponse:
+        """The API keys (never their secrets or hashes): who may call this API."""
+        fields = ("key_id", "name", "role", "learner_key", "created_at", "revoked_at")
+        return JSONResponse([{f: getattr(k, f) for f in fields} for k in guard.keys.list()])
+
+
+def _require_access_rules(app: FastAPI) -> None:
+    """Fail closed: a route missing from the authorization matrix stops start-up."""
+    for route in app.routes:
+        for method in getattr(route, "methods", set()) - {"HEAD"}:
+            access_for(f"{method} {getattr(route, 'path', '')}")
+
+
 def create_app(*, watch: bool = True) -> FastAPI:
     """The API; `watch=False` loads the snapshot once (tests call `app.state.snapshots.refresh()`)."""
     settings = get_settings()
@@ -428,17 +463,7 @@ def create_app(*, watch: bool = True) -> FastAPI:
     app.state.snapshots, app.state.guard = watcher, guard
     _answer_problems(app)
 
-    @app.get("/health", responses={503: {"description": "No snapshot served yet: `problem`."}})
-    async def health() -> JSONResponse:
-        serving = watcher.serving
-        body = {
-            "status": "ok" if serving else "unavailable",
-            "snapshot_version": serving and serving.version,
-            "model_version": serving and serving.model_version,
-            "learners": serving and len(serving.offsets),
-            "problem": watcher.problem,
-        }
-        return JSONResponse(body, status_code=200 if serving else 503)
+    _add_health(app, watcher)
 
     @app.get(
         "/v1/learners/{learner}/recommendations",
@@ -472,15 +497,6 @@ def create_app(*, watch: bool = True) -> FastAPI:
         rec_log.write({"learner_key": learner_key, **body})
         return ORJSONResponse(body)
 
-    @app.get("/v1/keys", responses=AUTH_RESPONSES)
-    async def keys(
-        caller: Caller,
-    ) -> JSONResponse:
-        """The API keys (never their secrets or hashes): who may call this API."""
-        fields = ("key_id", "name", "role", "learner_key", "created_at", "revoked_at")
-        return JSONResponse([{f: getattr(k, f) for f in fields} for k in guard.keys.list()])
-
-    for route in app.routes:  # fail closed: a route missing from the matrix stops start-up
-        for method in getattr(route, "methods", set()) - {"HEAD"}:
-            access_for(f"{method} {getattr(route, 'path', '')}")
+    _add_keys(app, guard)
+    _require_access_rules(app)
     return app

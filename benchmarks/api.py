@@ -32,8 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 from pathwise import snapshots
 from pathwise.api_keys import KeyStore
 from pathwise.settings import get_settings
@@ -172,6 +170,23 @@ def load(
     return rows
 
 
+def _request_paths(snap: snapshots.Snapshot, k: int) -> tuple[list[str], list[str]]:
+    """The served learners, and a shuffled request path for each, plus one request in ten from
+    a learner Pathwise has never seen (the cold-start path)."""
+    con = snap.connect()
+    try:
+        learners = [
+            r[0] for r in con.execute("select distinct learner_key from recommendations").fetchall()
+        ]
+    finally:
+        con.close()
+    random.seed(7)
+    paths = [f"/v1/learners/{key}/recommendations?k={k}&id_kind=learner_key" for key in learners]
+    paths += [f"/v1/learners/new-user-{i}/recommendations?k={k}" for i in range(len(paths) // 9)]
+    random.shuffle(paths)
+    return learners, paths
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -190,21 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(
             f"No published recommendations under {get_settings().home}: run `make demo`."
         )
-    learners = [
-        r[0]
-        for r in duckdb.sql(
-            f"select distinct learner_key from read_parquet('{snap.table_path('recommendations')}')"
-        ).fetchall()
-    ]
-    random.seed(7)
-    # One request in ten from a learner Pathwise has never seen (the cold-start path).
-    paths = [
-        f"/v1/learners/{key}/recommendations?k={args.k}&id_kind=learner_key" for key in learners
-    ]
-    paths += [
-        f"/v1/learners/new-user-{i}/recommendations?k={args.k}" for i in range(len(paths) // 9)
-    ]
-    random.shuffle(paths)
+    learners, paths = _request_paths(snap, args.k)
 
     port = _free_port()
     keys = KeyStore()

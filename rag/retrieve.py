@@ -252,10 +252,11 @@ def rank(
     mode: Mode = "hybrid",
     k: int = 5,
     weights: tuple[float, ...] = RERANK_WEIGHTS,
+    second: float = LESSON_SECOND,
 ) -> list[Passage]:
     """Order the candidates for one mode; keep the first passage of each lesson (document): the
     learner is pointed at lessons, and five passages of one lesson would hide the others.
-    `weights` are the rerank's (hybrid only).
+    `weights` and `second` (LESSON_SECOND) are the rerank's (hybrid only).
 
     Pure Python over already-fetched rows, so the evaluation can try rerank weights cheaply."""
     if mode == "vector":
@@ -275,7 +276,7 @@ def rank(
             for cid in order:
                 top = second[c.rows[cid]["doc_id"]]
                 if scores[cid] == top[0] and len(top) > 1:
-                    scores[cid] += LESSON_SECOND * top[1]
+                    scores[cid] += second * top[1]
             order = sorted(pool, key=scores.__getitem__, reverse=True)
     out: list[Passage] = []
     seen: set[str] = set()

@@ -627,7 +627,9 @@ def test_evaluation_trains_on_dev_and_reports_on_test(rag_home: Path, monkeypatc
     rows = ev.metric_rows(report)
     methods = {r["method"] for r in rows}
     assert {"hybrid/course/test", "hybrid/course/dev", "graded/test", "graded/cv5"} <= methods
-    assert {"old_rule/test", "old_rule_retuned/test"} <= methods
+    assert {"old_rule/test", "old_rule_retuned/test", "hybrid/course/cv5"} <= methods
+    cv = report["retrieval_cv5"]  # lesson weights chosen on 4/5, measured on the held-out fifth
+    assert 0 <= cv["hit@1"] <= cv["hit@5"] <= 1 and len(cv["chosen"]) == ev.FOLDS
     text = ev.render(report)
     assert "test hit@1" in text and "old rule 0.652" in text and "answer latency" not in text
 

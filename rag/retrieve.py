@@ -270,11 +270,11 @@ def rank(
             pool = [cid for cid in order if cid in c.rows][:RERANK_POOL]
             scores = {cid: float(np.dot(weights, c.evidence(cid))) for cid in pool}
             order = sorted(pool, key=scores.__getitem__, reverse=True)
-            second: dict[str, list[float]] = {}  # doc id -> its two best scores
+            lesson_scores: dict[str, list[float]] = {}  # doc id -> its scores, best first
             for cid in order:
-                second.setdefault(c.rows[cid]["doc_id"], []).append(scores[cid])
+                lesson_scores.setdefault(c.rows[cid]["doc_id"], []).append(scores[cid])
             for cid in order:
-                top = second[c.rows[cid]["doc_id"]]
+                top = lesson_scores[c.rows[cid]["doc_id"]]
                 if scores[cid] == top[0] and len(top) > 1:
                     scores[cid] += second * top[1]
             order = sorted(pool, key=scores.__getitem__, reverse=True)

@@ -3,7 +3,7 @@
 1. Build throughput, end to end: the real lessons in ../shared/data/content parsed, chunked,
    embedded (ONNX MiniLM) and written, FTS index refreshed -> passages/s, and chunks/s counting
    every embedded row (passages + their sentences); wall and CPU seconds.
-2. A 100k-chunk index: the real chunks (and their sentences) repeated under many synthetic
+2. A 100k-chunk index: the real chunks (their sentences, the lessons' descriptors) repeated under many synthetic
    courses (text tagged per copy, vectors jittered and re-normalised), written in bulk with their
    vectors, then the FTS, scalar and HNSW indexes built -> chunks/s of the storage part alone.
 3. Answer latency: `rag.ask` with the offline `extractive` backend over the evaluation questions
@@ -69,6 +69,7 @@ def _jitter(vectors: list, rng: np.random.Generator) -> list:
 
 def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dict]:
     """A `target`-chunk index (and its sentences) made from the real ones (cached)."""
+    from rag.content import ABOUT_SUFFIX
     from rag.store import SENTENCES, TABLE, connect, open_table, refresh_indexes, sentence_table
 
     home = work / f"home-{target}"
@@ -107,7 +108,13 @@ def build_large(work: Path, target: int, real_home: Path) -> tuple[Settings, dic
             }
             for r, v in zip(part, vecs, strict=True)
         ]
-        sent = [x for r in part for x in src_sent.get(r["chunk_id"], [])]
+        # a passage's sentences, and with a lesson's first passage its descriptors
+        sent = [
+            x
+            for r in part
+            for key in (r["chunk_id"], *([f"{r['doc_id']}{ABOUT_SUFFIX}"] * (r["position"] == 0)))
+            for x in src_sent.get(key, [])
+        ]
         svecs = _jitter([x["vector"] for x in sent], rng) if sent else []
         srows = [
             {

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.decision import FEATURES, MODEL, DecisionModel, Grade
 
-VERSION = "learner-v1"  # bump with the question set or FEATURES
+VERSION = "learner-v2"  # bump with the question set, FEATURES or the retrieval they read
 MAX_REFUSED_IN_SCOPE = 0.025  # half the 5% acceptance limit, for questions unlike dev's
 MAX_CONFIDENT_OUT_OF_SCOPE = 0.05  # half the 10% limit
 

@@ -19,14 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Bump when cleaning, chunking or how passages are embedded changes: every document hash
-# changes, so everything re-indexes (6: passages embedded on their first 128 word pieces).
-CHUNKER_VERSION = "6"
+# changes, so everything re-indexes (6: passages embedded on their first 128 word pieces;
+# 7: each lesson's objectives, questions and key points kept as lesson descriptors).
+CHUNKER_VERSION = "7"
 MAX_WORDS = 220  # longer sections are split at paragraphs
 MIN_WORDS = 4
 MERGE_WORDS = 40
 SENTENCE_MIN_WORDS = 3  # a section's last part shorter than this joins the part before it
-# Sections that only restate others (learning objectives, chapter summaries) are not indexed.
+# Sections that only restate others (learning objectives, chapter summaries) are not indexed as
+# passages; a lesson's learning objectives are kept as its descriptors (Document.about).
 SUMMARY_TITLES = frozenset({"learning objectives", "chapter summary", "summary"})
+OBJECTIVES = "learning objectives"
+ABOUT_SUFFIX = "#lesson"  # chunk id of a lesson's descriptor rows in the sentences table
 
 CNX = "{http://cnx.rice.edu/cnxml}"
 COL = "{http://cnx.rice.edu/collxml}"
@@ -50,6 +54,10 @@ class Document:
     sections: list[Section]
     content_hash: str
     chapter: str = ""
+    # What the lesson says it teaches, in the learner's terms: Carpentries objectives, questions
+    # and key points, OpenStax learning objectives. Never passages (they would be cited instead
+    # of the section that explains); they point retrieval at the lesson (rag.content.about_rows).
+    about: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -119,8 +127,9 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[end + 4 :]
 
 
-def parse_markdown(text: str, default_title: str) -> tuple[str, list[Section]]:
-    """Split a Markdown lesson into (title, sections) along its headings."""
+def parse_markdown(text: str, default_title: str) -> tuple[str, list[Section], list[str]]:
+    """Split a Markdown lesson into (title, sections, about) along its headings; `about` holds
+    the items of its objectives, questions and key points blocks."""
     meta, body = _front_matter(text)
     title = meta.get("title", default_title)
     sections: list[Section] = [Section(title="Introduction")]
@@ -189,11 +198,15 @@ def parse_markdown(text: str, default_title: str) -> tuple[str, list[Section]]:
         if not stripped:
             flush()
             continue
-        para.append(re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", line).strip())
+        item = re.match(r"^\s*(?:[-*+]|\d+\.)\s+", line)
+        if item and any(b in _SUMMARY_BLOCKS for b in blocks):
+            flush()  # one descriptor per objective, question or key point
+        para.append(line[item.end() if item else 0 :].strip())
     flush()
-    # Objectives, questions and key points only restate the sections: indexing them would make
-    # them outrank the passage that actually explains (they are dropped, like chapter summaries).
-    return title, [s for s in sections if s.paragraphs]
+    # Objectives, questions and key points only restate the sections: as passages they would
+    # outrank the passage that actually explains, so they are the lesson's descriptors instead.
+    about = [p for s in summary.values() for p in s.paragraphs]
+    return title, [s for s in sections if s.paragraphs], about
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,23 +249,29 @@ def _cnx_text(el: ET.Element) -> str:
     return "\n".join(out)
 
 
-def parse_cnxml(data: bytes) -> tuple[str, list[Section]]:
-    """Split a CNXML module into (title, sections) along its <section> elements."""
+def parse_cnxml(data: bytes) -> tuple[str, list[Section], list[str]]:
+    """Split a CNXML module into (title, sections, about) along its <section> elements; `about`
+    holds the items of its learning objectives."""
     root = ET.fromstring(data)
     title_el = root.find(f"{CNX}title")
     title = " ".join((title_el.text or "").split()) if title_el is not None else "Untitled"
     content = root.find(f"{CNX}content")
     if content is None:
-        return title, []
+        return title, [], []
     sections: list[Section] = [Section(title="Introduction")]
+    about: list[str] = []
     if title.lower() in SUMMARY_TITLES:
-        return title, []
+        return title, [], []
 
     def add(sec: ET.Element, parent: str) -> None:
         t = sec.find(f"{CNX}title")
         name = " ".join("".join(t.itertext()).split()) if t is not None else ""
         name = name or parent or title  # untitled sections (chapter summaries) take the module's
         if name.lower() in SUMMARY_TITLES:
+            if name.lower() == OBJECTIVES:
+                about.extend(
+                    " ".join("".join(i.itertext()).split()) for i in sec.iter(f"{CNX}item")
+                )
             return
         current = Section(title=name, parent=parent)
         sections.append(current)
@@ -272,7 +291,7 @@ def parse_cnxml(data: bytes) -> tuple[str, list[Section]]:
             if text:
                 # Text after a section closes continues the last one; before any, the intro.
                 sections[-1 if len(sections) > 1 else 0].paragraphs.append(text)
-    return title, [s for s in sections if s.paragraphs]
+    return title, [s for s in sections if s.paragraphs], [a for a in about if a]
 
 
 def _collection_chapters(collection: Path) -> tuple[str, dict[str, str]]:
@@ -387,7 +406,7 @@ def load_documents(paths: Iterable[str | Path]) -> Iterator[Document]:
                 books[course] = _collection_chapters(cols[0]) if cols else (course.name, {})
             book, chapters = books[course]
             data = f.read_bytes()
-            title, sections = parse_cnxml(data)
+            title, sections, about = parse_cnxml(data)
             mod_id = f.parent.name if f.stem == "index" else f.stem
             chapter = chapters.get(mod_id, "")
             yield Document(
@@ -399,11 +418,12 @@ def load_documents(paths: Iterable[str | Path]) -> Iterator[Document]:
                 sections=sections,
                 content_hash=_hash(data, chapter),
                 chapter=chapter,
+                about=about,
             )
         elif f.suffix.lower() in {".md", ".markdown", ".txt"} and name != "reference.md":
             course = _course_root(f)
             data = f.read_bytes()
-            title, sections = parse_markdown(
+            title, sections, about = parse_markdown(
                 data.decode("utf-8", "replace"), _title_from_slug(f.stem)
             )
             rel = f"{course.name}/{f.relative_to(course).as_posix()}"
@@ -415,6 +435,7 @@ def load_documents(paths: Iterable[str | Path]) -> Iterator[Document]:
                 source=rel,
                 sections=sections,
                 content_hash=_hash(data),
+                about=about,
             )
         elif name == "courses.csv":
             mods = f.with_name("modules.csv")
@@ -507,6 +528,27 @@ def sentence_rows(chunk: Chunk) -> list[dict[str, str]]:
         }
         for i, s in enumerate(sentences(chunk.text))
         if len(s.split()) >= SENTENCE_MIN_WORDS
+    ]
+
+
+def about_rows(doc: Document) -> list[dict[str, str]]:
+    """The lesson's descriptors for the sentences table: its title and what it says it teaches
+    (Document.about), each prefixed with the title, under the chunk id `<doc_id>#lesson`, which
+    no passage has. Retrieval reads their best cosine as the lesson's score: "a sequence that
+    can't be changed" matches "Identify and discuss the mutability of a tuple" (Tuple basics)
+    better than any of the lesson's passages."""
+    if not doc.sections:
+        return []
+    texts = [doc.module, *(f"{doc.module}: {a}" for a in doc.about)]
+    return [
+        {
+            "sentence_id": f"{doc.doc_id}{ABOUT_SUFFIX}/{i}",
+            "chunk_id": f"{doc.doc_id}{ABOUT_SUFFIX}",
+            "doc_id": doc.doc_id,
+            "course_id": doc.course_id,
+            "text": text,
+        }
+        for i, text in enumerate(dict.fromkeys(texts))
     ]
 
 

@@ -1,9 +1,11 @@
 """Retrieval: vector, full-text, or hybrid (reciprocal rank fusion, then a rerank).
 
 Hybrid runs three LanceDB queries, each filtered to one course when asked: passage vectors,
-the native BM25 full-text index, and sentence vectors (passages ranked by their best sentence).
-Weighted reciprocal rank fusion of the three rankings picks a pool of passages; the pool is then
-ordered by its evidence, a weighted sum of scores (see RERANK_WEIGHTS). Each passage keeps its
+the native BM25 full-text index, and sentence vectors (passages ranked by their best sentence; the
+same query finds the lessons' descriptors, rag.content.about_rows). Weighted reciprocal rank
+fusion of the three rankings picks a pool of passages; the pool is then ordered by its evidence,
+a weighted sum of scores (see RERANK_WEIGHTS) plus a share of the second-best passage of the
+same lesson (LESSON_SECOND), and one passage per lesson is kept. Each passage keeps its
 cosine similarity to the question (passage or best sentence, whichever is higher), which the
 answer step uses to decide whether retrieval is strong enough to answer.
 """
@@ -25,6 +27,7 @@ import pyarrow as pa
 from lancedb.embeddings import EmbeddingFunction
 
 from pathwise.settings import Settings, get_settings
+from rag.content import ABOUT_SUFFIX
 from rag.embeddings import TOKENIZER, embedding_function, identity
 from rag.store import SENTENCES, TABLE, VOCABULARY, db_path, read_vocabulary, stored_identity
 from rag.text import content_words, correct_typos, coverage, terms
@@ -38,11 +41,15 @@ RRF_WEIGHTS = (1.0, 1 / 3, 2 / 3)
 RERANK_POOL = 30
 # Stage 2 orders the pool by a weighted sum of scores on comparable scales: (passage cosine,
 # best-sentence cosine, BM25 / the question's best BM25, share of the question's words the
-# passage and its titles contain). RRF keeps only ranks; the scores tell a near miss ("Continue"
-# for "leave a loop early") from the answer more often. Chosen on the dev split of the previous
-# evaluation set (a 210-point grid); on the learner set's dev split the best point gained 0.01
-# hit@1, within noise (docs/rag.md), so they stay. `pathwise evaluate rag` reports them.
-RERANK_WEIGHTS = (1.0, 0.5, 0.05, 0.1)
+# passage and its titles contain, best cosine of the passage's lesson descriptors). RRF keeps
+# only ranks; the scores tell a near miss ("Continue" for "leave a loop early") from the answer
+# more often. The first four were chosen on the dev split of the previous evaluation set (a
+# 210-point grid; re-tuned on the learner set's dev split they gained 0.01 hit@1, within noise);
+# the descriptor weight and LESSON_SECOND on the learner set's dev split (docs/rag.md).
+RERANK_WEIGHTS = (1.0, 0.5, 0.05, 0.1, 0.3)
+# A lesson's best passage gains this share of its second best's score: a lesson that answers
+# usually explains the topic in more than one section, a near miss in one.
+LESSON_SECOND = 0.3
 COLUMNS = ["chunk_id", "doc_id", "course_id", "course_title", "module", "section", "source", "text"]
 
 
@@ -121,17 +128,23 @@ class Retriever:
             q = q.where(where, prefilter=True)
         return q.select([*COLUMNS, "vector", "_score"]).limit(n).with_row_id(True).to_arrow()
 
-    def _sentences(self, qvec: np.ndarray, where: str | None, n: int) -> tuple[list[str], dict]:
-        """Chunks ranked by their best-matching sentence: (chunk ids, chunk id -> (cosine, text))."""
+    def _sentences(
+        self, qvec: np.ndarray, where: str | None, n: int
+    ) -> tuple[list[str], dict[str, tuple[float, str]], dict[str, float]]:
+        """Chunks ranked by their best-matching sentence: (chunk ids, chunk id -> (cosine, text),
+        doc id -> best cosine of the lesson's descriptors among the rows found)."""
         q = self.sentences.search(qvec, vector_column_name="vector").distance_type("cosine")
         if where:
             q = q.where(where, prefilter=True)
-        rows = q.select(["chunk_id", "text", "_distance"]).limit(n * 5).to_list()
+        rows = q.select(["chunk_id", "doc_id", "text", "_distance"]).limit(n * 5).to_list()
         best: dict[str, tuple[float, str]] = {}
-        for r in rows:  # sorted by distance: the first sentence seen per chunk is its best
-            if r["chunk_id"] not in best:
+        lesson: dict[str, float] = {}
+        for r in rows:  # sorted by distance: the first row seen per chunk or lesson is its best
+            if r["chunk_id"].endswith(ABOUT_SUFFIX):
+                lesson.setdefault(r["doc_id"], 1.0 - r["_distance"])
+            elif r["chunk_id"] not in best:
                 best[r["chunk_id"]] = (1.0 - r["_distance"], r["text"])
-        return list(best)[:n], best
+        return list(best)[:n], best, lesson
 
     def _chunks(self, ids: list[str]) -> pa.Table:
         quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
@@ -152,7 +165,7 @@ class Retriever:
         qvec = self.embed(question)
         vec = self._vector(qvec, where, n).to_pylist()
         fts = self._fts(fts_query(question), where, n).to_pylist()
-        sent_ids, best_sentence = self._sentences(qvec, where, n)
+        sent_ids, best_sentence, lesson = self._sentences(qvec, where, n)
         rows = {r["chunk_id"]: r for r in vec + fts}
         missing = [c for c in sent_ids if c not in rows]
         if missing:
@@ -173,6 +186,7 @@ class Retriever:
             best_sentence=best_sentence,
             cosine={r["chunk_id"]: 1.0 - r["_distance"] for r in vec},
             bm25={r["chunk_id"]: r["_score"] for r in fts},
+            lesson=lesson,
         )
 
     def search(
@@ -185,7 +199,7 @@ class Retriever:
         pool: int = 30,
         weights: tuple[float, ...] = RERANK_WEIGHTS,
     ) -> list[Passage]:
-        """Top-k passages, at most one per (document, section)."""
+        """Top-k passages, at most one per lesson (document)."""
         c = self.candidates(question, course_id=course_id, n=candidate_count(k, pool))
         return rank(c, mode=mode, k=k, weights=weights)
 
@@ -206,6 +220,7 @@ class Candidates:
     question: str = ""  # the question as retrieved: misspelt words corrected
     corrected: frozenset[str] = frozenset()  # terms that replaced a misspelt word
     idf: dict[str, float] = field(default_factory=dict)  # term -> IDF over the index's passages
+    lesson: dict[str, float] = field(default_factory=dict)  # doc id -> its descriptors' cosine
     _evidence: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
 
     def evidence(self, cid: str) -> tuple[float, ...]:
@@ -220,6 +235,7 @@ class Candidates:
                 self.best_sentence.get(cid, (cos, ""))[0],
                 self.bm25.get(cid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0,
                 coverage(self.terms, titled_text(row)),
+                self.lesson.get(row["doc_id"], 0.0),
             )
         return self._evidence[cid]
 
@@ -236,9 +252,11 @@ def rank(
     mode: Mode = "hybrid",
     k: int = 5,
     weights: tuple[float, ...] = RERANK_WEIGHTS,
+    second: float = LESSON_SECOND,
 ) -> list[Passage]:
-    """Order the candidates for one mode; keep the first passage of each (document, section).
-    `weights` are the rerank's (hybrid only).
+    """Order the candidates for one mode; keep the first passage of each lesson (document): the
+    learner is pointed at lessons, and five passages of one lesson would hide the others.
+    `weights` and `second` (LESSON_SECOND) are the rerank's (hybrid only).
 
     Pure Python over already-fetched rows, so the evaluation can try rerank weights cheaply."""
     if mode == "vector":
@@ -252,16 +270,21 @@ def rank(
             pool = [cid for cid in order if cid in c.rows][:RERANK_POOL]
             scores = {cid: float(np.dot(weights, c.evidence(cid))) for cid in pool}
             order = sorted(pool, key=scores.__getitem__, reverse=True)
+            lesson_scores: dict[str, list[float]] = {}  # doc id -> its scores, best first
+            for cid in order:
+                lesson_scores.setdefault(c.rows[cid]["doc_id"], []).append(scores[cid])
+            for cid in order:
+                top = lesson_scores[c.rows[cid]["doc_id"]]
+                if scores[cid] == top[0] and len(top) > 1:
+                    scores[cid] += second * top[1]
+            order = sorted(pool, key=scores.__getitem__, reverse=True)
     out: list[Passage] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for cid in order:
         row = c.rows.get(cid)
-        if row is None:
+        if row is None or row["doc_id"] in seen:
             continue
-        key = (row["doc_id"], row["section"])
-        if key in seen:
-            continue
-        seen.add(key)
+        seen.add(row["doc_id"])
         chunk_sim = float(np.dot(np.asarray(row["vector"], np.float32), c.qvec))
         sent_sim, sentence = c.best_sentence.get(cid, (-1.0, ""))
         sentence = sentence.removeprefix(f"{row['section']}: ")  # see content.sentence_rows

@@ -3,7 +3,8 @@
 Two tables whose schemas come from the configured embedding function (LanceDB embeds the source
 column on add and the question on search, with the same function): `chunks` (section passages,
 vector of `search_text` plus a full-text index) and `sentences` (each passage's sentences with
-their own vectors, which match a question more sharply than a whole passage does). The function's name,
+their own vectors, which match a question more sharply than a whole passage does, and each
+lesson's descriptors under the chunk id `<doc_id>#lesson`: rag.content.about_rows). The function's name,
 model and width live in the table's schema metadata; a different configured model means the
 table is dropped and rebuilt, never mixed. Re-indexing compares each document's content hash with
 the stored one and touches only documents that are new, changed or gone.
@@ -26,7 +27,7 @@ from lancedb.index import FTS, HnswSq
 from lancedb.pydantic import LanceModel, Vector
 
 from pathwise.settings import Settings, get_settings
-from rag.content import Chunk, Document, chunk_document, sentence_rows
+from rag.content import Chunk, Document, about_rows, chunk_document, sentence_rows
 from rag.embeddings import embedding_function, identity
 from rag.text import terms
 
@@ -181,7 +182,7 @@ def index_documents(
     _add_rows(
         sentences,
         func,
-        [r for c in chunks for r in sentence_rows(c)],
+        [r for c in chunks for r in sentence_rows(c)] + [r for d in changed for r in about_rows(d)],
         "text",
         "Embedding sentences",
         progress=progress,

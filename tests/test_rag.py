@@ -12,6 +12,7 @@ embedding model, the local OpenAI-compatible server) that split modules would ea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import threading
@@ -200,8 +201,12 @@ def test_markdown_is_chunked_along_headings_with_code_and_without_outputs() -> N
     titles = [s.title for s in doc.sections]
     assert "Capturing output from commands" in titles
     assert "What Does `>>` Mean?" in titles
-    # Objectives/key points restate the lesson and are not indexed; "Solution" headings stay inside.
+    # Objectives/key points restate the lesson and are not passages; "Solution" headings stay inside.
     assert not {"Overview", "Key points", "Solution"} & set(titles)
+    # ... they describe the lesson instead, one item each (objectives, questions, key points)
+    assert "Redirect a command's output to a file." in doc.about
+    assert "How can I show only part of the output?" in doc.about
+    assert "`sort` sorts its inputs." in doc.about
     text = "\n".join(p for s in doc.sections for p in s.paragraphs)
     assert "wc -l *.pdb" in text  # code kept
     assert "107  819  6081  total" not in text  # ```output``` blocks dropped
@@ -213,12 +218,18 @@ def test_markdown_is_chunked_along_headings_with_code_and_without_outputs() -> N
 
 
 def test_cnxml_module_has_chapter_and_sections() -> None:
-    from rag.content import load_documents
+    from rag.content import about_rows, load_documents
 
     (doc,) = load_documents([CONTENT / BOOK / "modules" / "m00040" / "index.cnxml"])
     assert doc.course_id == BOOK and doc.course_title == "Introduction to Python Programming"
     assert doc.module == "Break and continue" and doc.chapter.endswith("Loops")
-    assert [s.title for s in doc.sections] == ["Break", "Continue"]  # objectives dropped
+    assert [s.title for s in doc.sections] == ["Break", "Continue"]  # objectives not passages
+    assert len(doc.about) >= 2 and any("break" in a.lower() for a in doc.about)
+    rows = about_rows(doc)  # the lesson's title and objectives, under one chunk id no passage has
+    assert [r["text"] for r in rows] == ["Break and continue"] + [
+        f"Break and continue: {a}" for a in doc.about
+    ]
+    assert {r["chunk_id"] for r in rows} == {doc.doc_id + "#lesson"}
     assert "break statement" in " ".join(doc.sections[0].paragraphs)
 
 
@@ -307,7 +318,12 @@ def test_hybrid_retrieval_finds_the_section(rag_home: Path) -> None:
         assert ps and all(p.course_id == "shell-novice" for p in ps[:1]), mode
     top = r.search("What does the >> operator do?", k=3, mode="hybrid")
     assert top[0].module == "Pipes and Filters"
-    assert len({(p.module, p.section) for p in top}) == len(top)  # one passage per section
+    assert len({p.source for p in top}) == len(top)  # one passage per lesson
+    # the lessons' descriptors score lessons and are never passages themselves
+    c = r.candidates("How can I combine existing commands to produce a desired output?")
+    (doc,) = {row["doc_id"] for row in c.rows.values() if row["module"] == "Pipes and Filters"}
+    assert c.lesson[doc] == max(c.lesson.values()) > 0.7  # one of the lesson's own questions
+    assert not any(cid.endswith("#lesson") for cid in [*c.rows, *c.sentence])
 
 
 def test_cli_ask_json(rag_home: Path) -> None:
@@ -370,10 +386,36 @@ def test_fusion_weights_change_the_order() -> None:
     # RRF alone: a leads two of the three lists
     assert [p.chunk_id for p in rank(c, mode="rrf")] == ["a", "b"]
     # the rerank weighs scores: passage cosine favours a (1.0 vs 0.6), best sentence b (0.9 vs 0.2)
-    assert [p.chunk_id for p in rank(c, weights=(1, 0, 0, 0))] == ["a", "b"]
-    assert [p.chunk_id for p in rank(c, weights=(1, 2, 0, 0))] == ["b", "a"]
+    assert [p.chunk_id for p in rank(c, weights=(1, 0, 0, 0, 0))] == ["a", "b"]
+    assert [p.chunk_id for p in rank(c, weights=(1, 2, 0, 0, 0))] == ["b", "a"]
     assert [p.chunk_id for p in rank(c, mode="fts")] == ["a", "b"]
-    assert rank(c, weights=(1, 2, 0, 0))[0].similarity == pytest.approx(0.9)  # best sentence
+    assert rank(c, weights=(1, 2, 0, 0, 0))[0].similarity == pytest.approx(0.9)  # best sentence
+    # the lesson descriptors' cosine (weight 5) moves a lesson up
+    c = dataclasses.replace(c, lesson={"b": 0.9}, _evidence={})
+    assert [p.chunk_id for p in rank(c, weights=(1, 0, 0, 0, 1))] == ["b", "a"]
+
+
+def test_a_lesson_with_a_second_good_passage_wins_and_appears_once() -> None:
+    from rag.retrieve import LESSON_SECOND, Candidates, rank
+
+    def row(cid: str, doc: str, cos: float) -> dict:
+        vec = [cos, (1 - cos * cos) ** 0.5]
+        return dict(chunk_id=cid, doc_id=doc, course_id="c", course_title="C", module=doc,
+                    section=cid, source=doc, text="t", vector=vec)  # fmt: skip
+
+    rows = {"x1": row("x1", "x", 0.80), "x2": row("x2", "x", 0.70), "y1": row("y1", "y", 0.85)}
+    c = Candidates(
+        qvec=np.array([1.0, 0.0], np.float32),
+        vector=["y1", "x1", "x2"],
+        fts=[],
+        sentence=[],
+        rows=rows,
+        best_sentence={},
+        cosine={},
+        bm25={},
+    )
+    assert 0.80 + LESSON_SECOND * 0.70 > 0.85  # lesson x: two good sections beat one
+    assert [p.chunk_id for p in rank(c, weights=(1, 0, 0, 0, 0))] == ["x1", "y1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,7 +627,9 @@ def test_evaluation_trains_on_dev_and_reports_on_test(rag_home: Path, monkeypatc
     rows = ev.metric_rows(report)
     methods = {r["method"] for r in rows}
     assert {"hybrid/course/test", "hybrid/course/dev", "graded/test", "graded/cv5"} <= methods
-    assert {"old_rule/test", "old_rule_retuned/test"} <= methods
+    assert {"old_rule/test", "old_rule_retuned/test", "hybrid/course/cv5"} <= methods
+    cv = report["retrieval_cv5"]  # lesson weights chosen on 4/5, measured on the held-out fifth
+    assert 0 <= cv["hit@1"] <= cv["hit@5"] <= 1 and len(cv["chosen"]) == ev.FOLDS
     text = ev.render(report)
     assert "test hit@1" in text and "old rule 0.652" in text and "answer latency" not in text
 
@@ -726,7 +770,13 @@ def test_openai_not_covered_is_a_refusal(llm) -> None:
 def test_reindex_touches_only_changed_documents(
     rag_home: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.content import chunk_document, load_documents, prune_prefixes, sentence_rows
+    from rag.content import (
+        about_rows,
+        chunk_document,
+        load_documents,
+        prune_prefixes,
+        sentence_rows,
+    )
     from rag.embeddings import OnnxMiniLM
     from rag.store import connect, index_documents, open_table, read_vocabulary
 
@@ -750,12 +800,12 @@ def test_reindex_touches_only_changed_documents(
     summary = index_documents(load_documents([corpus]), prune_prefixes=prune_prefixes([corpus]))
     assert summary["documents_updated"] == 1 and summary["documents_deleted"] == 1
     assert summary["documents_unchanged"] == summary["documents_seen"] - 1
-    # Only the changed lesson was embedded: its chunks and their sentences (each distinct text
-    # once), nothing else.
+    # Only the changed lesson was embedded: its chunks, their sentences and its descriptors
+    # (each distinct text once), nothing else.
     (doc,) = load_documents([find])
     chunks = chunk_document(doc)
     expected = {c.search_text for c in chunks} | {
-        r["text"] for c in chunks for r in sentence_rows(c)
+        r["text"] for rows in [*map(sentence_rows, chunks), about_rows(doc)] for r in rows
     }
     assert sorted(embedded) == sorted(expected)
     assert summary["chunks_written"] == len(chunks)

@@ -195,19 +195,17 @@ def sqlite_connect(path: Path, store: str, **kwargs: Any) -> sqlite3.Connection:
     SQLite otherwise. A plain store met with a key is encrypted in place first (stop the app and
     the API before setting the key on a home that has accounts or controls)."""
     private_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))  # SQLite's journals copy its mode
-    os.chmod(path, FILE_MODE)  # also a store made before this rule
+    if not path.exists():  # created private (SQLite's journals copy its mode); no locks on it yet
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    os.chmod(path, FILE_MODE)  # also a store made before this rule (chmod opens no descriptor)
     key = store_key(store)
+    if (path, key) not in _PREPARED:
+        _prepare(path, key)
+        _PREPARED.add((path, key))
     if key is None:
-        if _has_data(path) and _header(path) != SQLITE_HEADER:
-            raise AtRestError(
-                f"{path} is encrypted: set PATHWISE_WAREHOUSE_KEY to the key it was written with"
-            )
         return sqlite3.connect(path, **kwargs)
     from sqlcipher3 import dbapi2 as sqlcipher
 
-    if _has_data(path) and _header(path) == SQLITE_HEADER:
-        _encrypt_in_place(path, key)
     db = sqlcipher.connect(str(path), **kwargs)
     # A raw 256-bit key: no passphrase derivation (PBKDF2) on every connection.
     db.execute(f"pragma key = \"x'{key.hex()}'\"")
@@ -220,6 +218,24 @@ def sqlite_connect(path: Path, store: str, **kwargs: Any) -> sqlite3.Connection:
             "written with"
         ) from exc
     return db  # the same DB-API as sqlite3's
+
+
+# Stores this process has checked for a key. The file is opened outside SQLite only
+# then, before this process connects to it: closing any descriptor of a database drops every POSIX
+# lock the process's open connections hold on it (SQLite's own warning), and the read API's
+# watcher stopped seeing the app's commits when each new connection re-read the header.
+_PREPARED: set[tuple[Path, bytes | None]] = set()
+
+
+def _prepare(path: Path, key: bytes | None) -> None:
+    """Refuse an encrypted store without a key; encrypt a plain one met with a key."""
+    plain = not _has_data(path) or _header(path) == SQLITE_HEADER
+    if key is None and not plain:
+        raise AtRestError(
+            f"{path} is encrypted: set PATHWISE_WAREHOUSE_KEY to the key it was written with"
+        )
+    if key is not None and _has_data(path) and plain:
+        _encrypt_in_place(path, key)
 
 
 def _has_data(path: Path) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,18 +90,23 @@ def test_a_boost_below_the_cut_is_not_reported_as_applied(store):
 
 
 def test_the_watcher_sees_a_change_from_another_process_at_once(store):
+    """The read API's watcher and the Control Tower are different processes. The watcher's process
+    also opens new store connections (to re-read the controls), which once dropped the watcher's
+    SQLite locks and hid every later change made elsewhere."""
     watcher = ControlWatcher(store)
     assert list(watcher.in_force().controls) == []
-    # Another connection (as the Control Tower's process would) saves a suppression.
-    db = sqlite3.connect(store.path)
-    db.execute(
-        "insert into course_controls (course_id, action, amount, reason, created_by, created_at) "
-        "values ('c9', 'suppress', 0, 'from elsewhere', 'ada', ?)",
-        (datetime.now(UTC).isoformat(),),
-    )
-    db.commit()
-    db.close()
-    assert [c.course_id for c in list(watcher.in_force().controls)] == ["c9"]
+
+    def suppress_elsewhere(course_id: str) -> None:
+        code = (
+            "from pathwise.controls import ControlStore; "
+            f"ControlStore({str(store.path)!r}).suppress({course_id!r}, reason='r', actor='ada')"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
+
+    suppress_elsewhere("c9")
+    assert [c.course_id for c in watcher.in_force().controls] == ["c9"]
+    suppress_elsewhere("c8")  # after the watcher's own process re-read the store
+    assert sorted(c.course_id for c in watcher.in_force().controls) == ["c8", "c9"]
     watcher.close()
 
 

@@ -163,18 +163,13 @@ def _require_ingested() -> None:
     """Stop with what to do when nothing was ingested yet: dbt's sources are the `raw` schema, and
     without it `dbt build` fails with dozens of catalog errors that say nothing useful."""
     from pathwise.settings import get_settings
-    from pathwise.warehouse import connect
+    from pathwise.warehouse import connect, table_exists
 
     s = get_settings()
     ingested = False
     if s.warehouse_path.exists():
         with connect(read_only=True) as con:
-            ingested = bool(
-                con.execute(
-                    "select 1 from information_schema.schemata "
-                    "where catalog_name = 'warehouse' and schema_name = 'raw'"
-                ).fetchall()
-            )
+            ingested = table_exists(con, "raw", "events")
     if not ingested:
         typer.echo(
             f"Nothing ingested yet in {s.home}: run `pathwise ingest <folder of event files>` "

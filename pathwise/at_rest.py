@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import sqlite3
 import stat
@@ -103,20 +104,10 @@ def tighten(root: Path) -> None:
         os.chmod(folder, DIR_MODE)
         for name in files:
             path = os.path.join(folder, name)
-            with _gone_is_fine():
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile (a rotated temp)
                 if not os.path.islink(path) and stat.S_IMODE(os.stat(path).st_mode) & 0o077:
                     os.chmod(path, FILE_MODE)
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
-
-
-class _gone_is_fine:
-    """A file another process removes while we walk (a rotated temp file) is not an error."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        return kind is FileNotFoundError
 
 
 # ------------------------------------------------------------------------------------ volumes

@@ -35,7 +35,7 @@ import certifi
 from pathwise.api_keys import is_loopback
 from pathwise.settings import Settings, get_settings
 
-SECURE_SCHEMES = {"https": "https", "smtps": "smtps"}
+SECURE_SCHEMES = {"https", "smtps"}
 PLAINTEXT_SCHEMES = {"http": "https", "smtp": "smtps"}  # -> the scheme to use instead
 log = logging.getLogger("pathwise")
 

@@ -57,6 +57,9 @@ DRIFT_ACTIONS = {
     "distribution": "Compare tonight's inputs with the last published run (`pathwise status`, the "
     "ingest summary) before trusting the new lists; a real shift in learners may call for "
     "retraining.",
+    "fairness": "Risk for this group is less reliable than for others: read its risk bands with "
+    "care, check the model card's figures for the group, and consider features or data that "
+    "serve it better before the next release.",
 }
 
 
@@ -71,6 +74,11 @@ def drift_sentence(alert: dict) -> str:
             f"**{name.capitalize()}** {direction} {value:.0%} in the last 7 days "
             f"({shown(base)} → {shown(now)} against 28 earlier days; alert at "
             f"{alert['threshold']:.0%})."
+        )
+    elif alert["kind"] == "fairness":
+        what = (
+            f"**{name}**: ROC-AUC {num(now, 3)} against {num(base, 3)} for all learners "
+            f"({value:.3f} lower; alert at {alert['threshold']:.2f})."
         )
     else:
         what = (

@@ -25,6 +25,17 @@ def evaluate_dropout(
             "Repeatable; default: every dataset in the warehouse.",
         ),
     ] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option(
+            "--segments",
+            exists=True,
+            dir_okay=False,
+            help="OULAD's studentInfo.csv: also report ROC-AUC per gender, age band, disability "
+            "and deprivation band (read here only, never stored per learner) and run the "
+            "fairness check (PATHWISE_FAIRNESS_MAX_GAP).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Dropout model vs a logistic regression and the at-risk rule at 10/25/50/75% of the course.
@@ -33,14 +44,22 @@ def evaluate_dropout(
     forward on the latest of them (the gate), and tests on the latest cohort: ROC-AUC in
     validation and test, their gap, Brier scores. Same data, same figures. For OULAD:
     `pathwise import oulad ../shared/data/oulad --out var/landing/oulad`,
-    `pathwise ingest var/landing/oulad`, `pathwise build`, then this command.
+    `pathwise ingest var/landing/oulad`, `pathwise build`, then this command
+    (with `--segments ../shared/data/oulad/studentInfo.csv` for the figures per segment).
     """
+    from ml import fairness
     from ml.dropout import evaluate_and_record, render
+    from pathwise.settings import get_settings
     from pathwise.warehouse import connect
 
+    key = get_settings().pseudonym_key.get_secret_value()
+    by_learner = fairness.oulad_segments(segments, key) if segments else None
     with connect() as con:
-        results = evaluate_and_record(con, dataset)
+        results = evaluate_and_record(con, dataset, by_learner)
+        checked = fairness.check(con) if segments else None
     typer.echo(json.dumps(results, indent=2, default=str) if as_json else render(results))
+    if checked and not as_json:
+        typer.echo(fairness.render_check(checked))
 
 
 @app.command("styles")

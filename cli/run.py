@@ -107,15 +107,12 @@ def publish(
         bool, typer.Option("--rollback", help="Serve the previously published snapshot again.")
     ] = False,
 ) -> None:
-    """Publish the warehouse's marts and ML results as a new serving snapshot (or roll back)."""
+    """Publish the warehouse's marts, ML results and model cards as a new serving snapshot (or
+    roll back)."""
+    from flows.nightly import publish_snapshot
     from pathwise import snapshots
-    from pathwise.warehouse import connect
 
-    if rollback:
-        snap = snapshots.rollback()
-    else:
-        with connect(read_only=True) as con:
-            snap = snapshots.publish(con)
+    snap = snapshots.rollback() if rollback else publish_snapshot()
     typer.echo(f"serving snapshot {snap.version} ({len(snap.tables)} tables)")
     typer.echo("on disk: " + ", ".join(snapshots.versions()))
 

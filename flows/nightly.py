@@ -70,19 +70,30 @@ def recommend() -> dict:
 
 @task(cache_policy=NO_CACHE)
 def check_drift() -> dict:
-    """Tonight's scores, features and KPIs against the published snapshot and the KPI baseline."""
+    """Tonight's scores, features and KPIs against the published snapshot and the KPI baseline,
+    and the latest figures per segment against the fairness threshold."""
+    from ml import fairness
     from ml.drift import check
 
     with connect() as con:
-        return check(con)
+        return {**check(con), "fairness": fairness.check(con)}
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def publish() -> dict:
     """Copy marts and ML results into a new snapshot and switch serving to it atomically."""
-    with connect(read_only=True) as con:
-        snap = snapshots.publish(con)
+    snap = publish_snapshot()
     return {"version": snap.version, "tables": snap.tables}
+
+
+def publish_snapshot() -> snapshots.Snapshot:
+    """Write the model cards of the models in service, then publish (`pathwise publish` too)."""
+    from ml import model_cards
+
+    with connect() as con:
+        model_cards.write(con)
+    with connect(read_only=True) as con:
+        return snapshots.publish(con)
 
 
 @task(cache_policy=NO_CACHE)

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         "above both baselines' (logistic regression, at-risk rule), is scored but not used for "
         "decisions (ml.dropout_risk.used_for_decisions = false).",
     )
+    fairness_max_gap: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="A segment (e.g. an age band) whose ROC-AUC trails the model's on all test "
+        "learners by more than this raises a fairness alert (ml/fairness.py).",
+    )
 
     # Course Q&A (rag/, docs/rag.md)
     rag_backend: str = Field(

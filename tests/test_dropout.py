@@ -17,7 +17,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from flows.build import build_flow
 from flows.ingest import ingest_flow
-from ml import dropout
+from ml import dropout, fairness, model_cards
 from pathwise.settings import SHARED_DATA, get_settings
 from pathwise.sources.oulad import import_oulad
 from pathwise.warehouse import connect
@@ -190,6 +190,7 @@ def test_scores_open_enrolments_with_the_gate_of_their_checkpoint(sim, monkeypat
                 "and metric = 'validation_roc_auc' and evaluated_at = "
                 "(select max(evaluated_at) from ml.evaluations where kind = 'dropout')"
             ).fetchall()
+            cards = model_cards.build(con)
         assert "skipped" in summary["oulad"]  # the hand-made course alone cannot train a model
         assert risk.height == current == summary["rows_written"]
         assert risk["risk"].is_between(0, 1).all()
@@ -208,6 +209,12 @@ def test_scores_open_enrolments_with_the_gate_of_their_checkpoint(sim, monkeypat
             checkpoint, used_here, validation_auc = row
             assert used_here is used[checkpoint]
             assert validation_auc == pytest.approx(auc[dropout.CHECKPOINTS[checkpoint], "model"])
+            # The model card published with these risks says which checkpoints people see.
+            card = cards.filter(pl.col("model") == "dropout")["card"].item()
+            said = "used for decisions" if used_here else "not shown (failed its gate)"
+            assert (
+                f"at {checkpoint}: forward-validation ROC-AUC {validation_auc:.3f}, {said}" in card
+            )
     assert summary["platform"]["used_for_decisions"]  # at 0.5 the model is used somewhere
     high = risk.filter(pl.col("risk_band") == "high")
     assert (high["risk"] >= 0.5).all()
@@ -296,3 +303,92 @@ def test_oulad_risks_are_calibrated_on_the_latest_presentation(oulad_evaluation)
     )
     assert abs(p.mean() - y.mean()) < 0.03
     assert ece < 0.03
+
+
+def oulad_segments() -> pl.DataFrame:
+    key = get_settings().pseudonym_key.get_secret_value()
+    return fairness.oulad_segments(SHARED_DATA / "oulad" / "studentInfo.csv", key)
+
+
+def test_oulad_figures_per_segment_cover_every_test_learner(oulad_evaluation):
+    """studentInfo's ids, keyed like the door keys them, find every test row; no segment under
+    k is reported; and the per-segment AUCs are those of the served model on those rows."""
+    model, test = oulad_evaluation["model"], oulad_evaluation["test"]
+    figures = dropout.segment_figures(oulad_evaluation["df"], model, oulad_segments())
+    k = get_settings().k_anonymity
+    assert figures["learners"].min() >= k
+    assert set(figures["attribute"]) == {"gender", "age band", "disability", "deprivation band"}
+    checkpoints = dropout.checkpoint_of(test)
+    for (checkpoint,), part in figures.filter(pl.col("attribute") == "gender").group_by(
+        "checkpoint"
+    ):
+        assert part["rows"].sum() == (checkpoints == checkpoint).sum()
+    women = figures.filter(pl.col("segment") == "F", pl.col("checkpoint") == "p50")
+    keys = oulad_segments().filter(pl.col("segment") == "F").select("learner_key", "course_id")
+    rows = test.join(keys, on=["learner_key", "course_id"]).filter(pl.col("checkpoint") == "p50")
+    expected = roc_auc_score(dropout.labels(rows), model.fitted.predictions(rows)["model"])
+    assert women["roc_auc"].item() == pytest.approx(expected)
+
+
+def test_the_fairness_check_alerts_on_a_planted_gap(oulad_evaluation):
+    """The served model's figures raise no alert; the same model made blind to disabled
+    learners (its scores shuffled among them) raises one for them at every checkpoint (and may
+    for a segment they are over-represented in, such as the most deprived band), none by gender."""
+    model, test = oulad_evaluation["model"], oulad_evaluation["test"]
+    segments = oulad_segments()
+    y, checkpoints = dropout.labels(test), dropout.checkpoint_of(test).to_numpy()
+    predictions = model.fitted.predictions(test)
+    disabled = segments.filter(pl.col("attribute") == "disability", pl.col("segment") == "Y")
+    blind = (
+        test.select("learner_key", "course_id")
+        .join(disabled, on=["learner_key", "course_id"], how="left")["segment"]
+        .is_not_null()
+        .to_numpy()
+    )
+    planted = predictions["model"].copy()
+    planted[blind] = np.random.default_rng(0).permutation(planted[blind])
+    k = get_settings().k_anonymity
+
+    def check(scores: np.ndarray, evaluation_id: str) -> dict:
+        figures = fairness.segment_figures(
+            test, {**predictions, "model": scores}, y, checkpoints, segments, k
+        )
+        with connect() as con:
+            fairness.record(
+                con, figures, evaluation_id=evaluation_id, kind="dropout", dataset="oulad",
+                model_version=model.version, checkpoint_pct=dropout.CHECKPOINTS,
+            )  # fmt: skip
+            return fairness.check(con, max_gap=0.05)
+
+    assert check(predictions["model"], "served")["alerts"] == 0
+    alerted = check(planted, "planted")["alerted"]
+    assert [a for a in alerted if "disability" in a] == [
+        f"oulad dropout: disability = Y at {p}%" for p in (10, 25, 50, 75)
+    ]
+    assert not [a for a in alerted if "gender" in a or "disability = N" in a]
+    with connect(read_only=True) as con:
+        stored = con.execute(
+            "select * from ml.drift_alerts where kind = 'fairness' and is_alert order by value"
+        ).pl()
+    assert stored.height == len(alerted)
+    # The Control Tower says it in a sentence with the figures and what to do.
+    from apps.ui import drift_sentence
+
+    said = drift_sentence(
+        stored.filter(pl.col("check_name").str.contains("disability")).row(0, named=True)
+    )
+    assert said.startswith("**oulad dropout: disability = Y at") and "for all learners" in said
+    assert "model card" in said
+
+
+def test_an_auc_standard_error_matches_the_bootstrap():
+    rng = np.random.default_rng(1)
+    y = rng.random(600) < 0.2
+    scores = y * 0.8 + rng.normal(size=600)
+    auc = roc_auc_score(y, scores)
+    boot = []
+    for _ in range(150):
+        i = rng.integers(0, 600, 600)
+        boot.append(roc_auc_score(y[i], scores[i]))
+    se = fairness.auc_standard_error(auc, int(y.sum()), int((~y).sum()))
+    assert se == pytest.approx(np.std(boot), rel=0.2)

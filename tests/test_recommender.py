@@ -386,6 +386,24 @@ def test_simulated_reasons_name_the_learners_own_courses_skills_and_roles(sim_co
     assert named / recs.height > 0.9  # nearly every row names the learner's own data
 
 
+def test_served_quality_is_reported_per_history_segment_and_adds_up(sim_con):
+    """The model card's segments: NDCG@10 of the served configuration per band of history, on
+    the learners the weights were tuned on; weighted by learners they give the overall figure."""
+    from ml.model_cards import build
+
+    validation = json.loads(q(sim_con, "select validation from ml.recommendation_model")[0, 0])
+    segments = validation["segments"]
+    assert len(segments) >= 2
+    total = sum(s["learners"] for s in segments.values())
+    assert total == validation["validation_learners"]
+    weighted = sum(s["served"] * s["learners"] for s in segments.values()) / total
+    assert weighted == pytest.approx(validation["ndcg"]["served"])
+    card = build(sim_con).filter(pl.col("model") == "recommender")["card"].item()
+    for name, s in segments.items():
+        said = f"NDCG@10 {s['served']:.3f} served" if s["learners"] >= 20 else "too few to judge"
+        assert f"{name} ({s['learners']:,} learners): {said}" in card
+
+
 def test_simulated_lists_follow_the_rules_and_add_up(sim_con):
     recs = q(sim_con, "select * from ml.recommendations")
     assert recs["model_version"].n_unique() == 1

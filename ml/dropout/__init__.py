@@ -35,7 +35,13 @@ The package, module by module:
     nightly.py     `train_and_score`: fit per dataset and write `ml.dropout_risk`
 """
 
-from ml.dropout.evaluation import evaluate, evaluate_and_record, metric_rows, render
+from ml.dropout.evaluation import (
+    evaluate,
+    evaluate_and_record,
+    metric_rows,
+    render,
+    segment_figures,
+)
 from ml.dropout.features import (
     CHECKPOINTS,
     FEATURES,
@@ -105,6 +111,7 @@ __all__ = [
     "metric_rows",
     "render",
     "rule_at_risk",
+    "segment_figures",
     "temporal_split",
     "train_and_score",
     "with_groups",

@@ -6,9 +6,19 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from ml.dropout.features import CHECKPOINTS, has_labels, labelled, load_features, temporal_split
+from ml import fairness
+from ml.dropout.features import (
+    CHECKPOINTS,
+    checkpoint_of,
+    has_labels,
+    labelled,
+    labels,
+    load_features,
+    temporal_split,
+)
 from ml.dropout.model import METHODS, DropoutModel, figures, fit
 from pathwise.results import record_evaluation
+from pathwise.settings import get_settings
 
 
 def metric_rows(figs: dict[str, dict], stage: str) -> list[dict]:
@@ -57,10 +67,26 @@ def evaluate(
     return rows, model, info
 
 
+def segment_figures(df: pl.DataFrame, model: DropoutModel, segments: pl.DataFrame) -> pl.DataFrame:
+    """The test figures of `evaluate` per segment (`ml.fairness`), on the same test rows."""
+    _, test = temporal_split(labelled(df))
+    return fairness.segment_figures(
+        test,
+        model.fitted.predictions(test),
+        labels(test),
+        checkpoint_of(test).to_numpy(),
+        segments,
+        get_settings().k_anonymity,
+    )
+
+
 def evaluate_and_record(
-    con: duckdb.DuckDBPyConnection, datasets: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    datasets: list[str] | None = None,
+    segments: pl.DataFrame | None = None,
 ) -> dict[str, dict]:
-    """`pathwise evaluate dropout`: evaluate each dataset in the warehouse and record the figures."""
+    """`pathwise evaluate dropout`: evaluate each dataset in the warehouse and record the figures,
+    and with `segments` (`ml.fairness.oulad_segments`) the figures per segment and their check."""
     df = load_features(con)
     results = {}
     for dataset in sorted(df["dataset"].unique()):
@@ -89,6 +115,18 @@ def evaluate_and_record(
             "rows": rows,
             **info,
         }
+        if segments is not None:
+            by_segment = segment_figures(part, model, segments)
+            fairness.record(
+                con,
+                by_segment,
+                evaluation_id=evaluation_id,
+                kind="dropout",
+                dataset=dataset,
+                model_version=model.version,
+                checkpoint_pct=CHECKPOINTS,
+            )
+            results[dataset]["segments"] = by_segment.to_dicts()
     return results
 
 
@@ -127,4 +165,28 @@ def render(results: dict[str, dict]) -> str:
                 + f"   {val[0] - test[0]:+.3f}   " + "  ".join(f"{b:.4f}" for b in brier)
                 + f"  {used}"
             )  # fmt: skip
+        lines += render_segments(r.get("segments"))
     return "\n".join(lines)
+
+
+def render_segments(segments: list[dict] | None) -> list[str]:
+    """The model's test ROC-AUC per segment and checkpoint, each beside the whole test set's."""
+    if not segments:
+        return []
+    by = pl.DataFrame(segments)
+    pcts = {c: f"{p}%" for c, p in CHECKPOINTS.items() if c in set(by["checkpoint"])}
+    lines = [
+        "  ROC-AUC by segment on the test cohort (model; all learners in brackets; segments of "
+        "fewer than k learners left out)",
+        "  " + f"{'segment':<32}{'learners':>9}" + "".join(f"{p:>16}" for p in pcts.values()),
+    ]
+    overall = {r["checkpoint"]: r["overall_roc_auc"] for r in segments}
+    lines.append("  " + f"{'all':<32}{'':>9}" + "".join(f"{overall[c]:>16.3f}" for c in pcts))
+    for (attribute, segment), part in by.group_by("attribute", "segment", maintain_order=True):
+        auc = dict(zip(part["checkpoint"], part["roc_auc"], strict=True))
+        cells = "".join(
+            f"{auc[c]:>9.3f} ({auc[c] - overall[c]:+.3f})" if c in auc else f"{'-':>16}"
+            for c in pcts
+        )
+        lines.append(f"  {attribute + ' = ' + segment:<32}{part['learners'].max():>9,}{cells}")
+    return lines

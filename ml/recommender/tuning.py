@@ -66,6 +66,17 @@ RULE_COST_ACCEPTED = {"difficulty_ceiling": 0.02, "diversity_cap": 0.02}
 RETUNE_GROWTH = 0.10  # re-tune once interactions (or courses) changed by more than this share
 # Validation learners scored per weights grid point (beyond it, a fixed random sample).
 TUNE_LEARNERS = 5000
+# Learner segments the served quality is reported for (model cards): how much history the
+# collaborative model had for them at the validation cut. The card shows no figure for a band of
+# fewer than MIN_SEGMENT learners (noise).
+HISTORY_BANDS = (
+    (1, 1, "1 course before"),
+    (2, 2, "2 courses before"),
+    (3, 5, "3-5 courses before"),
+    (6, 10, "6-10 courses before"),
+    (11, None, "11+ courses before"),
+)
+MIN_SEGMENT = 20
 
 Progress = Callable[[str, int], Callable[[], None]]
 
@@ -298,6 +309,7 @@ def tune(
             },
             "als_tuned_params": collab["als"]["params"],
             "rule_costs": costs,
+            "segments": segment_ndcg(model, truth, k, rules, weights["weights"]),
             "seconds": round(time.perf_counter() - t0, 1),
         },
     )
@@ -371,6 +383,44 @@ def weight_grid() -> dict[str, tuple[float, ...]]:
     return {cls.name: tuple(cls.grid) for cls in registered()}
 
 
+def tuning_rows(model: Hybrid, truth: Mapping[int, set[int]]) -> np.ndarray:
+    """The validation learners the weights are tuned on: at most TUNE_LEARNERS of them, the same
+    ones whatever order they were loaded in."""
+    rows = np.array(sorted(truth, key=lambda r: model.learner_keys[r]), dtype=np.int64)
+    if len(rows) > TUNE_LEARNERS:
+        rows = np.random.default_rng(0).choice(rows, TUNE_LEARNERS, replace=False)
+    return np.sort(rows)
+
+
+def segment_ndcg(
+    model: Hybrid, truth: Mapping[int, set[int]], k: int, rules: Rules, weights: Mapping
+) -> dict[str, dict]:
+    """NDCG@k of the served configuration and of popularity per history band (HISTORY_BANDS),
+    on the learners the weights were tuned on."""
+    rows = tuning_rows(model, truth)
+    ok = eligible(model, rows, rules)
+    top = blend(
+        model, signal_scores(model, rows, ok), ok, dict(weights), k, cap=rules.diversity_cap
+    )[0]
+    served, popular = (
+        lists(top, rows.tolist()),
+        lists(rank_popularity(model, rows, k), rows.tolist()),
+    )
+    history = np.diff(model.X.indptr)[rows]
+    out = {}
+    for low, high, name in HISTORY_BANDS:
+        members = rows[(history >= low) & (history <= (high or history.max(initial=0)))].tolist()
+        if not members:
+            continue
+        sub = {r: truth[r] for r in members}
+        out[name] = {
+            "learners": len(members),
+            "served": mean_at_k({r: served[r] for r in members}, sub, k)["ndcg"],
+            "popularity": mean_at_k({r: popular[r] for r in members}, sub, k)["ndcg"],
+        }
+    return out
+
+
 def tune_weights(
     model: Hybrid,
     truth: Mapping[int, set[int]],
@@ -383,10 +433,7 @@ def tune_weights(
     A signal that is 0 for every validation learner (COCO has no target roles, quizzes or
     passes) cannot change a list: it keeps its first grid value instead of multiplying the grid.
     """
-    rows = np.array(sorted(truth, key=lambda r: model.learner_keys[r]), dtype=np.int64)
-    if len(rows) > TUNE_LEARNERS:  # the same learners whatever order they were loaded in
-        rows = np.random.default_rng(0).choice(rows, TUNE_LEARNERS, replace=False)
-    rows = np.sort(rows)
+    rows = tuning_rows(model, truth)
     ok = eligible(model, rows, rules)
     sig = signal_scores(model, rows, ok)
     sub = {r: truth[r] for r in rows.tolist()}

@@ -82,10 +82,10 @@ by_recency as (
     inner join served
         on unmatched.learner_key = served.learner_key
         and unmatched.course_id = served.course_id
-        and served.served_at <= unmatched.shown_at
-        and served.served_at > {{ dbt.dateadd(
+        and unmatched.shown_at >= served.served_at
+        and {{ dbt.dateadd(
             'hour', -var('served_attribution_hours'), 'unmatched.shown_at'
-        ) }}
+        ) }} < served.served_at
 
 ),
 

@@ -28,7 +28,7 @@ outcomes_per_item as (
 
     from impressions
     where served_rec_id is not null
-    group by 1
+    group by served_rec_id
 
 ),
 

@@ -23,37 +23,21 @@ served as (
 
 ),
 
-by_item_id as (
-
-    select
-        impressions.event_id,
-        served.rec_id as served_rec_id
-
-    from impressions
-    inner join served
-        on impressions.rec_id = served.rec_id
-        and impressions.course_id = served.course_id
-
-),
-
-by_list_id as (
-
-    select
-        impressions.event_id,
-        served.rec_id as served_rec_id
-
-    from impressions
-    inner join served
-        on impressions.rec_id = served.response_id
-        and impressions.course_id = served.course_id
-
-),
-
+-- The echoed id is a served item's (`rec_id`) or a served list's (`response_id`): never both,
+-- as an item id is its list's id with '-<rank>' appended.
 by_id as (
 
-    select * from by_item_id
-    union all
-    select * from by_list_id
+    {% for served_id in ['rec_id', 'response_id'] %}
+    select
+        impressions.event_id,
+        served.rec_id as served_rec_id
+
+    from impressions
+    inner join served
+        on impressions.rec_id = served.{{ served_id }}
+        and impressions.course_id = served.course_id
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

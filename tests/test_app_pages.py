@@ -470,10 +470,15 @@ def test_course_qa_says_so_when_the_index_is_missing(users, tmp_path, monkeypatc
 # -- controls: preview, save, audit, revoke ---------------------------------------------------------
 
 
-def confirmation(at: AppTest):
-    """The large-change confirmation checkbox, or None when the page asks for none."""
-    boxes = [c for c in at.checkbox if c.label.startswith("I understand this changes")]
+def confirmation(tab):
+    """The large-change confirmation checkbox in a tab, or None when it asks for none."""
+    boxes = [c for c in tab.checkbox if c.label.startswith("I understand this changes")]
     return boxes[0] if boxes else None
+
+
+def tab_metrics(tab) -> dict[str, str]:
+    """A tab's metrics (both preview tabs render, each with its own "Top 10 changes")."""
+    return {m.label: m.value for m in tab.metric}
 
 
 def test_a_boost_is_previewed_saved_audited_and_revoked(users):
@@ -488,7 +493,7 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     at.selectbox(key="control_course").select(course).run()
     at.slider(key="control_amount").set_value(1.0).run()
     no_exceptions(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = tab_metrics(at.tabs[0])
     assert metrics["Would now see it"] != "0%"
     # The examples read as learners an admin can picture (segment, goal, course titles), and
     # show no learner_key, not even a prefix.
@@ -504,7 +509,7 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     # that names the share before Save is enabled.
     share = metrics["Top 10 changes"]
     assert int(share.rstrip("%")) > 25, share
-    box = confirmation(at)
+    box = confirmation(at.tabs[0])
     assert box is not None and box.label == f"I understand this changes {share} of lists"
     assert at.button(key="save_control").disabled
     box.check().run()
@@ -552,9 +557,9 @@ def test_a_small_boost_saves_without_confirmation(users):
     at.slider(key="control_amount").set_value(0.05).run()
     at.text_input(key="control_reason").input("a nudge").run()
     no_exceptions(at)
-    share = {m.label: m.value for m in at.metric}["Top 10 changes"]
+    share = tab_metrics(at.tabs[0])["Top 10 changes"]
     assert int(share.rstrip("%")) <= 25, share
-    assert confirmation(at) is None and not at.button(key="save_control").disabled
+    assert confirmation(at.tabs[0]) is None and not at.button(key="save_control").disabled
 
 
 def test_blend_weights_are_previewed_then_saved(users):
@@ -565,14 +570,14 @@ def test_blend_weights_are_previewed_then_saved(users):
     at.slider(key="w_popularity").set_value(2.0)
     at.slider(key="w_collaborative").set_value(0.0).run()
     no_exceptions(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = tab_metrics(at.tabs[1])
     assert metrics["Top 10 changes"] != "0%"
     assert metrics["Top 10 kept"] != "100%"
     assert "Top 10 after" in texts(at)  # examples, as lists of course titles
     at.text_input(key="weights_reason").input("favour trending courses").run()
     # Reordering most lists needs the confirmation first.
     assert at.button(key="save_weights").disabled
-    confirmation(at).check().run()
+    confirmation(at.tabs[1]).check().run()
     at.button(key="save_weights").click().run()
     no_exceptions(at)
     saved = ControlStore().in_force().weights(default_weights())

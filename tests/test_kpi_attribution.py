@@ -209,7 +209,10 @@ def attributed(tmp_path_factory, prefect_harness) -> Iterator[dict]:
                         publish.fn()
                     with TestClient(api.create_app(watch=False), headers=headers) as client:
                         write_events(landing, day, platform_day(client, day, users, truth, taken))
-            result = nightly_flow(skip=["index", "styles", "dropout", "recommend", "drift"])
+            # The night after: ingest the platform's two days (the simulated ones are loaded
+            # already) and the served log, build, publish.
+            skip = ["index", "styles", "dropout", "recommend", "drift"]
+            result = nightly_flow(landing=[str(landing.parent)], skip=skip)
             yield {"home": home, "truth": truth, "nightly": result}
         finally:
             get_settings.cache_clear()

@@ -6,7 +6,7 @@ denial (wrong role, no sign-in, a page asked for by path), k-anonymity of the in
 controls round trip (preview, save, audit, revoke), the empty states, and sign-in hardening (lock-out,
 a reset ending an open session, an over-long password, the production refusal).
 
-One module (~660 lines) on purpose: every test shares the module-scoped platform and its signed-in
+One module (~720 lines) on purpose: every test shares the module-scoped platform and its signed-in
 AppTest sessions, which split modules would each start again.
 """
 

@@ -8,6 +8,10 @@ they would see with the change, using the same `apply_controls` as the read API:
   `contrib / old weight x new weight` (a signal whose old weight is 0 contributed nothing, so
   raising it cannot be previewed), then rank by the new score (without the nightly diversity
   rule, so the preview is close to, not exactly, the next night's lists).
+
+A change to more than `CONFIRM_ABOVE` of the sampled lists needs the admin's explicit
+confirmation before it can be saved. Examples are a few sampled learners' lists before and after
+(course ids; the page shows titles, the learner's segment and goal, never the learner_key).
 """
 
 from __future__ import annotations
@@ -19,6 +23,27 @@ import pandas as pd
 
 from pathwise.controls import CourseControl, apply_controls, without_nightly_boost
 
+# Above this share of sampled top-k lists changed, saving needs an explicit confirmation.
+CONFIRM_ABOVE = 0.25
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Example:
+    """One sampled learner's top k now and with the change (course ids in rank order)."""
+
+    learner_key: str  # to look up their segment and goal; never shown
+    before: list[str]
+    after: list[str]
+
+    @property
+    def entered(self) -> list[str]:
+        return [c for c in self.after if c not in self.before]
+
+    @property
+    def left(self) -> list[str]:
+        return [c for c in self.before if c not in self.after]
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -26,7 +51,15 @@ class Preview:
     changed: int  # learners whose top k changes (membership or order)
     gained: int  # learners who would newly see the course (boost) / lose it (suppress)
     mean_overlap: float  # mean share of the current top k that stays in the new top k
-    examples: pd.DataFrame  # a few learners: course, rank now -> rank after
+    examples: list[Example]  # a few learners whose list changes
+
+    @property
+    def changed_share(self) -> float:
+        return self.changed / self.learners if self.learners else 0.0
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.changed_share > CONFIRM_ABOVE
 
 
 def _by_learner(candidates: pd.DataFrame) -> dict[str, list[dict]]:
@@ -44,39 +77,26 @@ def _compare(
     changed = gained = 0
     overlaps, examples = [], []
     for key, now in before.items():
-        new = after[key]
         now_ids = [r["course_id"] for r in now]
-        new_ids = [r["course_id"] for r in new]
+        new_ids = [r["course_id"] for r in after[key]]
         if now_ids != new_ids:
             changed += 1
         overlaps.append(len(set(now_ids) & set(new_ids)) / max(len(now_ids), 1))
-        if course_id is not None and (course_id in now_ids) != (course_id in new_ids):
-            gained += 1
-            if len(examples) < 8:
-                examples.append(
-                    {
-                        "learner": key[:8] + "…",
-                        "rank now": now_ids.index(course_id) + 1 if course_id in now_ids else None,
-                        "rank after": new_ids.index(course_id) + 1
-                        if course_id in new_ids
-                        else None,
-                    }
-                )
-        elif course_id is None and now_ids != new_ids and len(examples) < 8:
-            examples.append(
-                {
-                    "learner": key[:8] + "…",
-                    "top 3 now": ", ".join(now_ids[:3]),
-                    "top 3 after": ", ".join(new_ids[:3]),
-                    "kept in top k": f"{len(set(now_ids) & set(new_ids))}/{len(now_ids)}",
-                }
-            )
+        # A course control's examples: learners who gain (or lose) the course; weights': any change.
+        moved = (
+            (course_id in now_ids) != (course_id in new_ids)
+            if course_id is not None
+            else now_ids != new_ids
+        )
+        gained += course_id is not None and moved
+        if moved and len(examples) < EXAMPLES:
+            examples.append(Example(key, now_ids, new_ids))
     return Preview(
         learners=len(before),
         changed=changed,
         gained=gained,
         mean_overlap=sum(overlaps) / len(overlaps) if overlaps else 1.0,
-        examples=pd.DataFrame(examples),
+        examples=examples,
     )
 
 

@@ -6,7 +6,7 @@ denial (wrong role, no sign-in, a page asked for by path), k-anonymity of the in
 controls round trip (preview, save, audit, revoke), the empty states, and sign-in hardening (lock-out,
 a reset ending an open session, an over-long password, the production refusal).
 
-One module (~660 lines) on purpose: every test shares the module-scoped platform and its signed-in
+One module (~720 lines) on purpose: every test shares the module-scoped platform and its signed-in
 AppTest sessions, which split modules would each start again.
 """
 
@@ -470,22 +470,55 @@ def test_course_qa_says_so_when_the_index_is_missing(users, tmp_path, monkeypatc
 # -- controls: preview, save, audit, revoke ---------------------------------------------------------
 
 
+def confirmation(tab):
+    """The large-change confirmation checkbox in a tab, or None when it asks for none."""
+    boxes = [c for c in tab.checkbox if c.label.startswith("I understand this changes")]
+    return boxes[0] if boxes else None
+
+
+def tab_metrics(tab) -> dict[str, str]:
+    """A tab's metrics (both preview tabs render, each with its own "Top 10 changes")."""
+    return {m.label: m.value for m in tab.metric}
+
+
 def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     # A course that is a candidate, but outside the top 10, of some sampled learners.
-    course = sql(
-        "select course_id from recommendations where rank > 10 group by 1 order by count(*) desc limit 1"
-    )[0][0]
+    course, title = sql(
+        "select course_id, any_value(course_title) from recommendations join courses"
+        " using (course_id) where rank > 10 group by 1 order by count(*) desc limit 1"
+    )[0]
+    before = len(list(ControlStore().in_force().controls))
     at = signed_in(users["admin"]).run()
     at.switch_page("app_pages/interventions.py").run()
     at.selectbox(key="control_course").select(course).run()
     at.slider(key="control_amount").set_value(1.0).run()
     no_exceptions(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = tab_metrics(at.tabs[0])
     assert metrics["Would now see it"] != "0%"
+    # The examples read as learners an admin can picture (segment, goal, course titles), and
+    # show no learner_key, not even a prefix.
+    shown = texts(at)
+    goals = {g for (g,) in sql("select distinct target_role from learners") if g}
+    assert "goal: " in shown and any(f"goal: {g}" in shown for g in goals)
+    assert title in shown and "Top 10 after" in shown
+    keys = {k for (k,) in sql("select distinct learner_key from recommendations")}
+    assert not [k for k in keys if k[:8] in shown]
     assert at.button(key="save_control").disabled  # no reason yet
     at.text_input(key="control_reason").input("test campaign").run()
+    # A +1.00 boost changes more than a quarter of the sampled lists: it needs a confirmation
+    # that names the share before Save is enabled.
+    share = metrics["Top 10 changes"]
+    assert int(share.rstrip("%")) > 25, share
+    box = confirmation(at.tabs[0])
+    assert box is not None and box.label == f"I understand this changes {share} of lists"
+    assert at.button(key="save_control").disabled
+    box.check().run()
+    assert not at.button(key="save_control").disabled
     at.button(key="save_control").click().run()
     no_exceptions(at)
+    # The same run shows the new state: the saved control is counted in the tab at once.
+    assert at.tabs[2].label == f"Active controls ({before + 1})"
+    assert any("Saved control #" in s.value for s in at.success)
     store = ControlStore()
     mine = [
         c
@@ -509,6 +542,24 @@ def test_a_boost_is_previewed_saved_audited_and_revoked(users):
     assert not at.error, [e.value for e in at.error]
     assert mine[0].control_id not in {c.control_id for c in list(store.in_force().controls)}
     assert store.audit(1)[0]["action"] == "revoke"
+    assert at.tabs[2].label == f"Active controls ({before})"
+
+
+def test_a_small_boost_saves_without_confirmation(users):
+    # The smallest boost of the course fewest learners have among their candidates: it can
+    # change only their lists.
+    course = sql(
+        "select course_id from recommendations group by 1 order by count(*), course_id limit 1"
+    )[0][0]
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/interventions.py").run()
+    at.selectbox(key="control_course").select(course).run()
+    at.slider(key="control_amount").set_value(0.05).run()
+    at.text_input(key="control_reason").input("a nudge").run()
+    no_exceptions(at)
+    share = tab_metrics(at.tabs[0])["Top 10 changes"]
+    assert int(share.rstrip("%")) <= 25, share
+    assert confirmation(at.tabs[0]) is None and not at.button(key="save_control").disabled
 
 
 def test_blend_weights_are_previewed_then_saved(users):
@@ -519,17 +570,20 @@ def test_blend_weights_are_previewed_then_saved(users):
     at.slider(key="w_popularity").set_value(2.0)
     at.slider(key="w_collaborative").set_value(0.0).run()
     no_exceptions(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = tab_metrics(at.tabs[1])
     assert metrics["Top 10 changes"] != "0%"
     assert metrics["Top 10 kept"] != "100%"
+    assert "Top 10 after" in texts(at)  # examples, as lists of course titles
     at.text_input(key="weights_reason").input("favour trending courses").run()
+    # Reordering most lists needs the confirmation first.
+    assert at.button(key="save_weights").disabled
+    confirmation(at.tabs[1]).check().run()
     at.button(key="save_weights").click().run()
     no_exceptions(at)
     saved = ControlStore().in_force().weights(default_weights())
     assert (saved["popularity"], saved["collaborative"]) == (2.0, 0.0)
     assert ControlStore().audit(1)[0]["action"] == "set_weights"
-    # The override is visible, and ends with one click (and a reason).
-    at.run()
+    # The override is visible in the same run, and ends with one click (and a reason).
     assert any("admins' saved weights" in c.value for c in at.caption)
     at.text_input(key="weights_reason").input("campaign over").run()
     at.button(key="clear_weights").click().run()
@@ -605,9 +659,11 @@ def test_weight_and_boost_previews_count_the_lists_they_change():
     # Boosting z by 1.0 brings it into learner a's top 2 (b has no z: not eligible, unchanged).
     boost = preview.course_control(cands, [], course_id="z", action="boost", amount=1.0, k=2)
     assert (boost.changed, boost.gained) == (1, 1)
-    assert boost.examples.to_dict("records") == [
-        {"learner": "a…", "rank now": None, "rank after": 1}
-    ]
+    (example,) = boost.examples
+    assert (example.before, example.after) == (["x", "y"], ["z", "x"])
+    assert (example.entered, example.left) == (["z"], ["y"])
+    # Half the lists change: above the confirmation threshold; unchanged weights are not.
+    assert boost.needs_confirmation and not same.needs_confirmation
     # Suppressing x takes it out of both lists.
     gone = preview.course_control(cands, [], course_id="x", action="suppress", amount=0, k=2)
     assert (gone.changed, gone.gained) == (2, 2)

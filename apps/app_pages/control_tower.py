@@ -1,5 +1,9 @@
 """Control Tower · Performance: recommendation KPIs over time, by model version, surface and segment,
-and the drift alerts of the last nightly run. Admins only."""
+and the drift alerts of the last nightly run. Admins only.
+
+KPIs count under the model version that produced the list the learner saw (the read API's served
+list an impression is matched to, dbt's `int_rec_impressions_joined_to_served_lists`), so the page
+first says how much of what learners saw came from the model in service, and how it was matched."""
 
 import altair as alt
 import streamlit as st
@@ -32,6 +36,59 @@ METRICS = {
     "satisfaction": ("Satisfaction", "Average rating (1-5) of recommended courses taken"),
 }
 DIMENSION_LABEL = {"model_version": "Model version", "surface": "Surface", "segment": "Segment"}
+
+
+def attribution_note(sources, in_service: str | None) -> None:
+    """Whose lists the last 7 days' impressions showed: the read API's (which versions) or the
+    platform's own, in one sentence; a warning when none came from the read API."""
+    total = int(sources["impressions"].sum())
+    served = sources[sources["served"]]
+    own = sources[~sources["served"]]
+    from_api = int(served["by_id"].sum() + served["by_recency"].sum())
+    labels = ", ".join(f"`{v}`" for v in own["grp"]) or "none"
+    if from_api == 0:
+        st.warning(
+            f"**None of the last 7 days' {total:,} impressions showed a list the read API "
+            f"served**: they are the platform's own recommender's ({labels}), so these KPIs do "
+            f"not measure the model in service{f' (`{in_service}`)' if in_service else ''}. "
+            "Have the platform fetch its lists from the read API and echo each item's `rec_id` "
+            "in its `rec_impression` events.",
+            icon=":material/link_off:",
+        )
+        return
+    versions = ", ".join(
+        f"`{r.grp}` {r.impressions / total:.0%} (CTR {ui.pct(r.ctr)})" for r in served.itertuples()
+    )
+    by_recency = int(served["by_recency"].sum())
+    st.markdown(
+        f"**{from_api / total:.0%} of the last 7 days' impressions showed lists the read API "
+        f"served**: {versions}"
+        + (f"; the rest the platform's own lists ({labels})." if len(own) else ".")
+        + (
+            f" {by_recency:,} of them echoed no served id and count under the learner's latest "
+            "list with that course the read API served in the 24 hours before."
+            if by_recency
+            else ""
+        )
+    )
+
+
+def model_versions_table(sources, totals):
+    """The model-version breakdown with where each version's lists came from and its weights."""
+    if sources.empty:  # a snapshot built before the attribution
+        return totals
+    weights = queries.model_weights(version)
+    return sources.assign(
+        lists_from=sources["served"].map({True: "read API", False: "platform's own"}),
+        weights=sources["grp"].map(
+            lambda v: (
+                " · ".join(f"{k.replace('_', ' ')} {w:.2f}" for k, w in weights[v].items())
+                if v in weights
+                else None
+            )
+        ),
+    )[["grp", "lists_from", "labelled", "weights", "by_id", "by_recency", *totals.columns[1:]]]
+
 
 # -- filters -----------------------------------------------------------------------------------
 options = queries.kpi_options(version)
@@ -80,6 +137,11 @@ for tile, (key, (label, help_text)) in zip(tiles[1:], METRICS.items(), strict=Tr
         delta = None if prev is None else ui.delta_pp(cur[key], prev[key])
         tile.metric(label, ui.pct(cur[key]), delta, help=help_text, border=True, chart_data=spark)
 
+# -- whose lists learners saw -------------------------------------------------------------------
+sources = queries.kpi_sources(version, 7, filters)
+if not sources.empty:
+    attribution_note(sources, served and served["model_version"])
+
 # -- trend chart --------------------------------------------------------------------------------
 st.subheader("Over time")
 metric = (
@@ -120,12 +182,32 @@ tabs = st.tabs([DIMENSION_LABEL[d] for d in queries.KPI_DIMENSIONS])
 for tab, dim in zip(tabs, queries.KPI_DIMENSIONS, strict=True):
     with tab:
         table = queries.kpi_by(version, dim, filters)
+        if dim == "model_version":
+            table = model_versions_table(queries.kpi_sources(version, None, filters), table)
         st.dataframe(
             table,
             hide_index=True,
             placeholder="–",
             column_config={
                 "grp": st.column_config.TextColumn(DIMENSION_LABEL[dim]),
+                "lists_from": st.column_config.TextColumn(
+                    "Lists from", help="Who produced the lists learners saw"
+                ),
+                "labelled": st.column_config.TextColumn(
+                    "Platform's label", help="The model version the platform's events named"
+                ),
+                "by_id": st.column_config.NumberColumn(
+                    "Matched by id",
+                    help="Impressions echoing the id of a list the read API served",
+                    format="localized",
+                ),
+                "by_recency": st.column_config.NumberColumn(
+                    "Matched by recency",
+                    help="Impressions without a served id, matched to the learner's latest list "
+                    "with that course served in the 24 hours before",
+                    format="localized",
+                ),
+                "weights": st.column_config.TextColumn("Blend weights"),
                 "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
                 "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
                 "enrolments": st.column_config.NumberColumn("Enrolments", format="localized"),

@@ -2,7 +2,10 @@
 on a sample of learners before saving), and revoke active controls. Admins only.
 
 Saved controls go to the controls store (SQLite): the read API applies them to its next response, and
-the next nightly run ranks with them. Every change is written to the audit log with its reason."""
+the next nightly run ranks with them. Every change is written to the audit log with its reason.
+A change to more than a quarter of the sampled lists (`preview.CONFIRM_ABOVE`) saves only once the
+admin has ticked that they understand its reach. After a save the page runs again, so every count
+on it (the active controls' tab, the weights in force) is the store's new state."""
 
 import altair as alt
 import pandas as pd
@@ -18,6 +21,9 @@ st.title("Interventions")
 snap = ui.require_snapshot()
 version = snap.version
 ui.snapshot_caption(snap, "saved controls apply to the read API at once")
+SAVED = "interventions_saved"  # what the last save did, shown once after the rerun
+if saved := st.session_state.pop(SAVED, None):
+    st.success(saved, icon=":material/check_circle:")
 
 store = ControlStore()
 now = store.in_force()
@@ -26,12 +32,64 @@ catalog = snapshot.courses(version)
 titles = dict(zip(catalog["course_id"], catalog["course_title"], strict=True))
 has_recs = snapshot.has_table(version, "recommendations")
 sample = queries.sample_candidates(version) if has_recs else pd.DataFrame()
+profiles = queries.sample_profiles(version) if has_recs else {}
 
 EXPIRY = {"1 day": 1, "7 days": 7, "14 days": 14, "30 days": 30, "90 days": 90, "No expiry": None}
 
 
 def course_label(course_id: str) -> str:
     return f"{titles.get(course_id, 'unknown course')} · {course_id}"
+
+
+def saved_and_rerun(message: str) -> None:
+    """Run the page again on the store's new state, and say what was saved there."""
+    st.session_state[SAVED] = message
+    st.rerun()
+
+
+def confirmed(p: preview.Preview, key: str) -> bool:
+    """True unless the change reaches more than CONFIRM_ABOVE of the sampled lists and the admin
+    has not ticked that they understand it (a new share asks again: the key carries it)."""
+    if not p.needs_confirmation:
+        return True
+    share = f"{p.changed_share:.0%}"
+    return st.checkbox(
+        f"I understand this changes {share} of lists",
+        key=f"{key}_{share}",
+        help=f"Changes to more than {preview.CONFIRM_ABOVE:.0%} of the sampled learners' top 10 "
+        "need this confirmation.",
+    )
+
+
+def ranked(courses: list[str], changed: list[str], course_id: str | None) -> str:
+    """A top list as numbered Markdown lines, what moved in bold."""
+    lines = []
+    for i, c in enumerate(courses, 1):
+        name = titles.get(c, c)
+        lines.append(f"{i}. **{name}**" if c in changed or c == course_id else f"{i}. {name}")
+    return "\n".join(lines) or "_nothing_"
+
+
+def what_moved(ex: preview.Example) -> str:
+    enters = [f"{titles.get(c, c)} (#{ex.after.index(c) + 1})" for c in ex.entered]
+    leaves = [f"{titles.get(c, c)} (was #{ex.before.index(c) + 1})" for c in ex.left]
+    parts = ([f"Enters: {', '.join(enters)}"] if enters else []) + (
+        [f"Leaves: {', '.join(leaves)}"] if leaves else []
+    )
+    return ". ".join(parts) or "Same courses in a new order"
+
+
+def show_examples(p: preview.Preview, course_id: str | None = None) -> None:
+    """A few sampled learners as an admin can tell them apart: their segment and goal, their
+    top 10 now and after the change (never the learner_key, which means nothing to anyone)."""
+    for ex in p.examples:
+        segment, goal = profiles.get(ex.learner_key, ("unknown segment", "no goal set"))
+        with st.container(border=True):
+            st.markdown(f"**{segment}** · goal: {goal}")
+            st.caption(what_moved(ex))
+            now, after = st.columns(2)
+            now.markdown("###### Top 10 now\n" + ranked(ex.before, ex.left, course_id))
+            after.markdown("###### Top 10 after\n" + ranked(ex.after, ex.entered, course_id))
 
 
 def no_recommendations_note() -> None:
@@ -85,6 +143,7 @@ with boost_tab:
         )
     with right:
         st.markdown("##### Preview")
+        p = None
         if course_id is None:
             st.caption("Choose a course to see how the change would affect learners' top 10.")
         elif sample.empty:
@@ -110,13 +169,14 @@ with boost_tab:
                 )
             else:
                 st.caption(f"{p.gained} of {p.learners} sampled learners; a few of them:")
-                st.dataframe(p.examples, hide_index=True, placeholder="not shown")
+                show_examples(p, course_id)
+    ok = p is None or confirmed(p, "confirm_control")
     label = "Save boost" if action == "boost" else "Save suppression"
     if st.button(
         label,
         type="primary",
         icon=":material/save:",
-        disabled=course_id is None or not reason.strip(),
+        disabled=course_id is None or not reason.strip() or not ok,
         key="save_control",
     ):
         try:
@@ -135,10 +195,9 @@ with boost_tab:
         except ControlError as exc:
             st.error(str(exc))
         else:
-            st.success(
+            saved_and_rerun(
                 f"Saved control #{cid}: {action} {course_label(course_id)}. "
-                "The read API applies it to its next response.",
-                icon=":material/check_circle:",
+                "The read API applies it to its next response."
             )
 
 # -- blend weights ------------------------------------------------------------------------------
@@ -187,9 +246,8 @@ with weights_tab:
                 key="clear_weights",
             ):
                 store.clear_weights(reason=w_reason, actor=user.username)
-                st.success(
-                    "Override ended. The next nightly run blends with the tuned weights.",
-                    icon=":material/check_circle:",
+                saved_and_rerun(
+                    "Override ended. The next nightly run blends with the tuned weights."
                 )
         with right:
             st.markdown("##### Preview")
@@ -225,11 +283,15 @@ with weights_tab:
                 .properties(height=alt.Step(14)),
                 width="stretch",
             )
+            if p.examples:
+                st.caption("A few of the learners whose top 10 changes:")
+                show_examples(p)
+            ok = confirmed(p, "confirm_weights")
         if st.button(
             "Save weights",
             type="primary",
             icon=":material/save:",
-            disabled=new == in_force or not w_reason.strip(),
+            disabled=new == in_force or not w_reason.strip() or not ok,
             key="save_weights",
         ):
             try:
@@ -237,10 +299,7 @@ with weights_tab:
             except ControlError as exc:
                 st.error(str(exc))
             else:
-                st.success(
-                    "Saved. The next nightly run ranks with these weights.",
-                    icon=":material/check_circle:",
-                )
+                saved_and_rerun("Saved. The next nightly run ranks with these weights.")
 
 # -- active controls ----------------------------------------------------------------------------
 with active_tab:
@@ -286,4 +345,4 @@ with active_tab:
                 except ControlError as exc:
                     st.error(str(exc))
                 else:
-                    st.rerun()
+                    saved_and_rerun(f"Revoked control #{to_revoke}.")

@@ -148,3 +148,59 @@ def served_model(version: str) -> dict | None:
     for key in ("params", "rules", "tuned_weights", "weights", "validation"):
         row[key] = json.loads(row[key])
     return row
+
+
+def _has_attribution(version: str) -> bool:
+    """Whether the snapshot's KPIs say which served list each impression showed (built since)."""
+    columns = frame(version, "select * from recommendation_kpis limit 0").columns
+    return "impression_model_version" in columns
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpi_sources(
+    version: str, days: int | None = None, filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> pd.DataFrame:
+    """Per model version (of the lists learners saw), over the last `days` days of data (all when
+    None): impressions, how many were matched to a list the read API served (by its id, or as
+    the learner's latest served list), the label the platform's events gave them, the outcomes.
+    Empty for a snapshot built before the attribution."""
+    if not _has_attribution(version):
+        return pd.DataFrame()
+    where, params = _kpi_where(dict(filters))
+    window = ""
+    if days is not None:
+        window = "and activity_date > (select max(activity_date) from recommendation_kpis) - ?::int"
+        params = [*params, days]
+    return frame(
+        version,
+        f"""
+        select model_version as grp,
+               string_agg(distinct impression_model_version, ', '
+                          order by impression_model_version) as labelled,
+               sum(attributed_by_id_count)::bigint as by_id,
+               sum(attributed_by_recency_count)::bigint as by_recency,
+               {_KPI_MEASURES}
+        from recommendation_kpis
+        where {where} {window}
+        group by 1 order by impressions desc
+        """,
+        params,
+    ).assign(served=lambda d: (d["by_id"] + d["by_recency"]) > 0)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def model_weights(version: str) -> dict[str, dict[str, float]]:
+    """Blend weights per model version, where the snapshot knows them: the version in service
+    (`recommendation_model`) and every tuned configuration served with its own weights
+    (`recommender_configs`: version `hybrid-<config_id>`). A version with admins' saved weights
+    (`+w<digest>`) that no longer serves is not known here (its weights are in the audit log)."""
+    known: dict[str, dict[str, float]] = {}
+    if has_table(version, "recommender_configs"):
+        for config_id, weights in frame(
+            version, "select config_id, weights from recommender_configs"
+        ).itertuples(index=False):
+            known[f"hybrid-{config_id}"] = json.loads(weights)
+    served = served_model(version)
+    if served:
+        known[served["model_version"]] = served["weights"]
+    return known

@@ -27,6 +27,29 @@ def sample_candidates(version: str, learners: int = 200) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def sample_profiles(version: str, learners: int = 200) -> dict[str, tuple[str, str]]:
+    """learner_key -> (segment, goal) of the preview sample's learners, how an admin tells the
+    examples apart (the learner_key itself means nothing to anyone)."""
+    if not has_table(version, "recommendations") or not has_table(version, "learners"):
+        return {}
+    columns = frame(version, "select * from learners limit 0").columns
+    segment = "segment" if "segment" in columns else "'unknown'"
+    rows = frame(
+        version,
+        f"""
+        with sample as (
+            select distinct learner_key from recommendations order by hash(learner_key) limit ?
+        )
+        select learner_key, coalesce({segment}, 'unknown') as segment,
+               coalesce(target_role, 'no goal set') as goal
+        from learners join sample using (learner_key)
+        """,
+        [learners],
+    )
+    return {k: (s, g) for k, s, g in rows.itertuples(index=False)}
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def signals(version: str) -> pd.DataFrame:
     """The signals the published recommendations were blended from, in blend order: signal,
     label, description, default_weight (what `ml.recommendation_signals` says; the recommender's

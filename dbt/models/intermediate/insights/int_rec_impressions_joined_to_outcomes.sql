@@ -1,11 +1,13 @@
 -- One row per recommendation impression with what followed: a click on it (same list `rec_id`
 -- and course), an enrolment in that course carrying the clicked `rec_id`, completion of the
--- course and the learner's rating of it; plus the learner's segment (target-role family).
+-- course and the learner's rating of it; plus the learner's segment (target-role family) and
+-- the model version that produced the list the learner saw (the read API's served list it is
+-- attributed to, int_rec_impressions_joined_to_served_lists, else the event's own label).
 with
 
 impressions as (
 
-    select * from {{ ref('stg_pathwise__rec_impressions') }}
+    select * from {{ ref('int_rec_impressions_joined_to_served_lists') }}
 
 ),
 
@@ -66,7 +68,10 @@ joined as (
         impressions.shown_at,
         cast({{ dbt.date_trunc('day', 'impressions.shown_at') }} as date) as shown_on,
         coalesce(impressions.surface, 'unknown') as surface,
-        coalesce(impressions.model_version, 'unknown') as model_version,
+        impressions.model_version,
+        impressions.impression_model_version,
+        impressions.attribution,
+        impressions.served_rec_id,
         coalesce(learners.role_family, 'unknown') as segment,
         clicked.rec_id is not null as is_clicked,
         clicked.rec_id is not null and enrolled.rec_id is not null as is_enrolled_after_click,
@@ -101,6 +106,9 @@ final as (
         shown_on,
         surface,
         model_version,
+        impression_model_version,
+        attribution,
+        served_rec_id,
         segment,
         is_clicked,
         is_enrolled_after_click,

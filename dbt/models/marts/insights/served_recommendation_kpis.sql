@@ -1,6 +1,9 @@
 -- What the read API served against what learners then did with it, per day and serving context.
--- The join key is rec_id: the API hands one out per served course and the platform echoes it in
--- `rec_impression`, `rec_click` and `enroll` events.
+-- A served item counts as shown when an impression is attributed to it
+-- (int_rec_impressions_joined_to_served_lists: the platform echoed its id, or showed the
+-- learner's latest served list with that course), and as clicked, enrolled or completed when
+-- that impression was (int_rec_impressions_joined_to_outcomes): the same attribution as
+-- recommendation_kpis, so the two reconcile.
 with
 
 served as (
@@ -11,38 +14,21 @@ served as (
 
 impressions as (
 
-    select * from {{ ref('stg_pathwise__rec_impressions') }}
+    select * from {{ ref('int_rec_impressions_joined_to_outcomes') }}
 
 ),
 
-clicks as (
+outcomes_per_item as (
 
-    select * from {{ ref('stg_pathwise__rec_clicks') }}
+    select
+        served_rec_id,
+        {{ dbt.bool_or('is_clicked') }} as was_clicked,
+        {{ dbt.bool_or('is_enrolled_after_click') }} as was_enrolled,
+        {{ dbt.bool_or('is_completed_after_click') }} as was_completed
 
-),
-
-enrolments as (
-
-    select * from {{ ref('stg_pathwise__enrolments') }}
-
-),
-
-impressed as (
-
-    select distinct rec_id from impressions
-
-),
-
-clicked as (
-
-    select distinct rec_id from clicks
-
-),
-
-enrolled as (
-
-    select distinct rec_id from enrolments
-    where rec_id is not null
+    from impressions
+    where served_rec_id is not null
+    group by served_rec_id
 
 ),
 
@@ -55,14 +41,14 @@ served_outcomes as (
         served.cold_start,
         served.is_boosted,
         served.learner_key,
-        impressed.rec_id is not null as was_impressed,
-        clicked.rec_id is not null as was_clicked,
-        enrolled.rec_id is not null as was_enrolled
+        outcomes_per_item.served_rec_id is not null as was_impressed,
+        coalesce(outcomes_per_item.was_clicked, false) as was_clicked,
+        coalesce(outcomes_per_item.was_enrolled, false) as was_enrolled,
+        coalesce(outcomes_per_item.was_completed, false) as was_completed
 
     from served
-    left join impressed on served.rec_id = impressed.rec_id
-    left join clicked on served.rec_id = clicked.rec_id
-    left join enrolled on served.rec_id = enrolled.rec_id
+    left join outcomes_per_item
+        on served.rec_id = outcomes_per_item.served_rec_id
 
 ),
 
@@ -78,7 +64,8 @@ counted as (
         count(distinct learner_key) as learner_count,
         sum(case when was_impressed then 1 else 0 end) as impression_count,
         sum(case when was_clicked then 1 else 0 end) as click_count,
-        sum(case when was_enrolled then 1 else 0 end) as enrolment_count
+        sum(case when was_enrolled then 1 else 0 end) as enrolment_count,
+        sum(case when was_completed then 1 else 0 end) as completion_count
 
     from served_outcomes
     group by served_date, surface, model_version, cold_start, is_boosted
@@ -98,6 +85,7 @@ final as (
         cast(impression_count as {{ dbt.type_bigint() }}) as impression_count,
         cast(click_count as {{ dbt.type_bigint() }}) as click_count,
         cast(enrolment_count as {{ dbt.type_bigint() }}) as enrolment_count,
+        cast(completion_count as {{ dbt.type_bigint() }}) as completion_count,
         cast(click_count as double) / nullif(impression_count, 0) as ctr,
         cast(enrolment_count as double) / nullif(impression_count, 0) as enrolment_rate
 

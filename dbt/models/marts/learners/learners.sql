@@ -32,6 +32,12 @@ course_progress as (
 
 ),
 
+segments as (
+
+    select * from {{ ref('int_learners_segmented') }}
+
+),
+
 courses as (
 
     select
@@ -83,6 +89,7 @@ final as (
 
         -- current profile (latest profile_updated)
         profiles.target_role,
+        coalesce(segments.role_family, 'unknown') as segment,
         profiles.current_skills,
         cast(profiles.weekly_minutes as {{ dbt.type_int() }}) as weekly_minutes,
         profiles.preferred_format,
@@ -134,6 +141,8 @@ final as (
         on activity.learner_key = profiles.learner_key
     left join learning_style
         on activity.learner_key = learning_style.learner_key
+    left join segments
+        on activity.learner_key = segments.learner_key
 
 )
 

@@ -315,6 +315,14 @@ def test_the_control_tower_shows_the_kpis_of_the_snapshot(users):
     at.selectbox(key="split").select("model_version").run()
     no_exceptions(at)
     assert len(at.get("vega_lite_chart")) >= 1
+    # The model cards of the models in service, one expander each, with their whole text.
+    cards = sql("select title, model_version, card from model_cards order by model")
+    assert cards
+    labels = [e.label for e in at.expander]
+    shown = " ".join(m.value for m in at.markdown)
+    for title, model_version, card in cards:
+        assert f"{title} · `{model_version}`" in labels
+        assert card.split("\n")[-1] in shown
 
 
 def test_the_instructor_sees_only_own_courses_and_no_group_under_k(users):

@@ -1,5 +1,6 @@
 """Control Tower · Performance: recommendation KPIs over time, by model version, surface and segment,
-and the drift alerts of the last nightly run. Admins only.
+the drift and fairness alerts of the last nightly run, and the model cards of the models in
+service. Admins only.
 
 KPIs count under the model version that produced the list the learner saw (the read API's served
 list an impression is matched to, dbt's `int_rec_impressions_joined_to_served_lists`), so the page
@@ -261,3 +262,15 @@ if not horizon.empty:
         f"Completion is judged {days} days after enrolling, so the latest {days} days are not "
         "shown yet; the drift check compares the last 7 days here with the 28 before them."
     )
+
+# -- model cards ---------------------------------------------------------------------------------
+st.subheader("Model cards")
+cards = queries.model_cards(version)
+if cards.empty:
+    st.info(
+        "Model cards are written at each publish; this snapshot has none yet.",
+        icon=":material/info:",
+    )
+for card in cards.to_dict("records"):
+    with st.expander(f"{card['title']} · `{card['model_version']}`"):
+        st.markdown(card["card"])

@@ -107,14 +107,25 @@ def kpi_by(version: str, by: str, filters: tuple = ()) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def drift_alerts(version: str) -> pd.DataFrame:
-    """The alerts of the latest drift check in the snapshot (older runs' alerts are history)."""
+    """The alerts of the latest drift check and of the latest fairness check in the snapshot
+    (ml/fairness.py; they run apart: older runs' alerts are history)."""
     if not has_table(version, "drift_alerts") or not has_table(version, "drift_checks"):
         return pd.DataFrame()
     return frame(
         version,
         "select check_name, kind, statistic, baseline, current, value, threshold, checked_at "
-        "from drift_alerts where run_id = (select arg_max(run_id, checked_at) from drift_checks) "
-        "order by value desc",
+        "from drift_alerts where run_id in (select arg_max(run_id, checked_at) from drift_checks "
+        "group by kind = 'fairness') order by kind = 'fairness', value desc",
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def model_cards(version: str) -> pd.DataFrame:
+    """The cards of the models whose results the snapshot holds (ml/model_cards.py)."""
+    if not has_table(version, "model_cards"):
+        return pd.DataFrame()
+    return frame(
+        version, "select model, model_version, title, card from model_cards order by model"
     )
 
 

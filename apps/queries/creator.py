@@ -77,10 +77,12 @@ def module_funnel(version: str, instructor_id: str, course_id: str) -> pd.DataFr
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def course_risk(version: str, instructor_id: str, k: int) -> pd.DataFrame:
-    """Open enrolments of own courses per drop-out risk band. A band under `k` is left out, and
-    with it the course's next smallest bands until the left-out ones hold k learners together:
-    a course's open enrolments follow from its summary (enrolled - completed - dropped), so a
-    single missing band would be a subtraction away."""
+    """Open enrolments of own courses per drop-out risk band, only where the model passed its
+    gate at the enrolment's checkpoint (a risk it failed to predict is not shown to people).
+
+    A band under `k` is left out, and with it the course's next smallest bands until the
+    left-out ones hold k learners together: a course's open enrolments follow from its summary
+    (enrolled - completed - dropped), so a single missing band would be a subtraction away."""
     if not has_table(version, "dropout_risk"):
         return pd.DataFrame()
     return frame(
@@ -89,7 +91,7 @@ def course_risk(version: str, instructor_id: str, k: int) -> pd.DataFrame:
         with bands as (
             select c.course_id, c.course_title, r.risk_band, count(*)::bigint as learners
             from dropout_risk r join instructor_course_summaries c using (course_id)
-            where c.instructor_id = ? and c.has_enough_learners
+            where c.instructor_id = ? and c.has_enough_learners and r.used_for_decisions
             group by all
         ),
         ranked as (

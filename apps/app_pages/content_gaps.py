@@ -98,7 +98,12 @@ def scaled(label: str, column: str, help_text: str) -> st.column_config.Progress
     """A count as a bar from 0 to the column's largest value, the number written beside it."""
     top = max(int(table[column].max()), 1)
     return st.column_config.ProgressColumn(
-        label, min_value=0, max_value=top, format="%d", help=f"{help_text} (bar: 0 to {top:,})"
+        label,
+        min_value=0,
+        max_value=top,
+        format="%d",
+        width="small",
+        help=f"{help_text} (bar: 0 to {top:,})",
     )
 
 
@@ -124,6 +129,7 @@ st.dataframe(
         "gap_score": st.column_config.ProgressColumn(
             "Gap",
             format="%.2f",
+            width="small",
             min_value=-1,
             max_value=1,
             help="Demand minus supply, from -1 (plenty of courses) to 1 (demand, no course)",

@@ -127,7 +127,11 @@ EVENT_TYPES: dict[str, EventType] = {
             Tier.ESSENTIAL,
             Scope.COURSE,
             "A recommended course was clicked.",
-            (Prop("rec_id", "string"),),
+            (
+                Prop("rec_id", "string"),
+                Prop("position", "integer", required=False, minimum=1, doc="Its rank in the list."),
+                Prop("model_version", "string", required=False, doc="The model that ranked it."),
+            ),
         ),
         EventType(
             "enroll",

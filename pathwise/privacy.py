@@ -6,6 +6,11 @@
 - `session_key` = the same keyed hash of `"session" + US + session_id` (a distinct domain, so a
   session_key never equals a learner_key): platforms that build session ids from user ids
   (`s-<user>-<n>`) leak nothing, and a session's events still join up.
+- `app_user_id`: the user_id Pathwise's own app writes on events of a signed-in learner, who is
+  known to it only by learner_key: `pathwise-lk:<learner_key>:<tag>`, the tag the same keyed hash
+  of the learner_key in a third domain. Ingestion takes the learner_key from it only when the tag
+  checks out, so only a holder of the key can mint one; any other id (a forged tag included) is
+  keyed like every user_id. The app never needs, holds or writes a platform id.
 - E-mail addresses, phone numbers and IPv4 addresses in text become `[email]`, `[phone]`, `[ip]`.
 
 Python and SQL versions compute the same thing (a test holds them together); ingestion uses the
@@ -35,6 +40,10 @@ IPV4_RE = r"\b(\d{1,3}\.){3}\d{1,3}\b"
 # Prefix of the hashed text of a session_id: "session" and the ASCII unit separator.
 SESSION_DOMAIN = "session\x1f"
 
+# The user_id of an event the app writes for a learner it knows by learner_key (`app_user_id`).
+APP_ID_PREFIX = "pathwise-lk:"
+APP_DOMAIN = "app\x1f"
+
 REDACTIONS = ((EMAIL_RE, "[email]"), (PHONE_RE, "[phone]"), (IPV4_RE, "[ip]"))
 
 
@@ -47,6 +56,12 @@ def pseudonym(user_id: str, key: str) -> str:
 def session_key(session_id: str, key: str) -> str:
     """The stored key of a session_id (reference implementation of `sql_session_key`)."""
     return pseudonym(SESSION_DOMAIN + session_id, key)
+
+
+def app_user_id(learner_key: str, key: str) -> str:
+    """The user_id for an event the app writes on behalf of `learner_key` (ingestion keys it back
+    to exactly that learner_key; reference for `sql_app_learner_key`)."""
+    return f"{APP_ID_PREFIX}{learner_key}:{pseudonym(APP_DOMAIN + learner_key, key)}"
 
 
 def redact(text: str) -> str:
@@ -85,6 +100,18 @@ def sql_pseudonym(expr: str) -> str:
 def sql_session_key(expr: str) -> str:
     """SQL for the session_key of VARCHAR `expr` (cross join `_pseudonym_pads`, as above)."""
     return sql_pseudonym(f"'session' || chr(31) || {expr}")
+
+
+def sql_app_learner_key(expr: str) -> str:
+    """SQL: the learner_key inside an `app_user_id` whose tag checks out, else null (cross join
+    `_pseudonym_pads`)."""
+    lk = f"regexp_extract({expr}, '^{APP_ID_PREFIX}([0-9a-f]{{{KEY_HEX_DIGITS}}}):', 1)"
+    tag = f"regexp_extract({expr}, ':([0-9a-f]{{{KEY_HEX_DIGITS}}})$', 1)"
+    expected = sql_pseudonym("'app' || chr(31) || " + lk)
+    return (
+        f"case when starts_with({expr}, '{APP_ID_PREFIX}') and {lk} <> '' "
+        f"and {tag} = {expected} then {lk} end"
+    )
 
 
 def sql_redact_capped(expr: str, chars: int) -> str:

@@ -1,7 +1,9 @@
 """Answer backends behind one small interface: `Backend.answer(question, passages) -> Draft`.
 
 - `ExtractiveBackend` (offline default): quotes the sentences of the best passages that share the
-  most words with the question, each marked with its citation number.
+  most words with the question, each marked with its citation number: the best-scoring sentence
+  of the top passage first, a command the lesson gives right after a chosen sentence with it,
+  and never exercise scaffolding (blanks, "Exercise"/"Solution" headers, fill-in templates).
 - `OpenAIBackend`: any OpenAI-compatible chat endpoint, streamed, over verified HTTPS (plain http
   only to a host in `PATHWISE_ALLOW_PLAINTEXT_HOSTS`: pathwise/tls.py). Passages go in as quoted data
   (angle brackets escaped so a passage cannot close its block); the system message says that text
@@ -42,6 +44,33 @@ _INSTRUCTION = re.compile(
 
 def looks_like_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION.search(sentence))
+
+
+# Exercise scaffolding reads as nonsense out of its lesson: blanks to fill in ("x = ____"), the
+# headers of exercises and their solutions, numbered choices, fenced-block markers.
+_BLANK = re.compile(r"_{3,}|\.{5,}")
+_SCAFFOLD_HEADER = re.compile(
+    r"^[\W\d]*(exercise|solution|challenge|hint|checkpoint|try it|fill in|concepts in practice"
+    r"|learning objectives?|key ?points?)\b",
+    re.IGNORECASE,
+)
+# A command the lesson shows: a shell prompt, a Python prompt, or one whole code span.
+_COMMAND = re.compile(r"^(\$ |>>> )\S|^`[^`]+`$")
+
+
+def is_scaffolding(sentence: str) -> bool:
+    """An exercise's blank, header or template, or a line that is mostly not words."""
+    s = sentence.strip()
+    if _BLANK.search(s) or s.startswith(("```", ":::")):
+        return True
+    if _SCAFFOLD_HEADER.match(s) and (len(s.split()) <= 6 or s.endswith((":", "?", "!"))):
+        return True
+    letters = sum(ch.isalnum() for ch in s)
+    return letters < len(s) / 2  # "_ _ _", "---", "( ) ( )": no words to quote
+
+
+def is_command(line: str) -> bool:
+    return bool(_COMMAND.match(line.strip())) and not _BLANK.search(line)
 
 
 @dataclass
@@ -85,24 +114,11 @@ class ExtractiveBackend:
         parts: list[str] = []
         cited: list[int] = []
         for n, p in enumerate(passages[: self.max_passages], 1):
-            sents = [s for s in sentences(p.text) if not looks_like_instruction(s)]
-            # Statements answer; labels ("Copying a list:") and the lesson's own questions don't.
-            statements = [s for s in sents if len(s.split()) >= 5 and s[-1] not in ":?"]
-            sents = statements or sents
-            if not sents:
+            chosen = self._quote(q, p, self.max_sentences if n == 1 else 1, n == 1)
+            if chosen is None and n == 1:  # the top passage is all exercise or code: point to it
+                chosen = f"See {p.citation}."
+            if chosen is None:
                 continue
-            scored = []
-            for i, s in enumerate(sents):
-                t = terms(s)
-                overlap = len(q & set(t))
-                # Prefer overlapping, reasonably short sentences; earlier ones break ties.
-                lexical = overlap / math.sqrt(max(len(t), 4))
-                # The sentence closest in meaning (found by retrieval) goes first in line.
-                scored.append((lexical + (1.0 if s == p.best_sentence else 0.0), -i, i))
-            best = sorted(scored, reverse=True)[: self.max_sentences if n == 1 else 1]
-            if n > 1 and best[0][0] < 0.35:  # a second passage only when it clearly helps
-                continue
-            chosen = " ".join(sents[i] for _, _, i in sorted(best, key=lambda b: b[2]))
             parts.append(f"{chosen} [{n}]")
             cited.append(n)
         if not cited:  # every sentence looked like an instruction: point to the passage instead
@@ -111,6 +127,40 @@ class ExtractiveBackend:
         if on_token:
             on_token(text)
         return Draft(text=text, cited=cited)
+
+    def _quote(self, q: set[str], p: Passage, count: int, first: bool) -> str | None:
+        """The passage's `count` best sentences, best first, then the rest in the lesson's order;
+        each followed by the command the lesson gives right after it, if any. None: nothing
+        worth quoting (for a second passage: nothing that clearly helps)."""
+        lines = [s for s in sentences(p.text) if not looks_like_instruction(s)]
+        kept = [i for i, s in enumerate(lines) if not is_scaffolding(s) and not is_command(s)]
+        # Statements answer; labels ("Copying a list:") and the lesson's own questions don't,
+        # unless a label introduces a command ("Remove it with:" then "$ rm file").
+        leads_to_command = {i for i in kept if i + 1 < len(lines) and is_command(lines[i + 1])}
+        statements = [
+            i
+            for i in kept
+            if len(lines[i].split()) >= 5 and (lines[i][-1] not in ":?" or i in leads_to_command)
+        ]
+        pool = statements or kept
+        if not pool:
+            return None
+        scored = []
+        for i in pool:
+            t = terms(lines[i])
+            # Prefer overlapping, reasonably short sentences; earlier ones break ties.
+            lexical = len(q & set(t)) / math.sqrt(max(len(t), 4))
+            # The sentence closest in meaning (found by retrieval) goes first in line.
+            scored.append((lexical + (1.0 if lines[i] == p.best_sentence else 0.0), -i, i))
+        best = sorted(scored, reverse=True)[:count]
+        if not first and best[0][0] < 0.35:  # a second passage only when it clearly helps
+            return None
+        # The answer leads with its best sentence; the others follow in the lesson's order.
+        order = [best[0][2], *sorted(i for _, _, i in best[1:])]
+        return " ".join(
+            lines[i] + (f" `{lines[i + 1].strip()}`" if i in leads_to_command else "")
+            for i in order
+        )
 
 
 SYSTEM_PROMPT = """You answer a learner's question about a course, using only the numbered course

@@ -298,6 +298,36 @@ def test_every_answer_cites_retrieved_passages(rag_home: Path, question: str, co
             assert {p.course_id for p in a.passages} == {course_id}
 
 
+def test_served_answers_lead_with_the_top_passage_and_quote_no_blanks(
+    rag_home: Path, corpus: Path
+) -> None:
+    """The evaluation questions of the indexed lessons, asked as the app asks them: every answer
+    starts with a sentence of the top-ranked passage, cites it first, and has no `___` blank."""
+    import re
+
+    from rag import ask
+    from rag.content import chunk_document, load_documents, sentences
+    from rag.evalset import load_questions
+
+    lessons = {c.module for d in load_documents([corpus]) for c in chunk_document(d)}
+    asked = 0
+    for q in load_questions():
+        if not q.in_scope or q.lessons[0] not in lessons:
+            continue
+        a = ask(q.q, course_id=q.course_id)
+        if a.refused:
+            continue
+        asked += 1
+        top = a.passages[0]
+        body = a.text.split(": ", 1)[1]  # after the lead ("From the course materials: ", ...)
+        assert not re.search(r"_{3,}", a.text), (q.q, a.text)
+        assert a.citations[0] == top, q.q
+        assert body.startswith(f"See {top.citation}.") or any(
+            body.startswith(s) for s in sentences(top.text)
+        ), (q.q, a.text)
+    assert asked >= 40, asked
+
+
 @pytest.mark.parametrize(
     "question", ["What is the capital of Australia?", "How do I change the oil in my car?"]
 )

@@ -190,6 +190,36 @@ def test_catalog_is_consistent_and_drawn_from_the_seeds(clean_run):
             del remaining[c]
 
 
+def test_every_course_teaches_what_its_title_says(clean_run):
+    """A title and its skills agree, as in real catalogs: every skill a course teaches is named in
+    its title and is of the title's subject, the O*NET category of the course's topic skill (so no
+    "Intermediate Python" teaching MATLAB: a reason naming a skill is then one the learner can
+    check against the title)."""
+    from pathwise.sources.simulator.catalog import short_name
+
+    out, _ = clean_run
+    category = dict(
+        pl.read_csv(PROJECT_ROOT / "seeds/skills.csv")
+        .filter(pl.col("source") == "onet")
+        .select("skill_name", "category")
+        .iter_rows()
+    )
+    titles = dict(pl.read_csv(out / "catalog/courses.csv").select("course_id", "title").iter_rows())
+    taught = pl.read_csv(out / "catalog/course_skills.csv").group_by("course_id").agg("skill")
+    several = 0
+    for course_id, skills in taught.iter_rows():
+        title, topic = titles[course_id], skills[0]
+        several += len(skills) > 1
+        for skill in skills:
+            assert short_name(skill) in title, (title, skill)
+            assert category[skill] == category[topic], (title, skill, category[skill])
+        # The title names nothing it does not teach: its words after "with" are its skills.
+        if " with " in title:
+            named = title.split(" with ", 1)[1].split(" and ")
+            assert named == [short_name(s) for s in skills[1:]], (title, skills)
+    assert several, "no course teaches more than its topic: nothing was checked beyond titles"
+
+
 def test_clean_events_follow_the_contract(faulty_run):
     out, summary = faulty_run
     events = load_events(out, summary)

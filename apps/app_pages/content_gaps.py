@@ -17,22 +17,23 @@ snap = ui.require_snapshot()
 version = snap.version
 ui.snapshot_caption(snap, "demand from searches, forum posts and O*NET job data")
 
-gaps = queries.content_gaps(version, 25)
+TOP = 25
+gaps = queries.content_gaps(version, TOP)
 topics = queries.unmatched_topics(version)
 if gaps.empty:
     st.info("No demand signals yet.", icon=":material/info:")
     st.stop()
 
-open_gaps = gaps[gaps["gap_score"] > 0]
+counts = queries.gap_counts(version)  # over every skill, not only the top ones listed
 m = st.columns(4)
 m[0].metric(
     "Skills with unmet demand",
-    len(open_gaps),
-    help="Of the top 25: demand above supply",
+    f"{counts['unmet']:,}",
+    help=f"Demand above supply, over every skill; the top {TOP} are shown below",
     border=True,
 )
-m[1].metric("…that no course teaches", int((~open_gaps["is_in_catalog"]).sum()), border=True)
-m[2].metric("Gaps widening this week", int((open_gaps["gap_score_trend"] > 0).sum()), border=True)
+m[1].metric("…that no course teaches", f"{counts['not_taught']:,}", border=True)
+m[2].metric("Gaps widening this week", f"{counts['widening']:,}", border=True)
 m[3].metric("Search topics with no course", len(topics), border=True)
 
 st.subheader("Top gaps: demand vs supply")
@@ -70,52 +71,84 @@ st.altair_chart(
 )
 
 st.subheader("Demand signals")
+st.caption(
+    f"Top {min(TOP, len(gaps))} of {counts['unmet']:,} skills with unmet demand shown. "
+    "Bars are scaled to the largest value in their column."
+)
+
+
+def change(prev: int, now: int) -> str:
+    """Last 7 days against the 7 before, as read aloud: "8 (+3)"."""
+    return f"{now} ({now - prev:+d})" if prev != now else f"{now} (=)"
+
+
 table = gaps.assign(
-    search_trend=lambda d: [
-        [int(a), int(b)]
+    search_7d=lambda d: [
+        change(int(a), int(b))
         for a, b in zip(d["search_count_prev_7d"], d["search_count_7d"], strict=True)
     ],
-    forum_trend=lambda d: [
-        [int(a), int(b)]
+    forum_7d=lambda d: [
+        change(int(a), int(b))
         for a, b in zip(d["forum_post_count_prev_7d"], d["forum_post_count_7d"], strict=True)
     ],
 )
+
+
+def scaled(label: str, column: str, help_text: str) -> st.column_config.ProgressColumn:
+    """A count as a bar from 0 to the column's largest value, the number written beside it."""
+    top = max(int(table[column].max()), 1)
+    return st.column_config.ProgressColumn(
+        label,
+        min_value=0,
+        max_value=top,
+        format="%d",
+        width="small",
+        help=f"{help_text} (bar: 0 to {top:,})",
+    )
+
+
 st.dataframe(
     table[
         [
             "skill_name",
-            "skill_category",
             "gap_score",
             "search_count",
-            "search_trend",
+            "search_7d",
             "zero_result_share",
             "forum_post_count",
-            "forum_trend",
+            "forum_7d",
             "job_occupation_count",
-            "job_in_demand_count",
             "course_count",
         ]
     ],
     hide_index=True,
     placeholder="–",
+    width="stretch",
     column_config={
         "skill_name": st.column_config.TextColumn("Skill", width="medium"),
-        "skill_category": "Category",
         "gap_score": st.column_config.ProgressColumn(
-            "Gap", format="%.2f", min_value=-1, max_value=1
+            "Gap",
+            format="%.2f",
+            width="small",
+            min_value=-1,
+            max_value=1,
+            help="Demand minus supply, from -1 (plenty of courses) to 1 (demand, no course)",
         ),
-        "search_count": st.column_config.NumberColumn("Searches"),
-        "search_trend": st.column_config.BarChartColumn("Searches: prev 7d → 7d", y_min=0),
-        "zero_result_share": st.column_config.NumberColumn("No results", format="percent"),
-        "forum_post_count": st.column_config.NumberColumn("Forum posts"),
-        "forum_trend": st.column_config.BarChartColumn("Posts: prev 7d → 7d", y_min=0),
-        "job_occupation_count": st.column_config.NumberColumn(
-            "Occupations", help="O*NET occupations listing the skill"
+        "search_count": scaled("Searches", "search_count", "Searches for the skill"),
+        "search_7d": st.column_config.TextColumn(
+            "Searches 7d", width="small", help="Last 7 days (change on the 7 days before)"
         ),
-        "job_in_demand_count": st.column_config.NumberColumn(
-            "In demand", help="Occupations flagging it In Demand (O*NET)"
+        "zero_result_share": st.column_config.NumberColumn(
+            "No results", format="percent", width="small"
         ),
-        "course_count": st.column_config.NumberColumn("Courses"),
+        "forum_post_count": scaled("Forum posts", "forum_post_count", "Forum posts naming it"),
+        "forum_7d": st.column_config.TextColumn(
+            "Posts 7d", width="small", help="Last 7 days (change on the 7 days before)"
+        ),
+        "job_occupation_count": scaled(
+            "Occupations", "job_occupation_count", "O*NET occupations listing the skill"
+        ),
+        "course_count": st.column_config.NumberColumn("Courses", width="small"),
     },
 )
 

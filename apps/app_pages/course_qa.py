@@ -86,6 +86,9 @@ if asked:
                     with st.expander(
                         f"[{i}] {where or field(c, 'source', 'passage')}", expanded=i == 1
                     ):
-                        st.markdown(f"> {field(c, 'text', '')}")
+                        # Every line of the passage inside the quote (a bare "> " quotes
+                        # only its first line; commands then lose their line breaks).
+                        lines = str(field(c, "text", "")).splitlines()
+                        st.markdown("\n".join(f"> {line}  " for line in lines if line.strip()))
                         if field(c, "source"):
                             st.caption(field(c, "source"))

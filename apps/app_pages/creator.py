@@ -92,20 +92,25 @@ if weekly.empty:
         f"No enrolment week can be shown yet (fewer than {k} learners).", icon=":material/info:"
     )
 else:
+    # One course at a time: eight cohorts' lines on one chart are unreadable.
+    week_names = weekly.drop_duplicates("course_id").set_index("course_id")["course_title"]
+    week_course = st.selectbox(
+        "Course", week_names.index.tolist(), format_func=week_names.get, key="weekly_course"
+    )
+    one = weekly[weekly["course_id"] == week_course]
     st.altair_chart(
-        alt.Chart(weekly)
-        .mark_line(point=True)
+        alt.Chart(one)
+        .mark_line(point=alt.OverlayMarkDef(size=60))
         .encode(
-            x=alt.X("period_week:T", title="Week of enrolment"),
-            y=alt.Y("completion_rate:Q", title="Completed so far", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "course_title:N",
-                title=None,
-                legend=alt.Legend(orient="bottom", columns=3, labelLimit=280),
+            x=alt.X("period_week:T", title="Week of enrolment", axis=alt.Axis(format="%d %b")),
+            y=alt.Y(
+                "completion_rate:Q",
+                title="Completed so far",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
             ),
             tooltip=[
-                alt.Tooltip("course_title:N", title="Course"),
-                alt.Tooltip("period_week:T", title="Week"),
+                alt.Tooltip("period_week:T", title="Week", format="%d %b %Y"),
                 alt.Tooltip("enrolment_count:Q", title="Enrolments"),
                 alt.Tooltip("completion_rate:Q", title="Completed", format=".0%"),
             ],
@@ -186,10 +191,16 @@ if not risk.empty:
         alt.Chart(risk)
         .mark_bar()
         .encode(
-            y=alt.Y("course_title:N", title=None),
+            # Whole course names: the label column takes the room it needs (up to 360 px).
+            y=alt.Y("course_title:N", title=None, axis=alt.Axis(labelLimit=360)),
             x=alt.X("learners:Q", title="Learners", stack="zero"),
             color=alt.Color("risk_band:N", title="Risk", legend=alt.Legend(orient="bottom")),
-            tooltip=["course_title", "risk_band", "learners"],
-        ),
+            tooltip=[
+                alt.Tooltip("course_title:N", title="Course"),
+                alt.Tooltip("risk_band:N", title="Risk"),
+                alt.Tooltip("learners:Q", title="Learners"),
+            ],
+        )
+        .properties(height=alt.Step(28)),
         width="stretch",
     )

@@ -4,7 +4,7 @@ Learners only, and only their own `learner_key`."""
 import pandas as pd
 import streamlit as st
 
-from apps import auth, ui
+from apps import auth, clicks, ui
 from apps.queries import learner as queries
 from pathwise.controls import ControlStore, apply_controls, without_nightly_boost
 
@@ -29,6 +29,44 @@ FORMAT_ICON = {
     "hands-on": ":material/build:",
 }
 
+
+def duration(minutes: float | None) -> str | None:
+    """A course's length as people say it: "45 min", "3 h", "2 h 30 min"."""
+    if minutes is None or pd.isna(minutes) or minutes <= 0:
+        return None
+    h, m = divmod(round(float(minutes)), 60)
+    return f"{m} min" if not h else f"{h} h" + (f" {m} min" if m else "")
+
+
+def recommendation_card(rank: int, rec: dict) -> None:
+    """One recommendation: its place in the list, what it is, why, and a button to open it, which
+    records a `rec_click` the way the platform's own clicks arrive (apps/clicks.py)."""
+    with st.container(border=True):
+        title = rec.get("course_title") or rec["course_id"]
+        fmt = rec.get("format_first") or rec.get("primary_format") or ""
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.markdown(f"**{rank}. {title}**")
+        badges = [
+            f"{FORMAT_ICON.get(fmt, ':material/school:')} {fmt}" if fmt else None,
+            rec.get("difficulty_label"),
+            f":material/schedule: {d}" if (d := duration(rec.get("duration_minutes"))) else None,
+        ]
+        left.caption(" · ".join(b for b in badges if b))
+        if rec.get("reason"):
+            st.markdown(f":material/lightbulb: {rec['reason']}")
+        if right.button(
+            "Open course", key=f"open_{rec['course_id']}", icon=":material/open_in_new:"
+        ):
+            clicks.record_click(
+                user.learner_key,
+                rec["course_id"],
+                rank,
+                str(rec.get("model_version") or "unknown"),
+                version,
+            )
+            st.toast(f"Noted: you opened {title}.", icon=":material/open_in_new:")
+
+
 # -- recommendations ------------------------------------------------------------------------------
 st.subheader("Recommended for you")
 candidates, cold = queries.learner_candidates(version, user.learner_key)
@@ -43,18 +81,10 @@ else:
     top, _ = apply_controls(rows, ControlStore().in_force().controls, 10)
     if cold:
         st.caption("Popular with learners like you — these get more personal as you learn.")
-    cols = st.columns(2)
-    for i, rec in enumerate(top):
-        with cols[i % 2].container(border=True):
-            fmt = rec.get("format_first") or rec.get("primary_format") or ""
-            st.markdown(f"**{rec.get('course_title') or rec['course_id']}**")
-            badges = [
-                f"{FORMAT_ICON.get(fmt, ':material/school:')} {fmt}" if fmt else None,
-                rec.get("difficulty_label"),
-            ]
-            st.caption(" · ".join(b for b in badges if b))
-            if rec.get("reason"):
-                st.markdown(f":material/lightbulb: {rec['reason']}")
+    # One card per row, numbered, so the list reads in rank order (two columns read 1, 3, 5
+    # down the left and 2, 4, 6 down the right).
+    for rank, rec in enumerate(top, 1):
+        recommendation_card(rank, rec)
 
 # -- progress -------------------------------------------------------------------------------------
 st.subheader("My progress")

@@ -25,6 +25,26 @@ def content_gaps(version: str, limit: int = 25) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def gap_counts(version: str) -> dict[str, int]:
+    """Over every skill, not only the top ones shown: how many have demand above supply, of
+    them how many no course teaches and how many widened in the last 7 days."""
+    return (
+        frame(
+            version,
+            """
+            select count(*) as unmet,
+                   count(*) filter (where not is_in_catalog) as not_taught,
+                   count(*) filter (where gap_score_trend > 0) as widening
+            from content_gaps where gap_score > 0
+            """,
+        )
+        .iloc[0]
+        .astype(int)
+        .to_dict()
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def unmatched_topics(version: str) -> pd.DataFrame:
     return frame(
         version,

@@ -45,11 +45,19 @@ def learner_progress(version: str, learner_key: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def learner_candidates(version: str, learner_key: str) -> tuple[pd.DataFrame, bool]:
     """The learner's ranked candidates with course details; the cold-start list (True) if none."""
-    details = "c.course_title, c.primary_format, c.difficulty_label, c.category"
+    details = "c.course_title, c.primary_format, c.difficulty_label, c.category, d.duration_minutes"
+    # Each course's length from the catalog: the sum of its modules' durations.
+    durations = (
+        "(select course_id, sum(duration_minutes) as duration_minutes from course_modules "
+        "group by course_id)"
+        if has_table(version, "course_modules")
+        else "(select null::varchar as course_id, null::bigint as duration_minutes)"
+    )
+    joins = f"left join courses c using (course_id) left join {durations} d using (course_id)"
     if has_table(version, "recommendations"):
         df = frame(
             version,
-            f"select r.*, {details} from recommendations r left join courses c using (course_id) "
+            f"select r.*, {details} from recommendations r {joins} "
             "where r.learner_key = ? order by r.rank",
             [learner_key],
         )
@@ -58,8 +66,7 @@ def learner_candidates(version: str, learner_key: str) -> tuple[pd.DataFrame, bo
     if has_table(version, "recommendations_cold_start"):
         df = frame(
             version,
-            f"select r.*, {details} from recommendations_cold_start r "
-            "left join courses c using (course_id) order by r.rank",
+            f"select r.*, {details} from recommendations_cold_start r {joins} order by r.rank",
         )
         return df, True
     return pd.DataFrame(), False

@@ -17,7 +17,7 @@ import duckdb
 
 from pathwise.contract import EVENT_TYPES, FINE_EVENT_TYPES, FREE_TEXT_TYPES, Prop
 from pathwise.ingestion.envelope import Envelope
-from pathwise.privacy import sql_pseudonym, sql_redact, sql_session_key
+from pathwise.privacy import sql_app_learner_key, sql_pseudonym, sql_redact, sql_session_key
 from pathwise.validation import (
     envelope_problem_sql,
     event_type_enum,
@@ -162,11 +162,13 @@ def check(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
 def pseudonyms(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
     """3. `keys`: a learner_key for every parseable user_id, `sessions`: a session_key for every
     session_id (of quarantined rows too: their copies carry them). No raw id is ever taken for
-    a key, whatever it looks like: every key is computed here."""
+    a key, whatever it looks like: every key is computed here, but for the app's own events,
+    whose learner_key is signed with the key (`privacy.app_user_id`)."""
     con.execute(
         f"""
         create or replace temp table keys as
-        select user_id, {sql_pseudonym("user_id")} as learner_key
+        select user_id,
+               coalesce({sql_app_learner_key("user_id")}, {sql_pseudonym("user_id")}) as learner_key
         from (select distinct {envelope.text("user_id")} as user_id from checked c
               where user_id <> '')
         cross join _pseudonym_pads

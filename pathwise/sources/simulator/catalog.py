@@ -8,7 +8,12 @@ catalog as a content gap (truth/content_gaps.parquet) that learners still search
 
 Every topic gets a fundamentals course (difficulty 1); the most demanded topics then get the
 next levels, each requiring the level below; an advanced course also builds on the
-fundamentals of a related topic (skills that co-occur in occupations). Prerequisite edges
+fundamentals of a related topic. A course teaches what its title says, as real catalogs pair
+them (Coursera's "Introduction to Git and GitHub", Udemy's "Linux and Shell Scripting"): its
+topic's skill and, from the intermediate level on, up to one more per level from the same
+subject, that is O*NET's category of the topic's skill (Linux with UNIX, SQL with Microsoft SQL
+Server, never Python with MATLAB), that often goes with it in occupations (Jaccard >=
+RELATED_MIN); the title then names them ("Intermediate SQL with Microsoft SQL Server"). Prerequisite edges
 always lead to a lower level, so there are no cycles. Modules follow the course's primary
 format 60% of the time; the last module of a course always ends with a quiz.
 
@@ -39,6 +44,9 @@ ROLE_POOL = 40  # target roles: the occupations needing most course-worthy skill
 GAP_EVERY = 6  # every 6th most demanded skill is kept out of the catalog: a content gap
 ROLE_TOP_SKILLS = 12  # learners know and search for their role's most demanded skills
 COURSE_TITLES = ("{} Fundamentals", "Intermediate {}", "Advanced {}", "{} in Practice")
+# A course's further skills go with its topic's in occupations at least this often (Jaccard over
+# O*NET occupations): Linux-UNIX 0.61, SQL-Microsoft SQL Server 0.53, Excel-Google Sheets 0.01.
+RELATED_MIN = 0.2
 MODULE_TOPICS = (
     "Getting started",
     "Core concepts",
@@ -147,7 +155,7 @@ def build_catalog(
     roles, needs, demand = _target_roles(links, learnable, skills.height)
     topics, gaps = _topics_and_gaps(demand, learnable, n_courses)
     jaccard = _related_skills(links, skills.height, learnable, gaps)
-    plan = _course_plan(topics, jaccard, n_courses)
+    plan = _course_plan(topics, _same_subject(jaccard, categories), n_courses)
     drawn = _draw_courses(rng, plan, demand, needs, roles)
 
     category_names = sorted({categories[s] for s in plan.main})
@@ -234,9 +242,8 @@ def _course_frame(
 ) -> pl.DataFrame:
     """catalog/courses.csv: ids `C0001`..., titles by level, descriptions from what they teach."""
     titles = [
-        COURSE_TITLES[min(lv, len(COURSE_TITLES) - 1)].format(short_name(names[s]))
-        + (f" {lv - len(COURSE_TITLES) + 2}" if lv >= len(COURSE_TITLES) else "")
-        for s, lv in zip(plan.main, plan.level, strict=True)
+        course_title(lv, [names[s] for s in ts])
+        for ts, lv in zip(plan.taught, plan.level, strict=True)
     ]
     return pl.DataFrame(
         {
@@ -255,6 +262,16 @@ def _course_frame(
             "primary_format": np.array(FORMATS)[drawn.fmt],
         }
     )
+
+
+def course_title(level: int, taught: list[str]) -> str:
+    """ "Intermediate SQL with Microsoft SQL Server": the level, the topic, every further skill."""
+    title = COURSE_TITLES[min(level, len(COURSE_TITLES) - 1)].format(short_name(taught[0]))
+    if level >= len(COURSE_TITLES):
+        title += f" {level - len(COURSE_TITLES) + 2}"
+    if len(taught) > 1:
+        title += " with " + " and ".join(short_name(s) for s in taught[1:])
+    return title
 
 
 def _prerequisite_matrix(n_courses: int, prereq_rows: list[tuple[int, int]]) -> np.ndarray:
@@ -313,6 +330,14 @@ def _related_skills(
     return jaccard
 
 
+def _same_subject(jaccard: np.ndarray, categories: list[str]) -> np.ndarray:
+    """Relatedness kept only between skills of one subject (O*NET category) that often go
+    together (>= RELATED_MIN): what a course may teach beside its title's skill."""
+    codes = np.unique(np.array(categories), return_inverse=True)[1]
+    same = codes[:, None] == codes[None, :]
+    return np.where(same & (jaccard >= RELATED_MIN), jaccard, 0)
+
+
 def _course_plan(topics: list[int], jaccard: np.ndarray, n_courses: int) -> CoursePlan:
     """Which courses exist: every topic gets a fundamentals course, then the most demanded
     topics get the next level. Returns per course its topic, main skill, level (0-based) and
@@ -329,7 +354,7 @@ def _course_plan(topics: list[int], jaccard: np.ndarray, n_courses: int) -> Cour
     difficulty = np.minimum(level + 1, 3).astype(np.int8)
     main = np.array(topics)[topic]
     taught = [
-        [s, *np.argsort(-jaccard[s], kind="stable")[: d - 1]]
+        [s, *[r for r in np.argsort(-jaccard[s], kind="stable")[: d - 1] if jaccard[s, r] > 0]]
         for s, d in zip(main, difficulty, strict=True)
     ]
     prereq_rows: list[tuple] = [

@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/pathwise demo
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 app: install
 	$(BIN)/pathwise app

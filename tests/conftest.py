@@ -57,3 +57,22 @@ def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield get_settings()
     finally:
         get_settings.cache_clear()
+
+
+# Platforms built once and shared by several test files (tests/_app_platform.py, _ml_warehouse.py).
+SHARED_PLATFORMS = {"_app_platform", "_ml_warehouse"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (`pytest -n 2 --dist loadgroup`) a file's tests stay on one worker, so a
+    module-scoped fixture is built once, and the files sharing a platform stay together, so it is
+    not built twice. Without xdist the marker does nothing."""
+    for item in items:
+        module = getattr(item, "module", None)
+        group = module.__name__ if module else item.nodeid.split("::")[0]
+        for value in vars(module).values() if module else ():
+            owner = getattr(value, "__module__", None) or getattr(value, "__name__", None)
+            if owner in SHARED_PLATFORMS:
+                group = owner
+                break
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -34,6 +34,9 @@ IPV4_RE = r"\b(\d{1,3}\.){3}\d{1,3}\b"
 
 # Prefix of the hashed text of a session_id: "session" and the ASCII unit separator.
 SESSION_DOMAIN = "session\x1f"
+# Prefix of an erased learner's tombstone: its own domain, so a tombstone is neither the
+# learner_key (which erasure removes everywhere) nor anything else that can be looked up.
+TOMBSTONE_DOMAIN = "erased\x1f"
 
 REDACTIONS = ((EMAIL_RE, "[email]"), (PHONE_RE, "[phone]"), (IPV4_RE, "[ip]"))
 
@@ -47,6 +50,11 @@ def pseudonym(user_id: str, key: str) -> str:
 def session_key(session_id: str, key: str) -> str:
     """The stored key of a session_id (reference implementation of `sql_session_key`)."""
     return pseudonym(SESSION_DOMAIN + session_id, key)
+
+
+def tombstone(user_id: str, key: str) -> str:
+    """What is kept of an erased learner (reference implementation of `sql_tombstone`)."""
+    return pseudonym(TOMBSTONE_DOMAIN + user_id, key)
 
 
 def redact(text: str) -> str:
@@ -85,6 +93,11 @@ def sql_pseudonym(expr: str) -> str:
 def sql_session_key(expr: str) -> str:
     """SQL for the session_key of VARCHAR `expr` (cross join `_pseudonym_pads`, as above)."""
     return sql_pseudonym(f"'session' || chr(31) || {expr}")
+
+
+def sql_tombstone(expr: str) -> str:
+    """SQL for the tombstone of user_id `expr` (cross join `_pseudonym_pads`, as above)."""
+    return sql_pseudonym(f"'erased' || chr(31) || {expr}")
 
 
 def sql_redact_capped(expr: str, chars: int) -> str:

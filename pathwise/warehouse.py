@@ -101,6 +101,9 @@ create table if not exists warehouse.raw.ingest_batches (
 -- Of loaded: stored events whose undeclared properties were dropped (added later).
 alter table warehouse.raw.ingest_batches
     add column if not exists undeclared_dropped bigint default 0;
+-- Of consent_dropped: events of erased learners, dropped at the door (added later).
+alter table warehouse.raw.ingest_batches
+    add column if not exists erased_dropped bigint default 0;
 
 -- The platform's catalog (docs/catalog.md), replaced per course on each load.
 create table if not exists warehouse.raw.catalog_courses (
@@ -179,6 +182,12 @@ create table if not exists vault.quarantine_originals (
     -- No key index: written once per batch, whole (see ingestion). ZSTD where the file's format
     -- has it: oversized originals shrink 40-fold and write faster than trying every method.
     payload      varchar using compression {large}
+);
+-- Erased learners (pathwise/rights): a keyed hash of the user_id in its own domain, neither the
+-- id nor the learner_key. Ingestion drops (and counts) every event of a tombstoned user_id.
+create table if not exists vault.erasure_tombstones (
+    tombstone  varchar   primary key,
+    erased_at  timestamp not null
 );
 """
 

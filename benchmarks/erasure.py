@@ -27,11 +27,11 @@ def build(work: Path, events: int) -> Path:
     home = work / f"erasure-{events}" / "home"
     if (home / "snapshots" / "CURRENT").exists():
         return home
-    from flows.nightly import nightly_flow
     from pathwise.sources.simulator import simulate
 
-    shutil.rmtree(home, ignore_errors=True)
     with _home(home):
+        if (home / "landing" / "sim" / "events").exists():  # simulated already; ingest resumes
+            return _nightly(home)
         # About 3.7 events per learner-day at these settings (benchmarks/ingest.py).
         simulate(
             learners=max(1000, events // 110),
@@ -43,7 +43,15 @@ def build(work: Path, events: int) -> Path:
             start="2026-01-05",
             bad_share=0.01,
         )
-        nightly_flow(skip=["index"])
+        return _nightly(home)
+
+
+def _nightly(home: Path) -> Path:
+    # The flow's temporary Prefect server starts slowly on a busy machine (read at import).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from flows.nightly import nightly_flow
+
+    nightly_flow(skip=["index"])
     return home
 
 

@@ -159,7 +159,9 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     batch.consent_dropped = fates.get("consent_dropped", 0) + batch.erased_dropped
     batch.aggregated = fates.get("aggregated", 0)
     valid = one(f"select count(*) from {OK} where c.problem is null")
-    batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
+    batch.loaded = (
+        valid - batch.duplicates - fates.get("consent_dropped", 0) - fates.get("conflict", 0)
+    )
     batch.undeclared_dropped = one(  # none under `quarantine`: then all are in prop_problems
         "select count(*) from undeclared anti join prop_problems using (line_no) "
         "anti join fates using (line_no)"

@@ -101,9 +101,6 @@ create table if not exists warehouse.raw.ingest_batches (
 -- Of loaded: stored events whose undeclared properties were dropped (added later).
 alter table warehouse.raw.ingest_batches
     add column if not exists undeclared_dropped bigint default 0;
--- Of consent_dropped: events of erased learners, dropped at the door (added later).
-alter table warehouse.raw.ingest_batches
-    add column if not exists erased_dropped bigint default 0;
 
 -- The platform's catalog (docs/catalog.md), replaced per course on each load.
 create table if not exists warehouse.raw.catalog_courses (

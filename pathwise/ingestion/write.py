@@ -100,7 +100,7 @@ def _warehouse(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: date
     con.execute(
         "insert into warehouse.raw.ingest_batches values "
         "($batch, $src, $fmt, $received, $loaded, $aggregated, $duplicates, $quarantined, "
-        "$consent_dropped, $now, $finished, $version, $undeclared_dropped, $erased_dropped)",
+        "$consent_dropped, $now, $finished, $version, $undeclared_dropped)",
         {
             **params,
             "fmt": batch.source_format,
@@ -113,6 +113,5 @@ def _warehouse(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: date
             "finished": datetime.now(UTC).replace(tzinfo=None),
             "version": SCHEMA_VERSION,
             "undeclared_dropped": batch.undeclared_dropped,
-            "erased_dropped": batch.erased_dropped,
         },
     )

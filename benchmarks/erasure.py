@@ -104,7 +104,7 @@ def one_run(base: Path, work: Path, user_id: str) -> dict:
             )
         report = erase(user_id, requested_by="benchmark")
     shutil.rmtree(home.parent, ignore_errors=True)
-    return {"seconds": report.seconds, "deleted": report.deleted}
+    return {"seconds": report.seconds, "deleted": report.deleted, "steps": report.steps}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -137,12 +137,14 @@ def main(argv: list[str] | None = None) -> dict:
         "target_s": TARGET_S,
         "meets_target": median <= TARGET_S,
         "deleted": runs[0]["deleted"],
+        "steps_s": sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]["steps"],
     }
     print(
         f"erasure  {events:>9,} events in the warehouse, a learner with {theirs} of them: "
         f"median {median:.1f}s of {result['runs_s']}  target <= {TARGET_S:.0f}s: "
         f"{'met' if result['meets_target'] else 'MISSED'}"
     )
+    print("         steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in result["steps_s"].items()))
     (args.work / "erasure-results.json").write_text(json.dumps(result, indent=2))
     return result
 

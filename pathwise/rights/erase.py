@@ -59,6 +59,7 @@ class ErasureReport:
     resumed: bool
     deleted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per store and compaction
 
 
 def _now() -> datetime:
@@ -102,7 +103,9 @@ def erase(user_id: str, *, requested_by: str = "cli", settings: Settings | None 
         for store in STORES:
             if store.name in report.deleted:
                 continue
+            t_store = time.perf_counter()
             report.deleted[store.name] = store.erase(ctx)
+            report.steps[store.name] = round(time.perf_counter() - t_store, 3)
             con.execute(
                 "insert into vault.erasure_progress values ($id, $t, $store, $n, $now)",
                 {
@@ -130,7 +133,9 @@ def erase(user_id: str, *, requested_by: str = "cli", settings: Settings | None 
         con.execute("commit")
     finally:
         con.close()
+    t_compact = time.perf_counter()
     compact_all(s)
+    report.steps["compact"] = round(time.perf_counter() - t_compact, 3)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 

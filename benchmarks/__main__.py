@@ -4,7 +4,7 @@ The serving benchmarks (api, apps) read the demo data: run `make demo` first. Th
 `rag` builds a 100k-chunk index (about 25 minutes on 2 cores; cached under /tmp afterwards).
 """
 
-from benchmarks import api, apps, at_rest, dbt_build, ingest, ml_models, rag, recs
+from benchmarks import api, apps, at_rest, dbt_build, erasure, ingest, ml_models, rag, recs
 
 if __name__ == "__main__":
     ingest.main()
@@ -14,4 +14,5 @@ if __name__ == "__main__":
     api.main([])
     at_rest.main([])
     apps.main([])
+    erasure.main([])
     rag.main()

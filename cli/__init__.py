@@ -11,13 +11,14 @@ function; imports are lazy so that `pathwise --help` stays instant.
     cli/evaluate.py  evaluate recs | dropout | styles | rag
     cli/users.py     users add | list | remove | demo
     cli/keys.py      keys create | list | revoke | rotate
+    cli/privacy.py   privacy erase | export
 """
 
 from __future__ import annotations
 
 import typer
 
-from cli import data, evaluate, keys, qa, run, users
+from cli import data, evaluate, keys, privacy, qa, run, users
 
 app = typer.Typer(
     help="Pathwise: private learner-event ingestion, dbt marts and recommendations.\n\n"
@@ -32,6 +33,7 @@ for group in (data.app, run.app, qa.app):
 app.add_typer(evaluate.app, name="evaluate", rich_help_panel="Evaluate")
 app.add_typer(users.app, name="users", rich_help_panel="Admin")
 app.add_typer(keys.app, name="keys", rich_help_panel="Admin")
+app.add_typer(privacy.app, name="privacy", rich_help_panel="Admin")
 
 
 @app.callback()

@@ -256,6 +256,54 @@ class UserStore:
                 self._audit(db, username, "removed")
         return removed
 
+    def learner_records(self, learner_key: str) -> dict[str, list[dict]]:
+        """A learner's accounts (never the password hash) and their sign-in audit (export)."""
+
+        def rows(db: sqlite3.Connection, sql: str, params: builtins.list) -> builtins.list[dict]:
+            cur = db.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+        with self._db() as db:
+            users = rows(
+                db,
+                "select username, role, created_at from users where learner_key = ?",
+                [learner_key],
+            )
+            names = [u["username"] for u in users]
+            audit = rows(
+                db,
+                f"select * from sign_in_audit where username in ({','.join('?' * len(names))})",
+                names,
+            )
+        return {"accounts": users, "sign_in_audit": audit}
+
+    def forget_learner(self, learner_key: str) -> int:
+        """Erase a learner's accounts with their sign-in failures, locks and audit rows; then
+        VACUUM, so the deleted rows leave the file's free pages too. Returns rows deleted."""
+        with self._db() as db:
+            names = [
+                r[0]
+                for r in db.execute(
+                    "select username from users where learner_key = ?", (learner_key,)
+                ).fetchall()
+            ]
+            deleted = 0
+            for name in names:
+                user = (f"user:{name}",)
+                deleted += db.execute("delete from users where username = ?", (name,)).rowcount
+                deleted += db.execute(
+                    "delete from sign_in_audit where username = ?", (name,)
+                ).rowcount
+                deleted += db.execute("delete from sign_in_failures where key = ?", user).rowcount
+                deleted += db.execute("delete from sign_in_locks where key = ?", user).rowcount
+        db = sqlite_connect(self.path, "users", timeout=10, isolation_level=None)
+        try:
+            db.execute("vacuum")
+        finally:
+            db.close()
+        return deleted
+
     def get(self, username: str) -> User | None:
         with self._db() as db:
             row = db.execute(

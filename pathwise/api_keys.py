@@ -120,6 +120,15 @@ class KeyStore:
             self._save(keys)
         return key, token
 
+    def forget_learner(self, learner_key: str) -> int:
+        """Delete (not revoke: erasure keeps nothing) every key scoped to this learner."""
+        with self._lock:
+            keys = dict(self._load())
+            kept = {k: v for k, v in keys.items() if v.learner_key != learner_key}
+            if len(kept) < len(keys):
+                self._save(kept)
+        return len(keys) - len(kept)
+
     def revoke(self, key_id: str) -> ApiKey:
         with self._lock:
             keys = dict(self._load())

@@ -39,6 +39,9 @@ IPV4_RE = r"\b(\d{1,3}\.){3}\d{1,3}\b"
 
 # Prefix of the hashed text of a session_id: "session" and the ASCII unit separator.
 SESSION_DOMAIN = "session\x1f"
+# Prefix of an erased learner's tombstone: its own domain, so a tombstone is neither the
+# learner_key (which erasure removes everywhere) nor anything else that can be looked up.
+TOMBSTONE_DOMAIN = "erased\x1f"
 
 # The user_id of an event the app writes for a learner it knows by learner_key (`app_user_id`).
 APP_ID_PREFIX = "pathwise-lk:"
@@ -62,6 +65,11 @@ def app_user_id(learner_key: str, key: str) -> str:
     """The user_id for an event the app writes on behalf of `learner_key` (ingestion keys it back
     to exactly that learner_key; reference for `sql_app_learner_key`)."""
     return f"{APP_ID_PREFIX}{learner_key}:{pseudonym(APP_DOMAIN + learner_key, key)}"
+
+
+def tombstone(user_id: str, key: str) -> str:
+    """What is kept of an erased learner (reference implementation of `sql_tombstone`)."""
+    return pseudonym(TOMBSTONE_DOMAIN + user_id, key)
 
 
 def redact(text: str) -> str:
@@ -112,6 +120,11 @@ def sql_app_learner_key(expr: str) -> str:
         f"case when starts_with({expr}, '{APP_ID_PREFIX}') and {lk} <> '' "
         f"and {tag} = {expected} then {lk} end"
     )
+
+
+def sql_tombstone(expr: str) -> str:
+    """SQL for the tombstone of user_id `expr` (cross join `_pseudonym_pads`, as above)."""
+    return sql_pseudonym(f"'erased' || chr(31) || {expr}")
 
 
 def sql_redact_capped(expr: str, chars: int) -> str:

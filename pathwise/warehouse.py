@@ -180,6 +180,12 @@ create table if not exists vault.quarantine_originals (
     -- has it: oversized originals shrink 40-fold and write faster than trying every method.
     payload      varchar using compression {large}
 );
+-- Erased learners (pathwise/rights): a keyed hash of the user_id in its own domain, neither the
+-- id nor the learner_key. Ingestion drops (and counts) every event of a tombstoned user_id.
+create table if not exists vault.erasure_tombstones (
+    tombstone  varchar   primary key,
+    erased_at  timestamp not null
+);
 """
 
 

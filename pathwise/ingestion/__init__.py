@@ -54,6 +54,7 @@ class BatchResult:
     quarantined: int = 0
     consent_dropped: int = 0
     undeclared_dropped: int = 0  # of loaded: stored events whose undeclared properties were dropped
+    erased_dropped: int = 0  # of consent_dropped: events of erased learners (tombstones)
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step, for profiling
@@ -149,13 +150,18 @@ def _count(con: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
         return con.execute(sql).fetchall()[0][0]
 
     fates = dict(con.execute("select fate, count(*) from fates group by fate").fetchall())
-    batch.received = one("select count(*) from checked")
+    # An erased learner's lines left `checked` before the checks; they count as received and
+    # dropped, like events without consent: no legal basis to keep them.
+    batch.erased_dropped = one("select coalesce(sum(lines), 0)::bigint from erased")
+    batch.received = one("select count(*) from checked") + batch.erased_dropped
     batch.quarantined = one("select count(*) from quarantine")
     batch.duplicates = fates.get("duplicate", 0)
-    batch.consent_dropped = fates.get("consent_dropped", 0)
+    batch.consent_dropped = fates.get("consent_dropped", 0) + batch.erased_dropped
     batch.aggregated = fates.get("aggregated", 0)
     valid = one(f"select count(*) from {OK} where c.problem is null")
-    batch.loaded = valid - batch.duplicates - batch.consent_dropped - fates.get("conflict", 0)
+    batch.loaded = (
+        valid - batch.duplicates - fates.get("consent_dropped", 0) - fates.get("conflict", 0)
+    )
     batch.undeclared_dropped = one(  # none under `quarantine`: then all are in prop_problems
         "select count(*) from undeclared anti join prop_problems using (line_no) "
         "anti join fates using (line_no)"

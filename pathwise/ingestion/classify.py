@@ -17,7 +17,13 @@ import duckdb
 
 from pathwise.contract import EVENT_TYPES, FINE_EVENT_TYPES, FREE_TEXT_TYPES, Prop
 from pathwise.ingestion.envelope import Envelope
-from pathwise.privacy import sql_app_learner_key, sql_pseudonym, sql_redact, sql_session_key
+from pathwise.privacy import (
+    sql_app_learner_key,
+    sql_pseudonym,
+    sql_redact,
+    sql_session_key,
+    sql_tombstone,
+)
 from pathwise.validation import (
     envelope_problem_sql,
     event_type_enum,
@@ -175,6 +181,7 @@ def pseudonyms(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
         where user_id is not null
         """
     )
+    drop_erased(con, envelope)
     con.execute(
         f"""
         create or replace temp table sessions as
@@ -183,6 +190,27 @@ def pseudonyms(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
         cross join _pseudonym_pads
         """
     )
+
+
+def drop_erased(con: duckdb.DuckDBPyConnection, envelope: Envelope) -> None:
+    """`erased`: the lines of erased learners (a tombstone in the vault), taken out of the batch
+    before anything of theirs is stored, quarantined or kept in the vault; counted, not loaded."""
+    con.execute("create or replace temp table erased (user_id varchar, lines bigint)")
+    if not con.execute("select count(*) from vault.erasure_tombstones").fetchall()[0][0]:
+        return  # the usual case: nothing to hash
+    user_id = envelope.text("user_id")
+    con.execute(
+        f"""
+        insert into erased
+        select t.user_id, count(*) from checked c
+        join (select user_id from keys cross join _pseudonym_pads
+              where {sql_tombstone("user_id")} in (select tombstone from vault.erasure_tombstones))
+          t on t.user_id = {user_id}
+        group by all
+        """
+    )
+    con.execute(f"delete from checked as c where {user_id} in (select user_id from erased)")
+    con.execute("delete from keys where user_id in (select user_id from erased)")
 
 
 def duplicates(con: duckdb.DuckDBPyConnection, window_days: int) -> None:

@@ -1,0 +1,514 @@
+"""The one registry of every store that holds learner data: what it holds, how a learner's rows are
+found in it, and how they are erased and exported. Erasure and export walk `STORES` in order;
+`tests/test_erasure.py` fails when a planted learner turns up in a table or file no store covers.
+
+A store added later (goals, paths, an outbox...) joins here: one `Store` with its `erase`,
+`export` and what it covers (`tables`, `paths`). A warehouse table with a `learner_key` column
+joins by itself (dbt models, incremental ones included, and ML results).
+
+Order matters for erasure: the vault's quarantined originals are found through the warehouse's
+quarantine rows, so they go first; the snapshot is republished from the warehouse after the
+warehouse rows are gone; the identity goes last, so an interrupted erasure can still resolve.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pathwise import snapshots
+from pathwise.accounts import UserStore
+from pathwise.api_keys import KeyStore
+from pathwise.at_rest import seal, unseal, write_private
+from pathwise.ingestion import file_sha256
+from pathwise.settings import Settings
+
+Rows = list[dict]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The learner a request is about. `tombstone` is what stays after erasure (privacy.py)."""
+
+    user_id: str
+    learner_key: str
+    tombstone: str
+
+
+@dataclass
+class Context:
+    subject: Subject
+    con: duckdb.DuckDBPyConnection  # warehouse and vault attached
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    holds: str  # what learner data it holds
+    finds_by: str  # how one learner's rows are found
+    erase: Callable[[Context], int]  # rows (or lines, files) deleted; idempotent
+    export: Callable[[Context], dict[str, Rows]]  # table name -> the learner's rows
+    # What it covers, for the registry test: (database, schema, table, columns) -> bool, and
+    # the files under PATHWISE_HOME it owns.
+    tables: Callable[[str, str, str, set[str]], bool] = lambda *_: False
+    paths: Callable[[Settings], list[Path]] = lambda _: []
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> Rows:
+    cur = con.execute(sql, params or {})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# ------------------------------------------------------------------ vault: quarantined originals
+# A quarantined line is the learner's when the warehouse's copy of it carries their learner_key,
+# or its original names their user_id (a malformed line is matched on the quoted id).
+_ORIGINALS = """
+    from vault.quarantine_originals as o
+    where (o.batch_id, o.line_no) in (
+              select batch_id, line_no from warehouse.raw.quarantined_events
+              where learner_key = $lk)
+       -- CASE: no JSON function ever sees a malformed payload, however the filter is ordered
+       or case when json_valid(o.payload) then o.payload->>'user_id' = $uid
+               else contains(o.payload, $quoted) end
+"""
+
+
+def _originals_params(ctx: Context) -> dict:
+    s = ctx.subject
+    return {"lk": s.learner_key, "uid": s.user_id, "quoted": json.dumps(s.user_id)}
+
+
+def _erase_originals(ctx: Context) -> int:
+    return ctx.con.execute(f"delete {_ORIGINALS}", _originals_params(ctx)).fetchall()[0][0]
+
+
+def _export_originals(ctx: Context) -> dict[str, Rows]:
+    rows = _rows(ctx.con, f"select o.* {_ORIGINALS}", _originals_params(ctx))
+    return {"vault.quarantine_originals": rows}
+
+
+# ------------------------------------------------------------------ warehouse: learner_key tables
+def learner_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every base table of the warehouse with a learner_key column, as `schema.table`: raw
+    events and their quarantine copies, the served log, staging, marts (incremental ones too)
+    and ML results. Views hold no rows."""
+    rows = con.execute(
+        """
+        select c.table_schema, c.table_name
+        from information_schema.columns c
+        join information_schema.tables t using (table_catalog, table_schema, table_name)
+        where c.table_catalog = 'warehouse' and c.column_name = 'learner_key'
+          and t.table_type = 'BASE TABLE'
+        order by 1, 2
+        """
+    ).fetchall()
+    return [f"{s}.{t}" for s, t in rows]
+
+
+def _quoted(table: str) -> str:
+    schema, name = table.split(".")
+    return f'warehouse."{schema}"."{name}"'
+
+
+def _erase_warehouse(ctx: Context) -> int:
+    """One transaction: the marts never disagree with the events they were built from."""
+    con, deleted = ctx.con, 0
+    con.execute("begin")
+    try:
+        for table in learner_tables(con):
+            deleted += con.execute(
+                f"delete from {_quoted(table)} where learner_key = $lk",
+                {"lk": ctx.subject.learner_key},
+            ).fetchall()[0][0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return deleted
+
+
+def _export_warehouse(ctx: Context) -> dict[str, Rows]:
+    return {
+        f"warehouse.{table}": _rows(
+            ctx.con,
+            f"select * from {_quoted(table)} where learner_key = $lk",
+            {"lk": ctx.subject.learner_key},
+        )
+        for table in learner_tables(ctx.con)
+    }
+
+
+# ------------------------------------------------------------------ rec_log files
+def _rec_log_files(s: Settings) -> list[Path]:
+    return sorted(s.rec_log_dir.glob("served-*.ndjson")) if s.rec_log_dir.exists() else []
+
+
+def _split_rec_log(ctx: Context, path: Path) -> tuple[list[bytes], list[bytes], bool]:
+    """(kept records, the learner's responses, sealed?) of one log file. A record is one append:
+    several JSON lines, sealed together when a key is set."""
+    kept, theirs, sealed = [], [], False
+    needle = ctx.subject.learner_key.encode()
+    for record in path.read_bytes().splitlines():
+        if not record.strip():
+            continue
+        plain = unseal(record, "rec_log", ctx.settings)
+        sealed = sealed or plain != record.strip()
+        if needle not in plain:
+            kept.append(record)
+            continue
+        lines = plain.split(b"\n")
+        mine = [ln for ln in lines if json.loads(ln).get("learner_key") == ctx.subject.learner_key]
+        theirs += mine
+        rest = [ln for ln in lines if ln not in mine]
+        if rest:
+            data = b"\n".join(rest)
+            kept.append(seal(data, "rec_log", ctx.settings) if sealed else data)
+    return kept, theirs, sealed
+
+
+def _erase_rec_log(ctx: Context) -> int:
+    deleted = 0
+    for path in _rec_log_files(ctx.settings):
+        kept, theirs, _ = _split_rec_log(ctx, path)
+        if theirs:
+            write_private(path, b"".join(r + b"\n" for r in kept))
+            deleted += len(theirs)
+    return deleted
+
+
+def _export_rec_log(ctx: Context) -> dict[str, Rows]:
+    rows = []
+    for path in _rec_log_files(ctx.settings):
+        rows += [json.loads(ln) for ln in _split_rec_log(ctx, path)[1]]
+    return {"rec_log": rows}
+
+
+# ------------------------------------------------------------------ landing files
+def landing_files(ctx: Context) -> list[Path]:
+    """Files under landing/ and every event file ingested from elsewhere (its path is in
+    `raw.ingest_batches`)."""
+    root = ctx.settings.landing_dir
+    found = {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+    sources = ctx.con.execute("select distinct source_file from warehouse.raw.ingest_batches")
+    found |= {Path(r[0]) for r in sources.fetchall() if Path(r[0]).is_file()}
+    return sorted(found)
+
+
+_NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json")
+
+
+def _is_theirs(line: bytes, subject: Subject) -> bool:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return True  # a malformed line naming the id: theirs
+    return not isinstance(row, dict) or row.get("user_id") == subject.user_id
+
+
+def _their_lines(data: bytes, subject: Subject) -> list[tuple[int, int]]:
+    """(start, end) of the learner's lines in NDJSON text, newline included. Only lines holding
+    the quoted id are parsed: found with bytes.find, not by splitting a million lines."""
+    needle, spans, pos = json.dumps(subject.user_id).encode(), [], 0
+    while (hit := data.find(needle, pos)) >= 0:
+        start = data.rfind(b"\n", 0, hit) + 1
+        end = data.find(b"\n", hit)
+        end = len(data) if end < 0 else end + 1
+        if _is_theirs(data[start:end].strip(), subject):
+            spans.append((start, end))
+        pos = end
+    return spans
+
+
+def _parquet_holds_user_id(ctx: Context, path: Path) -> bool:
+    cols = ctx.con.execute("describe select * from read_parquet($p)", {"p": str(path)})
+    return "user_id" in {r[0] for r in cols.fetchall()}
+
+
+def _rewrite_parquet(ctx: Context, path: Path) -> int:
+    """Rewrite a Parquet file without the learner's rows; returns rows removed."""
+    params = {"p": str(path), "uid": ctx.subject.user_id}
+    theirs = ctx.con.execute(
+        "select count(*) from read_parquet($p) where user_id::varchar = $uid", params
+    ).fetchall()[0][0]
+    if theirs:
+        tmp = path.with_name(f".{path.name}.erasing")
+        ctx.con.execute(
+            "copy (select * from read_parquet($p) where user_id::varchar is distinct from $uid) "
+            "to $tmp (format parquet, compression zstd)",
+            {**params, "tmp": str(tmp)},
+        )
+        _replace(tmp, path)
+    return theirs
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
+
+
+def _read_text(path: Path) -> tuple[bytes, bytes]:
+    """(bytes on disk, NDJSON text) of a landing file."""
+    raw = path.read_bytes()
+    return raw, gzip.decompress(raw) if path.name.endswith(".gz") else raw
+
+
+def _erase_landing(ctx: Context) -> int:
+    deleted = 0
+    for path in landing_files(ctx):
+        name = path.name.lower()
+        if name.endswith(".parquet") and _parquet_holds_user_id(ctx, path):
+            old_sha = file_sha256(path)
+            if n := _rewrite_parquet(ctx, path):
+                _alias_batch(ctx.con, old_sha, file_sha256(path), path)
+                deleted += n
+        elif name.endswith(_NDJSON):
+            raw, data = _read_text(path)
+            spans = _their_lines(data, ctx.subject)
+            if not spans:
+                continue
+            kept, pos = [], 0
+            for start, end in spans:
+                kept.append(data[pos:start])
+                pos = end
+            kept.append(data[pos:])
+            new = b"".join(kept)
+            if name.endswith(".gz"):  # level 1: a third of level 6's time, for a landing file
+                new = gzip.compress(new, compresslevel=1, mtime=0)
+            tmp = path.with_name(f".{path.name}.erasing")
+            tmp.write_bytes(new)
+            _replace(tmp, path)
+            _alias_batch(ctx.con, _sha256(raw), _sha256(new), path)
+            deleted += len(spans)
+    return deleted
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _alias_batch(con: duckdb.DuckDBPyConnection, old: str, new: str, path: Path) -> None:
+    """The rewritten file is the batch that was loaded, minus the erased learner: its new bytes
+    are marked loaded (a row of zeros), so the next ingest skips it instead of loading its other
+    events twice. The old batch row stays: the old file, if it comes back, is skipped too."""
+    con.execute(
+        """
+        insert into warehouse.raw.ingest_batches
+            (batch_id, source_file, source_format, received, loaded, aggregated, duplicates,
+             quarantined, consent_dropped, started_at, finished_at, contract_version)
+        select $new, source_file, source_format, 0, 0, 0, 0, 0, 0, $now, $now, contract_version
+        from warehouse.raw.ingest_batches where batch_id = $old
+        on conflict do nothing
+        """,
+        {"old": old, "new": new, "now": datetime.now(UTC).replace(tzinfo=None)},
+    )
+
+
+def _export_landing(ctx: Context) -> dict[str, Rows]:
+    rows: Rows = []
+    for path in landing_files(ctx):
+        name = path.name.lower()
+        if name.endswith(".parquet") and _parquet_holds_user_id(ctx, path):
+            found = _rows(
+                ctx.con,
+                "select * from read_parquet($p) where user_id::varchar = $uid",
+                {"p": str(path), "uid": ctx.subject.user_id},
+            )
+            rows += [{"file": str(path), "event": r} for r in found]
+        elif name.endswith(_NDJSON):
+            data = _read_text(path)[1]
+            for start, end in _their_lines(data, ctx.subject):
+                rows.append({"file": str(path), "event": _parse_or_text(data[start:end])})
+    return {"landing": rows}
+
+
+def _parse_or_text(line: bytes) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line.decode(errors="replace")
+
+
+# ------------------------------------------------------------------ snapshots
+def _erase_snapshots(ctx: Context) -> int:
+    """Publish again from the erased warehouse, then delete every other version holding the
+    learner (rollback to them would serve the learner again). Returns versions deleted."""
+    root = ctx.settings.snapshots_dir
+    if not root.exists():
+        return 0
+    for stale in root.glob(".building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    if snapshots.versions():
+        snapshots.publish(ctx.con)
+    serving = snapshots.current()
+    deleted = 0
+    for version in snapshots.versions():
+        if serving and version == serving.version:
+            continue
+        if _snapshot_holds(snapshots.Snapshot(version, root / version), ctx.subject.learner_key):
+            shutil.rmtree(root / version)
+            deleted += 1
+    return deleted
+
+
+def _snapshot_holds(snap: snapshots.Snapshot, learner_key: str) -> bool:
+    con = snap.connect()
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.columns where column_name = 'learner_key'"
+            ).fetchall()
+        ]
+        return any(
+            con.execute(
+                f'select count(*) from "{t}" where learner_key = $lk', {"lk": learner_key}
+            ).fetchall()[0][0]
+            for t in tables
+        )
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ accounts, API keys, identity
+def _users(ctx: Context) -> UserStore:
+    return UserStore(ctx.settings.users_path)
+
+
+def _erase_accounts(ctx: Context) -> int:
+    if not ctx.settings.users_path.exists():
+        return 0
+    return _users(ctx).forget_learner(ctx.subject.learner_key)
+
+
+def _export_accounts(ctx: Context) -> dict[str, Rows]:
+    if not ctx.settings.users_path.exists():
+        return {}
+    return _users(ctx).learner_records(ctx.subject.learner_key)
+
+
+def _erase_api_keys(ctx: Context) -> int:
+    return KeyStore(ctx.settings.api_keys_path).forget_learner(ctx.subject.learner_key)
+
+
+def _export_api_keys(ctx: Context) -> dict[str, Rows]:
+    keys = KeyStore(ctx.settings.api_keys_path).list()
+    fields = ("key_id", "name", "role", "created_at", "revoked_at")
+    rows = [
+        {f: getattr(k, f, None) for f in fields}
+        for k in keys
+        if k.learner_key == ctx.subject.learner_key
+    ]
+    return {"api_keys": rows}
+
+
+def _erase_identity(ctx: Context) -> int:
+    return ctx.con.execute(
+        "delete from vault.identities where learner_key = $lk or user_id = $uid",
+        {"lk": ctx.subject.learner_key, "uid": ctx.subject.user_id},
+    ).fetchall()[0][0]
+
+
+def _export_identity(ctx: Context) -> dict[str, Rows]:
+    rows = _rows(
+        ctx.con,
+        "select * from vault.identities where learner_key = $lk",
+        {"lk": ctx.subject.learner_key},
+    )
+    return {"vault.identities": rows}
+
+
+# ------------------------------------------------------------------ the registry
+STORES: tuple[Store, ...] = (
+    Store(
+        "vault.quarantine_originals",
+        "quarantined events as sent: user_id, e-mail, IP, free text",
+        "the learner_key of the warehouse's quarantine copy; else the user_id in the payload",
+        _erase_originals,
+        _export_originals,
+        tables=lambda db, schema, table, cols: (db, table) == ("vault", "quarantine_originals"),
+    ),
+    Store(
+        "warehouse",
+        "events, fine-signal aggregates, quarantine copies, the served log, staging, marts "
+        "(incremental ones too) and ML results",
+        "learner_key column (every base table that has one)",
+        _erase_warehouse,
+        _export_warehouse,
+        tables=lambda db, schema, table, cols: db == "warehouse" and "learner_key" in cols,
+        paths=lambda s: [s.warehouse_path, s.warehouse_path.with_name("warehouse.duckdb.wal")],
+    ),
+    Store(
+        "rec_log",
+        "every served list: learner_key, courses, reasons (sealed with a key)",
+        "learner_key of each JSON line (each record unsealed in memory)",
+        _erase_rec_log,
+        _export_rec_log,
+        paths=lambda s: [s.rec_log_dir],
+    ),
+    Store(
+        "landing",
+        "platform files as sent: user_id, context (e-mail, IP), free text",
+        "user_id of each line or row (a file scan)",
+        _erase_landing,
+        _export_landing,
+        paths=lambda s: [s.landing_dir],
+    ),
+    Store(
+        "snapshots",
+        "published copies of the marts and ML results",
+        "learner_key column of each table; republished from the erased warehouse",
+        _erase_snapshots,
+        lambda ctx: {},  # copies of warehouse tables, exported from there
+        paths=lambda s: [s.snapshots_dir],
+    ),
+    Store(
+        "accounts",
+        "learner accounts (username, learner_key) and their sign-in audit",
+        "learner_key column of `users`, then the username",
+        _erase_accounts,
+        _export_accounts,
+        paths=lambda s: [s.users_path],
+    ),
+    Store(
+        "api_keys",
+        "API keys scoped to one learner",
+        "learner_key of each key",
+        _erase_api_keys,
+        _export_api_keys,
+        paths=lambda s: [s.api_keys_path],
+    ),
+    Store(
+        "vault.identities",
+        "learner_key <-> user_id",
+        "learner_key or user_id",
+        _erase_identity,
+        _export_identity,
+        tables=lambda db, schema, table, cols: (db, table) == ("vault", "identities"),
+        paths=lambda s: [s.vault_path, s.vault_path.with_name("vault.duckdb.wal")],
+    ),
+)
+
+
+def covering(database: str, schema: str, table: str, columns: set[str]) -> Store | None:
+    """The store that covers a DuckDB table, if any."""
+    return next((s for s in STORES if s.tables(database, schema, table, columns)), None)
+
+
+def owner(path: Path, settings: Settings) -> Store | None:
+    """The store that owns a file under PATHWISE_HOME, if any."""
+    for store in STORES:
+        for root in store.paths(settings):
+            if path == root or root in path.parents:
+                return store
+    return None

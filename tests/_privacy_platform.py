@@ -1,0 +1,156 @@
+"""A small simulated platform with one planted learner, after a real nightly run; shared by the
+erasure and export tests. Built once per pytest session (plain files: scanning ciphertext for a
+learner proves nothing); each test works on its own copy.
+
+The planted learner has a unique user_id, e-mail and free text (a forum post and a search, which
+the contract declares), consent to fine signals, a quarantined event (its original, e-mail
+included, goes to the vault), a served list in the recommendation log, an app account with a
+sign-in, and a learner API key."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from pathwise.settings import get_settings
+
+USER_ID = "planted-learner-5e1f0c9a"
+EMAIL = "quokka.planted.7731@example-mail.org"
+FORUM_TEXT = "Zanzibar marmalade theorem keeps failing on my laptop"
+SEARCH_TEXT = "quixotic velociraptor spreadsheets"
+OTHER_ID = "planted-neighbour-44ab"  # a learner in the same files, who must stay
+USERNAME = "planted-account"
+PASSWORD = "a-test-password"
+COURSE, MODULE = "C0001", "C0001-M01"
+
+
+def planted_lines() -> list[dict]:
+    """The planted learner's events (and one of their neighbour's) as the platform sends them."""
+    ctx = {"email": EMAIL, "ip": "203.0.113.77", "user_agent": "Mozilla/5.0", "locale": "en-GB"}
+
+    def ev(n: int, kind: str, day: int, props: dict, user: str = USER_ID, **ids: str) -> dict:
+        context = ctx if user == USER_ID else {"locale": "en-GB"}
+        return {
+            # not built from the user_id: the door quarantines such ids (personal_data)
+            "event_id": f"evt-{'a' if user == USER_ID else 'b'}-{n:03d}-7c1d",
+            "event_type": kind,
+            "occurred_at": f"2026-02-{day:02d}T10:{n:02d}:00Z",
+            "user_id": user,
+            "session_id": f"s-{user}-1",
+            "course_id": ids.get("course_id", COURSE),
+            "module_id": ids.get("module_id"),
+            "schema_version": 1,
+            "properties": props,
+            "context": context,
+        }
+
+    return [
+        ev(1, "consent_changed", 3, {"tier": "fine", "granted": True}, course_id=None),
+        ev(2, "profile_updated", 3, {"target_role": "Data Scientists"}, course_id=None),
+        ev(3, "enroll", 3, {}),
+        ev(4, "course_view", 3, {}),
+        ev(5, "module_start", 4, {}, module_id=MODULE),
+        ev(6, "video_seek", 4, {"from_s": 100, "to_s": 40}, module_id=MODULE),
+        ev(7, "video_pause", 4, {"position_s": 40}, module_id=MODULE),
+        ev(8, "module_complete", 5, {}, module_id=MODULE),
+        ev(9, "search", 5, {"query": f"{SEARCH_TEXT} mail {EMAIL}", "results_count": 0}),
+        ev(10, "forum_post", 6, {"thread_id": "t-1", "text": FORUM_TEXT}),
+        ev(11, "nudge_sent", 6, {"nudge_id": "n-1", "channel": "email"}, course_id=None),
+        # no thread_id: quarantined; the vault keeps the original with the e-mail and the text
+        ev(12, "forum_post", 6, {"text": f"{FORUM_TEXT} ({EMAIL})"}),
+        ev(1, "enroll", 3, {}, user=OTHER_ID),
+    ]
+
+
+def plant(home: Path) -> None:
+    """The planted learner's landing file, served list, account and API key (before nightly)."""
+    from pathwise import served_log
+    from pathwise.accounts import UserStore
+    from pathwise.api_keys import KeyStore
+    from pathwise.at_rest import private_dir
+    from pathwise.privacy import pseudonym
+
+    key = get_settings().pseudonym_key.get_secret_value()
+    learner_key, other_key = pseudonym(USER_ID, key), pseudonym(OTHER_ID, key)
+    landing = home / "landing" / "planted" / "events-planted.ndjson"
+    landing.parent.mkdir(parents=True)
+    landing.write_text("".join(json.dumps(e) + "\n" for e in planted_lines()))
+
+    def response(rid: str, lk: str) -> bytes:
+        item = {"rec_id": f"{rid}-1", "course_id": "C0002", "rank": 1, "score": 0.9, "boost": 0.0,
+                "reason": "Because you took Microsoft Excel Fundamentals", "format_first": "video"}  # fmt: skip
+        return json.dumps({
+            "response_id": rid, "served_at": "2026-02-06T09:00:00+00:00", "learner_key": lk,
+            "surface": "home", "cold_start": False, "snapshot_version": "v0", "model_version": "m",
+            "controls_applied": [], "items": [item],
+        }).encode()  # fmt: skip
+
+    log = private_dir(home / "rec_log") / "served-2026-02-06-09.ndjson"
+    served_log.append(log, [response("r-planted", learner_key), response("r-other", other_key)])
+    users = UserStore()
+    users.add(USERNAME, PASSWORD, "learner", learner_key=learner_key)
+    users.authenticate(USERNAME, PASSWORD, client="198.51.100.23")
+    KeyStore().create("planted-learner-key", "learner", learner_key)
+
+
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PATHWISE_HOME of the shared platform (built on first use)."""
+    home = tmp_path_factory.getbasetemp() / "privacy-platform" / "home"
+    if (home / "snapshots" / "CURRENT").exists():
+        return home
+    from flows.nightly import nightly_flow
+    from pathwise import snapshots
+    from pathwise.sources.simulator import simulate
+    from pathwise.warehouse import connect
+
+    with _home(home):
+        simulate(
+            learners=120,
+            courses=30,
+            days=10,
+            seed=5,
+            out=home / "landing" / "sim",
+            fmt="ndjson",
+            start="2026-02-02",
+            bad_share=0.01,
+        )
+        plant(home)
+        nightly_flow(skip=["index"])
+        with connect() as con:  # a second version: superseded snapshots hold the learner too
+            snapshots.publish(con)
+    return home
+
+
+@contextmanager
+def _home(home: Path) -> Iterator[Path]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_HOME", str(home))
+        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
+        mp.setenv("PATHWISE_VAULT_KEY", "")
+        get_settings.cache_clear()
+        try:
+            yield home
+        finally:
+            get_settings.cache_clear()
+
+
+@contextmanager
+def copy_of_platform(tmp_path_factory: pytest.TempPathFactory, dest: Path) -> Iterator[Path]:
+    """A private copy of the shared platform as PATHWISE_HOME, inside the block. The batches'
+    source files are recorded with absolute paths: the copy's point at its own landing files."""
+    from pathwise.warehouse import connect
+
+    original = build(tmp_path_factory)
+    shutil.copytree(original, dest, symlinks=True)
+    with _home(dest) as home:
+        with connect() as con:
+            con.execute(
+                "update raw.ingest_batches set source_file = replace(source_file, $old, $new)",
+                {"old": str(original), "new": str(dest)},
+            )
+        yield home

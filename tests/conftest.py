@@ -59,8 +59,8 @@ def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         get_settings.cache_clear()
 
 
-# Platforms built once and shared by several test files (tests/_app_platform.py, _ml_warehouse.py).
-SHARED_PLATFORMS = {"_app_platform", "_ml_warehouse"}
+# Platforms built once and shared by several test files (tests/_app_platform.py and its kin).
+SHARED_PLATFORMS = {"_app_platform", "_ml_warehouse", "_privacy_platform"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

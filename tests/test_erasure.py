@@ -19,14 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
-
-from cli import app
-from pathwise.privacy import pseudonym
-from pathwise.rights import erase as erasure
-from pathwise.rights.stores import STORES, covering, owner
-from pathwise.settings import get_settings
-from tests._privacy_platform import (
+from _privacy_platform import (
     EMAIL,
     FORUM_TEXT,
     OTHER_ID,
@@ -35,6 +28,13 @@ from tests._privacy_platform import (
     copy_of_platform,
     planted_lines,
 )
+from typer.testing import CliRunner
+
+from cli import app
+from pathwise.privacy import pseudonym
+from pathwise.rights import erase as erasure
+from pathwise.rights.stores import STORES, covering, owner
+from pathwise.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -8,12 +8,7 @@ import json
 import zipfile
 
 import pytest
-from typer.testing import CliRunner
-
-from cli import app
-from pathwise.privacy import pseudonym
-from pathwise.settings import get_settings
-from tests._privacy_platform import (
+from _privacy_platform import (
     EMAIL,
     FORUM_TEXT,
     SEARCH_TEXT,
@@ -22,6 +17,11 @@ from tests._privacy_platform import (
     copy_of_platform,
     planted_lines,
 )
+from typer.testing import CliRunner
+
+from cli import app
+from pathwise.privacy import pseudonym
+from pathwise.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         default=0.10,
         gt=0,
         description="Relative change of a KPI from its baseline window at which a drift alert is "
-        "raised (rates must also differ beyond chance, z >= 2).",
+        "raised (rates must also differ beyond chance, z >= 3).",
     )
     drift_webhook_url: str | None = Field(
         default=None, description="If set, drift alerts are also POSTed here as JSON."

@@ -179,7 +179,7 @@ def run_app(
     cmd = [
         sys.executable,
         "-m",
-        "streamlit",
+        "apps.serve",  # Streamlit's command line, with the app's cache warmer (apps/warm.py)
         "run",
         str(PROJECT_ROOT / "apps" / "streamlit_app.py"),
         "--server.address",

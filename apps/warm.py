@@ -15,20 +15,61 @@ small once the snapshot's files are open.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from functools import cache
+from pathlib import Path
 
 log = logging.getLogger("pathwise.app")
 
 POLL_S = 5.0
 THREAD_NAME = "pathwise-warm"
+# The elements whose code a browser fetches and compiles only when a page first shows one
+# (Streamlit loads them lazily): charts and Vega itself, tables, metrics, pickers, buttons,
+# sliders, progress bars. The names are Streamlit's file names, before the content hash.
+LAZY_ELEMENTS = (
+    "ArrowVegaLiteChart",
+    "embed",
+    "DataFrame",
+    "Metric",
+    "Multiselect",
+    "Selectbox",
+    "ButtonGroup",
+    "Button",
+    "Slider",
+    "Progress",
+)
 # The log lines that say the warm-up is over (benchmarks.apps waits for one).
 READY = "the app is warm"
 FAILED = "warming the app's caches failed"
 _lock = threading.Lock()
 _started = False
 warmed: set[str] = set()  # snapshot versions warmed (or tried) in this process
+
+
+def browser() -> None:
+    """While a visitor signs in, have their browser load the code of the elements the pages show
+    (in a fresh tab that takes seconds, after the page's data has arrived). The same files at the
+    same addresses, so the page's own imports after sign-in find them loaded."""
+    import streamlit as st
+
+    files = json.dumps(_lazy_code())
+    st.html(
+        "<script>(window.requestIdleCallback || setTimeout)(() => "
+        f"{files}.forEach(f => import(new URL('static/js/' + f, document.baseURI))"
+        ".catch(() => {})));</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+@cache
+def _lazy_code() -> list[str]:
+    import streamlit
+
+    js = Path(streamlit.__file__).parent / "static" / "static" / "js"
+    return sorted(p.name for stem in LAZY_ELEMENTS for p in js.glob(f"{stem}.*.js"))
 
 
 def start() -> None:

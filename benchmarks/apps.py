@@ -39,6 +39,7 @@ from benchmarks.browser import (
 
 TARGET_S = 1.5
 VIEWPORT = {"width": 1400, "height": 900}  # a laptop screen
+TYPING_S = 2.0  # a person takes longer than this to type a username and password
 
 
 def _timed(action, pg, heading: str) -> float:
@@ -52,12 +53,17 @@ def _menu(pg, name: str):
     return lambda: pg.locator("[data-testid=stSidebarNav] a").filter(has_text=name).click()
 
 
-def _sign_in_button(pg):
+def _typed_sign_in(pg, url: str, role: str, password: str):
+    """Open `url`, fill in the sign-in form as a person would (TYPING_S), and return the click
+    on "Sign in" to time."""
+    fill_sign_in(pg, url, role, password)
+    pg.wait_for_timeout(TYPING_S * 1000)
     return lambda: pg.get_by_role("button", name="Sign in").click()
 
 
 def measure_role(browser, app_url: str, role: str, password: str, repeat: int) -> dict:
-    """{page: {"first": s, "click": [s...], "load": [s...]}} for one role, on a fresh app."""
+    """{page: {"first": s, "click": [s...], "load": [s...]}} for one role on a fresh app: its
+    first renders in a fresh browser (nothing cached), then `repeat` warm ones of each kind."""
     pages = PAGES[role]
     times: dict[str, dict] = {name: {"click": [], "load": []} for name in pages}
     context = browser.new_context(viewport=VIEWPORT)
@@ -65,8 +71,7 @@ def measure_role(browser, app_url: str, role: str, password: str, repeat: int) -
         pg = context.new_page()
         pg.set_default_timeout(60_000)
         home, *others = pages
-        fill_sign_in(pg, app_url, role, password)
-        times[home]["first"] = _timed(_sign_in_button(pg), pg, pages[home])
+        times[home]["first"] = _timed(_typed_sign_in(pg, app_url, role, password), pg, pages[home])
         urls = {home: app_url}
         for name in others:
             times[name]["first"] = _timed(_menu(pg, name), pg, pages[name])
@@ -77,17 +82,34 @@ def measure_role(browser, app_url: str, role: str, password: str, repeat: int) -
             for name, heading in pages.items():
                 tab = context.new_page()
                 tab.set_default_timeout(60_000)
-                fill_sign_in(tab, urls[name], role, password)
-                times[name]["load"].append(_timed(_sign_in_button(tab), tab, heading))
+                sign_in = _typed_sign_in(tab, urls[name], role, password)
+                times[name]["load"].append(_timed(sign_in, tab, heading))
                 tab.close()
     finally:
         context.close()
     return times
 
 
+def fresh_app(tmp: Path, env: dict, ca: Path, role: str):
+    """`pathwise app` started anew, once it has warmed its caches (apps.warm): its URL, process
+    and the warm-up's log line."""
+    port, log = free_port(), tmp / f"app-{role}.log"
+    url = f"https://127.0.0.1:{port}"
+    app = start(["app", "--port", str(port)], env, f"{url}/_stcore/health", ca, log=log)
+    try:
+        line = wait_for_line(log, warm.READY, warm.FAILED)
+    except BaseException:
+        stop(app)
+        raise
+    return url, app, line.split(": ", 1)[-1]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="Warm renders per page (median).")
+    parser.add_argument(
+        "--fresh", type=int, default=3, help="Fresh app starts per role (median first render)."
+    )
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -96,14 +118,13 @@ def main(argv: list[str] | None = None) -> None:
     from pathwise.devcert import make_dev_cert
     from pathwise.settings import get_settings
 
-    settings = get_settings()
     snap = snapshots.require_current()
     print(
         f"snapshot {snap.version}: {sum(snap.tables.values()):,} rows in {len(snap.tables)} tables;"
         f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
-    password = settings.demo_password.get_secret_value()
-    results = {}
+    password = get_settings().demo_password.get_secret_value()
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="pathwise-bench-apps-") as tmp, sync_playwright() as p:
         certs = make_dev_cert(Path(tmp) / "tls")
         env = {
@@ -113,28 +134,30 @@ def main(argv: list[str] | None = None) -> None:
         }
         browser = launch(p, trusting(Path(tmp) / "browser-home", certs.ca))
         try:
-            for role in PAGES:  # a fresh app per role: nothing imported or cached yet
-                port, log = free_port(), Path(tmp) / f"app-{role}.log"
-                url = f"https://127.0.0.1:{port}"
-                app = start(
-                    ["app", "--port", str(port)], env, f"{url}/_stcore/health", certs.ca, log=log
-                )
-                try:
-                    # The first visitor comes once the app has warmed its caches (apps.warm).
-                    line = wait_for_line(log, warm.READY, warm.FAILED)
-                    print(f"{role:<11} app: {line.split(': ', 1)[-1]}")
-                    results[role] = measure_role(browser, url, role, password, args.repeat)
-                finally:
-                    stop(app)
+            for role in PAGES:
+                firsts = []
+                for i in range(args.fresh):  # warm renders on the last app only
+                    url, app, warmed = fresh_app(Path(tmp), env, certs.ca, role)
+                    try:
+                        print(f"{role:<11} app {i + 1}: {warmed}")
+                        last = i == args.fresh - 1
+                        got = measure_role(browser, url, role, password, args.repeat if last else 0)
+                    finally:
+                        stop(app)
+                    firsts.append({name: t["first"] for name, t in got.items()})
+                for name, t in got.items():
+                    t["first"] = statistics.median(f[name] for f in firsts)
+                results[role] = got
         finally:
             browser.close()
-    report(results, args.repeat)
+    report(results, args.repeat, args.fresh)
+    print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-def report(results: dict, repeat: int) -> None:
+def report(results: dict, repeat: int, fresh: int) -> None:
     print(
         f"{'role':<11} {'page':<14} {'first (s)':>9} {'click (s)':>9} {'load (s)':>9}"
-        f"  (click/load: median of {repeat}; target {TARGET_S} s)"
+        f"  (medians: first of {fresh} app starts, click/load of {repeat}; target {TARGET_S} s)"
     )
     worst = 0.0
     for role, pages in results.items():
@@ -145,7 +168,7 @@ def report(results: dict, repeat: int) -> None:
             flag = "" if slowest <= TARGET_S else "  over target"
             print(f"{role:<11} {name:<14} {t['first']:>9.2f} {click:>9.2f} {load:>9.2f}{flag}")
     verdict = "meets" if worst <= TARGET_S else "misses"
-    print(f"slowest first render {worst:.2f} s: {verdict} the {TARGET_S} s target")
+    print(f"slowest page {worst:.2f} s: {verdict} the {TARGET_S} s target")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,18 @@ Target: each page <= 1.5 s.
 
 `pathwise app` runs as a real process over HTTPS (a local CA made for the run, trusted by the
 browser through its NSS database, as in tests/test_browser.py); Debian's headless Chromium signs
-in through the form as each demo account. A page has rendered when its heading and main area are
-on screen, every chart and table in it has drawn, and Streamlit's script has finished (no
-"running" indicator, nothing stale): `benchmarks.browser.RENDERED`. Per page:
-- `first`: a fresh app process per role (empty caches, nothing imported yet): the home page from
-  the "Sign in" click, the others from their menu click, in menu order;
-- `click`: the median of --repeat menu clicks to the page from another one (caches warm);
+in through the form as each demo account, taking TYPING_S to type as a person would. A page has
+rendered when its heading and main area are on screen, every chart and table shown has drawn,
+nothing is still loading, and Streamlit's script has finished (no "running" indicator):
+`benchmarks.browser.RENDERED`. Per page:
+- `first`: the median over --fresh app starts (each after the app says it has warmed its caches,
+  apps.warm; the log line with its timings is printed) in a fresh browser profile: the home page
+  from the "Sign in" click, the others from their menu click, in menu order;
+- `click`: the median of --repeat menu clicks to the page from another one;
 - `load`: the median of --repeat fresh loads of the page's address in a new tab (a new session,
   so signed out), timed from the "Sign in" click, as a bookmark is used.
 
-    make demo && python -m benchmarks.apps --repeat 5
+    make demo && python -m benchmarks.apps --repeat 5 --fresh 3
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps import auth
+from apps import auth, warm
 from pathwise.at_rest import private_process
 from pathwise.production import ProductionConfigError, check_startup
 from pathwise.tls import TLSConfigError, check_served_tls
@@ -110,3 +110,5 @@ else:
         st.button("Sign out", icon=":material/logout:", on_click=auth.sign_out, key="sign_out")
     page = st.navigation(PAGES[user.role])
 page.run()
+if user is None:  # while the visitor signs in, their browser loads the pages' code
+    warm.browser()

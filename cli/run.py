@@ -176,7 +176,7 @@ def run_app(
     cmd = [
         sys.executable,
         "-m",
-        "streamlit",
+        "apps.serve",  # Streamlit's command line, with the app's cache warmer (apps/warm.py)
         "run",
         str(PROJECT_ROOT / "apps" / "streamlit_app.py"),
         "--server.address",
@@ -185,6 +185,13 @@ def run_app(
         str(port),
         "--server.headless",
         "true",
+        # Served code does not change while it runs: no watching of every imported module's file.
+        "--server.fileWatcherType",
+        "none",
+        # No full garbage collection after every page run: with pandas, Arrow and LanceDB
+        # loaded it cost more CPU than a sign-in's bcrypt (Python still collects as it goes).
+        "--runner.postScriptGC",
+        "false",
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",

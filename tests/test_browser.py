@@ -12,12 +12,6 @@ of every page is saved under test-artifacts/ (git-ignored) for people to look at
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +20,19 @@ import httpx
 import pytest
 from _app_platform import PASSWORD, build
 
+from benchmarks.browser import (
+    CERTUTIL,
+    CHROMIUM,
+    MISSING,
+    PAGES,
+    free_port,
+    launch,
+    settle,
+    sign_in,
+    start,
+    stop,
+    trusting,
+)
 from pathwise import snapshots
 from pathwise.controls import ControlStore
 from pathwise.devcert import make_dev_cert
@@ -33,69 +40,15 @@ from pathwise.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CERTUTIL = shutil.which("certutil")  # Debian's libnss3-tools
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-NAV = {
-    "admin": ["Performance", "Interventions", "Audit log"],
-    "instructor": ["My courses", "Content gaps"],
-    "learner": ["My learning", "Ask a course"],
-}
-HEADINGS = {
-    "Performance": "Control Tower",
-    "Interventions": "Interventions",
-    "Audit log": "Audit log",
-    "My courses": "My courses",
-    "Content gaps": "Content gaps & demand",
-    "My learning": "My learning",
-    "Ask a course": "Ask a course",
-}
+NAV = {role: list(pages) for role, pages in PAGES.items()}
+HEADINGS = {name: heading for pages in PAGES.values() for name, heading in pages.items()}
 
 if not CHROMIUM.exists() or not CERTUTIL:
-    reason = "Chromium or certutil missing: `apt-get install -y chromium libnss3-tools` (.ci/run)"
     if os.environ.get("CI"):
-        raise RuntimeError(reason)
-    pytest.skip(reason, allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(
-    args: list[str], env: dict, ready_url: str, ca: Path, timeout: float = 90
-) -> subprocess.Popen:
-    """Run `python -m cli ARGS` (that is, `pathwise ARGS`) in its own process group; wait until `ready_url` answers."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pathwise {' '.join(args)} exited with {proc.returncode}")
-        try:
-            if httpx.get(ready_url, timeout=1, verify=str(ca)).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop(proc)
-    raise TimeoutError(f"pathwise {' '.join(args)} did not answer {ready_url} in {timeout}s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)  # the CLI and the server it started
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(MISSING)
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -135,27 +88,6 @@ def playwright():
         yield p
 
 
-def launch(playwright, home: Path):
-    """Headless Chromium with `home` as its HOME (where it finds the NSS database it trusts)."""
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        env={**os.environ, "HOME": str(home)},
-    )
-
-
-def trusting(home: Path, ca: Path) -> Path:
-    """`home` with an NSS database that trusts `ca` to identify web servers (certutil -t C)."""
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    db = f"sql:{nssdb}"
-    subprocess.run([CERTUTIL, "-N", "-d", db, "--empty-password"], check=True)
-    subprocess.run(
-        [CERTUTIL, "-A", "-d", db, "-n", "Pathwise dev CA", "-t", "C,,", "-i", str(ca)], check=True
-    )
-    return home
-
-
 @pytest.fixture(scope="module")
 def browser(servers, playwright, tmp_path_factory):
     b = launch(playwright, trusting(tmp_path_factory.mktemp("browser-home"), servers["ca"]))
@@ -184,20 +116,6 @@ def page(browser):
     yield pg
     context.close()
     assert not outside, f"the app reached beyond this machine: {outside}"
-
-
-def settle(pg) -> None:
-    """Wait until Streamlit has finished running the script and nothing on the page is stale."""
-    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-    pg.wait_for_function("() => !document.querySelector('[data-stale=true]')")
-    pg.wait_for_timeout(300)  # charts draw after the script run ends
-
-
-def sign_in(pg, url: str, username: str, password: str = PASSWORD) -> None:
-    pg.goto(url)
-    pg.get_by_role("textbox", name="Username").fill(username)
-    pg.get_by_role("textbox", name="Password").fill(password)
-    pg.get_by_role("button", name="Sign in").click()
 
 
 def heading(pg) -> str:
@@ -237,7 +155,7 @@ def test_sign_in_page_refuses_a_wrong_password(servers, page):
 
 @pytest.mark.parametrize("role", list(NAV))
 def test_each_role_sees_its_pages_and_only_those(servers, page, role):
-    sign_in(page, servers["app"], role)
+    sign_in(page, servers["app"], role, PASSWORD)
     page.get_by_role("button", name="Sign out").wait_for()
     settle(page)
     nav = page.locator("[data-testid=stSidebarNav] a")
@@ -279,7 +197,7 @@ def test_each_role_sees_its_pages_and_only_those(servers, page, role):
     page.get_by_role("button", name="Sign in").wait_for()
     assert page.locator("[data-testid=stSidebarNav]").count() == 0
     # Signing out ends the session.
-    sign_in(page, servers["app"], role)
+    sign_in(page, servers["app"], role, PASSWORD)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()
 
@@ -345,7 +263,7 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
     before = httpx.get(url, headers=platform, verify=str(servers["ca"])).json()
     assert course not in [i["course_id"] for i in before["items"]]
 
-    sign_in(page, servers["app"], "admin")
+    sign_in(page, servers["app"], "admin", PASSWORD)
     page.get_by_role("button", name="Sign out").wait_for()
     page.locator("[data-testid=stSidebarNav] a").filter(has_text="Interventions").click()
     choose = page.get_by_role("combobox", name="Course")

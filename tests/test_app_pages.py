@@ -514,6 +514,8 @@ def test_course_qa_answers_with_cited_passages(users):
     assert "Sources" in page, page
     assert "No programming experience is required" in page  # the cited passage, quoted
     assert at.expander and "Before you start" in at.expander[0].label
+    # The learner is told the answer is machine-generated (EU AI Act transparency).
+    assert any("machine-generated" in c.value for c in at.caption)
 
 
 def test_course_qa_shows_how_sure_the_answer_is(users):

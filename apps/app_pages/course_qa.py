@@ -12,7 +12,10 @@ from apps.queries import snapshot
 user = auth.require_role("learner")
 snap = ui.require_snapshot("learner")
 st.title("Ask a course")
-st.caption("Ask anything about a course before you enrol. Answers quote the course material.")
+st.caption(
+    "Ask anything about a course before you enrol. Answers are machine-generated from the "
+    "course material they quote: check the cited passages before you rely on them."
+)
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:

@@ -316,6 +316,13 @@ def test_the_control_tower_shows_the_kpis_of_the_snapshot(users):
     at.selectbox(key="split").select("model_version").run()
     no_exceptions(at)
     assert len(at.get("vega_lite_chart")) >= 1
+    # The breakdown draws one table at a time, by the dimension chosen.
+    tables = len(at.dataframe)
+    at.get("button_group")[-1].set_value("segment").run()
+    no_exceptions(at)
+    assert len(at.dataframe) == tables
+    segments = sql("select count(distinct segment) from recommendation_kpis")[0][0]
+    assert len(at.dataframe[0].value) == segments
     # The model cards of the models in service, one expander each, with their whole text.
     cards = sql("select title, model_version, card from model_cards order by model")
     assert cards

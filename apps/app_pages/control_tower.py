@@ -136,6 +136,8 @@ for tile, (key, (label, help_text)) in zip(tiles[1:], METRICS.items(), strict=Tr
         )
     else:
         delta = None if prev is None else ui.delta_pp(cur[key], prev[key])
+        if key == "completion_rate":  # it lags: recent enrolments have had little time
+            help_text += " so far; judge its trend by the completion-within-a-horizon chart below"
         tile.metric(label, ui.pct(cur[key]), delta, help=help_text, border=True, chart_data=spark)
 
 # -- whose lists learners saw -------------------------------------------------------------------
@@ -178,47 +180,56 @@ chart = (
 st.altair_chart(chart, width="stretch")
 
 # -- breakdown ----------------------------------------------------------------------------------
+# One table at a time: tabs would draw all three grids on every render (~0.3 s in the browser).
 st.subheader("Breakdown")
-tabs = st.tabs([DIMENSION_LABEL[d] for d in queries.KPI_DIMENSIONS])
-for tab, dim in zip(tabs, queries.KPI_DIMENSIONS, strict=True):
-    with tab:
-        table = queries.kpi_by(version, dim, filters)
-        if dim == "model_version":
-            table = model_versions_table(queries.kpi_sources(version, None, filters), table)
-        st.dataframe(
-            table,
-            hide_index=True,
-            placeholder="–",
-            column_config={
-                "grp": st.column_config.TextColumn(DIMENSION_LABEL[dim]),
-                "lists_from": st.column_config.TextColumn(
-                    "Lists from", help="Who produced the lists learners saw"
-                ),
-                "labelled": st.column_config.TextColumn(
-                    "Platform's label", help="The model version the platform's events named"
-                ),
-                "by_id": st.column_config.NumberColumn(
-                    "Matched by id",
-                    help="Impressions echoing the id of a list the read API served",
-                    format="localized",
-                ),
-                "by_recency": st.column_config.NumberColumn(
-                    "Matched by recency",
-                    help="Impressions without a served id, matched to the learner's latest list "
-                    "with that course served in the 24 hours before",
-                    format="localized",
-                ),
-                "weights": st.column_config.TextColumn("Blend weights"),
-                "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
-                "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
-                "enrolments": st.column_config.NumberColumn("Enrolments", format="localized"),
-                "completions": st.column_config.NumberColumn("Completions", format="localized"),
-                "ctr": st.column_config.NumberColumn("CTR", format="percent"),
-                "enrolment_rate": st.column_config.NumberColumn("Enrolment", format="percent"),
-                "completion_rate": st.column_config.NumberColumn("Completion", format="percent"),
-                "satisfaction": st.column_config.NumberColumn("Satisfaction", format="%.2f ★"),
-            },
-        )
+dim = (
+    st.segmented_control(
+        "By",
+        queries.KPI_DIMENSIONS,
+        format_func=DIMENSION_LABEL.get,
+        default="model_version",
+        key="breakdown",
+        label_visibility="collapsed",
+    )
+    or "model_version"
+)
+table = queries.kpi_by(version, dim, filters)
+if dim == "model_version":
+    table = model_versions_table(queries.kpi_sources(version, None, filters), table)
+st.dataframe(
+    table,
+    hide_index=True,
+    placeholder="–",
+    column_config={
+        "grp": st.column_config.TextColumn(DIMENSION_LABEL[dim]),
+        "lists_from": st.column_config.TextColumn(
+            "Lists from", help="Who produced the lists learners saw"
+        ),
+        "labelled": st.column_config.TextColumn(
+            "Platform's label", help="The model version the platform's events named"
+        ),
+        "by_id": st.column_config.NumberColumn(
+            "Matched by id",
+            help="Impressions echoing the id of a list the read API served",
+            format="localized",
+        ),
+        "by_recency": st.column_config.NumberColumn(
+            "Matched by recency",
+            help="Impressions without a served id, matched to the learner's latest list "
+            "with that course served in the 24 hours before",
+            format="localized",
+        ),
+        "weights": st.column_config.TextColumn("Blend weights"),
+        "impressions": st.column_config.NumberColumn("Impressions", format="localized"),
+        "clicks": st.column_config.NumberColumn("Clicks", format="localized"),
+        "enrolments": st.column_config.NumberColumn("Enrolments", format="localized"),
+        "completions": st.column_config.NumberColumn("Completions", format="localized"),
+        "ctr": st.column_config.NumberColumn("CTR", format="percent"),
+        "enrolment_rate": st.column_config.NumberColumn("Enrolment", format="percent"),
+        "completion_rate": st.column_config.NumberColumn("Completion", format="percent"),
+        "satisfaction": st.column_config.NumberColumn("Satisfaction", format="%.2f ★"),
+    },
+)
 
 # -- drift ---------------------------------------------------------------------------------------
 st.subheader("Drift alerts")

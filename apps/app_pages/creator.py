@@ -147,10 +147,10 @@ else:
             alt.Chart(funnel)
             .mark_area(opacity=0.35, line=True, point=True)
             .encode(
-                x=alt.X("first_module_position:Q", title="Module", axis=alt.Axis(tickMinStep=1)),
+                x=alt.X("first_module_position:O", title="Module", axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("reached_share:Q", title="Share of enrolled", axis=alt.Axis(format="%")),
                 tooltip=[
-                    alt.Tooltip("first_module_position:Q", title="Module"),
+                    alt.Tooltip("first_module_position:O", title="Module"),
                     alt.Tooltip("first_module_title:N", title="Title"),
                     alt.Tooltip("reached_count:Q", title="Completed it"),
                     alt.Tooltip("reached_share:Q", title="Share of enrolled", format=".0%"),

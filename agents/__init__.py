@@ -1,0 +1,1 @@
+"""The agent layer: observe, decide, act and measure, reading only marts and ML tables."""

@@ -57,6 +57,16 @@ def read_onet_occupations(shared_data: Path) -> pl.DataFrame:
     return occupations.join(zones, on="onet_soc_code", how="left")
 
 
+def read_onet_alternate_titles(shared_data: Path) -> pl.DataFrame:
+    """O*NET's alternate titles (what job postings and people call an occupation):
+    onet_soc_code, alternate_title, short_title (null if none)."""
+    return _read_onet(shared_data, "Alternate Titles.txt").select(
+        onet_soc_code="O*NET-SOC Code",
+        alternate_title="Alternate Title",
+        short_title=pl.col("Short Title").replace("n/a", None),
+    )
+
+
 def read_onet_technology_skills(shared_data: Path) -> pl.DataFrame:
     """Occupation -> technology rows: onet_soc_code, skill_name, commodity_title, hot, in_demand."""
     return _read_onet(shared_data, "Technology Skills.txt").select(
@@ -165,8 +175,21 @@ def build_seeds(shared_data: Path, out_dir: Path) -> dict[str, int]:
         .sort("onet_soc_code", "skill_id")
     )
 
+    # Alternate titles match a learner's words to an occupation (agents/paths/roles.py). One in
+    # five, chosen by a hash of the title, is kept out of matching to measure it honestly.
+    alternate_titles = (
+        read_onet_alternate_titles(shared_data)
+        .join(occupations.select("onet_soc_code"), on="onet_soc_code")
+        .unique(["onet_soc_code", "alternate_title"])
+        .with_columns(
+            split=pl.col("alternate_title").map_elements(_evaluation_split, return_dtype=pl.String)
+        )
+        .sort("onet_soc_code", "alternate_title")
+    )
+
     files = {
         "onet_occupations.csv": occupations,
+        "onet_alternate_titles.csv": alternate_titles,
         "skills.csv": skills,
         "role_skills.csv": role_skills,
     }
@@ -174,6 +197,10 @@ def build_seeds(shared_data: Path, out_dir: Path) -> dict[str, int]:
         frame.write_csv(out_dir / name)
     (out_dir / "README.md").write_text(_readme({n: f.height for n, f in files.items()}))
     return {name: frame.height for name, frame in files.items()}
+
+
+def _evaluation_split(title: str) -> str:
+    return "evaluation" if hashlib.sha256(title.encode()).digest()[0] < 256 // 5 else "match"
 
 
 def _readme(rows: dict[str, int]) -> str:
@@ -188,6 +215,7 @@ target roles from them.
 |---|---|---|---|
 | `onet_occupations.csv` | {rows["onet_occupations.csv"]:,} | onet_soc_code, title, description, job_zone: occupations in job zones 2-4 with at least {MIN_HOT_TECHNOLOGIES} hot technologies | O*NET 29.2 `Occupation Data.txt`, `Job Zones.txt`, `Technology Skills.txt` |
 | `skills.csv` | {rows["skills.csv"]:,} | skill_id (slug: `onet-…` / `esco-…`), skill_name, category (O*NET commodity title or ESCO skill group), source | O*NET technology skills flagged `Hot Technology` or `In Demand`; ESCO ICT and transversal skill collections with `skillGroups_en.csv` |
+| `onet_alternate_titles.csv` | {rows["onet_alternate_titles.csv"]:,} | onet_soc_code, alternate_title, short_title, split: what postings and people call each seeded occupation; `split` = evaluation for the one in five (by a hash of the title) kept out of role matching to measure it | O*NET 29.2 `Alternate Titles.txt` |
 | `role_skills.csv` | {rows["role_skills.csv"]:,} | onet_soc_code, role_title, skill_id, hot_technology, in_demand: the flagged technologies of each seeded occupation | O*NET 29.2 `Technology Skills.txt` |
 
 ## Versions and licenses

@@ -4,7 +4,18 @@ The serving benchmarks (api, apps) read the demo data: run `make demo` first. Th
 `rag` builds a 100k-chunk index (about 25 minutes on 2 cores; cached under /tmp afterwards).
 """
 
-from benchmarks import api, apps, at_rest, dbt_build, erasure, ingest, ml_models, rag, recs
+from benchmarks import (
+    api,
+    apps,
+    at_rest,
+    dbt_build,
+    erasure,
+    ingest,
+    ml_models,
+    paths,
+    rag,
+    recs,
+)
 
 if __name__ == "__main__":
     ingest.main()
@@ -15,4 +26,5 @@ if __name__ == "__main__":
     at_rest.main([])
     apps.main([])
     erasure.main([])
+    paths.main([])
     rag.main()

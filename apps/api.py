@@ -226,6 +226,7 @@ def _response(
         surface=surface,
         cold_start=cold,
         controls_applied=applied,
+        served_at=datetime.now(UTC),  # the API's clock (tests freeze it)
     )
     body = {f: record[f] for f in RESPONSE_FIELDS}
     body["items"] = [

@@ -187,6 +187,8 @@ def served_list(
         raise RecLogError(f"surface must be one of {', '.join(SURFACES)}, not {surface!r}")
     if caller.kind not in CALLER_KINDS or not caller.name or not caller.role:
         raise RecLogError(f"the caller needs a kind ({', '.join(CALLER_KINDS)}), name and role")
+    if served_at is not None and served_at.tzinfo is None:
+        raise RecLogError("served_at must be timezone-aware (UTC): datetime.now(UTC)")
     response_id = response_id or uuid.uuid4().hex
     at = (served_at or datetime.now(UTC)).astimezone(UTC)
     return {

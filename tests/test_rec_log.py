@@ -75,6 +75,7 @@ def fresh_home(tmp_path, monkeypatch) -> Iterator[Path]:
         ({"items": [{"course_id": "C1", "rank": 0, "contributions": {}}]}, "rank"),
         ({"weights": {"Popularity Boost!": 1.0}}, "signal name"),
         ({"weights": {"popularity": "high"}}, "number"),
+        ({"served_at": datetime(2026, 3, 2, 9, 30)}, "timezone"),
     ],
 )
 def test_the_writer_refuses_a_list_that_would_leave_the_log_incomplete(changes, says):

@@ -32,6 +32,7 @@ reads it exactly as a plain one. Files are 0600 in a 0700 folder.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import queue
@@ -40,7 +41,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -120,7 +121,9 @@ def contributions(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _number(value: Any, what: str) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if type(value) is float:  # the common case, first
+        return None if math.isnan(value) else value
+    if value is None:
         return None
     try:
         return float(value)
@@ -128,11 +131,16 @@ def _number(value: Any, what: str) -> float | None:
         raise RecLogError(f"{what} must be a number, got {value!r}") from None
 
 
+@functools.cache
+def _signal_name(name: str) -> bool:  # a handful of names, checked once each
+    return bool(SIGNAL_RE.fullmatch(name))
+
+
 def _signals(values: Mapping[str, Any], what: str) -> dict[str, float | None]:
     for name in values:
-        if not SIGNAL_RE.fullmatch(str(name)):
+        if not (isinstance(name, str) and _signal_name(name)):
             raise RecLogError(f"{what}: {name!r} is not a signal name (lowercase, digits, _)")
-    return {name: _number(v, f"{what} of {name!r}") for name, v in values.items()}
+    return {name: _number(v, what) for name, v in values.items()}
 
 
 def _item(response_id: str, item: Mapping[str, Any]) -> dict:
@@ -197,7 +205,7 @@ def served_list(
         "learner_key": learner_key,
         "served_via": served_via,
         "surface": surface,
-        "caller": asdict(caller),
+        "caller": dict(vars(caller)),  # kind, name, role, key_id (asdict is 10x slower)
         "cold_start": bool(cold_start),
         "snapshot_version": snapshot_version,
         "model_version": model_version,

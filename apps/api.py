@@ -18,8 +18,9 @@ same keyed HMAC as ingestion, and never logged or answered) or a learner_key (`i
 Serving never waits on the nightly rebuild: the snapshot is held in memory, a watcher thread loads a
 newly published one beside it and swaps one reference, so each response comes whole from one version.
 Boosts and suppressions are read from the controls store whenever it changes, so a saved control
-applies to the next response. Every response is appended to the recommendation log
-($PATHWISE_HOME/rec_log/*.ndjson) with its full context; the nightly flow loads it into the warehouse.
+applies to the next response. Every response is logged through the one recommendation writer
+(`pathwise/served_log.py`) with its full context (contributions, blend weights, versions, the calling
+key); the nightly flow loads the log into the warehouse.
 """
 
 from __future__ import annotations
@@ -27,16 +28,12 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import queue
 import re
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import orjson
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
@@ -51,7 +48,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from apps.access import ALLOW, DENY, OWN, access_for
 from pathwise import served_log, snapshots
 from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
-from pathwise.at_rest import private_dir
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
@@ -76,7 +72,7 @@ class ServingSnapshot:
     recs: pl.DataFrame  # sorted by learner_key, rank
     offsets: dict[str, tuple[int, int]]  # learner_key -> (first row, rows)
     cold_start: list[dict]
-    signals: list[str]
+    weights: dict[str, float]  # the blend weights the scores were made with (logged per list)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _rows: dict[str, list[dict]] = field(default_factory=dict)  # learners asked for lately
 
@@ -101,6 +97,11 @@ class ServingSnapshot:
                 if "recommendations_cold_start" in snap.tables
                 else pl.DataFrame()
             )
+            weights = (
+                dict(con.execute(served_log.WEIGHTS_SQL).fetchall())
+                if "recommendation_signals" in snap.tables
+                else {}
+            )
         finally:
             con.close()
         recs, cold = _json_ready(recs), _json_ready(cold)
@@ -112,14 +113,13 @@ class ServingSnapshot:
         offsets = dict(
             zip(index["learner_key"], zip(index["first"], index["n"], strict=True), strict=True)
         )
-        signals = [c.removeprefix("contrib_") for c in recs.columns if c.startswith("contrib_")]
         return cls(
             version=snap.version,
             model_version=snap.manifest.get("model_versions", {}).get("recommendations"),
             recs=recs,
             offsets=offsets,
             cold_start=without_nightly_boost(cold.to_dicts()),
-            signals=signals,
+            weights=weights,
         )
 
     def candidates(self, learner_key: str) -> tuple[list[dict], bool]:
@@ -177,72 +177,63 @@ class SnapshotWatcher:
             self.refresh()
 
 
-class RecommendationLog:
-    """Appends every served response to hourly NDJSON files, off the request path."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = private_dir(folder)
-        self._queue: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="rec-log", daemon=True)
-        self._thread.start()
-
-    def write(self, entry: dict) -> None:
-        self._queue.put(entry)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        done = False
-        while not done:
-            batch = [self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get())
-            if None in batch:
-                done = True
-                batch = [e for e in batch if e is not None]
-            by_file: dict[Path, list[bytes]] = {}
-            for entry in batch:
-                name = f"served-{entry['served_at'][:13].replace('T', '-')}.ndjson"
-                by_file.setdefault(self.folder / name, []).append(orjson.dumps(entry))
-            for path, lines in by_file.items():
-                served_log.append(path, lines)  # sealed when a key is set
-
-
 def _json_ready(frame: pl.DataFrame) -> pl.DataFrame:
     """Decimals (DuckDB's type for literals like 0.5) as floats, so responses serialize."""
     return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
 
 
-def _clean(row: dict, signals: list[str]) -> dict:
+def _clean(row: dict) -> dict:
     item = {f: row.get(f) for f in ITEM_FIELDS}
     item["rank"] = row["rank"]
-    item["contributions"] = {s: row.get(f"contrib_{s}") for s in signals if f"contrib_{s}" in row}
+    item["contributions"] = served_log.contributions(row)
     if row.get("boost"):
         item["boost"] = row["boost"]
     return item
 
 
+RESPONSE_FIELDS = (
+    "response_id",
+    "snapshot_version",
+    "model_version",
+    "cold_start",
+    "controls_applied",
+    "surface",
+    "served_at",
+)
+
+
 def _response(
-    serving: ServingSnapshot, controls: list, learner_key: str, k: int, surface: str
-) -> dict:
-    """The learner's top k from one snapshot with the controls in force applied."""
+    serving: ServingSnapshot,
+    controls: list,
+    learner_key: str,
+    k: int,
+    surface: str,
+    caller: ApiKey,
+) -> tuple[dict, dict]:
+    """(the answer, its log record): the learner's top k from one snapshot with the controls in
+    force applied, logged as answered."""
     candidates, cold = serving.candidates(learner_key)
     top, applied = apply_controls(candidates, controls, k)
-    response_id = uuid.uuid4().hex
-    return {
-        "response_id": response_id,
-        "snapshot_version": serving.version,
-        "model_version": serving.model_version,
-        "cold_start": cold,
-        "controls_applied": applied,
-        "surface": surface,
-        "served_at": datetime.now(UTC).isoformat(),
-        "items": [
-            {"rec_id": f"{response_id}-{r['rank']}", **_clean(r, serving.signals)} for r in top
-        ],
-    }
+    shown = [_clean(r) for r in top]
+    record = served_log.served_list(
+        learner_key=learner_key,
+        served_via="api",
+        caller=served_log.Caller.of_api_key(caller),
+        snapshot_version=serving.version,
+        model_version=serving.model_version,
+        weights=serving.weights,
+        items=shown,
+        surface=surface,
+        cold_start=cold,
+        controls_applied=applied,
+        served_at=datetime.now(UTC),  # the API's clock (tests freeze it)
+    )
+    body = {f: record[f] for f in RESPONSE_FIELDS}
+    body["items"] = [
+        {"rec_id": logged["rec_id"], **item}
+        for logged, item in zip(record["items"], shown, strict=True)
+    ]
+    return body, record
 
 
 class Problem(BaseModel):
@@ -440,7 +431,7 @@ def create_app(*, watch: bool = True) -> FastAPI:
     settings = get_settings()
     watcher = SnapshotWatcher()
     controls = ControlWatcher()
-    rec_log = RecommendationLog(settings.rec_log_dir)
+    rec_log = served_log.BackgroundWriter()
     guard = Guard(KeyStore(), settings.api_rate_limit_per_minute)
 
     @contextlib.asynccontextmanager
@@ -492,9 +483,11 @@ def create_app(*, watch: bool = True) -> FastAPI:
         serving = watcher.serving  # one snapshot for the whole response
         if serving is None:
             return JSONResponse({"error": watcher.problem}, status_code=503)
-        body = _response(serving, controls.in_force().controls, learner_key, k, surface)
+        body, record = _response(
+            serving, controls.in_force().controls, learner_key, k, surface, caller
+        )
         # The log (never the caller) gets the learner_key: a raw id sent is not answered with it.
-        rec_log.write({"learner_key": learner_key, **body})
+        rec_log.write(record)
         return ORJSONResponse(body)
 
     _add_keys(app, guard)

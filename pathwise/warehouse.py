@@ -138,7 +138,7 @@ create table if not exists warehouse.raw.catalog_course_prerequisites (
     loaded_at               timestamp not null
 );
 
--- The read API's recommendation log (pathwise/served_log.py): one row per served item.
+-- The recommendation log of every surface (pathwise/served_log.py): one row per served item.
 create table if not exists warehouse.raw.served_recommendations (
     rec_id            varchar primary key,   -- '<response_id>-<rank>', echoed in rec_* events
     response_id       varchar not null,
@@ -156,6 +156,24 @@ create table if not exists warehouse.raw.served_recommendations (
     reason            varchar,
     format_first      varchar,
     source_file       varchar not null
+);
+-- Added with the one writer (last, as in a new table); older rows came from the API.
+alter table warehouse.raw.served_recommendations add column if not exists served_via varchar;
+alter table warehouse.raw.served_recommendations add column if not exists caller_kind varchar;
+alter table warehouse.raw.served_recommendations add column if not exists caller_name varchar;
+alter table warehouse.raw.served_recommendations add column if not exists caller_role varchar;
+alter table warehouse.raw.served_recommendations add column if not exists caller_key_id varchar;
+-- Each served item's score by signal: its contribution and the signal's blend weight.
+create table if not exists warehouse.raw.served_recommendation_signals (
+    rec_id        varchar not null,
+    signal        varchar not null,
+    response_id   varchar not null,
+    served_at     timestamp not null,  -- UTC
+    learner_key   varchar not null,
+    contribution  double,
+    weight        double,
+    source_file   varchar not null,
+    primary key (rec_id, signal)
 );
 create table if not exists warehouse.raw.served_log_files (
     file_name  varchar primary key,

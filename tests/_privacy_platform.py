@@ -13,6 +13,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,6 @@ def plant(home: Path) -> None:
     from pathwise import served_log
     from pathwise.accounts import UserStore
     from pathwise.api_keys import KeyStore
-    from pathwise.at_rest import private_dir
     from pathwise.privacy import pseudonym
 
     key = get_settings().pseudonym_key.get_secret_value()
@@ -81,17 +81,22 @@ def plant(home: Path) -> None:
     landing.parent.mkdir(parents=True)
     landing.write_text("".join(json.dumps(e) + "\n" for e in planted_lines()))
 
-    def response(rid: str, lk: str) -> bytes:
-        item = {"rec_id": f"{rid}-1", "course_id": "C0002", "rank": 1, "score": 0.9, "boost": 0.0,
-                "reason": "Because you took Microsoft Excel Fundamentals", "format_first": "video"}  # fmt: skip
-        return json.dumps({
-            "response_id": rid, "served_at": "2026-02-06T09:00:00+00:00", "learner_key": lk,
-            "surface": "home", "cold_start": False, "snapshot_version": "v0", "model_version": "m",
-            "controls_applied": [], "items": [item],
-        }).encode()  # fmt: skip
+    def shown(rid: str, lk: str, via: str, caller: served_log.Caller) -> dict:
+        item = {"course_id": "C0002", "rank": 1, "score": 0.9, "boost": 0.0, "format_first": "video",
+                "reason": "Because you took Microsoft Excel Fundamentals",
+                "contributions": {"collaborative": 0.6, "popularity": 0.3}}  # fmt: skip
+        return served_log.served_list(
+            learner_key=lk, served_via=via, caller=caller, snapshot_version="v0", model_version="m",
+            weights={"collaborative": 1.0, "popularity": 0.5}, items=[item], response_id=rid,
+            served_at=datetime(2026, 2, 6, 9, tzinfo=UTC),
+        )  # fmt: skip
 
-    log = private_dir(home / "rec_log") / "served-2026-02-06-09.ndjson"
-    served_log.append(log, [response("r-planted", learner_key), response("r-other", other_key)])
+    # The planted learner's list as the learner page showed it to their own account, their
+    # neighbour's as the API served it; one append holding both: erasure splits the record.
+    served_log.write([
+        shown("r-planted", learner_key, "learner_app", served_log.Caller("app_account", USERNAME, "learner")),
+        shown("r-other", other_key, "api", served_log.Caller("api_key", "platform", "service", "k1")),
+    ])  # fmt: skip
     users = UserStore()
     users.add(USERNAME, PASSWORD, "learner", learner_key=learner_key)
     users.authenticate(USERNAME, PASSWORD, client="198.51.100.23")

@@ -47,6 +47,16 @@ def test_export_holds_everything_about_the_learner_and_nobody_else(tmp_path_fact
     assert recs, "the planted learner gets recommendations"
     assert all(r["reason"] and "contrib_collaborative" in r for r in recs)
     assert [r["rec_id"] for r in summary["served_recommendations"]] == ["r-planted-1"]
+    # What was shown, as shown: reason, each signal's contribution and weight, where and to whom.
+    shown = summary["served_recommendations"][0]
+    assert shown["reason"] == "Because you took Microsoft Excel Fundamentals"
+    assert shown["contributions"] == {"collaborative": 0.6, "popularity": 0.3}
+    assert shown["weights"] == {"collaborative": 1.0, "popularity": 0.5}
+    assert (shown["served_via"], shown["caller_kind"], shown["caller_name"]) == (
+        "learner_app",
+        "app_account",
+        USERNAME,
+    )
 
     rows = summary["rows_per_table"]
     assert rows["landing"] == len(planted_lines()) - 1  # every line they sent, as sent

@@ -1,10 +1,11 @@
 """Learner view · My learning: my recommendations with their reason and format, and my progress.
-Learners only, and only their own `learner_key`."""
+Learners only, and only their own `learner_key`. The list shown is logged like the read API's
+(apps/served.py)."""
 
 import pandas as pd
 import streamlit as st
 
-from apps import auth, clicks, ui
+from apps import auth, clicks, served, ui
 from apps.queries import learner as queries
 from pathwise.controls import ControlStore, apply_controls, without_nightly_boost
 
@@ -78,7 +79,16 @@ if candidates.empty:
 else:
     # The same admin controls as the read API, applied at read time.
     rows = without_nightly_boost(candidates.to_dict("records"))
-    top, _ = apply_controls(rows, ControlStore().in_force().controls, 10)
+    top, applied = apply_controls(rows, ControlStore().in_force().controls, 10)
+    # What is shown is logged, like the read API's lists (apps/served.py).
+    served.log_shown(
+        user,
+        snap,
+        top,
+        weights=queries.blend_weights(version),
+        cold_start=cold,
+        controls_applied=applied,
+    )
     if cold:
         st.caption("Popular with learners like you — these get more personal as you learn.")
     # One card per row, numbered, so the list reads in rank order (two columns read 1, 3, 5

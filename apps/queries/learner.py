@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from apps.queries.snapshot import TTL, frame, has_table
+from pathwise.served_log import WEIGHTS_SQL
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -70,3 +71,11 @@ def learner_candidates(version: str, learner_key: str) -> tuple[pd.DataFrame, bo
         )
         return df, True
     return pd.DataFrame(), False
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def blend_weights(version: str) -> dict[str, float]:
+    """The weights the snapshot's scores were blended with, {signal: weight} (logged per list)."""
+    if not has_table(version, "recommendation_signals"):
+        return {}
+    return {r.signal: float(r.weight) for r in frame(version, WEIGHTS_SQL).itertuples()}

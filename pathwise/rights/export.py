@@ -5,7 +5,8 @@ Walks the same registry as erasure (`stores.STORES`) and writes, into one folder
     learner.json   who (user_id, learner_key), what each store holds of them (row counts), and
                    the parts people ask about first: consents, recommendations with their reasons
                    and each signal's contribution, dropout risk, learning style, nudges, what was
-                   served to them
+                   served to them (each list's items with reason, contributions and weights, where
+                   and to whom it was shown)
     tables/*.csv   every row of theirs, one file per table (store.table), nothing left out
 
 Snapshots are copies of the warehouse's marts and ML results, so they are exported from there.
@@ -24,6 +25,8 @@ from pathwise.rights.stores import STORES, Context, Rows
 from pathwise.settings import Settings, get_settings
 from pathwise.warehouse import open_connection
 
+SERVED = "warehouse.raw.served_recommendations"
+SERVED_SIGNALS = "warehouse.raw.served_recommendation_signals"  # nested into SERVED's rows
 # learner.json's headline sections: (name, table, event types or None for every row)
 HEADLINES = (
     ("consents", "warehouse.raw.events", ("consent_changed",)),
@@ -32,7 +35,7 @@ HEADLINES = (
     ("learning_style", "warehouse.ml.learning_styles", None),
     ("profile", "warehouse.marts.learners", None),
     ("nudges", "warehouse.raw.events", ("nudge_sent", "nudge_opened")),
-    ("served_recommendations", "warehouse.raw.served_recommendations", None),
+    ("served_recommendations", SERVED, None),
 )
 
 
@@ -52,12 +55,29 @@ def _plain(value: object) -> object:
     return str(value)  # timestamps, dates, decimals
 
 
+def _with_signals(served: Rows, signals: Rows) -> Rows:
+    """Each served item with its score by signal: {signal: contribution} and {signal: weight}."""
+    by_rec: dict[str, Rows] = {}
+    for s in signals:
+        by_rec.setdefault(s["rec_id"], []).append(s)
+    return [
+        {
+            **r,
+            "contributions": {s["signal"]: s["contribution"] for s in by_rec.get(r["rec_id"], [])},
+            "weights": {s["signal"]: s["weight"] for s in by_rec.get(r["rec_id"], [])},
+        }
+        for r in served
+    ]
+
+
 def _headlines(tables: dict[str, Rows]) -> dict[str, Rows]:
     out = {}
     for name, table, types in HEADLINES:
         rows = tables.get(table, [])
         if types:
             rows = [r for r in rows if r.get("event_type") in types]
+        if table == SERVED:
+            rows = _with_signals(rows, tables.get(SERVED_SIGNALS, []))
         out[name] = [{k: _plain(v) for k, v in r.items()} for r in rows]
     return out
 

@@ -450,7 +450,8 @@ STORES: tuple[Store, ...] = (
     ),
     Store(
         "rec_log",
-        "every served list: learner_key, courses, reasons (sealed with a key)",
+        "every shown list: learner_key, courses, reasons, contributions, weights, caller "
+        "(sealed with a key)",
         "learner_key of each JSON line (each record unsealed in memory)",
         _erase_rec_log,
         _export_rec_log,

@@ -17,9 +17,12 @@ impressions as (
 
 ),
 
+-- The platform shows what it fetched from the read API: lists the learner page showed in our own
+-- app (served_via 'learner_app') are never what a platform impression is of.
 served as (
 
     select * from {{ ref('stg_pathwise__served_recommendations') }}
+    where served_via = 'api'
 
 ),
 

@@ -6,9 +6,12 @@
 -- recommendation_kpis, so the two reconcile.
 with
 
+-- The read API's lists: the learner page's (our own app, no impression events) are logged for
+-- audit and export, not counted here.
 served as (
 
     select * from {{ ref('stg_pathwise__served_recommendations') }}
+    where served_via = 'api'
 
 ),
 

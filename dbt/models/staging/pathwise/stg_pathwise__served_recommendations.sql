@@ -1,4 +1,4 @@
--- One row per course the read API served, with the response's context.
+-- One row per course a surface (the read API, the learner page) served, with its list's context.
 with
 
 served as (
@@ -24,7 +24,13 @@ final as (
         boost,
         boost is not null as is_boosted,
         reason,
-        format_first
+        format_first,
+        -- rows loaded before the column existed came from the read API
+        coalesce(served_via, 'api') as served_via,
+        caller_kind,
+        caller_name,
+        caller_role,
+        caller_key_id
 
     from served
 

@@ -69,7 +69,7 @@ def privacy_purge(
     ML results, a new snapshot). Audited; safe to repeat.
 
     Stop the API and the app first: the warehouse and the vault are rewritten."""
-    from flows.nightly import nightly_flow
+    from flows.nightly import NightlyStepFailed, nightly_flow
     from pathwise.rights.retention import purge
     from pathwise.settings import get_settings
 
@@ -89,5 +89,13 @@ def privacy_purge(
         return
     if report.warehouse_changed:
         typer.echo("rebuilding the marts, ML results and the snapshot from the retained data...")
-        nightly_flow(skip=["ingest", "retention", "index"], full_refresh=True)
+        try:
+            nightly_flow(skip=["ingest", "retention", "index"], full_refresh=True)
+        except NightlyStepFailed as exc:  # a second purge deletes nothing, so it would not rebuild
+            typer.echo(
+                f"{exc} The purge itself is done; rebuild with `pathwise build --full-refresh`, "
+                "then `pathwise nightly --skip ingest --skip index`.",
+                err=True,
+            )
+            raise typer.Exit(1) from exc
     typer.echo(f"purge {report.purge_id} done in {report.seconds:.1f} s (audited)")

@@ -90,7 +90,8 @@ def nightly(
         bool, typer.Option("--serve", help="Instead: serve the deployment on its nightly schedule.")
     ] = False,
 ) -> None:
-    """Ingest -> dbt build -> index -> train and score -> drift -> publish a serving snapshot."""
+    """Ingest -> retention -> dbt build -> index -> train and score -> drift -> publish a serving
+    snapshot."""
     from flows.nightly import nightly_flow, serve_nightly
 
     _ready("pathwise nightly")

@@ -1,9 +1,15 @@
-"""The nightly flow: ingest -> dbt build -> index content -> train and score -> drift -> publish.
+"""The nightly flow: ingest -> retention -> dbt build -> index content -> train and score -> drift
+-> publish.
 
 Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
 publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
 previous snapshot serving, and the flow says which step failed and why. Re-running is safe: ingest
 skips loaded files, dbt and the ML jobs rebuild their tables whole, and each publish is a new version.
+
+Retention (pathwise/rights/retention.py) purges what is older than PATHWISE_RETENTION_MONTHS from
+every store right after ingest; when raw rows went, the build refreshes the incremental models
+fully, so no mart keeps aggregates of purged events; after publishing, the superseded snapshots
+built from purged rows go too. The run summary has what went per store (`retention`).
 
     pathwise nightly                        # run once now
     pathwise nightly --serve                # a Prefect deployment on the nightly schedule
@@ -37,6 +43,20 @@ def load_served_log() -> dict:
 
     with connect() as con:
         return load_closed_files(con)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def purge_expired(stores: list[str] | None = None) -> dict:
+    """Purge what is older than the retention period from every store (or the ones named)."""
+    from pathwise.rights.retention import purge
+
+    report = purge(stores=stores)
+    return {
+        "cutoff": report.cutoff.date().isoformat() if report.cutoff else "off",
+        "deleted": report.deleted,
+        "seconds": report.seconds,
+        "purge_id": report.purge_id,
+    }
 
 
 @task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -104,14 +124,27 @@ def index_content() -> dict:
     return index_content_flow()
 
 
-STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", "publish")
+STEPS = (
+    "ingest",
+    "retention",
+    "build",
+    "index",
+    "styles",
+    "dropout",
+    "recommend",
+    "drift",
+    "publish",
+)
 
 
 @flow(name="nightly")
-def nightly_flow(landing: list[str] | None = None, skip: list[str] | None = None) -> dict:
+def nightly_flow(
+    landing: list[str] | None = None, skip: list[str] | None = None, full_refresh: bool = False
+) -> dict:
     """Run every nightly step in order; stop at the first failure, leaving serving untouched.
 
     `skip` names steps to leave out this time (e.g. `index` when the content has not changed).
+    `full_refresh` rebuilds the incremental models fully (as after a purge of raw rows).
     """
     log = get_run_logger()
     s = get_settings()
@@ -124,22 +157,30 @@ def nightly_flow(landing: list[str] | None = None, skip: list[str] | None = None
             "events": ingest_flow(paths=landing) if landing else "no landing folders",
             "served_log": load_served_log(),
         },
-        "build": build_flow,
+        "retention": purge_expired,
+        # A purge of raw rows: incremental models would keep aggregates of purged events.
+        "build": lambda: build_flow(
+            full_refresh=full_refresh or bool(purged.get("deleted", {}).get("warehouse"))
+        ),
         "index": index_content,
         "styles": detect_learning_styles,
         "dropout": score_dropout_risk,
         "recommend": recommend,
         "drift": check_drift,
-        "publish": publish,
+        # The version just superseded was built before the purge: the snapshots' purge again.
+        "publish": lambda: {**publish(), "retention": purge_expired(["snapshots"])},
     }
     unknown = set(skip or ()) - set(STEPS) | ({"publish"} & set(skip or ()))
     if unknown:
         raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {STEPS[:-1]}")
     results: dict = {"steps": {}, "skipped": list(skip or ())}
+    purged: dict = {}
     for name in (n for n in STEPS if n not in (skip or ())):
         started = time.perf_counter()
         try:
             results["steps"][name] = steps[name]()
+            if name == "retention":
+                purged = results["steps"][name]
         except Exception as exc:
             serving = snapshots.current()
             message = f"nightly step '{name}' failed: {exc}. " + (
@@ -152,6 +193,10 @@ def nightly_flow(landing: list[str] | None = None, skip: list[str] | None = None
         log.info("step %s done in %.1fs", name, time.perf_counter() - started)
         results.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
     results["snapshot"] = results["steps"]["publish"]["version"]
+    # What went per store tonight: the retention step's and the publish step's snapshots.
+    results["retention"] = dict(purged.get("deleted", {}))
+    for store, n in results["steps"]["publish"]["retention"]["deleted"].items():
+        results["retention"][store] = results["retention"].get(store, 0) + n
     return results
 
 

@@ -297,12 +297,32 @@ class UserStore:
                 ).rowcount
                 deleted += db.execute("delete from sign_in_failures where key = ?", user).rowcount
                 deleted += db.execute("delete from sign_in_locks where key = ?", user).rowcount
+        self._vacuum()
+        return deleted
+
+    def forget_before(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Retention: delete sign-in audit rows and failures (client addresses) from before
+        `cutoff` (naive UTC), then VACUUM; accounts stay. Returns rows deleted (or, dry, found)."""
+        since = (cutoff.replace(tzinfo=UTC).isoformat(timespec="seconds"),)
+        unix = (cutoff.replace(tzinfo=UTC).timestamp(),)
+        tables = (("sign_in_audit where at < ?", since), ("sign_in_failures where at < ?", unix))
+        with self._db() as db:
+            if dry_run:
+                return sum(
+                    db.execute(f"select count(*) from {t}", a).fetchone()[0] for t, a in tables
+                )
+            deleted = sum(db.execute(f"delete from {t}", a).rowcount for t, a in tables)
+        if deleted:
+            self._vacuum()
+        return deleted
+
+    def _vacuum(self) -> None:
+        """Rewrite the file, so deleted rows leave its free pages too."""
         db = sqlite_connect(self.path, "users", timeout=10, isolation_level=None)
         try:
             db.execute("vacuum")
         finally:
             db.close()
-        return deleted
 
     def get(self, username: str) -> User | None:
         with self._db() as db:

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         default=24.0,
         description="Events dated later than ingest time plus this are quarantined.",
     )
+    retention_months: int = Field(
+        default=24,
+        ge=0,
+        description="Learner data older than this many months (events, quarantine rows, logs, "
+        "landing files, snapshots, derived rows) is purged every night (pathwise/rights/"
+        "retention.py; `pathwise privacy purge --dry-run` shows what would go). 0 keeps "
+        "everything: only for public research data (OULAD's events are from 2013-2014).",
+    )
     dedup_window_days: int = Field(
         default=7, description="Cross-batch de-duplication looks back this far by occurred_at."
     )

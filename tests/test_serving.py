@@ -72,6 +72,7 @@ def test_nightly_publishes_every_result(platform):
     assert result["skipped"] == ["index"]
     assert list(result["steps"]) == [
         "ingest",
+        "retention",
         "build",
         "styles",
         "dropout",
@@ -79,6 +80,10 @@ def test_nightly_publishes_every_result(platform):
         "drift",
         "publish",
     ]
+    # Ten-month-old data is within PATHWISE_RETENTION_MONTHS: the purge deleted nothing anywhere.
+    assert set(result["retention"]) >= {"warehouse", "landing", "snapshots"}
+    assert not any(result["retention"].values()), result["retention"]
+    assert result["steps"]["build"]["full_refresh"] is False
     # An unchanged platform: the drift check (KPIs only: no snapshot to compare with yet) is quiet.
     assert result["steps"]["drift"]["checks"] >= 4
     assert result["steps"]["drift"]["alerted"] == []

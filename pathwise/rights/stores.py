@@ -3,7 +3,8 @@ found in it, and how they are erased and exported. Erasure and export walk `STOR
 `tests/test_erasure.py` fails when a planted learner turns up in a table or file no store covers.
 
 A store added later (goals, paths, an outbox...) joins here: one `Store` with its `erase`,
-`export` and what it covers (`tables`, `paths`). A warehouse table with a `learner_key` column
+`export`, `purge` (how it is retained: what older than the cutoff it deletes, see
+pathwise/rights/retention.py) and what it covers (`tables`, `paths`). A warehouse table with a `learner_key` column
 joins by itself (dbt models, incremental ones included, and ML results).
 
 Order matters for erasure: the vault's quarantined originals are found through the warehouse's
@@ -17,10 +18,11 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,6 +33,7 @@ from pathwise.api_keys import KeyStore
 from pathwise.at_rest import seal, unseal, write_private
 from pathwise.ingestion import file_sha256
 from pathwise.settings import Settings
+from pathwise.validation import sql_literal
 
 Rows = list[dict]
 
@@ -51,6 +54,22 @@ class Context:
     settings: Settings
 
 
+@dataclass
+class Expiry:
+    """A retention run: every row, line or file dated before `cutoff` goes (retention.py)."""
+
+    cutoff: datetime  # naive UTC, a midnight
+    con: duckdb.DuckDBPyConnection  # warehouse and vault attached
+    settings: Settings
+    dry_run: bool = False  # count what would go, change nothing
+
+    @property
+    def horizon(self) -> datetime:
+        """A line dated later than this (naive UTC) is no date: ingestion quarantines it too."""
+        skew = timedelta(hours=self.settings.max_clock_skew_hours)
+        return datetime.now(UTC).replace(tzinfo=None) + skew
+
+
 @dataclass(frozen=True)
 class Store:
     name: str
@@ -58,6 +77,7 @@ class Store:
     finds_by: str  # how one learner's rows are found
     erase: Callable[[Context], int]  # rows (or lines, files) deleted; idempotent
     export: Callable[[Context], dict[str, Rows]]  # table name -> the learner's rows
+    purge: Callable[[Expiry], int]  # rows (lines, files) older than the cutoff deleted; idempotent
     # What it covers, for the registry test: (database, schema, table, columns) -> bool, and
     # the files under PATHWISE_HOME it owns.
     tables: Callable[[str, str, str, set[str]], bool] = lambda *_: False
@@ -68,6 +88,12 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
     cur = con.execute(sql, params or {})
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _expire(x: Expiry, relation: str, where: str) -> int:
+    """Delete (or, in a dry run, count) the rows of `relation` matching `where` ($cutoff)."""
+    verb = "select count(*) from" if x.dry_run else "delete from"
+    return x.con.execute(f"{verb} {relation} where {where}", {"cutoff": x.cutoff}).fetchall()[0][0]
 
 
 # ------------------------------------------------------------------ vault: quarantined originals
@@ -96,6 +122,32 @@ def _erase_originals(ctx: Context) -> int:
 def _export_originals(ctx: Context) -> dict[str, Rows]:
     rows = _rows(ctx.con, f"select o.* {_ORIGINALS}", _originals_params(ctx))
     return {"vault.quarantine_originals": rows}
+
+
+# An event's occurred_at in its text (JSON or not): quarantine originals and landing lines.
+OCCURRED_AT = r'"occurred_at"\s*:\s*"([^"]{1,64})"'
+
+
+def _sent_at(payload: str, horizon: datetime) -> str:
+    """SQL: when a quarantined line says it happened (its occurred_at, searched as text so a
+    malformed line has one too), as naive UTC; null when it names no readable, believable time."""
+    found = f"regexp_extract({payload}, {sql_literal(OCCURRED_AT)}, 1)"
+    sent = f"timezone('UTC', try_cast({found} as timestamptz))"
+    return f"case when {sent} <= timestamp '{horizon:%Y-%m-%d %H:%M:%S}' then {sent} end"
+
+
+def _purge_originals(x: Expiry) -> int:
+    """A quarantined line is dated by its occurred_at, else by when it was quarantined. The
+    warehouse's copies go next: a copy whose original is gone was purged with it."""
+    copy = (
+        "(select max(q.quarantined_at) from warehouse.raw.quarantined_events as q "
+        "where q.batch_id = o.batch_id and q.line_no = o.line_no)"
+    )
+    return _expire(
+        x,
+        "vault.quarantine_originals as o",
+        f"coalesce({_sent_at('o.payload', x.horizon)}, {copy}) < $cutoff",
+    )
 
 
 # ------------------------------------------------------------------ warehouse: learner_key tables
@@ -131,6 +183,36 @@ def _erase_warehouse(ctx: Context) -> int:
                 f"delete from {_quoted(table)} where learner_key = $lk",
                 {"lk": ctx.subject.learner_key},
             ).fetchall()[0][0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return deleted
+
+
+# Raw tables and the column that dates their rows. Staging, intermediate and marts are derived
+# from them: the build after a purge refreshes the incremental models fully (retention.py), and
+# the nightly jobs rewrite the ML results from the marts.
+_DATED = {
+    "raw.events": "occurred_at",
+    "raw.event_ids": "occurred_at",
+    "raw.fine_signals_daily": "activity_date",
+    "raw.served_recommendations": "served_at",
+}
+
+
+def _purge_warehouse(x: Expiry) -> int:
+    """One transaction, as erasure. Quarantine copies go with their originals (purged first)."""
+    con, deleted = x.con, 0
+    con.execute("begin")
+    try:
+        for table, column in _DATED.items():
+            deleted += _expire(x, _quoted(table), f"{column} < $cutoff")
+        retained_original = f"""not exists (
+            select 1 from vault.quarantine_originals as o
+            where o.batch_id = q.batch_id and o.line_no = q.line_no
+              and coalesce({_sent_at("o.payload", x.horizon)}, q.quarantined_at) >= $cutoff)"""
+        deleted += _expire(x, "warehouse.raw.quarantined_events as q", retained_original)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -187,6 +269,15 @@ def _erase_rec_log(ctx: Context) -> int:
     return deleted
 
 
+def _purge_rec_log(x: Expiry) -> int:
+    """Log files are hourly (`served-YYYY-MM-DD-HH`): files of hours before the cutoff go."""
+    first_kept = x.cutoff.strftime("served-%Y-%m-%d-%H.ndjson")
+    expired = [p for p in _rec_log_files(x.settings) if p.name < first_kept]
+    for path in expired if not x.dry_run else ():
+        path.unlink()
+    return len(expired)
+
+
 def _export_rec_log(ctx: Context) -> dict[str, Rows]:
     rows = []
     for path in _rec_log_files(ctx.settings):
@@ -195,7 +286,7 @@ def _export_rec_log(ctx: Context) -> dict[str, Rows]:
 
 
 # ------------------------------------------------------------------ landing files
-def landing_files(ctx: Context) -> list[Path]:
+def landing_files(ctx: Context | Expiry) -> list[Path]:
     """Files under landing/ and every event file ingested from elsewhere (its path is in
     `raw.ingest_batches`)."""
     root = ctx.settings.landing_dir
@@ -275,22 +366,28 @@ def _erase_landing(ctx: Context) -> int:
         elif name.endswith(_NDJSON):
             raw, data = _read_text(path)
             spans = _their_lines(data, ctx.subject)
-            if not spans:
-                continue
-            kept, pos = [], 0
-            for start, end in spans:
-                kept.append(data[pos:start])
-                pos = end
-            kept.append(data[pos:])
-            new = b"".join(kept)
-            if name.endswith(".gz"):  # level 1: a third of level 6's time, for a landing file
-                new = gzip.compress(new, compresslevel=1, mtime=0)
-            tmp = path.with_name(f".{path.name}.erasing")
-            tmp.write_bytes(new)
-            _replace(tmp, path)
-            _alias_batch(ctx.con, _sha256(raw), _sha256(new), path)
-            deleted += len(spans)
+            if spans:
+                _rewrite_without(ctx.con, path, raw, data, spans)
+                deleted += len(spans)
     return deleted
+
+
+def _rewrite_without(
+    con: duckdb.DuckDBPyConnection, path: Path, raw: bytes, data: bytes, spans: list
+) -> None:
+    """Rewrite an NDJSON landing file without the (start, end) spans of its text."""
+    kept, pos = [], 0
+    for start, end in spans:
+        kept.append(data[pos:start])
+        pos = end
+    kept.append(data[pos:])
+    new = b"".join(kept)
+    if path.name.lower().endswith(".gz"):  # level 1: a third of level 6's time, for landing
+        new = gzip.compress(new, compresslevel=1, mtime=0)
+    tmp = path.with_name(f".{path.name}.erasing")
+    tmp.write_bytes(new)
+    _replace(tmp, path)
+    _alias_batch(con, _sha256(raw), _sha256(new), path)
 
 
 def _sha256(data: bytes) -> str:
@@ -312,6 +409,87 @@ def _alias_batch(con: duckdb.DuckDBPyConnection, old: str, new: str, path: Path)
         """,
         {"old": old, "new": new, "now": datetime.now(UTC).replace(tzinfo=None)},
     )
+
+
+_OCCURRED_AT = re.compile(OCCURRED_AT.encode())
+
+
+def _utc(text: bytes) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text.decode())
+    except ValueError:
+        return None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _expired_lines(data: bytes, x: Expiry) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of the NDJSON lines dated before the cutoff, and how many lines are dated
+    (a line with no readable, believable occurred_at stays with its file)."""
+    spans, dated, line, horizon = [], 0, -1, x.horizon
+    for found in _OCCURRED_AT.finditer(data):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        when = None if start == line else _utc(found[1])
+        if when is None or when > horizon:
+            continue
+        line, dated = start, dated + 1
+        if when < x.cutoff:
+            end = data.find(b"\n", found.end())
+            spans.append((start, len(data) if end < 0 else end + 1))
+    return spans, dated
+
+
+def _purge_ndjson(x: Expiry, path: Path) -> int:
+    raw, data = _read_text(path)
+    spans, dated = _expired_lines(data, x)
+    if spans and len(spans) == dated:  # nothing in it is retained: the whole file goes
+        lines = sum(1 for ln in data.split(b"\n") if ln.strip())
+        if not x.dry_run:
+            path.unlink()
+        return lines
+    if spans and not x.dry_run:
+        _rewrite_without(x.con, path, raw, data, spans)
+    return len(spans)
+
+
+def _purge_parquet(x: Expiry, path: Path) -> int:
+    cols = x.con.execute("describe select * from read_parquet($p)", {"p": str(path)})
+    if "occurred_at" not in {r[0] for r in cols.fetchall()}:
+        return 0
+    when = "timezone('UTC', try_cast(occurred_at as timestamptz))"
+    params = {"p": str(path), "cutoff": x.cutoff}
+    retained = f"not ({when} < $cutoff)"
+    expired, dated_kept, rows = x.con.execute(
+        f"select count(*) filter ({when} < $cutoff), count(*) filter ({retained} and {when} <= "
+        f"$horizon), count(*) from read_parquet($p)",
+        {**params, "horizon": x.horizon},
+    ).fetchall()[0]
+    if expired and not dated_kept:  # nothing dated in it is retained: the whole file goes
+        if not x.dry_run:
+            path.unlink()
+        return rows
+    if expired and not x.dry_run:
+        old_sha, tmp = file_sha256(path), path.with_name(f".{path.name}.erasing")
+        x.con.execute(
+            f"copy (select * from read_parquet($p) where {retained} or {when} is null) "
+            "to $tmp (format parquet, compression zstd)",
+            {**params, "tmp": str(tmp)},
+        )
+        _replace(tmp, path)
+        _alias_batch(x.con, old_sha, file_sha256(path), path)
+    return expired
+
+
+def _purge_landing(x: Expiry) -> int:
+    """Event lines and rows dated before the cutoff; a file left with none is deleted, others
+    are rewritten (and marked loaded, as after erasure). Catalog files hold no events."""
+    deleted = 0
+    for path in landing_files(x):
+        name = path.name.lower()
+        if name.endswith(".parquet"):
+            deleted += _purge_parquet(x, path)
+        elif name.endswith(_NDJSON):
+            deleted += _purge_ndjson(x, path)
+    return deleted
 
 
 def _export_landing(ctx: Context) -> dict[str, Rows]:
@@ -380,6 +558,50 @@ def _snapshot_holds(snap: snapshots.Snapshot, learner_key: str) -> bool:
         con.close()
 
 
+def _purge_snapshots(x: Expiry) -> int:
+    """Superseded versions holding a learner row dated before the cutoff (rollback to them would
+    serve it again); the serving one is republished by the run that purged (retention.py)."""
+    root, serving, deleted = x.settings.snapshots_dir, snapshots.current(), 0
+    for version in snapshots.versions():
+        if serving and version == serving.version:
+            continue
+        if _snapshot_dated_before(snapshots.Snapshot(version, root / version), x.cutoff):
+            if not x.dry_run:
+                shutil.rmtree(root / version)
+            deleted += 1
+    return deleted
+
+
+def _snapshot_dated_before(snap: snapshots.Snapshot, cutoff: datetime) -> bool:
+    """Whether a table of the snapshot with a learner_key holds a date or time before `cutoff`
+    (a date naming a week or a month, as `enrolment_month` does, only if the whole period is)."""
+    con = snap.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        columns = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_name in (select table_name from information_schema.columns "
+            "where column_name = 'learner_key') and (data_type = 'DATE' or data_type like 'TIMESTAMP%')"
+        ).fetchall()
+        return any(
+            con.execute(
+                f'select count(*) from "{t}" where "{c}" < $cutoff',
+                {"cutoff": oldest_retained(kind, cutoff)},
+            ).fetchall()[0][0]
+            for t, c, kind in columns
+        )
+    finally:
+        con.close()
+
+
+def oldest_retained(data_type: str, cutoff: datetime) -> datetime:
+    """The oldest value a retained row may hold in a column of this type: a time, the cutoff;
+    a date, the start of the week or month that holds the cutoff (a date may name a period)."""
+    if data_type != "DATE":
+        return cutoff
+    return min(cutoff.replace(day=1), cutoff - timedelta(days=6))
+
+
 # ------------------------------------------------------------------ accounts, API keys, identity
 def _users(ctx: Context) -> UserStore:
     return UserStore(ctx.settings.users_path)
@@ -389,6 +611,13 @@ def _erase_accounts(ctx: Context) -> int:
     if not ctx.settings.users_path.exists():
         return 0
     return _users(ctx).forget_learner(ctx.subject.learner_key)
+
+
+def _purge_accounts(x: Expiry) -> int:
+    """Sign-in audit rows and failures (client addresses) before the cutoff; accounts stay."""
+    if not x.settings.users_path.exists():
+        return 0
+    return UserStore(x.settings.users_path).forget_before(x.cutoff, dry_run=x.dry_run)
 
 
 def _export_accounts(ctx: Context) -> dict[str, Rows]:
@@ -419,6 +648,17 @@ def _erase_identity(ctx: Context) -> int:
     ).fetchall()[0][0]
 
 
+def _purge_identities(x: Expiry) -> int:
+    """The user_id of a learner none of whose raw rows is retained (they come back with their
+    next event); the other stores' purges went first."""
+    retained = " union all ".join(
+        f"select learner_key from {_quoted(t)} where {c} >= $cutoff"
+        for t, c in _DATED.items()
+        if t != "raw.event_ids"
+    )
+    return _expire(x, "vault.identities", f"learner_key not in ({retained})")
+
+
 def _export_identity(ctx: Context) -> dict[str, Rows]:
     rows = _rows(
         ctx.con,
@@ -436,6 +676,7 @@ STORES: tuple[Store, ...] = (
         "the learner_key of the warehouse's quarantine copy; else the user_id in the payload",
         _erase_originals,
         _export_originals,
+        _purge_originals,
         tables=lambda db, schema, table, cols: (db, table) == ("vault", "quarantine_originals"),
     ),
     Store(
@@ -445,6 +686,7 @@ STORES: tuple[Store, ...] = (
         "learner_key column (every base table that has one)",
         _erase_warehouse,
         _export_warehouse,
+        _purge_warehouse,
         tables=lambda db, schema, table, cols: db == "warehouse" and "learner_key" in cols,
         paths=lambda s: [s.warehouse_path, s.warehouse_path.with_name("warehouse.duckdb.wal")],
     ),
@@ -455,6 +697,7 @@ STORES: tuple[Store, ...] = (
         "learner_key of each JSON line (each record unsealed in memory)",
         _erase_rec_log,
         _export_rec_log,
+        _purge_rec_log,
         paths=lambda s: [s.rec_log_dir],
     ),
     Store(
@@ -463,6 +706,7 @@ STORES: tuple[Store, ...] = (
         "user_id of each line or row (a file scan)",
         _erase_landing,
         _export_landing,
+        _purge_landing,
         paths=lambda s: [s.landing_dir],
     ),
     Store(
@@ -471,6 +715,7 @@ STORES: tuple[Store, ...] = (
         "learner_key column of each table; republished from the erased warehouse",
         _erase_snapshots,
         lambda ctx: {},  # copies of warehouse tables, exported from there
+        _purge_snapshots,
         paths=lambda s: [s.snapshots_dir],
     ),
     Store(
@@ -479,6 +724,7 @@ STORES: tuple[Store, ...] = (
         "learner_key column of `users`, then the username",
         _erase_accounts,
         _export_accounts,
+        _purge_accounts,
         paths=lambda s: [s.users_path],
     ),
     Store(
@@ -487,6 +733,7 @@ STORES: tuple[Store, ...] = (
         "learner_key of each key",
         _erase_api_keys,
         _export_api_keys,
+        lambda x: 0,  # live credentials, not a record of the past: revoked or erased on request
         paths=lambda s: [s.api_keys_path],
     ),
     Store(
@@ -495,6 +742,7 @@ STORES: tuple[Store, ...] = (
         "learner_key or user_id",
         _erase_identity,
         _export_identity,
+        _purge_identities,
         tables=lambda db, schema, table, cols: (db, table) == ("vault", "identities"),
         paths=lambda s: [s.vault_path, s.vault_path.with_name("vault.duckdb.wal")],
     ),

@@ -46,10 +46,12 @@ MATRIX: dict[str, dict[str, Access]] = {
     "page app_pages/control_tower.py": _only(admin=ALLOW),
     "page app_pages/interventions.py": _only(admin=ALLOW),
     "page app_pages/audit_log.py": _only(admin=ALLOW),
+    "page app_pages/privacy_requests.py": _only(admin=ALLOW),
     "page app_pages/creator.py": _only(instructor=ALLOW),
     "page app_pages/content_gaps.py": _only(instructor=ALLOW),
     "page app_pages/learner.py": _only(learner=OWN),
     "page app_pages/course_qa.py": _only(learner=ALLOW),
+    "page app_pages/my_data.py": _only(learner=OWN),
 }
 
 

@@ -56,6 +56,11 @@ PAGES = {
             ),
             st.Page("app_pages/interventions.py", title="Interventions", icon=":material/tune:"),
             st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
+            st.Page(
+                "app_pages/privacy_requests.py",
+                title="Privacy requests",
+                icon=":material/shield_person:",
+            ),
         ]
     },
     "instructor": {
@@ -80,6 +85,7 @@ PAGES = {
                 default=True,
             ),
             st.Page("app_pages/course_qa.py", title="Ask a course", icon=":material/forum:"),
+            st.Page("app_pages/my_data.py", title="Your data", icon=":material/privacy_tip:"),
         ]
     },
 }

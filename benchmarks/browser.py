@@ -28,9 +28,14 @@ PAGES = {
         "Performance": "Control Tower",
         "Interventions": "Interventions",
         "Audit log": "Audit log",
+        "Privacy requests": "Privacy requests",
     },
     "instructor": {"My courses": "My courses", "Content gaps": "Content gaps & demand"},
-    "learner": {"My learning": "My learning", "Ask a course": "Ask a course"},
+    "learner": {
+        "My learning": "My learning",
+        "Ask a course": "Ask a course",
+        "Your data": "How Pathwise uses your data",
+    },
 }
 
 # A page has rendered when Streamlit has finished running its script (the "running" indicator is

@@ -36,6 +36,19 @@ class Tier(StrEnum):
     FINE = "fine"  # fine-grained behaviour: only with a consent grant in force at the event's time
 
 
+class ConsentScope(StrEnum):
+    """What a `consent_changed` event grants or withdraws: a collection tier, or personalization.
+
+    Personalization is on unless the learner objects (`granted: false`: GDPR Art. 21 objection to
+    profiling, CCPA "do not share"); from the next nightly run on they get the same popularity
+    list as everyone, and no risk score, learning style or personalized reason is computed for
+    them. `granted: true` lifts the objection."""
+
+    ESSENTIAL = Tier.ESSENTIAL.value
+    FINE = Tier.FINE.value
+    PERSONALIZATION = "personalization"
+
+
 class Scope(StrEnum):
     """Which ids an event must carry."""
 
@@ -93,9 +106,9 @@ EVENT_TYPES: dict[str, EventType] = {
             "consent_changed",
             Tier.ESSENTIAL,
             Scope.NONE,
-            "The learner granted or withdrew a consent tier.",
+            "The learner granted or withdrew a consent tier, or objected to personalization.",
             (
-                Prop("tier", "string", choices=tuple(t.value for t in Tier)),
+                Prop("tier", "string", choices=tuple(c.value for c in ConsentScope)),
                 Prop("granted", "boolean"),
             ),
         ),

@@ -96,3 +96,20 @@ def index_lesson(home: Path) -> str:
     lesson.write_text(LESSON)
     index_documents(load_documents([lesson.parent.parent]))
     return course_id
+
+
+def ingested_alone(path: Path, tmp_path: Path, columns: str) -> list[tuple]:
+    """`columns` of raw.events after the real door ingests one event file the app wrote into a
+    fresh warehouse with the same pseudonym key (asserting it loaded whole)."""
+    import duckdb
+
+    from pathwise.ingestion import ingest_file
+
+    settings = get_settings().model_copy(update={"home": tmp_path / "home"})
+    result = ingest_file(path, settings)
+    assert (result.loaded, result.quarantined) == (1, 0), result
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(f"select {columns} from raw.events").fetchall()
+    finally:
+        con.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from _app_platform import PASSWORD, served
+from _app_platform import PASSWORD, ingested_alone, served
 from streamlit.testing.v1 import AppTest
 
 from pathwise import snapshots
@@ -39,19 +39,23 @@ PAGES = {
     "app_pages/control_tower.py": "admin",
     "app_pages/interventions.py": "admin",
     "app_pages/audit_log.py": "admin",
+    "app_pages/privacy_requests.py": "admin",
     "app_pages/creator.py": "instructor",
     "app_pages/content_gaps.py": "instructor",
     "app_pages/learner.py": "learner",
     "app_pages/course_qa.py": "learner",
+    "app_pages/my_data.py": "learner",
 }
 TITLES = {
     "app_pages/control_tower.py": "Control Tower",
     "app_pages/interventions.py": "Interventions",
     "app_pages/audit_log.py": "Audit log",
+    "app_pages/privacy_requests.py": "Privacy requests",
     "app_pages/creator.py": "My courses",
     "app_pages/content_gaps.py": "Content gaps & demand",
     "app_pages/learner.py": "My learning",
     "app_pages/course_qa.py": "Ask a course",
+    "app_pages/my_data.py": "How Pathwise uses your data",
 }
 
 
@@ -429,7 +433,6 @@ def test_open_course_records_one_click_that_ingests_under_the_learner(users, tmp
     """The button writes one `rec_click` batch file the way the platform's clicks arrive; the
     real ingestion loads it under the signed-in learner's own learner_key."""
     from apps.clicks import events_dir
-    from pathwise.ingestion import ingest_file
 
     user = users["learner"]
     before = set(events_dir().glob("*.ndjson")) if events_dir().exists() else set()
@@ -457,14 +460,7 @@ def test_open_course_records_one_click_that_ingests_under_the_learner(users, tmp
     assert set(events_dir().glob("*.ndjson")) - before == written
 
     # Ingested by the real door into a fresh warehouse with the same pseudonym key.
-    settings = get_settings().model_copy(update={"home": tmp_path / "home"})
-    result = ingest_file(path, settings)
-    assert (result.loaded, result.quarantined) == (1, 0), result
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.execute("select learner_key, course_id, properties from raw.events").fetchall()
-    finally:
-        con.close()
+    rows = ingested_alone(path, tmp_path, "learner_key, course_id, properties")
     assert [(r[0], r[1]) for r in rows] == [(user.learner_key, course)]
     assert json.loads(rows[0][2])["position"] == 2
     path.unlink()  # the shared platform's landing folder as it was
@@ -724,7 +720,9 @@ def test_every_page_explains_when_nothing_is_published(tmp_path, monkeypatch, pa
         at = signed_in(user).run()
         at.switch_page(page).run()
         no_exceptions(at)
-        if page != "app_pages/audit_log.py":  # the audit log reads only the controls store
+        # The audit log reads only the controls store; privacy requests work on the stores
+        # themselves (an erasure must be possible before anything is published).
+        if page not in ("app_pages/audit_log.py", "app_pages/privacy_requests.py"):
             message = " ".join(i.value for i in at.info)
             assert "No data published yet" in message or "being prepared" in message
         assert not at.dataframe

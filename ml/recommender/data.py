@@ -98,7 +98,8 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
         .sort("learner_key", "course_id", "at", "score")
     )
     learners = frame(
-        "select learner_key, target_role, current_skills, preferred_format from marts.learners"
+        "select learner_key, target_role, current_skills, preferred_format from marts.learners "
+        "where not personalization_opted_out"  # no profile is read for those who object
         if table_exists(con, "marts", "learners")
         else "select distinct learner_key, null::varchar as target_role, "
         "null::varchar[] as current_skills, null::varchar as preferred_format "
@@ -121,6 +122,17 @@ def load_data(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> Rec
     return RecData(
         courses, course_skills, prerequisites, learners, role_skills, events, quiz_scores
     )
+
+
+def load_opted_out(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The learner_keys of learners who objected to personalization (`marts.learners`); the
+    marts the recommender trains on already leave them out."""
+    if not table_exists(con, "marts", "learners"):
+        return []
+    rows = con.execute(
+        "select learner_key from marts.learners where personalization_opted_out order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _learning_style_formats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:

@@ -2,7 +2,8 @@
 
 ml.recommendations             learner_key, course_id, rank, score, contrib_<signal>..., boost,
                                reason, reason_courses, reason_skills, reason_role, format_first,
-                               model_version, generated_at (50 candidates per learner)
+                               model_version, generated_at (50 candidates per learner; learners
+                               who objected to personalization get the cold-start list, saying so)
 ml.recommendations_cold_start  the list for learners we know nothing about
 ml.recommendation_signals      the signals that made them: name, label, description, tuned and
                                in-force weight (what the Control Tower's sliders show)
@@ -25,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from ml.recommender import tuning
-from ml.recommender.data import RecData, load_data
+from ml.recommender.data import RecData, load_data, load_opted_out
 from ml.recommender.model import Hybrid
 from ml.recommender.ranking import (
     ALL_RULES,
@@ -109,6 +110,10 @@ def train_and_recommend(
     stamp = {"model_version": pl.lit(version), "generated_at": pl.lit(now)}
     recs = recommend_all(hybrid, candidates, w, controls=controls, rules=config.rules)
     cold = cold_start(hybrid, candidates, w, controls=controls, rules=config.rules)
+    opted_out = load_opted_out(con)
+    recs = pl.concat(
+        [recs.filter(~pl.col("learner_key").is_in(opted_out)), not_personalized(cold, opted_out)]
+    )
     recs, cold = recs.with_columns(**stamp), cold.with_columns(**stamp)
     score_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -127,6 +132,7 @@ def train_and_recommend(
         "rules": config.rules.as_dict(),
         "learners": len(hybrid.learner_keys),
         "learners_with_recommendations": recs["learner_key"].n_unique(),
+        "learners_not_personalized": len(opted_out),
         "courses": len(hybrid.course_ids),
         "interactions": hybrid.X.nnz,
         "recommendations": n_recs,
@@ -281,4 +287,18 @@ def cold_start(
             reason_role=pl.lit(None, pl.String),
             format_first=known_format("primary_format"),
         )
+    )
+
+
+NOT_PERSONALIZED = "Not personalized, as you asked: {}"
+
+
+def not_personalized(cold: pl.DataFrame, learner_keys: list[str]) -> pl.DataFrame:
+    """The cold-start list for each learner who objected to personalization, its reason saying
+    so: the same courses in the same order as anyone's, ranked on nothing of theirs."""
+    keys = pl.DataFrame({"learner_key": learner_keys}, schema={"learner_key": pl.String})
+    first = cold["reason"][0] if cold.height else ""
+    reason = NOT_PERSONALIZED.format(first[:1].lower() + first[1:])
+    return keys.join(cold.with_columns(reason=pl.lit(reason)), how="cross").sort(
+        "learner_key", "rank"
     )

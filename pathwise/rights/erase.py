@@ -140,6 +140,40 @@ def erase(user_id: str, *, requested_by: str = "cli", settings: Settings | None 
     return report
 
 
+def audit(settings: Settings | None = None, limit: int = 100) -> list[dict]:
+    """The latest erasures, newest first: id, who asked, when, rows deleted per store (no learner
+    id or key is kept). Opens the vault read-only, so it fails (duckdb.IOException) while a
+    writer holds it."""
+    s = settings or get_settings()
+    if not s.vault_path.exists() or not s.warehouse_path.exists():
+        return []
+    con = open_connection(vault=True, read_only=True, settings=s)
+    try:
+        found = con.execute(
+            "select 1 from duckdb_tables() where database_name = 'vault' "
+            "and table_name = 'erasure_audit'"
+        ).fetchall()
+        if not found:
+            return []
+        rows = con.execute(
+            "select erasure_id, requested_by, started_at, finished_at, deleted "
+            "from vault.erasure_audit order by finished_at desc limit $n",
+            {"n": limit},
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        {
+            "erasure_id": r[0],
+            "requested_by": r[1],
+            "started_at": r[2],
+            "finished_at": r[3],
+            "deleted": json.loads(r[4]),
+        }
+        for r in rows
+    ]
+
+
 # ------------------------------------------------------------------ compaction
 def compact_all(settings: Settings) -> None:
     """Rewrite the warehouse and the vault so no freed block keeps an erased learner's bytes."""

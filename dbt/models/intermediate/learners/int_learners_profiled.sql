@@ -1,5 +1,7 @@
 -- One row per learner who stated a profile or changed a consent: their current profile (latest
--- `profile_updated`) and whether their latest fine-tier consent event is a grant.
+-- `profile_updated`), whether their latest fine-tier consent event is a grant, and whether their
+-- latest personalization consent event is a withdrawal (an objection to profiling: personalization
+-- is on until the learner objects).
 with
 
 profiles as (
@@ -27,17 +29,16 @@ latest_profiles as (
 
 ),
 
-latest_fine_consents as (
+latest_consents as (
 
     select
         *,
         row_number() over (
-            partition by learner_key
+            partition by learner_key, consent_tier
             order by changed_at desc, event_id desc
         ) as recency_rank
 
     from consents
-    where consent_tier = 'fine'
 
 ),
 
@@ -50,8 +51,15 @@ current_profiles as (
 
 current_fine_consents as (
 
-    select * from latest_fine_consents
-    where recency_rank = 1
+    select * from latest_consents
+    where recency_rank = 1 and consent_tier = 'fine'
+
+),
+
+current_personalization_consents as (
+
+    select * from latest_consents
+    where recency_rank = 1 and consent_tier = 'personalization'
 
 ),
 
@@ -72,13 +80,17 @@ final as (
         current_profiles.current_skills,
         current_profiles.weekly_minutes,
         current_profiles.preferred_format,
-        coalesce(current_fine_consents.is_granted, false) as has_fine_consent
+        coalesce(current_fine_consents.is_granted, false) as has_fine_consent,
+        coalesce(not current_personalization_consents.is_granted, false)
+            as personalization_opted_out
 
     from learners
     left join current_profiles
         on learners.learner_key = current_profiles.learner_key
     left join current_fine_consents
         on learners.learner_key = current_fine_consents.learner_key
+    left join current_personalization_consents
+        on learners.learner_key = current_personalization_consents.learner_key
 
 )
 

@@ -5,6 +5,12 @@
 -- the row (for progress, the module's first completion).
 with
 
+learner_profiles as (
+
+    select * from {{ ref('int_learners_profiled') }}
+
+),
+
 enrolments as (
 
     select * from {{ ref('stg_pathwise__enrolments') }}
@@ -122,17 +128,28 @@ interactions as (
 
 ),
 
+-- Learners who object to profiling (GDPR Art. 21, CCPA "do not share"): no model reads them.
+profiling_objections as (
+
+    select learner_key from learner_profiles
+    where personalization_opted_out
+
+),
+
 final as (
 
     select
-        event_id,
-        learner_key,
-        course_id,
-        interaction_kind,
-        interacted_at,
-        cast(interaction_value as double) as interaction_value
+        interactions.event_id,
+        interactions.learner_key,
+        interactions.course_id,
+        interactions.interaction_kind,
+        interactions.interacted_at,
+        cast(interactions.interaction_value as double) as interaction_value
 
     from interactions
+    left join profiling_objections
+        on interactions.learner_key = profiling_objections.learner_key
+    where profiling_objections.learner_key is null
 
 )
 

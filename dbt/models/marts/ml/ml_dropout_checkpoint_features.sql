@@ -23,6 +23,12 @@
 
 with
 
+learner_profiles as (
+
+    select * from {{ ref('int_learners_profiled') }}
+
+),
+
 checkpoints as (
 
     select * from {{ ref('int_dropout_checkpoints_joined_to_coursework') }}
@@ -98,6 +104,14 @@ features as (
 
 ),
 
+-- Learners who object to profiling (GDPR Art. 21, CCPA "do not share"): no model reads them.
+profiling_objections as (
+
+    select learner_key from learner_profiles
+    where personalization_opted_out
+
+),
+
 -- Where the learner stands among the peers with a row at the same checkpoint date (all of them
 -- see only the days before it). The contract puts the columns in their documented order.
 final as (
@@ -111,6 +125,9 @@ final as (
             as submissions_vs_peers
 
     from features
+    left join profiling_objections
+        on features.learner_key = profiling_objections.learner_key
+    where profiling_objections.learner_key is null
     window peers as (
         partition by
             features.course_id,

@@ -54,6 +54,14 @@ fine_totals as (
 
 ),
 
+-- Learners who object to profiling (GDPR Art. 21, CCPA "do not share"): no model reads them.
+profiling_objections as (
+
+    select learner_key from profiles
+    where personalization_opted_out
+
+),
+
 final as (
 
     select
@@ -96,6 +104,9 @@ final as (
         on learners.learner_key = fine_totals.learner_key
     left join format_results
         on learners.learner_key = format_results.learner_key
+    left join profiling_objections
+        on learners.learner_key = profiling_objections.learner_key
+    where profiling_objections.learner_key is null
 
 )
 

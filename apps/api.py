@@ -4,6 +4,7 @@
     pathwise serve                                  # http://127.0.0.1:8000/docs
     GET /v1/learners/{learner}/recommendations?k=10&id_kind=user_id
         Authorization: Bearer pw_...
+    GET /v1/learners/{learner}/nudges?days=30     # the agents' in-app nudges (agents/)
     GET /health
 
 Every endpoint but /health (and the API's own description, /docs) needs a key, checked before any
@@ -32,7 +33,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +54,7 @@ from pathwise import served_log, snapshots
 from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
 from pathwise.at_rest import private_dir
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
+from pathwise.outbox import Outbox
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
 
@@ -428,6 +430,37 @@ def _add_keys(app: FastAPI, guard: Guard) -> None:
         return JSONResponse([{f: getattr(k, f) for f in fields} for k in guard.keys.list()])
 
 
+def _add_nudges(app: FastAPI, guard: Guard) -> None:
+    """`GET /v1/learners/{learner}/nudges`: the in-app channel of the agents (agents/channels.py).
+    Read from the outbox (SQLite in WAL mode: the delivery worker may write meanwhile)."""
+    outbox = Outbox()
+
+    @app.get("/v1/learners/{learner}/nudges", responses=AUTH_RESPONSES)
+    async def nudges(
+        request: Request,
+        caller: Caller,
+        learner: str = PathParam(
+            min_length=1,
+            max_length=200,
+            description="The platform's user id, or a learner_key: say which in `id_kind`.",
+        ),
+        id_kind: Annotated[
+            IdKind, Query(description="What `learner` is: `user_id` or `learner_key`.")
+        ] = "user_id",
+        days: int = Query(30, ge=1, le=365, description="Nudges sent in the last `days` days."),
+    ) -> JSONResponse:
+        """The learner's in-app nudges, newest first: text, course, and why it was sent."""
+        learner_key = _learner_key(learner, id_kind)
+        guard.check_own(_resource(request), caller, learner_key)
+        since = datetime.now(UTC) - timedelta(days=days)
+        fields = ("message_id", "agent", "course_id", "subject", "body", "reason")
+        items = [
+            {**{f: getattr(m, f) for f in fields}, "sent_at": m.sent_at and m.sent_at.isoformat()}
+            for m in outbox.inbox(learner_key, since)
+        ]
+        return JSONResponse({"nudges": items})
+
+
 def _require_access_rules(app: FastAPI) -> None:
     """Fail closed: a route missing from the authorization matrix stops start-up."""
     for route in app.routes:
@@ -498,5 +531,6 @@ def create_app(*, watch: bool = True) -> FastAPI:
         return ORJSONResponse(body)
 
     _add_keys(app, guard)
+    _add_nudges(app, guard)
     _require_access_rules(app)
     return app

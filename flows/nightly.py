@@ -1,8 +1,10 @@
-"""The nightly flow: ingest -> dbt build -> index content -> train and score -> drift -> publish.
+"""The nightly flow: ingest -> dbt build -> index content -> train and score -> drift -> publish
+-> agents.
 
 Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
 publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
-previous snapshot serving, and the flow says which step failed and why. Re-running is safe: ingest
+previous snapshot serving, and the flow says which step failed and why. The agents act last, on
+what was just published (a failing agent leaves the new snapshot serving). Re-running is safe: ingest
 skips loaded files, dbt and the ML jobs rebuild their tables whole, and each publish is a new version.
 
     pathwise nightly                        # run once now
@@ -104,7 +106,15 @@ def index_content() -> dict:
     return index_content_flow()
 
 
-STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", "publish")
+@task(cache_policy=NO_CACHE)
+def run_agents() -> dict:
+    """The agents decide tonight's nudges within the guardrails and deliver what is due."""
+    from agents.run import run_agents as run
+
+    return run()
+
+
+STEPS = ("ingest", "build", "index", "styles", "dropout", "recommend", "drift", "publish", "agents")
 
 
 @flow(name="nightly")
@@ -131,10 +141,12 @@ def nightly_flow(landing: list[str] | None = None, skip: list[str] | None = None
         "recommend": recommend,
         "drift": check_drift,
         "publish": publish,
+        "agents": run_agents,
     }
     unknown = set(skip or ()) - set(STEPS) | ({"publish"} & set(skip or ()))
     if unknown:
-        raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {STEPS[:-1]}")
+        skippable = [n for n in STEPS if n != "publish"]
+        raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {skippable}")
     results: dict = {"steps": {}, "skipped": list(skip or ())}
     for name in (n for n in STEPS if n not in (skip or ())):
         started = time.perf_counter()

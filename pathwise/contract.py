@@ -68,6 +68,9 @@ class EventType:
 
 
 FORMATS = ("video", "reading", "hands-on")
+# What a `consent_changed` event grants or withdraws: a tracking tier, or `messages` (may Pathwise's
+# agents contact the learner at all: granted unless withdrawn, agents/guardrails.py).
+CONSENT_SCOPES = (*(t.value for t in Tier), "messages")
 # Where a recommendation list is shown: a closed list, so no free text reaches the warehouse
 # through it (the read API's `surface` parameter takes the same values).
 SURFACES = ("home", "course_page", "catalog", "search", "email", "push", "in_app", "other")
@@ -93,9 +96,9 @@ EVENT_TYPES: dict[str, EventType] = {
             "consent_changed",
             Tier.ESSENTIAL,
             Scope.NONE,
-            "The learner granted or withdrew a consent tier.",
+            "The learner granted or withdrew a consent tier, or consent to messages.",
             (
-                Prop("tier", "string", choices=tuple(t.value for t in Tier)),
+                Prop("tier", "string", choices=CONSENT_SCOPES),
                 Prop("granted", "boolean"),
             ),
         ),

@@ -2,7 +2,7 @@
 found in it, and how they are erased and exported. Erasure and export walk `STORES` in order;
 `tests/test_erasure.py` fails when a planted learner turns up in a table or file no store covers.
 
-A store added later (goals, paths, an outbox...) joins here: one `Store` with its `erase`,
+A store added later (goals, paths...) joins here: one `Store` with its `erase`,
 `export` and what it covers (`tables`, `paths`). A warehouse table with a `learner_key` column
 joins by itself (dbt models, incremental ones included, and ML results).
 
@@ -30,6 +30,7 @@ from pathwise.accounts import UserStore
 from pathwise.api_keys import KeyStore
 from pathwise.at_rest import seal, unseal, write_private
 from pathwise.ingestion import file_sha256
+from pathwise.outbox import Outbox
 from pathwise.settings import Settings
 
 Rows = list[dict]
@@ -412,6 +413,32 @@ def _export_api_keys(ctx: Context) -> dict[str, Rows]:
     return {"api_keys": rows}
 
 
+def _erase_outbox(ctx: Context) -> int:
+    if not ctx.settings.outbox_path.exists():
+        return 0
+    return Outbox(ctx.settings.outbox_path).forget_learner(ctx.subject.learner_key)
+
+
+def _export_outbox(ctx: Context) -> dict[str, Rows]:
+    if not ctx.settings.outbox_path.exists():
+        return {}
+    return Outbox(ctx.settings.outbox_path).learner_records(ctx.subject.learner_key)
+
+
+def _erase_contacts(ctx: Context) -> int:
+    return ctx.con.execute(
+        "delete from vault.contacts where learner_key = $lk", {"lk": ctx.subject.learner_key}
+    ).fetchall()[0][0]
+
+
+def _export_contacts(ctx: Context) -> dict[str, Rows]:
+    from pathwise.contacts import lookup
+
+    found = lookup(ctx.con, [ctx.subject.learner_key], ctx.settings)[ctx.subject.learner_key]
+    rows = [{"email": found.email, "timezone": found.timezone}] if found.email else []
+    return {"vault.contacts": rows}
+
+
 def _erase_identity(ctx: Context) -> int:
     return ctx.con.execute(
         "delete from vault.identities where learner_key = $lk or user_id = $uid",
@@ -487,6 +514,25 @@ STORES: tuple[Store, ...] = (
         _erase_api_keys,
         _export_api_keys,
         paths=lambda s: [s.api_keys_path],
+    ),
+    Store(
+        "outbox",
+        "agents' messages (rendered text, reason, evidence) and decisions (treated, holdout...)",
+        "learner_key column of `messages` and `decisions`",
+        _erase_outbox,
+        _export_outbox,
+        paths=lambda s: [
+            s.outbox_path,
+            *(s.outbox_path.with_name(f"outbox.sqlite{x}") for x in ("-wal", "-shm")),
+        ],
+    ),
+    Store(
+        "vault.contacts",
+        "e-mail address (sealed) and time zone of learners who agreed to e-mail",
+        "learner_key",
+        _erase_contacts,
+        _export_contacts,
+        tables=lambda db, schema, table, cols: (db, table) == ("vault", "contacts"),
     ),
     Store(
         "vault.identities",

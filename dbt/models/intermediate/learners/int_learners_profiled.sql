@@ -1,5 +1,6 @@
 -- One row per learner who stated a profile or changed a consent: their current profile (latest
--- `profile_updated`) and whether their latest fine-tier consent event is a grant.
+-- `profile_updated`), whether their latest fine-tier consent event is a grant, and whether they
+-- withdrew consent to messages (granted unless withdrawn: agents contact no one who opted out).
 with
 
 profiles as (
@@ -41,6 +42,20 @@ latest_fine_consents as (
 
 ),
 
+latest_message_consents as (
+
+    select
+        *,
+        row_number() over (
+            partition by learner_key
+            order by changed_at desc, event_id desc
+        ) as recency_rank
+
+    from consents
+    where consent_tier = 'messages'
+
+),
+
 current_profiles as (
 
     select * from latest_profiles
@@ -51,6 +66,13 @@ current_profiles as (
 current_fine_consents as (
 
     select * from latest_fine_consents
+    where recency_rank = 1
+
+),
+
+current_message_consents as (
+
+    select * from latest_message_consents
     where recency_rank = 1
 
 ),
@@ -72,13 +94,16 @@ final as (
         current_profiles.current_skills,
         current_profiles.weekly_minutes,
         current_profiles.preferred_format,
-        coalesce(current_fine_consents.is_granted, false) as has_fine_consent
+        coalesce(current_fine_consents.is_granted, false) as has_fine_consent,
+        coalesce(current_message_consents.is_granted, true) as has_message_consent
 
     from learners
     left join current_profiles
         on learners.learner_key = current_profiles.learner_key
     left join current_fine_consents
         on learners.learner_key = current_fine_consents.learner_key
+    left join current_message_consents
+        on learners.learner_key = current_message_consents.learner_key
 
 )
 

@@ -99,6 +99,7 @@ final as (
         case
             when profiles.has_fine_consent then 'fine' else 'essential'
         end as consent_tier,
+        coalesce(profiles.has_message_consent, true) as has_message_consent,
 
         -- learning style (consented fine-grained signals per active video day)
         cast(coalesce(learning_style.video_active_days, 0) as {{ dbt.type_int() }})

@@ -48,6 +48,7 @@ select
     p.next_module_title,
     p.next_module_duration_minutes,
     p.days_inactive,
+    p.reference_date,
     coalesce(l.has_message_consent, true) as has_message_consent,
     l.target_role,
     cast(coalesce(k.starts_at, p.enrolled_at) + to_days(cast(k.length_days as integer)) as date)
@@ -132,7 +133,7 @@ def render(row: dict) -> tuple[str, str]:
     goal = []
     if row.get("target_role"):
         goal.append(f"It is a step towards your goal: {row['target_role']}.")
-    if row.get("plan_end") is not None and row["plan_end"] >= row["today"]:
+    if row.get("plan_end") is not None and row["plan_end"] >= row["reference_date"]:
         goal.append(f"To finish on plan, complete the course by {row['plan_end']:%d %B %Y}.")
     lines += goal
     lines.append(f"Stuck? Ask a question about {module} in the course Q&A.")
@@ -171,7 +172,6 @@ def run(
     guard = Guardrails.load(outbox, now, s)
     decisions, messages = [], []
     for row in chosen.iter_rows(named=True):
-        row["today"] = today
         reason_key = f"{row['reason']}/{row['course_id']}"
         mid = message_id(AGENT, row["learner_key"], reason_key, today.isoformat())
         why = evidence(row, t)

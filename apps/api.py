@@ -65,6 +65,21 @@ MAX_K = 50
 ROW_CACHE_LEARNERS = 50_000
 ITEM_FIELDS = ("course_id", "title", "score", "reason", "format_first")
 IdKind = Literal["user_id", "learner_key"]
+LearnerPath = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=200,
+        description="The platform's user id, or a learner_key: say which in `id_kind`.",
+    ),
+]
+IdKindQuery = Annotated[
+    IdKind,
+    Query(
+        description="What `learner` is: the platform's `user_id` (pseudonymized here, never "
+        f"answered back) or a `learner_key` ({KEY_HEX_DIGITS} hex digits)."
+    ),
+]
 # The contract's surfaces (pathwise.contract.SURFACES): a closed list, so no free text is logged.
 Surface = Literal["home", "course_page", "catalog", "search", "email", "push", "in_app", "other"]
 
@@ -439,14 +454,8 @@ def _add_nudges(app: FastAPI, guard: Guard) -> None:
     async def nudges(
         request: Request,
         caller: Caller,
-        learner: str = PathParam(
-            min_length=1,
-            max_length=200,
-            description="The platform's user id, or a learner_key: say which in `id_kind`.",
-        ),
-        id_kind: Annotated[
-            IdKind, Query(description="What `learner` is: `user_id` or `learner_key`.")
-        ] = "user_id",
+        learner: LearnerPath,
+        id_kind: IdKindQuery = "user_id",
         days: int = Query(30, ge=1, le=365, description="Nudges sent in the last `days` days."),
     ) -> JSONResponse:
         """The learner's in-app nudges, newest first: text, course, and why it was sent."""
@@ -505,18 +514,8 @@ def create_app(*, watch: bool = True) -> FastAPI:
     async def recommendations(
         request: Request,
         caller: Caller,
-        learner: str = PathParam(
-            min_length=1,
-            max_length=200,
-            description="The platform's user id, or a learner_key: say which in `id_kind`.",
-        ),
-        id_kind: Annotated[
-            IdKind,
-            Query(
-                description="What `learner` is: the platform's `user_id` (pseudonymized here, "
-                f"never answered back) or a `learner_key` ({KEY_HEX_DIGITS} hex digits)."
-            ),
-        ] = "user_id",
+        learner: LearnerPath,
+        id_kind: IdKindQuery = "user_id",
         k: int = Query(10, ge=1, le=MAX_K, description=f"How many courses (1-{MAX_K})."),
         surface: Annotated[Surface, Query(description="Where the list is shown.")] = "home",
     ) -> JSONResponse:

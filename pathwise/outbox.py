@@ -160,16 +160,7 @@ class Outbox:
              json.dumps(d.evidence, sort_keys=True, default=str), at_s)
             for d in decisions
         ]  # fmt: skip
-        with self._db() as db:
-            before = db.total_changes
-            db.execute("begin immediate")
-            db.executemany(
-                "insert into decisions values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "on conflict (decision_id) do nothing",
-                rows,
-            )
-            db.execute("commit")
-            return db.total_changes - before
+        return self._insert_new("decisions", "decision_id", rows)
 
     def enqueue(self, messages: list[Message]) -> int:
         """Add messages; one whose id is already here is left alone. Returns messages added."""
@@ -183,13 +174,18 @@ class Outbox:
              _iso(m.created_at), _iso(m.scheduled_at or m.created_at), None)
             for m in messages
         ]  # fmt: skip
+        return self._insert_new("messages", "message_id", rows)
+
+    def _insert_new(self, table: str, key: str, rows: list[tuple]) -> int:
+        """Insert the rows whose key is not there yet, in one transaction; returns how many."""
+        if not rows:
+            return 0
+        marks = ", ".join("?" * len(rows[0]))
         with self._db() as db:
             before = db.total_changes
             db.execute("begin immediate")
             db.executemany(
-                f"insert into messages values ({', '.join('?' * 17)}) "
-                "on conflict (message_id) do nothing",
-                rows,
+                f"insert into {table} values ({marks}) on conflict ({key}) do nothing", rows
             )
             db.execute("commit")
             return db.total_changes - before

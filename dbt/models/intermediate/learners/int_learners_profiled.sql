@@ -28,31 +28,17 @@ latest_profiles as (
 
 ),
 
-latest_fine_consents as (
+latest_consents as (
 
+    -- per learner and consent tier (`fine`, `messages`, ...): its newest change first
     select
         *,
         row_number() over (
-            partition by learner_key
+            partition by learner_key, consent_tier
             order by changed_at desc, event_id desc
         ) as recency_rank
 
     from consents
-    where consent_tier = 'fine'
-
-),
-
-latest_message_consents as (
-
-    select
-        *,
-        row_number() over (
-            partition by learner_key
-            order by changed_at desc, event_id desc
-        ) as recency_rank
-
-    from consents
-    where consent_tier = 'messages'
 
 ),
 
@@ -65,15 +51,15 @@ current_profiles as (
 
 current_fine_consents as (
 
-    select * from latest_fine_consents
-    where recency_rank = 1
+    select * from latest_consents
+    where consent_tier = 'fine' and recency_rank = 1
 
 ),
 
 current_message_consents as (
 
-    select * from latest_message_consents
-    where recency_rank = 1
+    select * from latest_consents
+    where consent_tier = 'messages' and recency_rank = 1
 
 ),
 

@@ -44,19 +44,20 @@ class Channel(Protocol):
     name: str
     quiet_hours: bool  # does it interrupt the learner (so it waits out their quiet hours)?
     needs_contact: bool  # does it need the vault's details at send time?
+    leaves_pathwise: bool  # does a send reach another system (recorded at once, not batched)?
 
     def send(self, message: Message, contact: Contact | None) -> None: ...
 
 
 class InApp:
-    name, quiet_hours, needs_contact = "in_app", False, False
+    name, quiet_hours, needs_contact, leaves_pathwise = "in_app", False, False, False
 
     def send(self, message: Message, contact: Contact | None) -> None:
         """Nothing leaves Pathwise: the read API serves it once it is marked sent."""
 
 
 class Email:
-    name, quiet_hours, needs_contact = "email", True, True
+    name, quiet_hours, needs_contact, leaves_pathwise = "email", True, True, True
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.s = settings or get_settings()
@@ -96,7 +97,7 @@ class Email:
 
 
 class Webhook:
-    name, quiet_hours, needs_contact = "webhook", True, True
+    name, quiet_hours, needs_contact, leaves_pathwise = "webhook", True, True, True
     setting = "PATHWISE_AGENTS_WEBHOOK_URL"
 
     def __init__(self, settings: Settings | None = None) -> None:

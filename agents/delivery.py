@@ -21,6 +21,7 @@ from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
 log = logging.getLogger("pathwise.agents")
+BATCH = 10_000
 
 
 def deliver(
@@ -33,11 +34,23 @@ def deliver(
     channels = configured() if channels is None else channels
     now = now or datetime.now(UTC)
     counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0, "paused": 0}
-    due = outbox.due(now)
-    if due and ControlStore().agents_paused():
-        counts["paused"] = len(due)  # they stay due: resuming sends them
+    if ControlStore().agents_paused():
+        counts["paused"] = len(outbox.due(now))  # they stay due: resuming sends them
         return counts
+    # Batches: what was attempted is no longer due at `now` (sent, dead, or rescheduled later).
+    while due := outbox.due(now, limit=BATCH):
+        _deliver_batch(outbox, channels, due, now, counts)
+        if len(due) < BATCH:
+            break
+    log.info("delivery: %s", counts)
+    return counts
+
+
+def _deliver_batch(
+    outbox: Outbox, channels: dict[str, Channel], due: list, now: datetime, counts: dict
+) -> None:
     contacts = _contacts([m.learner_key for m in due if _needs_contact(channels, m.channel)])
+    sent = []
     for m in due:
         channel = channels.get(m.channel)
         if channel is None:
@@ -60,10 +73,12 @@ def deliver(
             state = outbox.mark_failed(m.message_id, redact(f"{type(exc).__name__}: {exc}"), now)
             counts[state] += 1
         else:
-            outbox.mark_sent(m.message_id, now)
+            sent.append(m.message_id)
+            if channel.leaves_pathwise:  # recorded at once: a crash repeats at most this one
+                outbox.mark_sent(sent, now)
+                sent = []
             counts["sent"] += 1
-    log.info("delivery: %s", counts)
-    return counts
+    outbox.mark_sent(sent, now)  # in-app: accepted in memory, recorded together
 
 
 def _needs_contact(channels: dict[str, Channel], name: str) -> bool:

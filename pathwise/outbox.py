@@ -4,7 +4,7 @@
     outbox.decide(Decision(...))          # what the agent decided for a learner, and why
     outbox.enqueue(Message(...))          # idempotent: the same id twice is one message
     for m in outbox.due(now): ...         # what the delivery worker sends now
-    outbox.mark_sent(m.message_id, now) / outbox.mark_failed(m.message_id, error, now)
+    outbox.mark_sent([m.message_id], now) / outbox.mark_failed(m.message_id, error, now)
 
 Where it lives, and why: `$PATHWISE_HOME/outbox.sqlite` (SQLCipher with the at-rest key, like
 the controls), not the warehouse. Three processes use it at once: the nightly flow writes
@@ -190,13 +190,17 @@ class Outbox:
             db.execute("commit")
             return db.total_changes - before
 
-    def mark_sent(self, message_id: str, at: datetime | None = None) -> None:
+    def mark_sent(self, message_ids: list[str], at: datetime | None = None) -> None:
+        """Record accepted messages in one transaction (in-app nudges go by the thousand)."""
+        at_s = _iso(at or _now())
         with self._db() as db:
-            db.execute(
+            db.execute("begin immediate")
+            db.executemany(
                 "update messages set state = 'sent', sent_at = ?, attempts = attempts + 1, "
                 "last_error = null where message_id = ? and state in ('scheduled', 'failed')",
-                (_iso(at or _now()), message_id),
+                [(at_s, m) for m in message_ids],
             )
+            db.execute("commit")
 
     def mark_failed(
         self, message_id: str, error: str, at: datetime | None = None, *, permanent: bool = False

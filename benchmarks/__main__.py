@@ -4,13 +4,25 @@ The serving benchmarks (api, apps) read the demo data: run `make demo` first. Th
 `rag` builds a 100k-chunk index (about 25 minutes on 2 cores; cached under /tmp afterwards).
 """
 
-from benchmarks import api, apps, at_rest, dbt_build, erasure, ingest, ml_models, rag, recs
+from benchmarks import (
+    agents,
+    api,
+    apps,
+    at_rest,
+    dbt_build,
+    erasure,
+    ingest,
+    ml_models,
+    rag,
+    recs,
+)
 
 if __name__ == "__main__":
     ingest.main()
     dbt_build.main()
     recs.main([])
     ml_models.main([])
+    agents.main([])
     api.main([])
     at_rest.main([])
     apps.main([])

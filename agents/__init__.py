@@ -1,1 +1,1 @@
-"""The agent layer: observe, decide, act and measure, reading only marts and ML tables."""
+"""The agent layer: observe marts and ML tables, decide within the guardrails, act through the outbox, measure against a holdout."""

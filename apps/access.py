@@ -40,6 +40,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "GET /docs/oauth2-redirect": _EVERYONE,
     "GET /redoc": _EVERYONE,
     "GET /v1/learners/{learner}/recommendations": _only(learner=OWN, service=ALLOW, admin=ALLOW),
+    "GET /v1/learners/{learner}/nudges": _only(learner=OWN, service=ALLOW, admin=ALLOW),
     "GET /v1/keys": _only(admin=ALLOW),
     # ---- app pages (apps/streamlit_app.py): a visitor sees only the sign-in page.
     "page app_pages/sign_in.py": _only(anonymous=ALLOW, service=ALLOW),

@@ -4,6 +4,7 @@
     pathwise serve                                  # http://127.0.0.1:8000/docs
     GET /v1/learners/{learner}/recommendations?k=10&id_kind=user_id
         Authorization: Bearer pw_...
+    GET /v1/learners/{learner}/nudges?days=30     # the agents' in-app nudges (agents/)
     GET /health
 
 Every endpoint but /health (and the API's own description, /docs) needs a key, checked before any
@@ -31,7 +32,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -49,6 +51,7 @@ from apps.access import ALLOW, DENY, OWN, access_for
 from pathwise import served_log, snapshots
 from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
+from pathwise.outbox import Outbox
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
 
@@ -59,6 +62,21 @@ MAX_K = 50
 ROW_CACHE_LEARNERS = 50_000
 ITEM_FIELDS = ("course_id", "title", "score", "reason", "format_first")
 IdKind = Literal["user_id", "learner_key"]
+LearnerPath = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=200,
+        description="The platform's user id, or a learner_key: say which in `id_kind`.",
+    ),
+]
+IdKindQuery = Annotated[
+    IdKind,
+    Query(
+        description="What `learner` is: the platform's `user_id` (pseudonymized here, never "
+        f"answered back) or a `learner_key` ({KEY_HEX_DIGITS} hex digits)."
+    ),
+]
 # The contract's surfaces (pathwise.contract.SURFACES): a closed list, so no free text is logged.
 Surface = Literal["home", "course_page", "catalog", "search", "email", "push", "in_app", "other"]
 
@@ -419,6 +437,31 @@ def _add_keys(app: FastAPI, guard: Guard) -> None:
         return JSONResponse([{f: getattr(k, f) for f in fields} for k in guard.keys.list()])
 
 
+def _add_nudges(app: FastAPI, guard: Guard) -> None:
+    """`GET /v1/learners/{learner}/nudges`: the in-app channel of the agents (agents/channels.py).
+    Read from the outbox (SQLite in WAL mode: the delivery worker may write meanwhile)."""
+    outbox = Outbox()
+
+    @app.get("/v1/learners/{learner}/nudges", responses=AUTH_RESPONSES)
+    async def nudges(
+        request: Request,
+        caller: Caller,
+        learner: LearnerPath,
+        id_kind: IdKindQuery = "user_id",
+        days: int = Query(30, ge=1, le=365, description="Nudges sent in the last `days` days."),
+    ) -> JSONResponse:
+        """The learner's in-app nudges, newest first: text, course, and why it was sent."""
+        learner_key = _learner_key(learner, id_kind)
+        guard.check_own(_resource(request), caller, learner_key)
+        since = datetime.now(UTC) - timedelta(days=days)
+        fields = ("message_id", "agent", "course_id", "subject", "body", "reason")
+        items = [
+            {**{f: getattr(m, f) for f in fields}, "sent_at": m.sent_at and m.sent_at.isoformat()}
+            for m in outbox.inbox(learner_key, since)
+        ]
+        return JSONResponse({"nudges": items})
+
+
 def _require_access_rules(app: FastAPI) -> None:
     """Fail closed: a route missing from the authorization matrix stops start-up."""
     for route in app.routes:
@@ -463,18 +506,8 @@ def create_app(*, watch: bool = True) -> FastAPI:
     async def recommendations(
         request: Request,
         caller: Caller,
-        learner: str = PathParam(
-            min_length=1,
-            max_length=200,
-            description="The platform's user id, or a learner_key: say which in `id_kind`.",
-        ),
-        id_kind: Annotated[
-            IdKind,
-            Query(
-                description="What `learner` is: the platform's `user_id` (pseudonymized here, "
-                f"never answered back) or a `learner_key` ({KEY_HEX_DIGITS} hex digits)."
-            ),
-        ] = "user_id",
+        learner: LearnerPath,
+        id_kind: IdKindQuery = "user_id",
         k: int = Query(10, ge=1, le=MAX_K, description=f"How many courses (1-{MAX_K})."),
         surface: Annotated[Surface, Query(description="Where the list is shown.")] = "home",
     ) -> JSONResponse:
@@ -491,5 +524,6 @@ def create_app(*, watch: bool = True) -> FastAPI:
         return ORJSONResponse(body)
 
     _add_keys(app, guard)
+    _add_nudges(app, guard)
     _require_access_rules(app)
     return app

@@ -5,6 +5,7 @@ The serving benchmarks (api, apps) read the demo data: run `make demo` first. Th
 """
 
 from benchmarks import (
+    agents,
     api,
     apps,
     at_rest,
@@ -22,6 +23,7 @@ if __name__ == "__main__":
     dbt_build.main()
     recs.main([])
     ml_models.main([])
+    agents.main([])
     api.main([])
     at_rest.main([])
     apps.main([])

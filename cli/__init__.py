@@ -1,7 +1,7 @@
 """`pathwise`: the one command for every part of the system, and the top of the import graph.
 
 The command line is the composition root: it is the only package that imports every layer
-(`pathwise` the shared base, `flows`, `ml`, `rag`, `apps`), so the layers below never import it or
+(`pathwise` the shared base, `flows`, `ml`, `rag`, `apps`, `agents`), so the layers below never import it or
 each other upward. Each module holds one group of commands, each a thin wrapper over a library
 function; imports are lazy so that `pathwise --help` stays instant.
 
@@ -12,13 +12,14 @@ function; imports are lazy so that `pathwise --help` stays instant.
     cli/users.py     users add | list | remove | demo
     cli/keys.py      keys create | list | revoke | rotate
     cli/privacy.py   privacy erase | export
+    cli/agents.py    agents run | deliver | pause | resume | contact add | contact remove
 """
 
 from __future__ import annotations
 
 import typer
 
-from cli import data, evaluate, keys, privacy, qa, run, users
+from cli import agents, data, evaluate, keys, privacy, qa, run, users
 
 app = typer.Typer(
     help="Pathwise: private learner-event ingestion, dbt marts and recommendations.\n\n"
@@ -34,6 +35,7 @@ app.add_typer(evaluate.app, name="evaluate", rich_help_panel="Evaluate")
 app.add_typer(users.app, name="users", rich_help_panel="Admin")
 app.add_typer(keys.app, name="keys", rich_help_panel="Admin")
 app.add_typer(privacy.app, name="privacy", rich_help_panel="Admin")
+app.add_typer(agents.app, name="agents", rich_help_panel="Admin")
 
 
 @app.callback()

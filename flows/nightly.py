@@ -1,9 +1,10 @@
 """The nightly flow: ingest -> retention -> dbt build -> index content -> train and score -> drift
--> publish.
+-> publish -> agents.
 
 Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
 publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
-previous snapshot serving, and the flow says which step failed and why. Re-running is safe: ingest
+previous snapshot serving, and the flow says which step failed and why. The agents act last, on
+what was just published (a failing agent leaves the new snapshot serving). Re-running is safe: ingest
 skips loaded files, dbt and the ML jobs rebuild their tables whole, and each publish is a new version.
 
 Retention (pathwise/rights/retention.py) purges what is older than PATHWISE_RETENTION_MONTHS from
@@ -124,6 +125,14 @@ def index_content() -> dict:
     return index_content_flow()
 
 
+@task(cache_policy=NO_CACHE)
+def run_agents() -> dict:
+    """The agents decide tonight's nudges within the guardrails and deliver what is due."""
+    from agents.run import run_agents as run
+
+    return run()
+
+
 STEPS = (
     "ingest",
     "retention",
@@ -134,6 +143,7 @@ STEPS = (
     "recommend",
     "drift",
     "publish",
+    "agents",
 )
 
 
@@ -169,10 +179,12 @@ def nightly_flow(
         "drift": check_drift,
         # The version just superseded was built before the purge: the snapshots' purge again.
         "publish": lambda: {**publish(), "retention": purge_expired(["snapshots"])},
+        "agents": run_agents,
     }
     unknown = set(skip or ()) - set(STEPS) | ({"publish"} & set(skip or ()))
     if unknown:
-        raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {STEPS[:-1]}")
+        skippable = [n for n in STEPS if n != "publish"]
+        raise ValueError(f"cannot skip {sorted(unknown)}; steps that can be skipped: {skippable}")
     results: dict = {"steps": {}, "skipped": list(skip or ())}
     purged: dict = {}
     for name in (n for n in STEPS if n not in (skip or ())):

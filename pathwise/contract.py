@@ -37,7 +37,8 @@ class Tier(StrEnum):
 
 
 class ConsentScope(StrEnum):
-    """What a `consent_changed` event grants or withdraws: a collection tier, or personalization.
+    """What a `consent_changed` event grants or withdraws: a collection tier, personalization, or
+    messages.
 
     Personalization is on unless the learner objects (`granted: false`: GDPR Art. 21 objection to
     profiling, CCPA "do not share"); from the next nightly run on they get the same popularity
@@ -47,6 +48,9 @@ class ConsentScope(StrEnum):
     ESSENTIAL = Tier.ESSENTIAL.value
     FINE = Tier.FINE.value
     PERSONALIZATION = "personalization"
+    # May Pathwise's agents contact the learner at all: granted unless withdrawn
+    # (agents/guardrails.py).
+    MESSAGES = "messages"
 
 
 class Scope(StrEnum):
@@ -106,7 +110,8 @@ EVENT_TYPES: dict[str, EventType] = {
             "consent_changed",
             Tier.ESSENTIAL,
             Scope.NONE,
-            "The learner granted or withdrew a consent tier, or objected to personalization.",
+            "The learner granted or withdrew a consent tier, objected to personalization, or "
+            "withdrew consent to messages.",
             (
                 Prop("tier", "string", choices=tuple(c.value for c in ConsentScope)),
                 Prop("granted", "boolean"),

@@ -1,4 +1,5 @@
-"""Admin controls: course boosts and suppressions (with expiry), blend weights, and their audit log.
+"""Admin controls: course boosts and suppressions (with expiry), blend weights, the agents' kill
+switch, and their audit log.
 
 Admins change these in the Control Tower; the read API applies them to every response at once and the
 nightly ranking honours them too. They live in SQLite, not in the warehouse: the app writes, the API
@@ -50,6 +51,13 @@ create index if not exists course_controls_course on course_controls (course_id)
 create table if not exists blend_weights (
     weights_id  integer primary key,
     weights     text not null,               -- JSON {signal: weight}
+    reason      text not null,
+    created_by  text not null,
+    created_at  text not null
+);
+create table if not exists agent_switch (  -- the agents' kill switch: the newest row is in force
+    switch_id   integer primary key,
+    paused      integer not null check (paused in (0, 1)),
     reason      text not null,
     created_by  text not null,
     created_at  text not null
@@ -310,6 +318,27 @@ class ControlStore:
             "insert into blend_weights (weights, reason, created_by, created_at) values (?, ?, ?, ?)",
             ("{}", reason, actor, _iso(_now())),
         )
+
+    def pause_agents(self, paused: bool, *, reason: str, actor: str) -> int:
+        """The kill switch: while paused, no agent decides anything and no message goes out
+        (agents/); resuming lets deferred messages go on the next delivery."""
+        return self._change(
+            actor,
+            "pause_agents" if paused else "resume_agents",
+            "agents",
+            {"paused": paused},
+            reason,
+            "insert into agent_switch (paused, reason, created_by, created_at) values (?, ?, ?, ?)",
+            (int(paused), reason, actor, _iso(_now())),
+        )
+
+    def agents_paused(self) -> bool:
+        """Is the agents' kill switch on (the newest switch row says paused)?"""
+        with self._db() as db:
+            row = db.execute(
+                "select paused from agent_switch order by switch_id desc limit 1"
+            ).fetchall()
+        return bool(row and row[0][0])
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -193,6 +193,62 @@ class Settings(BaseSettings):
         "demo` creates. Never use demo accounts outside a demo.",
     )
 
+    # Agents (agents/, pathwise/outbox.py): guardrails every agent obeys, and the channels
+    agents_max_per_day: int = Field(
+        default=1, ge=0, description="Messages one learner may get from all agents in a day."
+    )
+    agents_max_per_week: int = Field(
+        default=3, ge=0, description="Messages one learner may get from all agents in 7 days."
+    )
+    agents_quiet_hours: str = Field(
+        default="21-8",
+        pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-3])$",
+        description="Local hours 'start-end' in which no e-mail or webhook goes out (deferred to "
+        "the end), in the learner's time zone where known, else agents_default_timezone.",
+    )
+    agents_default_timezone: str = Field(
+        default="UTC", description="IANA time zone for quiet hours of learners whose is unknown."
+    )
+    agents_holdout_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of learners no agent contacts (a keyed hash decides who, stably), so "
+        "every agent's uplift can be measured against them.",
+    )
+    agents_max_attempts: int = Field(
+        default=5, ge=1, description="Delivery attempts of a message before it is dead-lettered."
+    )
+    agents_retry_base_seconds: float = Field(
+        default=60, ge=0, description="Wait before the first retry; it doubles on each attempt."
+    )
+    reengage_inactive_days: int = Field(
+        default=7, ge=1, description="Re-engagement: days without activity that call for a nudge."
+    )
+    reengage_inactive_days_by_course: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-course thresholds over reengage_inactive_days, JSON: {"C0001": 10}.',
+    )
+    reengage_risk_band: Literal["high", "medium"] = Field(
+        default="high",
+        description="Re-engagement: nudge open enrolments whose dropout risk band is at least "
+        "this (only where the model is validated for decisions).",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail nudges.")
+    smtp_port: int = Field(default=587, description="SMTP port (STARTTLS unless allowed plain).")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it needs one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="Pathwise <nudges@pathwise.invalid>", description="From: of e-mail nudges."
+    )
+    agents_webhook_url: str | None = Field(
+        default=None,
+        description="The platform's endpoint for nudges (POSTed JSON, HMAC-SHA256-signed).",
+    )
+    agents_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret that signs webhook bodies (X-Pathwise-Signature)."
+    )
+
     # Encryption in transit (pathwise/tls.py, docs/privacy.md "In transit")
     tls_cert: Path | None = Field(
         default=None,
@@ -261,6 +317,11 @@ class Settings(BaseSettings):
     def controls_path(self) -> Path:
         """Admin controls and their audit log (SQLite: the app writes while others read)."""
         return self.home / "controls.sqlite"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Agents' messages and decisions (SQLite: the nightly flow writes, the API reads)."""
+        return self.home / "outbox.sqlite"
 
     @property
     def api_keys_path(self) -> Path:

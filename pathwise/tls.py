@@ -141,13 +141,17 @@ def outgoing_ssl_context(settings: Settings | None = None) -> ssl.SSLContext:
 
 def post_json(url: str, body: dict, setting: str, timeout: float = 5) -> int:
     """POST `body` as JSON to an allowed URL over a verified connection; the answer's status."""
+    data = json.dumps(body, default=str).encode()
+    return post_bytes(url, data, {"Content-Type": "application/json"}, setting, timeout)
+
+
+def post_bytes(
+    url: str, data: bytes, headers: dict[str, str], setting: str, timeout: float = 5
+) -> int:
+    """POST `data` to an allowed URL over a verified connection, redirects refused; the answer's
+    status (an HTTP error status raises urllib's HTTPError)."""
     check_outgoing(url, setting)
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body, default=str).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     opener = urllib.request.build_opener(
         urllib.request.HTTPSHandler(context=outgoing_ssl_context()), _NoRedirect()
     )

@@ -204,6 +204,14 @@ create table if not exists vault.erasure_tombstones (
     tombstone  varchar   primary key,
     erased_at  timestamp not null
 );
+-- Contact details (pathwise/contacts.py), only of learners who agreed to e-mail: the address
+-- sealed (AES-GCM) on top of the vault's own encryption, read only at send time.
+create table if not exists vault.contacts (
+    learner_key    varchar   primary key,
+    email_sealed   varchar   not null,
+    timezone       varchar,               -- IANA name, for quiet hours; null: unknown
+    agreed_at      timestamp not null
+);
 """
 
 

@@ -5,7 +5,9 @@ learner proves nothing); each test works on its own copy.
 The planted learner has a unique user_id, e-mail and free text (a forum post and a search, which
 the contract declares), consent to fine signals, a quarantined event (its original, e-mail
 included, goes to the vault), a served list in the recommendation log, an app account with a
-sign-in, and a learner API key."""
+sign-in, a learner API key, an e-mail address in the vault (they agreed to e-mail) and, from
+the nightly agents, a nudge in the outbox (inactivity threshold 1 day here). Their neighbour
+withdrew consent to messages: the agents record them as opted out and send them nothing."""
 
 from __future__ import annotations
 
@@ -68,6 +70,19 @@ def planted_lines() -> list[dict]:
     ]
 
 
+def neighbour_opt_out() -> dict:
+    """The neighbour withdraws consent to messages (a line of theirs beside the planted ones)."""
+    return {
+        "event_id": "evt-b-002-7c1d",
+        "event_type": "consent_changed",
+        "occurred_at": "2026-02-03T10:02:00Z",
+        "user_id": OTHER_ID,
+        "session_id": f"s-{OTHER_ID}-1",
+        "schema_version": 1,
+        "properties": {"tier": "messages", "granted": False},
+    }
+
+
 def plant(home: Path) -> None:
     """The planted learner's landing file, served list, account and API key (before nightly)."""
     from pathwise import served_log
@@ -80,6 +95,7 @@ def plant(home: Path) -> None:
     landing = home / "landing" / "planted" / "events-planted.ndjson"
     landing.parent.mkdir(parents=True)
     landing.write_text("".join(json.dumps(e) + "\n" for e in planted_lines()))
+    (landing.parent / "events-neighbour.ndjson").write_text(json.dumps(neighbour_opt_out()) + "\n")
 
     def shown(rid: str, lk: str, via: str, caller: served_log.Caller) -> dict:
         item = {"course_id": "C0002", "rank": 1, "score": 0.9, "boost": 0.0, "format_first": "video",
@@ -101,6 +117,11 @@ def plant(home: Path) -> None:
     users.add(USERNAME, PASSWORD, "learner", learner_key=learner_key)
     users.authenticate(USERNAME, PASSWORD, client="198.51.100.23")
     KeyStore().create("planted-learner-key", "learner", learner_key)
+    from pathwise.contacts import register
+    from pathwise.warehouse import connect
+
+    with connect(vault=True) as con:
+        register(con, USER_ID, EMAIL, "Europe/London")
 
 
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -113,7 +134,9 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pathwise.sources.simulator import simulate
     from pathwise.warehouse import connect
 
-    with _home(home):
+    with _home(home), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATHWISE_REENGAGE_INACTIVE_DAYS", "1")  # the planted learner is nudged
+        get_settings.cache_clear()
         simulate(
             learners=120,
             courses=30,

@@ -833,3 +833,18 @@ def test_users_cli_creates_lists_and_refuses_accounts(tmp_path, monkeypatch):
         assert "ian" in listed.output and "long-enough-secret" not in listed.output
     finally:
         get_settings.cache_clear()
+
+
+def test_the_agents_kill_switch_pauses_and_resumes_with_a_reason(users):
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/interventions.py").run()
+    at.button(key="agents_switch").click().run()  # no reason: refused, nothing switched
+    assert at.error and not ControlStore().agents_paused()
+    at.text_input(key="agents_reason").input("a wrong template went out")
+    at.button(key="agents_switch").click().run()
+    no_exceptions(at)
+    assert ControlStore().agents_paused()
+    assert ControlStore().audit(1)[0]["action"] == "pause_agents"
+    at.text_input(key="agents_reason").input("template fixed")
+    at.button(key="agents_switch").click().run()
+    assert not ControlStore().agents_paused()

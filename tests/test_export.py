@@ -63,6 +63,9 @@ def test_export_holds_everything_about_the_learner_and_nobody_else(tmp_path_fact
     assert rows["vault.identities"] == 1 and rows["vault.quarantine_originals"] == 1
     assert rows["rec_log"] == 1 and rows["accounts"] == 1 and rows["api_keys"] == 1
     assert rows["warehouse.raw.events"] >= 8 and rows["warehouse.raw.fine_signals_daily"] == 1
+    # The agents' nudge to them and why, and the address they gave for e-mail (from the vault).
+    assert rows["outbox.messages"] == 1 and rows["outbox.decisions"] == 1
+    assert rows["vault.contacts"] == 1
 
     tables = {p.name: p for p in (out / "tables").iterdir()}
     events = (out / "tables" / "warehouse.raw.events.csv").read_text()

@@ -2,15 +2,20 @@
 module reaches for another module's private names.
 
     cli                      the composition root: may import everything
-    flows                    orchestration: pathwise, ml, rag
+    flows                    orchestration: pathwise, ml, rag, agents
     apps                     what people and platforms read: pathwise, rag
+    agents                   the agent layer: pathwise only (not the models: it reads their tables)
     ml, rag                  models and course Q&A: pathwise only
     pathwise                 the shared base: nothing of ours above it
+
+The agent layer also reads only marts and ML tables, never raw events or dbt's staging and
+intermediate models ("agents work with aggregated signals, not raw behavioral trails").
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -22,8 +27,9 @@ ALLOWED = {
     "ml": {"pathwise", "ml"},
     "rag": {"pathwise", "rag"},
     "apps": {"pathwise", "rag", "apps"},
-    "flows": {"pathwise", "ml", "rag", "flows"},
-    "cli": {"pathwise", "ml", "rag", "apps", "flows", "cli"},
+    "agents": {"pathwise", "agents"},
+    "flows": {"pathwise", "ml", "rag", "agents", "flows"},
+    "cli": {"pathwise", "ml", "rag", "apps", "agents", "flows", "cli"},
 }
 OURS = set(ALLOWED)
 
@@ -62,4 +68,20 @@ def test_no_module_imports_a_private_name_of_another():
                 private = [n for n in names if n.startswith("_") and not n.startswith("__")]
                 if module.split(".")[0] in OURS and private:
                     wrong.append(f"{path.relative_to(PROJECT_ROOT)}:{line} {module} {private}")
+    assert wrong == []
+
+
+# `from <schema>.<table>` / `join <schema>.<table>` in SQL text, and dbt's layer prefixes.
+TABLE_REF = re.compile(r"\b(?:from|join)\s+(?:warehouse\.)?\"?([a-z_]+)\"?\.", re.IGNORECASE)
+LOWER_LAYERS = re.compile(r"\b(?:raw\.|stg_|base_pathwise|int_[a-z]+_)")
+
+
+def test_agents_read_only_marts_and_ml_tables():
+    wrong = []
+    for path in modules("agents"):
+        text = re.sub(r"(?m)^\s*from\s+\S+\s+import\b.*$", "", path.read_text())  # Python's own
+        schemas = {m.group(1).lower() for m in TABLE_REF.finditer(text)}
+        wrong += [f"{path.name} reads schema {s}" for s in sorted(schemas - {"marts", "ml"})]
+        wrong += [f"{path.name} names {m.group(0)}" for m in LOWER_LAYERS.finditer(text)]
+    assert modules("agents"), "the agent layer is missing"
     assert wrong == []

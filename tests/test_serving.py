@@ -79,11 +79,16 @@ def test_nightly_publishes_every_result(platform):
         "recommend",
         "drift",
         "publish",
+        "agents",
     ]
     # Ten-month-old data is within PATHWISE_RETENTION_MONTHS: the purge deleted nothing anywhere.
     assert set(result["retention"]) >= {"warehouse", "landing", "snapshots"}
     assert not any(result["retention"].values()), result["retention"]
     assert result["steps"]["build"]["full_refresh"] is False
+    # The agents acted on what was published: decisions recorded, nudges in the outbox.
+    agents = result["steps"]["agents"]
+    assert agents["paused"] is False and agents["agents"]["reengage"]["candidates"] > 0
+    assert agents["outbox"].get("sent", 0) == agents["agents"]["reengage"]["enqueued"] > 0
     # An unchanged platform: the drift check (KPIs only: no snapshot to compare with yet) is quiet.
     assert result["steps"]["drift"]["checks"] >= 4
     assert result["steps"]["drift"]["alerted"] == []

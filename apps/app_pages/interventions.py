@@ -1,5 +1,6 @@
 """Control Tower · Interventions: boost or suppress a course, tune the blend weights (each previewed
-on a sample of learners before saving), and revoke active controls. Admins only.
+on a sample of learners before saving), revoke active controls, and pause or resume every agent
+(the kill switch, agents/guardrails.py). Admins only.
 
 Saved controls go to the controls store (SQLite): the read API applies them to its next response, and
 the next nightly run ranks with them. Every change is written to the audit log with its reason.
@@ -346,3 +347,23 @@ with active_tab:
                     st.error(str(exc))
                 else:
                     saved_and_rerun(f"Revoked control #{to_revoke}.")
+
+# -- the agents' kill switch --------------------------------------------------------------------
+st.subheader("Agents")
+agents_paused = store.agents_paused()
+st.caption(
+    "While paused, no agent decides anything and no message is sent (in-app, e-mail, webhook); "
+    "messages waiting go out after resuming. Every switch is in the audit log."
+    if not agents_paused
+    else ":red[Agents are paused]: nothing is decided or sent until they are resumed."
+)
+with st.form("agents_switch", border=True):
+    a_reason = st.text_input("Reason", key="agents_reason")
+    label = "Resume agents" if agents_paused else "Pause all agents"
+    if st.form_submit_button(label, icon=":material/power_settings_new:", key="agents_switch"):
+        try:
+            store.pause_agents(not agents_paused, reason=a_reason, actor=user.username)
+        except ControlError as exc:
+            st.error(str(exc))
+        else:
+            saved_and_rerun("Agents resumed." if agents_paused else "Agents paused.")

@@ -32,6 +32,7 @@ from pathwise.accounts import UserStore
 from pathwise.api_keys import KeyStore
 from pathwise.at_rest import seal, unseal, write_private
 from pathwise.ingestion import file_sha256
+from pathwise.outbox import Outbox
 from pathwise.settings import Settings
 from pathwise.validation import sql_literal
 
@@ -641,6 +642,38 @@ def _export_api_keys(ctx: Context) -> dict[str, Rows]:
     return {"api_keys": rows}
 
 
+def _erase_outbox(ctx: Context) -> int:
+    if not ctx.settings.outbox_path.exists():
+        return 0
+    return Outbox(ctx.settings.outbox_path).forget_learner(ctx.subject.learner_key)
+
+
+def _export_outbox(ctx: Context) -> dict[str, Rows]:
+    if not ctx.settings.outbox_path.exists():
+        return {}
+    return Outbox(ctx.settings.outbox_path).learner_records(ctx.subject.learner_key)
+
+
+def _purge_outbox(x: Expiry) -> int:
+    if not x.settings.outbox_path.exists():
+        return 0
+    return Outbox(x.settings.outbox_path).forget_before(x.cutoff, x.dry_run)
+
+
+def _erase_contacts(ctx: Context) -> int:
+    return ctx.con.execute(
+        "delete from vault.contacts where learner_key = $lk", {"lk": ctx.subject.learner_key}
+    ).fetchall()[0][0]
+
+
+def _export_contacts(ctx: Context) -> dict[str, Rows]:
+    from pathwise.contacts import lookup
+
+    found = lookup(ctx.con, [ctx.subject.learner_key], ctx.settings)[ctx.subject.learner_key]
+    rows = [{"email": found.email, "timezone": found.timezone}] if found.email else []
+    return {"vault.contacts": rows}
+
+
 def _erase_identity(ctx: Context) -> int:
     return ctx.con.execute(
         "delete from vault.identities where learner_key = $lk or user_id = $uid",
@@ -735,6 +768,27 @@ STORES: tuple[Store, ...] = (
         _export_api_keys,
         lambda x: 0,  # live credentials, not a record of the past: revoked or erased on request
         paths=lambda s: [s.api_keys_path],
+    ),
+    Store(
+        "outbox",
+        "agents' messages (rendered text, reason, evidence) and decisions (treated, holdout...)",
+        "learner_key column of `messages` and `decisions`",
+        _erase_outbox,
+        _export_outbox,
+        _purge_outbox,
+        paths=lambda s: [
+            s.outbox_path,
+            *(s.outbox_path.with_name(f"outbox.sqlite{x}") for x in ("-wal", "-shm")),
+        ],
+    ),
+    Store(
+        "vault.contacts",
+        "e-mail address (sealed) and time zone of learners who agreed to e-mail",
+        "learner_key",
+        _erase_contacts,
+        _export_contacts,
+        lambda x: 0,  # current contact details, not a record of the past: erased on request
+        tables=lambda db, schema, table, cols: (db, table) == ("vault", "contacts"),
     ),
     Store(
         "vault.identities",

@@ -1,7 +1,8 @@
 -- One row per learner who stated a profile or changed a consent: their current profile (latest
--- `profile_updated`), whether their latest fine-tier consent event is a grant, and whether their
+-- `profile_updated`), whether their latest fine-tier consent event is a grant, whether their
 -- latest personalization consent event is a withdrawal (an objection to profiling: personalization
--- is on until the learner objects).
+-- is on until the learner objects), and whether they withdrew consent to messages (granted unless
+-- withdrawn: agents contact no one who opted out).
 with
 
 profiles as (
@@ -31,6 +32,7 @@ latest_profiles as (
 
 latest_consents as (
 
+    -- per learner and consent tier (`fine`, `messages`, ...): its newest change first
     select
         *,
         row_number() over (
@@ -63,6 +65,13 @@ current_personalization_consents as (
 
 ),
 
+current_message_consents as (
+
+    select * from latest_consents
+    where recency_rank = 1 and consent_tier = 'messages'
+
+),
+
 learners as (
 
     select learner_key from current_profiles
@@ -82,7 +91,8 @@ final as (
         current_profiles.preferred_format,
         coalesce(current_fine_consents.is_granted, false) as has_fine_consent,
         coalesce(not current_personalization_consents.is_granted, false)
-            as personalization_opted_out
+            as personalization_opted_out,
+        coalesce(current_message_consents.is_granted, true) as has_message_consent
 
     from learners
     left join current_profiles
@@ -91,6 +101,8 @@ final as (
         on learners.learner_key = current_fine_consents.learner_key
     left join current_personalization_consents
         on learners.learner_key = current_personalization_consents.learner_key
+    left join current_message_consents
+        on learners.learner_key = current_message_consents.learner_key
 
 )
 

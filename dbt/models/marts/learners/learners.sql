@@ -100,6 +100,7 @@ final as (
             when profiles.has_fine_consent then 'fine' else 'essential'
         end as consent_tier,
         coalesce(profiles.personalization_opted_out, false) as personalization_opted_out,
+        coalesce(profiles.has_message_consent, true) as has_message_consent,
 
         -- learning style (consented fine-grained signals per active video day)
         cast(coalesce(learning_style.video_active_days, 0) as {{ dbt.type_int() }})

@@ -1,0 +1,1 @@
+"""The agent layer: observe (marts and ML tables only), decide, act, measure."""

@@ -3,51 +3,23 @@ random ones, and a run over real marts and ML tables in a DuckDB warehouse."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import numpy as np
 import polars as pl
 import pytest
+from _cohort_marts import W1, W2, course_a, enrolments, write_marts
 
 from agents import cohorts
 from pathwise.rights.stores import covering
 from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
-K = 10
-
-
-def enrolments(rows: list[tuple]) -> pl.DataFrame:
-    """(learner, course, week, segment, module, band, risk) -> the finder's input."""
-    df = pl.DataFrame(
-        rows,
-        schema=[
-            "learner_key", "course_id", "enrolment_week", "segment", "stall_module_id",
-            "risk_band", "risk",
-        ],
-        orient="row",
-    )  # fmt: skip
-    return df.with_columns(
-        course_title=pl.lit("Course ") + pl.col("course_id"),
-        stall_module_title=pl.lit("Module ") + pl.col("stall_module_id"),
-        used_for_decisions=pl.lit(True),
-    )
-
-
-W1, W2 = date(2026, 3, 2), date(2026, 3, 9)
-
-
-def _course_a(stalled: int) -> list[tuple]:
-    """`stalled` learners of the data segment stuck before module m3 at high risk; 18 others at
-    low risk, over other modules, all enrolled in the first week."""
-    rows = [(f"s{i}", "a", W1 if i % 2 else W2, "data", "m3", "high", 0.8) for i in range(stalled)]
-    for i in range(18):
-        rows.append((f"o{i}", "a", W1, "web", f"m{i % 3}", "low", 0.1))
-    return rows
+K = 10  # cohorts.find(k=K) in these tests, whatever the settings say
 
 
 def test_finds_the_risky_group_that_stalls_on_one_module():
-    found = cohorts.find(enrolments(_course_a(12)), k=K)
+    found = cohorts.find(enrolments(course_a(12)), k=K)
     assert found.cohorts.height == 1
     c = found.cohorts.row(0, named=True)
     assert c["stall_module_id"] == "m3" and c["size"] == 12
@@ -55,8 +27,8 @@ def test_finds_the_risky_group_that_stalls_on_one_module():
     assert c["base_rate"] == pytest.approx((12 * 0.8 + 18 * 0.1) / 30)
     assert c["expected_prevented"] == pytest.approx(12 * 0.8 * cohorts.EXPECTED_LIFT)
     assert c["enrolment_week"] is None  # the 12 enrolled in two weeks: not a shared attribute
-    members = enrolments(_course_a(12))[found.members[0]]["learner_key"].to_list()
-    assert sorted(members) == sorted(f"s{i}" for i in range(12))
+    members = enrolments(course_a(12))[found.members[0]]["learner_key"].to_list()
+    assert sorted(members) == sorted(f"s{i}a" for i in range(12))
     sentence = c["explanation"]
     assert sentence.startswith("12 learners in Course a")
     assert "from the data segment, stalled before Module m3, with high dropout risk" in sentence
@@ -66,7 +38,7 @@ def test_finds_the_risky_group_that_stalls_on_one_module():
 def test_ranks_by_expected_prevented_dropouts_not_by_risk():
     """18 learners at 57% (10.2 expected dropouts) outrank 12 of them at 80% (9.6): the ranking
     is size x risk x lift, so a broader group above its course's rate can win."""
-    rows = _course_a(12)
+    rows = course_a(12)
     rows = [r if i < 12 or i % 3 else (*r[:3], "data", *r[4:]) for i, r in enumerate(rows)]
     rows += [(f"x{i}", "a", W1, "web", "m9", "low", 0.1) for i in range(6)]
     found = cohorts.find(enrolments(rows), k=K)
@@ -75,7 +47,7 @@ def test_ranks_by_expected_prevented_dropouts_not_by_risk():
 
 
 def test_no_cohort_smaller_than_k():
-    found = cohorts.find(enrolments(_course_a(K - 1)), k=K)
+    found = cohorts.find(enrolments(course_a(K - 1)), k=K)
     assert found.cohorts.is_empty() and found.members == []
 
 
@@ -88,8 +60,8 @@ def test_k_comes_from_the_settings(monkeypatch):
     monkeypatch.setenv("PATHWISE_K_ANONYMITY", "13")
     get_settings.cache_clear()
     try:
-        assert cohorts.find(enrolments(_course_a(12))).cohorts.is_empty()
-        assert cohorts.find(enrolments(_course_a(13))).cohorts.height == 1
+        assert cohorts.find(enrolments(course_a(12))).cohorts.is_empty()
+        assert cohorts.find(enrolments(course_a(13))).cohorts.height == 1
     finally:
         get_settings.cache_clear()
 
@@ -146,37 +118,10 @@ def test_every_enrolment_counts_once_in_the_expected_prevented_dropouts():
     assert total == pytest.approx(df["risk"].to_numpy()[members].sum() * cohorts.EXPECTED_LIFT)
 
 
-# ---------------------------------------------------------------- a run over the warehouse
-def _write_marts(con, df: pl.DataFrame) -> None:
-    """The finder's sources, as the dbt build and the dropout step leave them (only the columns
-    it reads plus status)."""
-    con.register("_df", df.to_arrow())
-    con.execute(
-        "create schema if not exists warehouse.marts; create schema if not exists warehouse.ml"
-    )
-    con.execute(
-        """
-        create table warehouse.ml.dropout_risk as
-            select learner_key, course_id, risk, risk_band, used_for_decisions from _df;
-        create table warehouse.marts.learner_course_progress as
-            select learner_key, course_id, cast(enrolment_week as timestamp) as enrolled_at,
-                   stall_module_id as next_module_id, stall_module_title as next_module_title,
-                   'active' as status from _df
-            union all  -- a completed enrolment is not open: never in a cohort
-            select 'done', 'a', timestamp '2026-03-02', null, null, 'completed';
-        create table warehouse.marts.learners as
-            select distinct learner_key, segment from _df;
-        create table warehouse.marts.courses as
-            select distinct course_id, course_title from _df;
-        """
-    )
-    con.unregister("_df")
-
-
 def test_run_writes_cohorts_and_members_keyed_by_run(pathwise_home):
-    df = enrolments(_course_a(12))
+    df = enrolments(course_a(12))
     with connect() as con:
-        _write_marts(con, df)
+        write_marts(con, df)
         first = cohorts.run(con, k=K)
         second = cohorts.run(con, k=K)
         assert first["cohorts"] == second["cohorts"] == 1 and first["members"] == 12

@@ -69,6 +69,7 @@ _OPEN_ENROLMENTS = f"""
     left join warehouse.marts.learners as l using (learner_key)
     left join warehouse.marts.courses as c using (course_id)
     where p.status in {OPEN_STATUSES}
+    order by r.course_id, r.learner_key  -- ties between cohorts are broken by row order
 """
 
 
@@ -95,25 +96,32 @@ class Found:
 
 def _candidates(df: pl.DataFrame, k: int) -> pl.DataFrame:
     """Every grouping of course + a subset of ATTRIBUTES with >= k members, riskier than its
-    course: attributes not shared are null; `rows` lists the members' row indices."""
+    course: attributes not shared are null; `rows` lists the members' row indices.
+
+    An attribute every open enrolment of the course shares (OULAD's segment is 'unknown' for
+    all) says nothing about a cohort, so groupings by it are left out in that course."""
+    per_course = df.group_by("course_id", maintain_order=True).agg(
+        pl.col("risk").mean().alias("base_rate"),
+        *(pl.col(a).n_unique().gt(1).alias(f"_varies_{a}") for a in ATTRIBUTES),
+    )
     frames, columns = [], ["course_id", *ATTRIBUTES, "size", "risk", "rows"]
     for n in range(len(ATTRIBUTES) + 1):
         for shared in itertools.combinations(ATTRIBUTES, n):
             groups = (
-                df.group_by("course_id", *shared)
+                df.group_by("course_id", *shared, maintain_order=True)
                 .agg(size=pl.len(), risk=pl.col("risk").mean(), rows=pl.col("row"))
                 .filter(pl.col("size") >= k)
+                .join(per_course, on="course_id", maintain_order="left")
+                .filter(
+                    pl.col("risk") > pl.col("base_rate"), *(pl.col(f"_varies_{a}") for a in shared)
+                )
             )
             if groups.height:
                 missing = [
                     pl.lit(None, df.schema[a]).alias(a) for a in ATTRIBUTES if a not in shared
                 ]
-                frames.append(groups.with_columns(missing).select(columns))
-    if not frames:
-        return pl.DataFrame()
-    out = pl.concat(frames)
-    base = df.group_by("course_id").agg(base_rate=pl.col("risk").mean())
-    return out.join(base, on="course_id").filter(pl.col("risk") > pl.col("base_rate"))
+                frames.append(groups.with_columns(missing).select(*columns, "base_rate"))
+    return pl.concat(frames) if frames else pl.DataFrame()
 
 
 def find(df: pl.DataFrame, k: int | None = None, lift: float = EXPECTED_LIFT) -> Found:

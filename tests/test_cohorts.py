@@ -138,3 +138,22 @@ def test_run_writes_cohorts_and_members_keyed_by_run(pathwise_home):
     # members hold learner keys: erased and exported with the warehouse; the cohort rows do not
     assert covering("warehouse", "agents", "cohort_members", {"learner_key", "run_id"})
     assert "learner_key" not in latest.columns
+
+
+def test_an_attribute_the_whole_course_shares_is_not_named():
+    rows = [(*r[:3], "unknown", *r[4:]) for r in course_a(12)]  # OULAD: no segments
+    c = cohorts.find(enrolments(rows), k=K).cohorts.row(0, named=True)
+    assert c["segment"] is None and c["stall_module_id"] == "m3"
+    assert "segment" not in c["explanation"]
+
+
+def test_the_same_cohorts_whatever_order_the_rows_come_in():
+    df = random_enrolments(3000, 5)
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=0)
+
+    def chosen(frame: pl.DataFrame) -> list[tuple]:
+        found = cohorts.find(frame, k=K)
+        keys = [tuple(sorted(frame[m]["learner_key"].to_list())) for m in found.members]
+        return list(zip(found.cohorts["explanation"].to_list(), keys, strict=True))
+
+    assert chosen(df) == chosen(shuffled)

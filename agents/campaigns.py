@@ -25,7 +25,6 @@ the warehouse, covered by erasure there).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +37,7 @@ import polars as pl
 
 from agents import cohorts as cohort_finder
 from pathwise.at_rest import sqlite_connect
-from pathwise.controls import ControlStore
-from pathwise.settings import get_settings
+from pathwise.controls import ControlError, ControlStore
 
 TOP_COHORTS = 10  # proposals per run: an admin reviews a page, not a list of hundreds
 LIVE_SESSION_MIN = 25
@@ -84,8 +82,9 @@ create table if not exists campaign_type_modes (
 """
 
 
-class CampaignError(ValueError):
-    """An action the campaign's status or the input does not allow; the message says why."""
+class CampaignError(ControlError):
+    """An action the campaign's status or the input does not allow; the message says why. (A
+    missing actor or reason raises its parent, ControlError, as for every admin control.)"""
 
 
 @dataclass(frozen=True)
@@ -101,47 +100,35 @@ def _now() -> str:
 
 
 class CampaignStore:
-    """Campaign proposals and their status in `controls.sqlite` (or `path`)."""
+    """Campaign proposals and their status in `controls.sqlite` (or `path`); each change in one
+    transaction with its audit row, through the ControlStore that owns the file."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path or get_settings().controls_path)
-        ControlStore(self.path)  # the audit_log table this store writes to
+        self.controls = ControlStore(path)  # the file, its audit log and its transactions
         with self._db() as db:
             db.executescript(SCHEMA)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite_connect(self.path, "controls", timeout=10, isolation_level=None)
+        """A connection for reading (changes go through `_change`)."""
+        db = sqlite_connect(self.controls.path, "controls", timeout=10, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("pragma journal_mode = wal")
             db.execute("pragma busy_timeout = 10000")
             yield db
         finally:
             db.close()
 
-    def _audited(self, db, actor: str, action: str, campaign_id, details: dict, reason: str):
-        db.execute(
-            "insert into audit_log (at, actor, action, target, details, reason) "
-            "values (?, ?, ?, ?, ?, ?)",
-            (_now(), actor, f"campaign_{action}", f"campaign:{campaign_id}",
-             json.dumps(details, default=str), reason),
-        )  # fmt: skip
-
     @contextmanager
     def _change(self, actor: str, reason: str) -> Iterator[sqlite3.Connection]:
-        if not actor.strip():
-            raise CampaignError("every change needs the name of who makes it (actor)")
-        if not reason.strip():
-            raise CampaignError("every change needs a reason; it is shown in the audit log")
-        with self._db() as db:
-            db.execute("begin immediate")
-            try:
-                yield db
-                db.execute("commit")
-            except BaseException:
-                db.execute("rollback")
-                raise
+        with self.controls.transaction(actor, reason) as db:
+            db.row_factory = sqlite3.Row
+            yield db
+
+    def _audited(self, db, actor: str, action: str, campaign_id, details: dict, reason: str):
+        self.controls.record(
+            db, actor, f"campaign_{action}", f"campaign:{campaign_id}", details, reason
+        )
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, campaign_id: int) -> dict:

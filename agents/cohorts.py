@@ -25,8 +25,8 @@ Write: one run of `agents.cohorts` (aggregates: sizes, rates, the sentence; no l
 `agents.cohort_members` (run, cohort, learner_key: learner data, so erased and exported with the
 warehouse by `pathwise/rights/stores.py`, which covers every warehouse table with a learner_key).
 
-Measured: 300k open enrolments of 100k learners in 2,000 courses, found in a few seconds
-(`python -m benchmarks.agents`; the README has the figure).
+Measured (`python -m benchmarks.agents`): a run over 300k open enrolments of 100k learners in
+2,000 courses (read, find 3,450 cohorts, write) takes 18.9 s, median of 3, on 2 cores at load 9-13.
 """
 
 from __future__ import annotations

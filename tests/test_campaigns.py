@@ -11,7 +11,7 @@ import pytest
 from _cohort_marts import course_a, enrolments, write_marts
 
 from agents import campaigns, cohorts
-from pathwise.controls import ControlStore
+from pathwise.controls import ControlError, ControlStore
 from pathwise.warehouse import connect
 
 K = 10
@@ -93,7 +93,7 @@ def test_admin_actions_follow_the_lifecycle_and_are_audited(proposed):
     assert store.act(cid, "stop", **by)["status"] == "stopped"
     with pytest.raises(campaigns.CampaignError, match="is stopped: 'approve' works only"):
         store.act(cid, "approve", **by)
-    with pytest.raises(campaigns.CampaignError, match="needs a reason"):
+    with pytest.raises(ControlError, match="needs a reason"):
         store.act(cid, "stop", actor="ada", reason=" ")
     trail = store.audit(cid)
     assert [a["action"] for a in trail] == [

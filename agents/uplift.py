@@ -11,17 +11,57 @@ within its interval and that, with no effect, the interval covers 0 about 95% of
 
 Input (`measure`): one row per learner assigned to a campaign, with `campaign_id`, `treated`
 (False: in the holdout) and one boolean column per outcome (null: not yet known, left out).
-Who was assigned comes from the outbox and holdout tables; the outcomes come from the marts.
+Who was assigned, and when, comes from the outbox and holdout tables; `outcomes` reads what
+happened next from `marts.ml_course_interactions` (the marts' only timestamped record of learning
+work): returned = any module completion, quiz or course end in the course within 7 days;
+module completed = a module's first completion within `MODULE_DAYS`; course completed = passed
+within `COURSE_DAYS`. An outcome is null until its horizon has passed by the warehouse's latest
+interaction ("today" as the marts define it: reproducible). `run` writes `agents.uplift`
+(figures per campaign and outcome: aggregates, no learner).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import duckdb
 import numpy as np
 import polars as pl
 from scipy.stats import norm
 
 OUTCOMES = ("returned_7d", "module_completed", "course_completed")
 CONFIDENCE = 0.95
+RETURN_DAYS = 7
+MODULE_DAYS = 14  # a module takes a learner a week or two; a later one is not this nudge's doing
+COURSE_DAYS = 60
+_OUTCOMES_SQL = f"""
+    with today as (select max(interacted_at) as now from warehouse.marts.ml_course_interactions),
+    hits as (
+        select a.campaign_id, a.learner_key, a.course_id,
+            bool_or(i.interaction_kind in ('progress', 'quiz', 'passed', 'failed')
+                    and i.interacted_at <= a.assigned_at + interval {RETURN_DAYS} day)
+                as returned,
+            bool_or(i.interaction_kind = 'progress'
+                    and i.interacted_at <= a.assigned_at + interval {MODULE_DAYS} day) as module,
+            bool_or(i.interaction_kind = 'passed'
+                    and i.interacted_at <= a.assigned_at + interval {COURSE_DAYS} day) as course
+        from _assigned a
+        join warehouse.marts.ml_course_interactions i
+            on i.learner_key = a.learner_key and i.course_id = a.course_id
+            and i.interacted_at > a.assigned_at
+        group by all
+    )
+    select a.campaign_id, a.learner_key, a.course_id, a.treated,
+        case when a.assigned_at + interval {RETURN_DAYS} day <= today.now
+             then coalesce(h.returned, false) end as returned_7d,
+        case when a.assigned_at + interval {MODULE_DAYS} day <= today.now
+             then coalesce(h.module, false) end as module_completed,
+        case when a.assigned_at + interval {COURSE_DAYS} day <= today.now
+             then coalesce(h.course, false) end as course_completed
+    from _assigned a
+    cross join today
+    left join hits h using (campaign_id, learner_key, course_id)
+"""
 
 
 def wilson(successes: np.ndarray, n: np.ndarray, confidence: float = CONFIDENCE):
@@ -84,6 +124,31 @@ def measure(
         .with_columns(pl.col(pl.Float64).fill_nan(None))
         .sort(by, "outcome")
     )
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, assigned: pl.DataFrame) -> pl.DataFrame:
+    """`assigned` (campaign_id, learner_key, course_id, treated, assigned_at) with the three
+    outcomes from the marts (null while their horizon is still open)."""
+    con.register("_assigned", assigned.select(
+        "campaign_id", "learner_key", "course_id", "treated",
+        pl.col("assigned_at").cast(pl.Datetime("us")),
+    ).to_arrow())  # fmt: skip
+    try:
+        return con.execute(_OUTCOMES_SQL).pl()
+    finally:
+        con.unregister("_assigned")
+
+
+def run(con: duckdb.DuckDBPyConnection, assigned: pl.DataFrame) -> pl.DataFrame:
+    """Nightly: measure every campaign's uplift and replace `agents.uplift` with it."""
+    table = measure(outcomes(con, assigned)).with_columns(measured_at=pl.lit(datetime.now(UTC)))
+    con.execute("create schema if not exists warehouse.agents")
+    con.register("_uplift", table.to_arrow())
+    try:
+        con.execute("create or replace table warehouse.agents.uplift as select * from _uplift")
+    finally:
+        con.unregister("_uplift")
+    return table
 
 
 def render(table: pl.DataFrame, by: str = "campaign_id") -> str:

@@ -4,11 +4,14 @@ learners' rows. Synthetic data with fixed seeds."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import polars as pl
 import pytest
 
 from agents import uplift
+from pathwise.warehouse import connect
 
 
 def test_wilson_matches_a_published_value():
@@ -108,3 +111,48 @@ def test_unknown_outcomes_are_left_out_and_an_empty_arm_gives_no_estimate():
     b = table.filter(campaign_id="b", outcome="returned_7d").row(0, named=True)
     assert b["holdout_n"] == 0 and b["difference"] is None
     assert "an arm is empty" in uplift.render(table)
+
+
+def test_outcomes_come_from_the_marts_after_assignment_and_only_once_known(pathwise_home):
+    march = [datetime(2026, 3, d) for d in range(1, 32)]
+    interactions = [
+        ("L1", "c", "quiz", march[2]),  # 3 Mar: returned within 7 days
+        ("L1", "c", "progress", march[9]),  # 10 Mar: a module within 14 days
+        ("L1", "other", "passed", march[3]),  # another course: not this campaign's outcome
+        ("L2", "c", "progress", march[11]),  # 12 Mar: a module, but no return within 7 days
+        ("L3", "c", "progress", datetime(2026, 2, 25)),  # before the assignment
+        ("L4", "c", "click", march[1]),  # a click or an enrolment is not learning work
+        ("L4", "c", "enroll", march[1]),
+        ("L9", "c", "quiz", march[30]),  # "today" in the warehouse: 31 Mar
+    ]
+    assigned = pl.DataFrame(
+        {
+            "campaign_id": ["x"] * 5,
+            "learner_key": ["L1", "L2", "L3", "L4", "L5"],
+            "course_id": ["c"] * 5,
+            "treated": [True, False, True, True, True],
+            "assigned_at": [march[0]] * 4 + [march[27]],  # L5 on 28 Mar: not 7 days yet
+        }
+    )
+    with connect() as con:
+        con.execute(
+            "create schema warehouse.marts; create table warehouse.marts.ml_course_interactions "
+            "(learner_key varchar, course_id varchar, interaction_kind varchar, "
+            "interacted_at timestamp)"
+        )
+        con.executemany(
+            "insert into warehouse.marts.ml_course_interactions values (?, ?, ?, ?)", interactions
+        )
+        got = uplift.outcomes(con, assigned).sort("learner_key")
+        table = uplift.run(con, assigned)
+        stored = con.execute("select count(*) from warehouse.agents.uplift").fetchall()[0][0]
+    rows = {r["learner_key"]: r for r in got.iter_rows(named=True)}
+    assert (rows["L1"]["returned_7d"], rows["L1"]["module_completed"]) == (True, True)
+    assert (rows["L2"]["returned_7d"], rows["L2"]["module_completed"]) == (False, True)
+    assert (rows["L3"]["returned_7d"], rows["L3"]["module_completed"]) == (False, False)
+    assert rows["L4"]["returned_7d"] is False
+    assert rows["L5"]["returned_7d"] is None  # its 7 days have not passed
+    assert all(r["course_completed"] is None for r in rows.values())  # 60 days: not yet
+    returned = table.filter(outcome="returned_7d").row(0, named=True)
+    assert (returned["treated_n"], returned["treated_hits"], returned["holdout_n"]) == (3, 1, 1)
+    assert stored == table.height == 2  # course completion unknown for everyone: no row

@@ -9,6 +9,7 @@ from benchmarks import (
     api,
     apps,
     at_rest,
+    cohorts,
     dbt_build,
     erasure,
     ingest,
@@ -24,6 +25,7 @@ if __name__ == "__main__":
     recs.main([])
     ml_models.main([])
     agents.main([])
+    cohorts.main([])
     api.main([])
     at_rest.main([])
     apps.main([])

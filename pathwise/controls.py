@@ -207,6 +207,16 @@ class ControlStore:
         sql: str,
         params: Sequence,
     ) -> int:
+        with self.transaction(actor, reason) as db:
+            row_id = db.execute(sql, params).lastrowid or 0
+            self.record(db, actor, action, target, details, reason)
+        return row_id
+
+    @contextmanager
+    def transaction(self, actor: str, reason: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the controls database, for a change made by `actor` for
+        `reason` (both required): the controls here, and other admin stores kept in the same
+        file (agents/campaigns.py), which `record` their changes in the same audit log."""
         if not actor.strip():
             raise ControlError("every change needs the name of who makes it (actor)")
         if not reason.strip():
@@ -214,17 +224,22 @@ class ControlStore:
         with self._db() as db:
             db.execute("begin immediate")
             try:
-                row_id = db.execute(sql, params).lastrowid or 0
-                db.execute(
-                    "insert into audit_log (at, actor, action, target, details, reason) "
-                    "values (?, ?, ?, ?, ?, ?)",
-                    (_iso(_now()), actor, action, target, json.dumps(details, default=str), reason),
-                )
+                yield db
                 db.execute("commit")
-            except Exception:
+            except BaseException:
                 db.execute("rollback")
                 raise
-        return row_id
+
+    @staticmethod
+    def record(
+        db: sqlite3.Connection, actor: str, action: str, target: str, details: dict, reason: str
+    ) -> None:
+        """Add an audit row inside a `transaction`."""
+        db.execute(
+            "insert into audit_log (at, actor, action, target, details, reason) "
+            "values (?, ?, ?, ?, ?, ?)",
+            (_iso(_now()), actor, action, target, json.dumps(details, default=str), reason),
+        )
 
     def _control(
         self,

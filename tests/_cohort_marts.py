@@ -1,0 +1,66 @@
+"""Hand-made inputs of the cohort finder for tests/test_cohorts.py and tests/test_campaigns.py:
+open enrolments with known risks, and the marts and ML tables they stand for."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+
+def enrolments(rows: list[tuple]) -> pl.DataFrame:
+    """(learner, course, week, segment, module, band, risk) -> the finder's input."""
+    df = pl.DataFrame(
+        rows,
+        schema=[
+            "learner_key", "course_id", "enrolment_week", "segment", "stall_module_id",
+            "risk_band", "risk",
+        ],
+        orient="row",
+    )  # fmt: skip
+    return df.with_columns(
+        course_title=pl.lit("Course ") + pl.col("course_id"),
+        stall_module_title=pl.lit("Module ") + pl.col("stall_module_id"),
+        used_for_decisions=pl.lit(True),
+    )
+
+
+W1, W2 = date(2026, 3, 2), date(2026, 3, 9)
+
+
+def course_a(stalled: int, course: str = "a") -> list[tuple]:
+    """`stalled` learners of the data segment stuck before module m3 at high risk; 18 others at
+    low risk, over other modules, all enrolled in the first week."""
+    rows = [
+        (f"s{i}{course}", course, W1 if i % 2 else W2, "data", "m3", "high", 0.8)
+        for i in range(stalled)
+    ]
+    for i in range(18):
+        rows.append((f"o{i}{course}", course, W1, "web", f"m{i % 3}", "low", 0.1))
+    return rows
+
+
+def write_marts(con, df: pl.DataFrame) -> None:
+    """The finder's sources, as the dbt build and the dropout step leave them (only the columns
+    it reads plus status)."""
+    con.register("_df", df.to_arrow())
+    con.execute(
+        "create schema if not exists warehouse.marts; create schema if not exists warehouse.ml"
+    )
+    con.execute(
+        """
+        create table warehouse.ml.dropout_risk as
+            select learner_key, course_id, risk, risk_band, used_for_decisions from _df;
+        create table warehouse.marts.learner_course_progress as
+            select learner_key, course_id, cast(enrolment_week as timestamp) as enrolled_at,
+                   stall_module_id as next_module_id, stall_module_title as next_module_title,
+                   'active' as status from _df
+            union all  -- a completed enrolment is not open: never in a cohort
+            select 'done', 'a', timestamp '2026-03-02', null, null, 'completed';
+        create table warehouse.marts.learners as
+            select distinct learner_key, segment from _df;
+        create table warehouse.marts.courses as
+            select distinct course_id, course_title from _df;
+        """
+    )
+    con.unregister("_df")

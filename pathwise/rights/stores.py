@@ -199,6 +199,7 @@ _DATED = {
     "raw.event_ids": "occurred_at",
     "raw.fine_signals_daily": "activity_date",
     "raw.served_recommendations": "served_at",
+    "raw.served_recommendation_signals": "served_at",
 }
 
 

@@ -62,6 +62,27 @@ def evaluate_dropout(
         typer.echo(fairness.render_check(checked))
 
 
+@app.command("cohorts")
+def evaluate_cohorts(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="Course-id prefix of the cohorts to backtest ('platform' for plain ids)."
+        ),
+    ] = "oulad",
+) -> None:
+    """Backtest the cohort finder: at 10/25/50% of each course of the latest presentation, flag
+    cohorts with only what was known then and compare their later withdrawal rate with the base
+    rate, beside flagging as many one by one by risk and the Aspects at-risk rule. For OULAD:
+    `pathwise import oulad ../shared/data/oulad --out var/landing/oulad`, `pathwise ingest
+    var/landing/oulad`, `pathwise build`, then this command."""
+    from cli.cohort_backtest import render, run
+    from pathwise.warehouse import connect
+
+    with connect() as con:
+        typer.echo(render(run(con, dataset=dataset)))
+
+
 @app.command("styles")
 def evaluate_styles(
     truth: Annotated[

@@ -1,7 +1,7 @@
-"""The cohort finder's backtest (agents/backtest.py) end to end on the simulated ML warehouse
+"""The cohort finder's backtest (cli/cohort_backtest.py) end to end on the simulated ML warehouse
 (tests/_ml_warehouse.py, the real dbt build): fitted on the earlier cohorts, flagged on the
 latest with as-of attributes, figures that agree with the labels counted here. The OULAD
-figures in the README come from `python -m agents.backtest` on an OULAD warehouse."""
+figures in the README come from `pathwise evaluate cohorts` on an OULAD warehouse."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from _ml_warehouse import build_once
 
-from agents import backtest
+from cli import cohort_backtest as backtest
 from flows.build import build_flow
 from ml import dropout
 from pathwise.settings import get_settings

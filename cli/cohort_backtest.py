@@ -1,4 +1,5 @@
-"""The cohort finder backtested on real data: OULAD's 2014B presentations, flagged at 10, 25 and
+"""The cohort finder backtested on real data (here, in the composition root, because it joins the
+model layer's dropout fit to the agent layer's finder): OULAD's 2014B presentations, flagged at 10, 25 and
 50% of each course with only what was known then, judged by who withdrew later.
 
 What can honestly be measured without running a campaign is whether the finder points at the
@@ -17,7 +18,7 @@ right people: do its cohorts concentrate later withdrawals? So, per checkpoint:
 Reported beside two baselines on the same rows (the guide's rule: a simple baseline measured in
 the same run): the same number of enrolments flagged one by one by predicted risk (what cohorts
 cost by asking for >= k people who share attributes), and Open edX Aspects' at-risk rule.
-`python -m agents.backtest` prints the table and records it in `ml.evaluations`
+`pathwise evaluate cohorts` prints the table and records it in `ml.evaluations`
 (kind `cohorts`); the README has the figures.
 """
 
@@ -207,10 +208,3 @@ def render(result: dict) -> str:
                 f"{f['withdrawal_rate'] / c['base_rate']:>8.2f}{f['recall']:>8.1%}"
             )
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    from pathwise.warehouse import connect
-
-    with connect() as connection:
-        print(render(run(connection)))

@@ -23,9 +23,9 @@
 
 with
 
-learner_profiles as (
+profiling_objections as (
 
-    select * from {{ ref('int_learners_profiled') }}
+    select * from {{ ref('int_learners_objecting_to_profiling') }}
 
 ),
 
@@ -101,14 +101,6 @@ features as (
         end as dropped
 
     from checkpoints
-
-),
-
--- Learners who object to profiling (GDPR Art. 21, CCPA "do not share"): no model reads them.
-profiling_objections as (
-
-    select learner_key from learner_profiles
-    where personalization_opted_out
 
 ),
 

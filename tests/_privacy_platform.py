@@ -28,6 +28,7 @@ FORUM_TEXT = "Zanzibar marmalade theorem keeps failing on my laptop"
 SEARCH_TEXT = "quixotic velociraptor spreadsheets"
 OTHER_ID = "planted-neighbour-44ab"  # a learner in the same files, who must stay
 USERNAME = "planted-account"
+APP_EVENTS = 1  # the click plant() writes as the app does, in landing/app/events
 PASSWORD = "a-test-password"
 COURSE, MODULE = "C0001", "C0001-M01"
 
@@ -113,6 +114,11 @@ def plant(home: Path) -> None:
         shown("r-planted", learner_key, "learner_app", served_log.Caller("app_account", USERNAME, "learner")),
         shown("r-other", other_key, "api", served_log.Caller("api_key", "platform", "service", "k1")),
     ])  # fmt: skip
+    # A click in the app, written as the app writes it: its user_id (privacy.app_user_id) holds
+    # the learner_key, not the platform's id, so erasure must find it by that too.
+    from apps import clicks
+
+    clicks.record_click(learner_key, "C0002", 1, "m", "v0")
     users = UserStore()
     users.add(USERNAME, PASSWORD, "learner", learner_key=learner_key)
     users.authenticate(USERNAME, PASSWORD, client="198.51.100.23")

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 from _privacy_platform import (
+    APP_EVENTS,
     EMAIL,
     FORUM_TEXT,
     SEARCH_TEXT,
@@ -59,7 +60,8 @@ def test_export_holds_everything_about_the_learner_and_nobody_else(tmp_path_fact
     )
 
     rows = summary["rows_per_table"]
-    assert rows["landing"] == len(planted_lines()) - 1  # every line they sent, as sent
+    # every line they sent, as sent, and the click the app wrote for them
+    assert rows["landing"] == len(planted_lines()) - 1 + APP_EVENTS
     assert rows["vault.identities"] == 1 and rows["vault.quarantine_originals"] == 1
     assert rows["rec_log"] == 1 and rows["accounts"] == 1 and rows["api_keys"] == 1
     assert rows["warehouse.raw.events"] >= 8 and rows["warehouse.raw.fine_signals_daily"] == 1

@@ -11,6 +11,7 @@ import duckdb
 
 from pathwise.contract import FINE_EVENT_TYPES, SCHEMA_VERSION
 from pathwise.ingestion.classify import VALID, fingerprint, stored_properties
+from pathwise.privacy import APP_ID_PREFIX
 from pathwise.validation import sql_list
 
 if TYPE_CHECKING:
@@ -32,9 +33,11 @@ def write(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime)
 
 def _vault(con: duckdb.DuckDBPyConnection, batch: BatchResult, started: datetime) -> None:
     """Identities and quarantined originals, idempotently: a re-run inserts nothing new here."""
+    # An id the app minted (privacy.app_user_id) is not the learner's platform identity: the
+    # platform's id, in this batch or a later one, is what the vault must map the key to.
     con.execute(
         "insert into vault.identities select learner_key, user_id, $now from keys "
-        "on conflict do nothing",
+        f"where not starts_with(user_id, '{APP_ID_PREFIX}') on conflict do nothing",
         {"now": started},
     )
     # One statement, so a batch's originals are in the vault whole or not at all.

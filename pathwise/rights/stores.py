@@ -33,6 +33,7 @@ from pathwise.api_keys import KeyStore
 from pathwise.at_rest import seal, unseal, write_private
 from pathwise.ingestion import file_sha256
 from pathwise.outbox import Outbox
+from pathwise.privacy import app_user_id
 from pathwise.settings import Settings
 from pathwise.validation import sql_literal
 
@@ -301,26 +302,35 @@ def landing_files(ctx: Context | Expiry) -> list[Path]:
 _NDJSON = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json")
 
 
-def _is_theirs(line: bytes, subject: Subject) -> bool:
+def landing_ids(ctx: Context) -> list[str]:
+    """The user_ids a learner's landing lines carry: the platform's, and the one the app writes
+    for them (`privacy.app_user_id`: the app knows them only by learner_key)."""
+    key = ctx.settings.pseudonym_key.get_secret_value()
+    return [ctx.subject.user_id, app_user_id(ctx.subject.learner_key, key)]
+
+
+def _is_theirs(line: bytes, ids: list[str]) -> bool:
     try:
         row = json.loads(line)
     except ValueError:
         return True  # a malformed line naming the id: theirs
-    return not isinstance(row, dict) or row.get("user_id") == subject.user_id
+    return not isinstance(row, dict) or row.get("user_id") in ids
 
 
-def _their_lines(data: bytes, subject: Subject) -> list[tuple[int, int]]:
+def _their_lines(data: bytes, ids: list[str]) -> list[tuple[int, int]]:
     """(start, end) of the learner's lines in NDJSON text, newline included. Only lines holding
-    the quoted id are parsed: found with bytes.find, not by splitting a million lines."""
-    needle, spans, pos = json.dumps(subject.user_id).encode(), [], 0
-    while (hit := data.find(needle, pos)) >= 0:
-        start = data.rfind(b"\n", 0, hit) + 1
-        end = data.find(b"\n", hit)
-        end = len(data) if end < 0 else end + 1
-        if _is_theirs(data[start:end].strip(), subject):
-            spans.append((start, end))
-        pos = end
-    return spans
+    a quoted id are parsed: found with bytes.find, not by splitting a million lines."""
+    spans = set()
+    for needle in (json.dumps(i).encode() for i in ids):
+        pos = 0
+        while (hit := data.find(needle, pos)) >= 0:
+            start = data.rfind(b"\n", 0, hit) + 1
+            end = data.find(b"\n", hit)
+            end = len(data) if end < 0 else end + 1
+            if _is_theirs(data[start:end].strip(), ids):
+                spans.add((start, end))
+            pos = end
+    return sorted(spans)
 
 
 def _parquet_holds_user_id(ctx: Context, path: Path) -> bool:
@@ -330,14 +340,15 @@ def _parquet_holds_user_id(ctx: Context, path: Path) -> bool:
 
 def _rewrite_parquet(ctx: Context, path: Path) -> int:
     """Rewrite a Parquet file without the learner's rows; returns rows removed."""
-    params = {"p": str(path), "uid": ctx.subject.user_id}
+    params = {"p": str(path), "ids": landing_ids(ctx)}
     theirs = ctx.con.execute(
-        "select count(*) from read_parquet($p) where user_id::varchar = $uid", params
+        "select count(*) from read_parquet($p) where list_contains($ids, user_id::varchar)", params
     ).fetchall()[0][0]
     if theirs:
         tmp = path.with_name(f".{path.name}.erasing")
         ctx.con.execute(
-            "copy (select * from read_parquet($p) where user_id::varchar is distinct from $uid) "
+            "copy (select * from read_parquet($p) "
+            "where not coalesce(list_contains($ids, user_id::varchar), false)) "
             "to $tmp (format parquet, compression zstd)",
             {**params, "tmp": str(tmp)},
         )
@@ -367,7 +378,7 @@ def _erase_landing(ctx: Context) -> int:
                 deleted += n
         elif name.endswith(_NDJSON):
             raw, data = _read_text(path)
-            spans = _their_lines(data, ctx.subject)
+            spans = _their_lines(data, landing_ids(ctx))
             if spans:
                 _rewrite_without(ctx.con, path, raw, data, spans)
                 deleted += len(spans)
@@ -501,13 +512,13 @@ def _export_landing(ctx: Context) -> dict[str, Rows]:
         if name.endswith(".parquet") and _parquet_holds_user_id(ctx, path):
             found = _rows(
                 ctx.con,
-                "select * from read_parquet($p) where user_id::varchar = $uid",
-                {"p": str(path), "uid": ctx.subject.user_id},
+                "select * from read_parquet($p) where list_contains($ids, user_id::varchar)",
+                {"p": str(path), "ids": landing_ids(ctx)},
             )
             rows += [{"file": str(path), "event": r} for r in found]
         elif name.endswith(_NDJSON):
             data = _read_text(path)[1]
-            for start, end in _their_lines(data, ctx.subject):
+            for start, end in _their_lines(data, landing_ids(ctx)):
                 rows.append({"file": str(path), "event": _parse_or_text(data[start:end])})
     return {"landing": rows}
 

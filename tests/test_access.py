@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import ast
 import os
-import socket
 import stat
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
+from _api_server import api_server
 from typer.testing import CliRunner
 
 from apps.access import ALLOW, APP_ROLES, DENY, MATRIX, OWN, ROLES, api_routes, app_pages
@@ -27,12 +25,6 @@ from pathwise.settings import PROJECT_ROOT, get_settings
 
 RATE_LIMIT = 30  # a minute, per key: the matrix test stays under it, the 429 test goes over
 OWN_USER, OTHER_USER = "usr-own", "usr-other"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +47,8 @@ def api(tmp_path_factory) -> Iterator[dict]:
             "admin": store.create("ops", "admin")[1],
         }
         app = create_app()
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield {"url": url, "tokens": tokens, "app": app, "store": store, "own": own}
-        server.should_exit = True
-        thread.join(10)
+        with api_server(app) as url:
+            yield {"url": url, "tokens": tokens, "app": app, "store": store, "own": own}
         get_settings.cache_clear()
 
 

@@ -11,19 +11,19 @@ import hmac
 import json
 import logging
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
+from _api_server import api_server
 from aiosmtpd.controller import Controller
 
 from agents.channels import SIGNATURE_HEADER, Email, InApp, Webhook
 from agents.delivery import deliver
 from agents.guardrails import Guardrails
+from benchmarks.browser import free_port
 from pathwise.contacts import register
 from pathwise.controls import ControlStore
 from pathwise.outbox import Message, Outbox, message_id
@@ -35,14 +35,6 @@ USER, OTHER = "platform-user-8812", "platform-user-3307"
 ADDRESS = "wren.delivery.5521@example-mail.org"
 SECRET = "a-webhook-secret"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # noon UTC: outside quiet hours in UTC
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lk(user: str) -> str:
@@ -303,19 +295,7 @@ def test_in_app_nudges_are_served_to_their_learner_only(home):
     assert deliver(outbox, {"in_app": InApp()}, datetime.now(UTC))["sent"] == 1
     _, service = KeyStore().create("platform", "service")
     _, own = KeyStore().create("user device", "learner", lk(OTHER))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(watch=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{url}/health")
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    try:
+    with api_server(create_app(watch=False)) as url:
 
         def get(user: str, token: str) -> httpx.Response:
             return httpx.get(
@@ -330,8 +310,6 @@ def test_in_app_nudges_are_served_to_their_learner_only(home):
         assert get(OTHER, own).status_code == 200
         assert get(USER, own).status_code == 403  # a learner's key: their own nudges only
         assert httpx.get(f"{url}/v1/learners/{USER}/nudges").status_code == 401
-    finally:
-        server.should_exit = True
 
 
 # ---------------------------------------------------------------- guardrails at send time

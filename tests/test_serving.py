@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import ssl
 import threading
 import time
@@ -22,7 +21,7 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-import uvicorn
+from _api_server import api_server
 
 from pathwise import snapshots
 from pathwise.controls import ControlStore
@@ -152,12 +151,6 @@ def test_publish_keeps_the_last_n_and_rolls_back(platform):
 # ---------------------------------------------------------------- the read API over real HTTP
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def api(platform) -> Iterator[httpx.Client]:
     """A client of the API in a real uvicorn server, holding a platform service key."""
@@ -170,23 +163,13 @@ def api(platform) -> Iterator[httpx.Client]:
         get_settings.cache_clear()
         app = create_app()
     get_settings.cache_clear()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
+    with (
+        api_server(app) as url,
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as client,
+    ):
         yield client
-    server.should_exit = True
-    thread.join(10)
 
 
 def recs(http: httpx.Client, learner: str, **params) -> httpx.Response:

@@ -74,8 +74,8 @@ def rows_for_evaluations(report: dict) -> list[dict]:
                     {"method": f"{goal}:{method}", "metric": metric, "k": None, "value": value}
                 )
     for group, s in report.get("time_to_goal", {}).items():
-        for metric in ("reached", "median_days"):
-            if s[metric] is not None:
+        for metric in ("reached", "median_days", "covered_share", "skills_per_30_days"):
+            if isinstance(s, dict) and s.get(metric) is not None:
                 rows.append(
                     {
                         "method": f"time_to_goal:{group}",

@@ -157,12 +157,20 @@ def test_time_to_goal_groups_learners_by_what_they_took_after_the_cut():
          ("mixes", "py", 39), ("slow", "py", 50)]
     )  # fmt: skip
     end = CUT + timedelta(days=60)
+    untaught = Case("follows", frozenset(), frozenset({"sql"}), frozenset({"py"}), goal | {"cobol"})
+    next_courses(CATALOG, [untaught], lambda ls, n: {}, Counter(), CUT.date())  # plans it once
+    found[0] = untaught  # a skill no course teaches is not part of the reachable goal
     got = time_to_goal(CATALOG, found, enrolments, completions, CUT, end)
     assert got["followed"]["learners"] == 2  # follows, slow (idle enrolled in nothing)
     assert got["followed"]["reached"] == 0.5
     assert got["followed"]["median_days"] == pytest.approx((46 - 31) * 1.0)
-    assert got["not"] == {"learners": 1, "reached": 0.0, "median_days": None,
-                          "mean_gap_skills": 2.0}  # fmt: skip
+    # follows covered both gap skills, slow one of two: in 60 days, 3 skills for 2 learners
+    assert got["followed"]["covered_share"] == 0.75
+    assert got["followed"]["skills_per_30_days"] == pytest.approx(0.75)
+    assert got["not"] == {
+        "learners": 1, "reached": 0.0, "median_days": None, "mean_gap_skills": 2.0,
+        "covered_share": 0.0, "skills_per_30_days": 0.0,
+    }  # fmt: skip
     assert got["partly"]["learners"] == 1 and got["partly"]["reached"] == 0.0
 
 
@@ -188,7 +196,7 @@ def test_evaluate_fits_the_recommender_at_the_cut_it_scores_after():
     assert stated["learners"] == 2  # ann and bob stated a role; both have a path
     # ann's path (py, stats) holds her next course; so does the recommender's list of 2
     assert stated["results"]["recommender"]["hit_rate"] == 0.5
-    assert set(report["time_to_goal"]) == {"followed", "partly", "not"}
+    assert set(report["time_to_goal"]) == {"window_days", "followed", "partly", "not"}
 
 
 def test_start_date_does_not_change_which_courses_a_path_holds():

@@ -165,8 +165,9 @@ def time_to_goal(
     end: datetime,
 ) -> dict:
     """Days from the cut until completed courses cover the learner's coverable gap, for
-    learners who followed the path planned at the cut, partly did, or did not (module docs)."""
-    taught = set(catalog.teaching)
+    learners who followed the path planned at the cut, partly did, or did not (module docs); and
+    how far they got: the share of the gap covered by the end, gap skills covered per 30 days."""
+    taught = {s for s, courses in catalog.teaching.items() if courses}  # planning adds empty keys
     after = enrolments.filter(pl.col("at") >= cut)
     took: dict[str, set[str]] = {}
     for learner, course in after.select("learner_key", "course_id").iter_rows():
@@ -175,7 +176,8 @@ def time_to_goal(
     done_after = completions.filter(pl.col("at") >= cut).sort("at", "course_id")
     for learner, course, at in done_after.select("learner_key", "course_id", "at").iter_rows():
         finished.setdefault(learner, []).append((at, course))
-    groups: dict[str, list[tuple[float, bool, int]]] = {"followed": [], "partly": [], "not": []}
+    groups: dict[str, list[Progress]] = {"followed": [], "partly": [], "not": []}
+    window = (end - cut).total_seconds() / 86400
     for case in found:
         gap = (case.goal - case.known) & taught
         enrolled = took.get(case.learner, set()) - case.done
@@ -183,23 +185,34 @@ def time_to_goal(
             continue
         path = set(path_of(catalog, case, cut.date()))
         group = "followed" if enrolled <= path else "not" if not enrolled & path else "partly"
-        left, days, reached = set(gap), (end - cut).total_seconds() / 86400, False
+        left, days, reached = set(gap), window, False
         for at, course in finished.get(case.learner, []):
             left -= catalog.courses[course].skills if course in catalog.courses else set()
-            if not left:
+            if not left and not reached:
                 days, reached = (at - cut).total_seconds() / 86400, True
-                break
-        groups[group].append((days, reached, len(gap)))
-    return {group: summary(rows) for group, rows in groups.items()}
+        groups[group].append(Progress(days, reached, len(gap), len(gap) - len(left)))
+    return {"window_days": window} | {g: summary(rows, window) for g, rows in groups.items()}
 
 
-def summary(rows: list[tuple[float, bool, int]]) -> dict:
-    reached = [d for d, r, _ in rows if r]
+@dataclass(frozen=True)
+class Progress:
+    days: float  # to the goal, or the whole window when not reached (censored)
+    reached: bool
+    gap: int  # coverable gap skills at the cut
+    covered: int  # of them, covered by courses completed in the window
+
+
+def summary(rows: list[Progress], window: float) -> dict:
+    if not rows:
+        return {"learners": 0}
+    n = len(rows)
     return {
-        "learners": len(rows),
-        "reached": len(reached) / len(rows) if rows else None,
-        "median_days": km_median([(d, r) for d, r, _ in rows]),
-        "mean_gap_skills": sum(g for *_, g in rows) / len(rows) if rows else None,
+        "learners": n,
+        "reached": sum(r.reached for r in rows) / n,
+        "median_days": km_median([(r.days, r.reached) for r in rows]),
+        "mean_gap_skills": sum(r.gap for r in rows) / n,
+        "covered_share": sum(r.covered / r.gap for r in rows) / n,
+        "skills_per_30_days": sum(r.covered for r in rows) / n / window * 30,
     }
 
 
@@ -293,8 +306,8 @@ def evaluate(
             )
         },
     }
-    if h.goals:
-        stated = cases(h.catalog, h.enrolments, cut, h.goals, h.stated)
+    stated = cases(h.catalog, h.enrolments, cut, h.goals, h.stated) if h.goals else []
+    if stated:  # learners of this dataset stated a target role
         report["next_courses"]["stated_role"] = next_courses(
             h.catalog, stated, recommend, popularity, cut.date()
         )
@@ -319,14 +332,23 @@ def render(dataset: str, report: dict) -> str:
                 f"{m['hit_rate']:.3f} | {m['recall']:.3f} | {m['precision']:.3f} |"
             )
     if "time_to_goal" in report:
+        ttg = report["time_to_goal"]
         lines += [
             "",
-            "| after the cut | learners | reached the goal | median days (KM) | gap skills (mean) |",
-            "|---|---|---|---|---|",
+            f"Time to goal over the {ttg['window_days']:.0f} days after the cut:",
+            "",
+            "| after the cut | learners | gap skills (mean) | reached the goal | median days (KM) "
+            "| gap covered by the end | gap skills covered per 30 days |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for group, s in report["time_to_goal"].items():
-            reached = "—" if s["reached"] is None else f"{s['reached']:.1%}"
-            days = "not reached by half" if s["median_days"] is None else f"{s['median_days']:.1f}"
-            gap = "—" if s["mean_gap_skills"] is None else f"{s['mean_gap_skills']:.1f}"
-            lines.append(f"| {group} | {s['learners']:,} | {reached} | {days} | {gap} |")
+        for group in ("followed", "partly", "not"):
+            s = ttg[group]
+            if not s["learners"]:
+                lines.append(f"| {group} | 0 | | | | | |")
+                continue
+            days = "not reached" if s["median_days"] is None else f"{s['median_days']:.1f}"
+            lines.append(
+                f"| {group} | {s['learners']:,} | {s['mean_gap_skills']:.1f} | {s['reached']:.1%} "
+                f"| {days} | {s['covered_share']:.1%} | {s['skills_per_30_days']:.2f} |"
+            )
     return "\n".join(lines)

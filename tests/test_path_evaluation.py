@@ -169,8 +169,10 @@ def test_time_to_goal_groups_learners_by_what_they_took_after_the_cut():
     assert got["followed"]["skills_per_30_days"] == pytest.approx(0.75)
     assert got["not"] == {
         "learners": 1, "reached": 0.0, "median_days": None, "mean_gap_skills": 2.0,
-        "covered_share": 0.0, "skills_per_30_days": 0.0,
+        "covered_share": 0.0, "skills_per_30_days": 0.0, "completed": 1.0,
+        "skills_per_completion": 0.0,
     }  # fmt: skip
+    assert got["followed"]["skills_per_completion"] == 1.0  # 3 skills from 3 path courses
     assert got["partly"]["learners"] == 1 and got["partly"]["reached"] == 0.0
 
 

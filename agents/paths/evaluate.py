@@ -186,11 +186,13 @@ def time_to_goal(
         path = set(path_of(catalog, case, cut.date()))
         group = "followed" if enrolled <= path else "not" if not enrolled & path else "partly"
         left, days, reached = set(gap), window, False
-        for at, course in finished.get(case.learner, []):
+        completed = finished.get(case.learner, [])
+        for at, course in completed:
             left -= catalog.courses[course].skills if course in catalog.courses else set()
             if not left and not reached:
                 days, reached = (at - cut).total_seconds() / 86400, True
-        groups[group].append(Progress(days, reached, len(gap), len(gap) - len(left)))
+        covered = len(gap) - len(left)
+        groups[group].append(Progress(days, reached, len(gap), covered, len(completed)))
     return {"window_days": window} | {g: summary(rows, window) for g, rows in groups.items()}
 
 
@@ -200,6 +202,7 @@ class Progress:
     reached: bool
     gap: int  # coverable gap skills at the cut
     covered: int  # of them, covered by courses completed in the window
+    completed: int  # courses completed in the window
 
 
 def summary(rows: list[Progress], window: float) -> dict:
@@ -213,6 +216,9 @@ def summary(rows: list[Progress], window: float) -> dict:
         "mean_gap_skills": sum(r.gap for r in rows) / n,
         "covered_share": sum(r.covered / r.gap for r in rows) / n,
         "skills_per_30_days": sum(r.covered for r in rows) / n / window * 30,
+        "completed": sum(r.completed for r in rows) / n,
+        "skills_per_completion": sum(r.covered for r in rows)
+        / max(sum(r.completed for r in rows), 1),
     }
 
 
@@ -338,17 +344,19 @@ def render(dataset: str, report: dict) -> str:
             f"Time to goal over the {ttg['window_days']:.0f} days after the cut:",
             "",
             "| after the cut | learners | gap skills (mean) | reached the goal | median days (KM) "
-            "| gap covered by the end | gap skills covered per 30 days |",
-            "|---|---|---|---|---|---|---|",
+            "| gap covered by the end | gap skills covered per 30 days | courses completed "
+            "| gap skills per completed course |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for group in ("followed", "partly", "not"):
             s = ttg[group]
             if not s["learners"]:
-                lines.append(f"| {group} | 0 | | | | | |")
+                lines.append(f"| {group} | 0 | | | | | | | |")
                 continue
             days = "not reached" if s["median_days"] is None else f"{s['median_days']:.1f}"
             lines.append(
                 f"| {group} | {s['learners']:,} | {s['mean_gap_skills']:.1f} | {s['reached']:.1%} "
-                f"| {days} | {s['covered_share']:.1%} | {s['skills_per_30_days']:.2f} |"
+                f"| {days} | {s['covered_share']:.1%} | {s['skills_per_30_days']:.2f} "
+                f"| {s['completed']:.2f} | {s['skills_per_completion']:.2f} |"
             )
     return "\n".join(lines)

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     turns = onboarding_turns(args.dialogues)
     print(
-        f"onboarding turn (offline): p50 {statistics.median(turns):.1f} ms, "
+        f"onboarding turn (offline): p50 {statistics.median(turns):.2f} ms, "
         f"p95 {p95(turns):.1f} ms, max {max(turns):.1f} ms over {len(turns):,} turns "
         f"(target {TURN_TARGET_MS} ms)"
     )

@@ -151,6 +151,39 @@ def evaluate_recs(
     typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(label, report))
 
 
+class PathDataset(StrEnum):
+    simulator = "simulator"
+    coco = "coco"
+
+
+@app.command("paths")
+def evaluate_paths(
+    dataset: Annotated[
+        PathDataset, typer.Option(help="Which courses in the warehouse: simulated, or COCO.")
+    ] = PathDataset.coco,
+    test_share: Annotated[
+        float,
+        typer.Option(help="Share of enrolments after the chronological cut.", min=0.05, max=0.9),
+    ] = 0.3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Learning paths vs the recommender's top-k of the same length, on what learners took next.
+
+    At a chronological cut, each learner's earlier courses are what they know; the goal is the
+    skills of their later courses (and, where learners stated a target role, that role's
+    skills); the path, the served recommender fitted before the cut and a goal-aware popularity
+    baseline are scored on the courses taken after it (hit rate, recall, precision), and learners
+    who followed the path vs those who did not on the days to their goal (agents/paths/evaluate.py).
+    For COCO: `pathwise import coco ../shared/data/coco --out var/landing/coco`, `pathwise ingest
+    var/landing/coco`, `pathwise build`, then this command.
+    """
+    from agents.paths.evaluate import render
+    from cli.paths_evaluation import run
+
+    report = run(dataset.value, test_share)
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(dataset, report))
+
+
 @app.command("rag")
 def evaluate_rag(
     baseline: Annotated[

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds before the LLM call gives up (then extractive)."
     )
+    onboarding_backend: str = Field(
+        default="offline",
+        pattern="^(offline|openai)$",
+        description="Learning-path onboarding: 'offline' (deterministic dialogue) or 'openai' (the "
+        "llm_* endpoint reads each turn's slots; any failure falls back to offline with a notice).",
+    )
     embedding_backend: str = Field(
         default="onnx",
         pattern="^(onnx|openai)$",

@@ -16,20 +16,17 @@ before calling them.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pathwise.llm import LLMUnusable, api_errors, chat_client
 from pathwise.settings import Settings
-from pathwise.tls import OutgoingRefused, check_outgoing, outgoing_ssl_context
 from rag.content import sentences
 from rag.retrieve import Passage
 from rag.text import terms
-
-log = logging.getLogger("pathwise.rag")
 
 NOT_COVERED = "NOT_COVERED"
 
@@ -196,42 +193,20 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str
     ]
 
 
-class LLMUnusable(RuntimeError):
-    """The endpoint failed, timed out, or gave an answer we cannot ground."""
-
-
 class OpenAIBackend:
     """Any OpenAI-compatible chat completions endpoint, streamed."""
 
     name = "openai"
 
     def __init__(self, settings: Settings) -> None:
-        from openai import DefaultHttpxClient, OpenAI
-
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         self.model = settings.llm_model
         self.base_url = settings.llm_base_url
-        try:  # checked on the address the client resolved (OPENAI_BASE_URL or OpenAI's if unset)
-            self.client = OpenAI(
-                base_url=settings.llm_base_url,
-                api_key=key,
-                timeout=settings.llm_timeout_s,
-                max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
-                http_client=DefaultHttpxClient(verify=outgoing_ssl_context(settings)),
-            )
-            check_outgoing(str(self.client.base_url), "PATHWISE_LLM_BASE_URL", settings)
-        except OutgoingRefused as e:
-            log.error("%s", e)  # what to set goes to the operator; the learner gets a notice
-            raise LLMUnusable(
-                "the language model's connection is not encrypted and verified, so it was not asked"
-            ) from e
+        self.client = chat_client(settings)
 
     def answer(
         self, question: str, passages: list[Passage], on_token: Callable[[str], None] | None = None
     ) -> Draft:
-        import openai
-
-        try:
+        with api_errors():
             stream = self.client.chat.completions.create(
                 model=self.model,
                 messages=build_messages(question, passages),  # type: ignore[arg-type]
@@ -247,14 +222,6 @@ class OpenAIBackend:
                     pieces.append(delta)
                     if on_token:
                         on_token(delta)
-        except openai.APITimeoutError as e:
-            raise LLMUnusable("the language model timed out") from e
-        except openai.APIStatusError as e:
-            raise LLMUnusable(f"the language model returned HTTP {e.status_code}") from e
-        except openai.APIError as e:
-            raise LLMUnusable(
-                f"the language model could not be reached ({type(e).__name__})"
-            ) from e
         text = "".join(pieces).strip()
         if text.startswith(NOT_COVERED):
             return Draft(text=text, cited=[], refused=True)

@@ -14,7 +14,7 @@ COMMANDS = [[], ["simulate"], ["import"], ["import", "oulad"], ["import", "coco"
             ["evaluate", "dropout"], ["evaluate", "styles"], ["evaluate", "rag"], ["users"],
             ["users", "add"], ["users", "list"], ["users", "remove"], ["users", "demo"],
             ["users", "audit"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
-            ["keys", "rotate"]]  # fmt: skip
+            ["keys", "rotate"], ["evaluate", "paths"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pathwise")

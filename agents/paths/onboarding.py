@@ -5,6 +5,13 @@ Offline and deterministic: the goal is matched to an occupation (roles.py), skil
 learner's words by the skill vocabulary, hours and dates by patterns. `Dialogue.turn` takes the
 state and the learner's words and returns the new state and what to say; the state is plain data,
 so the app and the read API keep it between turns (and it is erasable with the learner's data).
+
+With a language model (`extractor`, llm_slots.py), each turn is first read by the model, which may
+hear several slots at once ("data analyst, 5 hours a week, by June"). Its answers go through the
+same step methods as typed words, so the occupation, skills, hours and dates are checked exactly
+as offline; answers to questions not asked yet wait in `State.pending` until the dialogue gets
+there. When the model fails, the learner's words are read offline and a notice says so: nothing
+they said is lost.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
+from agents.paths.llm_slots import SlotExtractor
 from agents.paths.planner import skill_key
 from agents.paths.roles import RoleMatcher
+from pathwise.llm import LLMUnusable
 
 FORMATS = ("video", "reading", "hands-on")
 YES = re.compile(r"^\s*(y|yes|yeah|yep|correct|right|sure|ok|okay|that'?s (it|right))\b", re.I)
@@ -23,6 +32,13 @@ NO = re.compile(r"^\s*(n|no|nope|nothing|none|not really)\b", re.I)
 HOURS = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:h\b|hours?|hrs?)?", re.I)
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m
+}
+SLOT_NAMES = {
+    "goal": "goal",
+    "skills": "skills",
+    "hours": "hours a week",
+    "target": "target date",
+    "format": "format",
 }
 NO_DATE = re.compile(r"no rush|no date|no deadline|whenever|^none$", re.I)
 RELATIVE = re.compile(r"in\s+(\d+)\s+(week|month)s?", re.I)
@@ -39,6 +55,7 @@ class State:
     target: date | None = None
     format: str | None = None
     inferred: tuple[str, ...] = field(default=(), compare=False)  # from completed courses
+    pending: tuple[tuple[str, str], ...] = ()  # (slot, answer) heard before its question
 
     def to_dict(self) -> dict:
         return {**asdict(self), "target": self.target and self.target.isoformat()}
@@ -52,15 +69,23 @@ class State:
                 "candidates": tuple(map(tuple, d.get("candidates", ()))),
                 "known": tuple(d.get("known", ())),
                 "inferred": tuple(d.get("inferred", ())),
+                "pending": tuple(map(tuple, d.get("pending", ()))),
                 "target": date.fromisoformat(target) if target else None,
             }
         )
 
 
 class Dialogue:
-    def __init__(self, matcher: RoleMatcher, skills: list[str], today: date):
+    def __init__(
+        self,
+        matcher: RoleMatcher,
+        skills: list[str],
+        today: date,
+        extractor: SlotExtractor | None = None,
+    ):
         self.matcher = matcher
         self.today = today
+        self.extractor = extractor
         # Longest names first, so "Microsoft Excel" is found before "Excel".
         said = {alias: name for name in skills if name.strip() for alias in _aliases(name)}
         self.skills = [
@@ -74,7 +99,29 @@ class Dialogue:
 
     def turn(self, state: State, text: str) -> tuple[State, str]:
         """The learner said `text` at `state.step`: the next state and what to say."""
-        return getattr(self, f"_{state.step}")(state, text.strip())
+        text, heard, notice = text.strip(), {}, ""
+        if self.extractor is not None and text and state.step != "done":
+            try:
+                heard = self.extractor.extract(text, state.step, self.today).answers()
+            except LLMUnusable as e:
+                why = str(e)
+                notice = f"({why[:1].upper()}{why[1:]}, so I read your answer without it.) "
+        state, reply = self._step(state, heard.pop(_slot(state.step), text))
+        pending = {**dict(state.pending), **heard}
+        noted = []
+        while (slot := _slot(state.step)) in pending:  # answered before it was asked
+            before = state.step
+            state, reply = self._step(state, pending.pop(slot))
+            if state.step == before:
+                break
+            noted.append(SLOT_NAMES[slot])
+        state = replace(state, pending=tuple(pending.items()))
+        if noted:
+            reply = f"Noted your {_list(noted)} too. {reply}"
+        return state, notice + reply
+
+    def _step(self, state: State, text: str) -> tuple[State, str]:
+        return getattr(self, f"_{state.step}")(state, text)
 
     # -- one method per step: each fills its slot or asks again, then asks the next question --
 
@@ -202,6 +249,11 @@ def _aliases(name: str) -> set[str]:
     if len(name.split()) > 1 and len(last) >= 2 and last.isupper():
         aliases.add(last)
     return aliases
+
+
+def _slot(step: str) -> str:
+    """The slot a step asks for (choosing among occupations answers the goal)."""
+    return "goal" if step == "role" else step
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:

@@ -64,3 +64,23 @@ def write_marts(con, df: pl.DataFrame) -> None:
         """
     )
     con.unregister("_df")
+
+
+def write_catalog(con) -> None:
+    """What proposals are built from, for the three courses of tests/test_campaigns.py: course b
+    has a prerequisite the recommender suggests to 7 of its stalled learners (p, which wins over
+    q's shared skill), module m3 takes 18 minutes."""
+    con.execute(
+        """
+        insert into warehouse.marts.courses values ('p', 'Python basics'), ('q', 'Other basics');
+        create table warehouse.marts.course_prerequisites as
+            select * from (values ('b', 'p'), ('b', 'q')) t(course_id, prerequisite_course_id);
+        create table warehouse.marts.course_skills as
+            select * from (values ('b', 'loops'), ('q', 'loops')) t(course_id, skill_name);
+        create table warehouse.marts.course_modules as
+            select 'm3' as module_id, 'Module m3' as module_title, 18.0 as duration_minutes;
+        create table warehouse.ml.recommendations as
+            select 's' || i || 'b' as learner_key, 'p' as course_id, 1 as rank
+            from range(7) t(i);
+        """
+    )

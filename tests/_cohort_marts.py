@@ -84,3 +84,29 @@ def write_catalog(con) -> None:
             from range(7) t(i);
         """
     )
+
+
+def add_proposal(course_id: str, course_title: str, tag: str, size: int = 24) -> int:
+    """A nudge campaign proposed for a cohort of `size` in a real course, stored as the agent
+    stores one (the app tests' platform is too short for the dropout model, so it finds none)."""
+    from pathwise.campaigns import CampaignStore, Proposal
+
+    cohort = {
+        "cohort_id": f"{tag}-1",
+        "run_id": tag,
+        "course_id": course_id,
+        "size": size,
+        "mean_risk": 0.6,
+        "expected_lift": 0.05,
+        "stall_module_id": None,
+        "explanation": f"{size} learners in {course_title}, with high dropout risk: predicted "
+        "dropout 60% against 30% for the course.",
+    }
+    proposal = Proposal(
+        "nudge_sequence",
+        f"Nudges: {course_title}",
+        f"You are part-way through {course_title}. Pick it up where you left off.",
+    )
+    campaign_id = CampaignStore().add(cohort, proposal)
+    assert campaign_id is not None, f"a proposal for {tag} exists already"
+    return campaign_id

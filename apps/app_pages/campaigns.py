@@ -72,7 +72,7 @@ st.dataframe(
 chosen = st.selectbox(
     "Campaign",
     list(by_id),
-    format_func=lambda i: f"#{i} {by_id[i]['title']} ({by_id[i]['status']})",
+    format_func=lambda i: f"#{i} {by_id[i]['title']}",
     key="campaign_pick",
 )
 c = by_id[chosen]

@@ -878,21 +878,23 @@ def test_campaigns_page_acts_on_a_proposal_and_every_action_is_audited(users):
     at.text_input(key="campaign_reason").input("worth a try").run()
     at.text_area(key=f"campaign_message_{cid}").input("Back to it: 18 minutes today?").run()
     at.button(key="campaign_edit").click().run()
-    for action in ("approve", "pause", "stop"):
+    for action in ("schedule", "pause", "approve", "stop"):  # scheduled tomorrow 09:00 UTC
         at.button(key=f"campaign_{action}").click().run()
         no_exceptions(at)
-        assert f"Campaign #{cid}: {action} saved" in " ".join(s.value for s in at.success)
+        done = " ".join(s.value for s in at.success)
+        assert f"Campaign #{cid}" in done and action.removesuffix("e") in done
     c = CampaignStore().get(cid)
     assert (c["status"], c["message"]) == ("stopped", "Back to it: 18 minutes today?")
     assert at.button(key="campaign_approve").disabled  # a stopped campaign is final
     trail = [a for a in ControlStore().audit() if a["target"] == f"campaign:{cid}"][::-1]
     assert [(a["action"], a["actor"]) for a in trail[1:]] == [
-        (f"campaign_{x}", "admin") for x in ("edit", "approve", "pause", "stop")
+        (f"campaign_{x}", "admin") for x in ("edit", "schedule", "pause", "approve", "stop")
     ]
+    assert trail[2]["details"]["scheduled_for"].endswith("T09:00:00+00:00")
     at.switch_page("app_pages/audit_log.py").run()
     no_exceptions(at)
     log = at.dataframe[0].value
-    assert "paused → stopped" in set(log["details"])
+    assert "approved → stopped" in set(log["details"])
 
 
 def test_campaign_results_show_treated_against_holdout_with_intervals(users):

@@ -79,9 +79,16 @@ c = by_id[chosen]
 cohort = queries.cohorts(snap.version)
 
 
-def done_and_rerun(message: str) -> None:
-    st.session_state[DONE] = message
-    st.rerun()
+def attempt(change, done: str) -> None:
+    """Make an admin's change (audited by the store); say why it was refused, or run the page
+    again on the store's new state and say what was done."""
+    try:
+        change()
+    except CampaignError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[DONE] = done
+        st.rerun()
 
 
 with st.container(border=True):
@@ -122,12 +129,10 @@ with st.container(border=True):
                    disabled="stop" not in allowed or not reason.strip()):  # fmt: skip
         action = "stop"
     if action:
-        try:
-            store.act(chosen, action, actor=user.username, reason=reason)
-        except CampaignError as exc:
-            st.error(str(exc))
-        else:
-            done_and_rerun(f"Campaign #{chosen}: {action} saved (in the audit log).")
+        attempt(
+            lambda: store.act(chosen, action, actor=user.username, reason=reason),
+            f"Campaign #{chosen}: {action} saved (in the audit log).",
+        )
 
     with st.expander("Schedule"):
         tomorrow = datetime.now(UTC).date() + timedelta(days=1)
@@ -136,13 +141,12 @@ with st.container(border=True):
         if st.button("Schedule", icon=":material/schedule:", key="campaign_schedule",
                      disabled="schedule" not in allowed or not reason.strip()):  # fmt: skip
             start = datetime.combine(day, at, tzinfo=UTC)
-            try:
-                store.act(chosen, "schedule", actor=user.username, reason=reason,
-                          scheduled_for=start)  # fmt: skip
-            except CampaignError as exc:
-                st.error(str(exc))
-            else:
-                done_and_rerun(f"Campaign #{chosen} scheduled for {start:%d %b %Y, %H:%M} UTC.")
+            attempt(
+                lambda: store.act(
+                    chosen, "schedule", actor=user.username, reason=reason, scheduled_for=start
+                ),
+                f"Campaign #{chosen} scheduled for {start:%d %b %Y, %H:%M} UTC.",
+            )
 
     with st.expander("Edit message"):
         text = st.text_area("Message", c["message"], key=f"campaign_message_{chosen}")
@@ -151,12 +155,10 @@ with st.container(border=True):
         if st.button("Save message", icon=":material/edit:", key="campaign_edit",
                      disabled=c["status"] not in EDITABLE or not reason.strip()
                      or text.strip() == c["message"]):  # fmt: skip
-            try:
-                store.edit_message(chosen, text, actor=user.username, reason=reason)
-            except CampaignError as exc:
-                st.error(str(exc))
-            else:
-                done_and_rerun(f"Campaign #{chosen}: message saved (in the audit log).")
+            attempt(
+                lambda: store.edit_message(chosen, text, actor=user.username, reason=reason),
+                f"Campaign #{chosen}: message saved (in the audit log).",
+            )
     if not reason.strip():
         st.caption("Give a reason to enable the actions.")
 

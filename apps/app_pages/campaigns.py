@@ -180,7 +180,7 @@ else:
         ]
     )
     left, right = st.columns([1.3, 1], gap="large")
-    base = alt.Chart(mine).encode(y=alt.Y("label:N", title=None))
+    base = alt.Chart(mine).encode(y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=220)))
     left.altair_chart(
         (
             base.mark_errorbar(ticks=True).encode(

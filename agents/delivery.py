@@ -1,6 +1,9 @@
 """The delivery worker: every due message through its channel, at least once, each at most once
 per success (see `pathwise/outbox.py` for the states, retries, backoff and dead letters).
 
+A campaign's queued messages go only while it is approved or scheduled: paused, they wait (and
+go once it is approved again); stopped, they are dead-lettered with that reason.
+
 Contact details are looked up in the vault for the messages being sent now, in one query, and
 dropped with this call; errors kept in the outbox are redacted (an SMTP server's answer can name
 the address).
@@ -9,10 +12,11 @@ the address).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from agents.channels import Channel, PermanentError, configured
 from agents.guardrails import quiet_until
+from pathwise.campaigns import CampaignStore
 from pathwise.contacts import Contact, lookup
 from pathwise.controls import ControlStore
 from pathwise.outbox import Outbox
@@ -22,6 +26,8 @@ from pathwise.warehouse import connect
 
 log = logging.getLogger("pathwise.agents")
 BATCH = 10_000
+SENDING = ("approved", "scheduled")  # a campaign's queued messages go only while it is one of these
+PAUSED_RECHECK = timedelta(minutes=5)  # a paused campaign's messages wait for a later delivery
 
 
 def deliver(
@@ -46,9 +52,31 @@ def deliver(
     return counts
 
 
+def _held_by_campaign(outbox: Outbox, due: list, now: datetime, counts: dict) -> list:
+    """The due messages whose campaign still sends. An admin's pause holds a campaign's queued
+    messages (sent once it is approved again); a stop ends them (dead, with the reason)."""
+    if not any(m.campaign_id for m in due):
+        return due
+    status = CampaignStore().statuses()
+    go = []
+    for m in due:
+        state = status.get(int(m.campaign_id)) if m.campaign_id else None
+        if m.campaign_id is None or state in SENDING:
+            go.append(m)
+        elif state == "paused":
+            outbox.defer(m.message_id, now + PAUSED_RECHECK)
+            counts["deferred"] += 1
+        else:
+            error = f"campaign {m.campaign_id} is {state or 'gone'}: not sent"
+            outbox.mark_failed(m.message_id, error, now, permanent=True)
+            counts["dead"] += 1
+    return go
+
+
 def _deliver_batch(
     outbox: Outbox, channels: dict[str, Channel], due: list, now: datetime, counts: dict
 ) -> None:
+    due = _held_by_campaign(outbox, due, now, counts)
     contacts = _contacts([m.learner_key for m in due if _needs_contact(channels, m.channel)])
     sent = []
     for m in due:

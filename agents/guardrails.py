@@ -8,7 +8,8 @@ outcome in the outbox (`decisions`), so the audit trail says why a learner got n
    is `opted_out`;
 3. holdout: a stable share (PATHWISE_AGENTS_HOLDOUT_SHARE) of learners, chosen by a hash of the
    learner_key (itself a keyed pseudonym), is never contacted by any agent; they are recorded as
-   `holdout` when an agent would have contacted them, so uplift compares like with like;
+   `holdout` when an agent would have contacted them, so uplift compares like with like (a
+   campaign also keeps its own share of its audience out, drawn with its id as the salt);
 4. frequency caps: at most PATHWISE_AGENTS_MAX_PER_DAY messages a day and _PER_WEEK in 7 days
    per learner, from every agent together (counted in the outbox, this run's included): `capped`.
 At send time (`agents/delivery.py`): the kill switch again, and quiet hours (PATHWISE_AGENTS_QUIET_HOURS
@@ -30,9 +31,11 @@ from pathwise.settings import Settings, get_settings
 HOLDOUT_DOMAIN = "holdout\x1f"
 
 
-def in_holdout(learner_key: str, share: float) -> bool:
-    """Is this learner in the holdout? Stable (a hash), uniform, independent of every agent."""
-    digest = hashlib.sha256((HOLDOUT_DOMAIN + learner_key).encode()).digest()
+def in_holdout(learner_key: str, share: float, salt: str = "") -> bool:
+    """Is this learner in the holdout? Stable (a hash), uniform, independent of every agent. A
+    `salt` (e.g. a campaign's id) draws an independent holdout of its own."""
+    text = HOLDOUT_DOMAIN + (f"{salt}\x1f" if salt else "") + learner_key
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
@@ -70,12 +73,13 @@ class Guardrails:
             Counter(outbox.contacts_since(now - timedelta(days=7))),
         )
 
-    def screen(self, learner_key: str, has_message_consent: bool) -> str:
-        """`treated` (and counted against the caps), `opted_out`, `holdout` or `capped`."""
+    def screen(self, learner_key: str, has_message_consent: bool, held_out: bool = False) -> str:
+        """`treated` (and counted against the caps), `opted_out`, `holdout` or `capped`.
+        `held_out`: the learner is in the caller's own holdout too (a campaign's)."""
         s = self.settings
         if not has_message_consent:
             return "opted_out"
-        if in_holdout(learner_key, s.agents_holdout_share):
+        if held_out or in_holdout(learner_key, s.agents_holdout_share):
             return "holdout"
         if (
             self.sent_today[learner_key] >= s.agents_max_per_day

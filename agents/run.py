@@ -1,6 +1,7 @@
 """Running the agents: the registry (an agent is one module and one line here) and one run.
 
     pathwise agents run reengage      # decide tonight's nudges, then deliver what is due
+    pathwise agents run campaigns     # find cohorts, propose campaigns, send the approved ones
     flows/nightly.py                  # the same, as the nightly step `agents`
 
 An agent is a function `(con, outbox, route, now) -> summary` that reads marts and ML tables
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from agents import reengage
+from agents import campaign_sends, reengage
 from agents.channels import Channel, configured
 from agents.delivery import deliver
 from pathwise.contacts import with_email
@@ -29,7 +30,7 @@ log = logging.getLogger("pathwise.agents")
 
 # (warehouse+vault connection, outbox, learner_key -> channel, now) -> summary
 Agent = Callable[[duckdb.DuckDBPyConnection, Outbox, Callable[[str], str], datetime], dict]
-AGENTS: dict[str, Agent] = {"reengage": reengage.run}
+AGENTS: dict[str, Agent] = {"reengage": reengage.run, "campaigns": campaign_sends.run}
 
 
 def channel_for(con: duckdb.DuckDBPyConnection, channels: dict[str, Channel]) -> dict[str, str]:

@@ -46,6 +46,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "page app_pages/sign_in.py": _only(anonymous=ALLOW, service=ALLOW),
     "page app_pages/control_tower.py": _only(admin=ALLOW),
     "page app_pages/interventions.py": _only(admin=ALLOW),
+    "page app_pages/campaigns.py": _only(admin=ALLOW),
     "page app_pages/audit_log.py": _only(admin=ALLOW),
     "page app_pages/privacy_requests.py": _only(admin=ALLOW),
     "page app_pages/creator.py": _only(instructor=ALLOW),

@@ -55,6 +55,7 @@ PAGES = {
                 default=True,
             ),
             st.Page("app_pages/interventions.py", title="Interventions", icon=":material/tune:"),
+            st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
             st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
             st.Page(
                 "app_pages/privacy_requests.py",

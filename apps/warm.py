@@ -137,7 +137,14 @@ def _libraries() -> None:
 def shared_queries(version: str) -> None:
     """Run the queries that are the same for every admin and instructor, with the arguments the
     pages pass (a cached result is found only by the same arguments)."""
-    from apps.queries import content_gaps, control_tower, creator, interventions, snapshot
+    from apps.queries import (
+        campaigns,
+        content_gaps,
+        control_tower,
+        creator,
+        interventions,
+        snapshot,
+    )
 
     snapshot.courses(version)
     # Control Tower with no filter chosen and charts not split.
@@ -152,6 +159,8 @@ def shared_queries(version: str) -> None:
     if snapshot.has_table(version, "recommendations"):
         interventions.sample_candidates(version)
     interventions.signals(version)
+    campaigns.cohorts(version)
+    campaigns.uplift(version)
     creator.published_k(version)
     content_gaps.content_gaps(version, 25)
     content_gaps.unmatched_topics(version)

@@ -14,7 +14,7 @@ nothing is still loading, and Streamlit's script has finished (no "running" indi
 - `load`: the median of --repeat fresh loads of the page's address in a new tab (a new session,
   so signed out), timed from the "Sign in" click, as a bookmark is used.
 
-    make demo && python -m benchmarks.apps --repeat 5 --fresh 3
+    make demo && python -m benchmarks.apps --repeat 5 --fresh 3 [--role admin]
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--fresh", type=int, default=3, help="Fresh app starts per role (median first render)."
     )
+    parser.add_argument(
+        "--role", action="append", choices=list(PAGES), help="Only these roles' pages (repeatable)."
+    )
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         browser = launch(p, trusting(Path(tmp) / "browser-home", certs.ca))
         try:
-            for role in PAGES:
+            for role in args.role or PAGES:
                 firsts = []
                 for i in range(args.fresh):  # warm renders on the last app only
                     url, app, warmed = fresh_app(Path(tmp), env, certs.ca, role)

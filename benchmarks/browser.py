@@ -27,6 +27,7 @@ PAGES = {
     "admin": {
         "Performance": "Control Tower",
         "Interventions": "Interventions",
+        "Campaigns": "Campaigns",
         "Audit log": "Audit log",
         "Privacy requests": "Privacy requests",
     },

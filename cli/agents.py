@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Agents that act on what the marts show: re-engagement nudges, within the guardrails.",
+    help="Agents that act on what the marts show: re-engagement nudges and cohort campaigns, "
+    "within the guardrails.",
     no_args_is_help=True,
 )
 contact = typer.Typer(
@@ -22,7 +23,7 @@ app.add_typer(contact, name="contact")
 @app.command("run")
 def agents_run(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Agents to run (default: all), e.g. reengage.")
+        list[str] | None, typer.Argument(help="Agents to run (default: all): reengage, campaigns.")
     ] = None,
     send: Annotated[bool, typer.Option(help="Deliver what is due afterwards.")] = True,
 ) -> None:

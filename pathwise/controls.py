@@ -216,7 +216,7 @@ class ControlStore:
     def transaction(self, actor: str, reason: str) -> Iterator[sqlite3.Connection]:
         """One write transaction on the controls database, for a change made by `actor` for
         `reason` (both required): the controls here, and other admin stores kept in the same
-        file (agents/campaigns.py), which `record` their changes in the same audit log."""
+        file (pathwise/campaigns.py), which `record` their changes in the same audit log."""
         if not actor.strip():
             raise ControlError("every change needs the name of who makes it (actor)")
         if not reason.strip():

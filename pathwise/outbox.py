@@ -281,6 +281,11 @@ class Outbox:
             ).fetchall()
         return [Decision(*r[:6], json.loads(r[6]), r[7]) for r in rows]
 
+    def deciding_agents(self) -> set[str]:
+        """The agents (a campaign is `campaign:<id>`) with at least one decision recorded."""
+        with self._db() as db:
+            return {r[0] for r in db.execute("select distinct agent from decisions").fetchall()}
+
     def counts(self) -> dict[str, int]:
         """Messages per state."""
         with self._db() as db:

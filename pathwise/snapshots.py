@@ -1,10 +1,10 @@
 """Published serving snapshots: immutable, versioned Parquet copies of what the apps and the API read.
 
 The nightly flow writes the warehouse; the apps and the read API never open it (a DuckDB file has one
-writer and no readers beside it). After each run `publish()` copies the marts and ML results into a
-new folder, then switches `CURRENT` to it with one atomic rename. Readers keep whatever version they
-opened; new readers see the new one. The last `PATHWISE_SNAPSHOTS_KEEP` versions stay on disk for
-`rollback()`.
+writer and no readers beside it). After each run `publish()` copies the marts, the ML results and
+the agents' aggregates (`AGENT_TABLES`) into a new folder, then switches `CURRENT` to it with one
+atomic rename. Readers keep whatever version they opened; new readers see the new one. The last
+`PATHWISE_SNAPSHOTS_KEEP` versions stay on disk for `rollback()`.
 
     $PATHWISE_HOME/snapshots/
         CURRENT                       the published version's name (replaced atomically)
@@ -38,6 +38,10 @@ from pathwise.validation import sql_literal
 # What a snapshot holds: every mart (the catalog's included) and every ML result (their schemas).
 # Training features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
 SNAPSHOT_SCHEMAS = ("marts", "ml")
+# And the agents' aggregates, named apart from the marts (`marts.cohorts` exists): the cohort
+# finder's cohorts and the campaigns' uplift. Never `agents.cohort_members` (learner keys, kept
+# only while a campaign needs them: agents/campaign_sends.py).
+AGENT_TABLES = {"campaign_cohorts": "agents.cohorts", "campaign_uplift": "agents.uplift"}
 # The name under which a connection holds the snapshot key (DuckDB's `add_parquet_key`).
 PARQUET_KEY = "pathwise_snapshots"
 
@@ -139,13 +143,15 @@ def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_catalog = 'warehouse' and table_schema in ? order by 1, 2",
-        [list(SNAPSHOT_SCHEMAS)],
+        [[*SNAPSHOT_SCHEMAS, "agents"]],
     ).fetchall()
     relations = {
         name: f"warehouse.{schema}.{name}"
         for schema, name in rows
-        if not (schema == "marts" and name.startswith("ml_"))
+        if schema in SNAPSHOT_SCHEMAS and not (schema == "marts" and name.startswith("ml_"))
     }
+    present = {f"{schema}.{name}" for schema, name in rows}
+    relations |= {n: f"warehouse.{t}" for n, t in AGENT_TABLES.items() if t in present}
     if not any(schema == "marts" for schema, _ in rows):
         raise SnapshotError("The warehouse has no marts: run `pathwise build` before publishing.")
     return relations

@@ -64,3 +64,49 @@ def write_marts(con, df: pl.DataFrame) -> None:
         """
     )
     con.unregister("_df")
+
+
+def write_catalog(con) -> None:
+    """What proposals are built from, for the three courses of tests/test_campaigns.py: course b
+    has a prerequisite the recommender suggests to 7 of its stalled learners (p, which wins over
+    q's shared skill), module m3 takes 18 minutes."""
+    con.execute(
+        """
+        insert into warehouse.marts.courses values ('p', 'Python basics'), ('q', 'Other basics');
+        create table warehouse.marts.course_prerequisites as
+            select * from (values ('b', 'p'), ('b', 'q')) t(course_id, prerequisite_course_id);
+        create table warehouse.marts.course_skills as
+            select * from (values ('b', 'loops'), ('q', 'loops')) t(course_id, skill_name);
+        create table warehouse.marts.course_modules as
+            select 'm3' as module_id, 'Module m3' as module_title, 18.0 as duration_minutes;
+        create table warehouse.ml.recommendations as
+            select 's' || i || 'b' as learner_key, 'p' as course_id, 1 as rank
+            from range(7) t(i);
+        """
+    )
+
+
+def add_proposal(course_id: str, course_title: str, tag: str, size: int = 24) -> int:
+    """A nudge campaign proposed for a cohort of `size` in a real course, stored as the agent
+    stores one (the app tests' platform is too short for the dropout model, so it finds none)."""
+    from pathwise.campaigns import CampaignStore, Proposal
+
+    cohort = {
+        "cohort_id": f"{tag}-1",
+        "run_id": tag,
+        "course_id": course_id,
+        "size": size,
+        "mean_risk": 0.6,
+        "expected_lift": 0.05,
+        "stall_module_id": None,
+        "explanation": f"{size} learners in {course_title}, with high dropout risk: predicted "
+        "dropout 60% against 30% for the course.",
+    }
+    proposal = Proposal(
+        "nudge_sequence",
+        f"Nudges: {course_title}",
+        f"You are part-way through {course_title}. Pick it up where you left off.",
+    )
+    campaign_id = CampaignStore().add(cohort, proposal)
+    assert campaign_id is not None, f"a proposal for {tag} exists already"
+    return campaign_id

@@ -38,6 +38,7 @@ ENTRY = str(APP / "streamlit_app.py")
 PAGES = {
     "app_pages/control_tower.py": "admin",
     "app_pages/interventions.py": "admin",
+    "app_pages/campaigns.py": "admin",
     "app_pages/audit_log.py": "admin",
     "app_pages/privacy_requests.py": "admin",
     "app_pages/creator.py": "instructor",
@@ -49,6 +50,7 @@ PAGES = {
 TITLES = {
     "app_pages/control_tower.py": "Control Tower",
     "app_pages/interventions.py": "Interventions",
+    "app_pages/campaigns.py": "Campaigns",
     "app_pages/audit_log.py": "Audit log",
     "app_pages/privacy_requests.py": "Privacy requests",
     "app_pages/creator.py": "My courses",
@@ -848,3 +850,87 @@ def test_the_agents_kill_switch_pauses_and_resumes_with_a_reason(users):
     at.text_input(key="agents_reason").input("template fixed")
     at.button(key="agents_switch").click().run()
     assert not ControlStore().agents_paused()
+
+
+# -- campaigns ----------------------------------------------------------------------------------------
+
+
+def _first_course() -> tuple[str, str]:
+    return sql("select course_id, course_title from courses order by course_id limit 1")[0]
+
+
+def test_campaigns_page_acts_on_a_proposal_and_every_action_is_audited(users):
+    from _cohort_marts import add_proposal
+
+    from pathwise.campaigns import CampaignStore
+
+    cid = add_proposal(*_first_course(), "apptest")
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/campaigns.py").run()
+    at.selectbox(key="campaign_pick").set_value(cid).run()
+    no_exceptions(at)
+    c = CampaignStore().get(cid)
+    shown = texts(at)
+    assert c["explanation"] in shown and "uplift is simulated" in shown
+    assert c["message"] in [t.value for t in at.text]
+    assert {m.label: m.value for m in at.metric}["Audience"] == "24"
+    assert at.button(key="campaign_approve").disabled  # every action needs a reason
+    at.text_input(key="campaign_reason").input("worth a try").run()
+    at.text_area(key=f"campaign_message_{cid}").input("Back to it: 18 minutes today?").run()
+    at.button(key="campaign_edit").click().run()
+    for action in ("schedule", "pause", "approve", "stop"):  # scheduled tomorrow 09:00 UTC
+        at.button(key=f"campaign_{action}").click().run()
+        no_exceptions(at)
+        done = " ".join(s.value for s in at.success)
+        assert f"Campaign #{cid}" in done and action.removesuffix("e") in done
+    c = CampaignStore().get(cid)
+    assert (c["status"], c["message"]) == ("stopped", "Back to it: 18 minutes today?")
+    assert at.button(key="campaign_approve").disabled  # a stopped campaign is final
+    trail = [a for a in ControlStore().audit() if a["target"] == f"campaign:{cid}"][::-1]
+    assert [(a["action"], a["actor"]) for a in trail[1:]] == [
+        (f"campaign_{x}", "admin") for x in ("edit", "schedule", "pause", "approve", "stop")
+    ]
+    assert trail[2]["details"]["scheduled_for"].endswith("T09:00:00+00:00")
+    at.switch_page("app_pages/audit_log.py").run()
+    no_exceptions(at)
+    log = at.dataframe[0].value
+    assert "approved → stopped" in set(log["details"])
+
+
+def test_campaign_results_show_treated_against_holdout_with_intervals(users):
+    """Real uplift figures (agents/uplift.py on the platform's marts) of a campaign assigned on
+    the simulation's fifth day, published, then drawn as points with 95% error bars."""
+    import polars as pl
+    from _cohort_marts import add_proposal
+
+    from agents import uplift
+    from agents.guardrails import in_holdout
+    from pathwise.warehouse import connect
+
+    cid = add_proposal(*_first_course(), "results")
+    with connect() as con:
+        enrolled = con.execute(
+            "select learner_key, course_id from marts.learner_course_progress"
+        ).pl()
+        assigned = enrolled.with_columns(
+            campaign_id=pl.lit(str(cid)),
+            treated=~pl.col("learner_key").map_elements(
+                lambda k: in_holdout(k, 0.5, salt="results"), return_dtype=pl.Boolean
+            ),
+            assigned_at=pl.lit(pd.Timestamp("2026-02-06")),
+        )
+        measured = uplift.run(con, assigned)
+    with connect(read_only=True) as con:
+        snapshots.publish(con)
+    known = measured.filter(pl.col("difference").is_not_null())
+    assert known.height >= 2  # return within 7 days and a module within 14 are known by now
+    at = signed_in(users["admin"]).run()
+    at.switch_page("app_pages/campaigns.py").run()
+    at.selectbox(key="campaign_pick").set_value(cid).run()
+    no_exceptions(at)
+    assert len(at.get("vega_lite_chart")) == 1
+    arms = at.dataframe[-1].value
+    assert len(arms) == 2 * known.height and set(arms["arm"]) == {"treated", "holdout"}
+    treated = measured.filter(pl.col("outcome") == "returned_7d")["treated_rate"][0]
+    shown = arms[(arms["arm"] == "treated") & (arms["label"] == "Returned within 7 days")]
+    assert shown["rate"].iloc[0] == pytest.approx(treated)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from _app_platform import PASSWORD, build
+from _cohort_marts import add_proposal
 
 from benchmarks.browser import (
     CERTUTIL,
@@ -34,6 +35,7 @@ from benchmarks.browser import (
     trusting,
 )
 from pathwise import snapshots
+from pathwise.campaigns import CampaignStore
 from pathwise.controls import ControlStore
 from pathwise.devcert import make_dev_cert
 from pathwise.settings import get_settings
@@ -223,6 +225,16 @@ def _instructor_id() -> str:
     return UserStore().get("instructor").instructor_id
 
 
+def _first_course() -> tuple[str, str]:
+    con = snapshots.require_current().connect()
+    try:
+        return con.execute(
+            "select course_id, course_title from courses order by course_id limit 1"
+        ).fetchall()[0]
+    finally:
+        con.close()
+
+
 def _titles(where: str, params: list) -> set[str]:
     con = snapshots.require_current().connect()
     try:
@@ -299,3 +311,43 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
         for c in list(store.in_force().controls):
             if c.course_id == course and c.reason == "browser test":
                 store.revoke(c.control_id, reason="test cleanup", actor="test")
+
+
+def test_an_admin_approves_a_campaign_and_the_audit_log_shows_it(servers, page):
+    store = CampaignStore()
+    course, title = _first_course()
+    made = add_proposal(course, title, "browser-test", size=1000)  # the most expected: shown first
+    proposed = {c["campaign_id"] for c in store.list() if c["status"] == "proposed"}
+    assert made in proposed
+    sign_in(page, servers["app"], "admin", PASSWORD)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Campaigns").click()
+    reason = page.get_by_role("textbox", name="Reason (shown in the audit log)")
+    reason.wait_for()
+    settle(page)
+    # The page opens on the proposal with the most expected dropouts prevented.
+    cid = made
+    body = page.locator("[data-testid=stMain]").inner_text()
+    assert store.get(cid)["explanation"] in body and "status proposed" in body
+    assert "Message learners receive" in body and "simulated" in body
+    assert page.get_by_role("button", name="Approve").is_disabled()  # no reason given yet
+    reason.fill("browser test")
+    page.keyboard.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_text(f"Campaign #{cid}: approve saved").wait_for()
+    settle(page)
+    assert store.get(cid)["status"] == "approved"
+    assert "status approved" in page.locator("[data-testid=stMain]").inner_text()
+    page.screenshot(path=ARTIFACTS / "admin-campaigns-approved.png", full_page=True)
+
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Audit log").click()
+    page.get_by_text("Every boost, suppression").wait_for()
+    settle(page)
+    page.get_by_role("combobox", name="Action").click()  # the filter offers what was done
+    page.get_by_role("option", name="campaign_approve").click()
+    settle(page)
+    row = next(a for a in ControlStore().audit() if a["target"] == f"campaign:{cid}")  # newest
+    assert (row["action"], row["actor"], row["reason"]) == ("campaign_approve", "admin",
+                                                            "browser test")  # fmt: skip
+    page.screenshot(path=ARTIFACTS / "admin-audit-log-after-approval.png", full_page=True)

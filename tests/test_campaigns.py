@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from _cohort_marts import course_a, enrolments, write_marts
+from _cohort_marts import course_a, enrolments, write_catalog, write_marts
 
 from agents import campaigns, cohorts
 from pathwise.controls import ControlError, ControlStore
@@ -22,21 +22,7 @@ def _warehouse(con) -> None:
     b, which has a prerequisite the recommender suggests (a bundle), 12 in c (nudges)."""
     rows = course_a(30, "a") + course_a(12, "b") + course_a(12, "c")
     write_marts(con, enrolments(rows))
-    con.execute(
-        """
-        insert into warehouse.marts.courses values ('p', 'Python basics'), ('q', 'Other basics');
-        create table warehouse.marts.course_prerequisites as
-            select * from (values ('b', 'p'), ('b', 'q')) t(course_id, prerequisite_course_id);
-        create table warehouse.marts.course_skills as
-            select * from (values ('b', 'loops'), ('q', 'loops')) t(course_id, skill_name);
-        create table warehouse.marts.course_modules as
-            select 'm3' as module_id, 'Module m3' as module_title, 18.0 as duration_minutes;
-        -- the recommender suggests p to 7 of b's stalled learners: p wins over q's shared skill
-        create table warehouse.ml.recommendations as
-            select 's' || i || 'b' as learner_key, 'p' as course_id, 1 as rank
-            from range(7) t(i);
-        """
-    )
+    write_catalog(con)
     cohorts.run(con, k=K)
 
 
@@ -62,7 +48,8 @@ def test_each_cohort_gets_the_campaign_its_shape_calls_for(proposed):
     assert {c["status"] for c in by_course.values()} == {"proposed"}
     live, bundle, nudge = by_course["a"], by_course["b"], by_course["c"]
     assert live["campaign_type"] == "live_session" and live["module_id"] == "m3"
-    assert "30 learners have stalled before Module m3" in live["message"]
+    assert live["message"].startswith("Stuck before Module m3 in Course a?")
+    assert live["explanation"].startswith("30 learners in Course a")
     assert bundle["campaign_type"] == "course_bundle" and bundle["refresher_course_id"] == "p"
     assert "Python basics" in bundle["message"]
     assert nudge["campaign_type"] == "nudge_sequence"

@@ -11,7 +11,10 @@ from pathwise.controls import ControlStore
 
 auth.require_role("admin")
 st.title("Audit log")
-st.caption("Every boost, suppression, revocation and weight change, newest first.")
+st.caption(
+    "Every boost, suppression, revocation, weight change, agents' pause and campaign action, "
+    "newest first."
+)
 
 entries = ControlStore().audit(limit=500)
 if not entries:
@@ -33,6 +36,14 @@ def describe(action: str, details: dict) -> str:
         return ", ".join(f"{k} {v:g}" for k, v in sorted(details.get("weights", {}).items()))
     if action == "clear_weights":
         return "back to the tuned weights"
+    if action.startswith("campaign_") and "to" in details:  # approve, schedule, pause, stop
+        when = details.get("scheduled_for")
+        start = f" from {pd.Timestamp(when):%d %b %Y, %H:%M} UTC" if when else ""
+        return f"{details['from']} → {details['to']}{start}"
+    if action == "campaign_edit":
+        return f"message now: {details.get('new', '')}"
+    if action == "campaign_propose":
+        return f"proposed a {str(details.get('type', '')).replace('_', ' ')}"
     return json.dumps(details, sort_keys=True)
 
 

@@ -36,6 +36,7 @@ from pathwise.outbox import Outbox
 from pathwise.privacy import app_user_id
 from pathwise.settings import Settings
 from pathwise.validation import sql_literal
+from pathwise.warehouse import table_exists
 
 Rows = list[dict]
 
@@ -204,6 +205,12 @@ _DATED = {
 }
 
 
+# The cohort finder's members (agents/cohorts.py) are dated by their run; the agent itself keeps
+# them only while a campaign may contact them (agents/campaign_sends.py).
+_FOUND_BEFORE = """cohort_id in (select cohort_id from warehouse.agents.cohorts
+                                where timezone('UTC', found_at) < $cutoff)"""
+
+
 def _purge_warehouse(x: Expiry) -> int:
     """One transaction, as erasure. Quarantine copies go with their originals (purged first)."""
     con, deleted = x.con, 0
@@ -216,6 +223,8 @@ def _purge_warehouse(x: Expiry) -> int:
             where o.batch_id = q.batch_id and o.line_no = q.line_no
               and coalesce({_sent_at("o.payload", x.horizon)}, q.quarantined_at) >= $cutoff)"""
         deleted += _expire(x, "warehouse.raw.quarantined_events as q", retained_original)
+        if table_exists(con, "agents", "cohort_members"):
+            deleted += _expire(x, "warehouse.agents.cohort_members", _FOUND_BEFORE)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

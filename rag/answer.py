@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pathwise.llm import LLMUnusable, chat_client
 from pathwise.settings import Settings
-from pathwise.tls import OutgoingRefused, check_outgoing, outgoing_ssl_context
 from rag.content import sentences
 from rag.retrieve import Passage
 from rag.text import terms
@@ -196,35 +196,15 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str
     ]
 
 
-class LLMUnusable(RuntimeError):
-    """The endpoint failed, timed out, or gave an answer we cannot ground."""
-
-
 class OpenAIBackend:
     """Any OpenAI-compatible chat completions endpoint, streamed."""
 
     name = "openai"
 
     def __init__(self, settings: Settings) -> None:
-        from openai import DefaultHttpxClient, OpenAI
-
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         self.model = settings.llm_model
         self.base_url = settings.llm_base_url
-        try:  # checked on the address the client resolved (OPENAI_BASE_URL or OpenAI's if unset)
-            self.client = OpenAI(
-                base_url=settings.llm_base_url,
-                api_key=key,
-                timeout=settings.llm_timeout_s,
-                max_retries=0,  # the fallback is the retry: an extractive answer now beats a late one
-                http_client=DefaultHttpxClient(verify=outgoing_ssl_context(settings)),
-            )
-            check_outgoing(str(self.client.base_url), "PATHWISE_LLM_BASE_URL", settings)
-        except OutgoingRefused as e:
-            log.error("%s", e)  # what to set goes to the operator; the learner gets a notice
-            raise LLMUnusable(
-                "the language model's connection is not encrypted and verified, so it was not asked"
-            ) from e
+        self.client = chat_client(settings, log)
 
     def answer(
         self, question: str, passages: list[Passage], on_token: Callable[[str], None] | None = None

@@ -61,6 +61,7 @@ PAGES = {
                 title="Privacy requests",
                 icon=":material/shield_person:",
             ),
+            st.Page("app_pages/briefs.py", title="Briefs", icon=":material/edit_note:"),
         ]
     },
     "instructor": {
@@ -74,6 +75,7 @@ PAGES = {
             st.Page(
                 "app_pages/content_gaps.py", title="Content gaps", icon=":material/travel_explore:"
             ),
+            st.Page("app_pages/briefs.py", title="Briefs", icon=":material/edit_note:"),
         ]
     },
     "learner": {

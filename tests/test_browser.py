@@ -299,3 +299,28 @@ def test_a_boost_saved_in_the_control_tower_is_in_the_read_api(servers, page):
         for c in list(store.in_force().controls):
             if c.course_id == course and c.reason == "browser test":
                 store.revoke(c.control_id, reason="test cleanup", actor="test")
+
+
+def test_an_instructor_generates_a_content_brief_and_downloads_its_markdown(servers, page):
+    sign_in(page, servers["app"], "instructor", PASSWORD)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Briefs").click()
+    page.wait_for_function(
+        "() => document.querySelector('h1')?.innerText.includes('Content briefs')"
+    )
+    settle(page)
+    page.get_by_role("button", name="Generate brief").click()
+    page.get_by_text("Module structure").wait_for()
+    settle(page)
+    no_exception(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download Markdown").click()
+    text = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename.endswith(".md")
+    title = text.splitlines()[0].removeprefix("# ")
+    assert (
+        title.startswith("Practical ")
+        and title in page.locator("[data-testid=stMain]").inner_text()
+    )
+    assert "## Evidence" in text and "## Demand estimate" in text
+    page.screenshot(path=ARTIFACTS / "instructor-brief.png", full_page=True)

@@ -76,30 +76,15 @@ def _onet(shared_data: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @cache
-def _esco(shared_data: Path) -> pl.DataFrame | None:
-    path = shared_data / ESCO_OCCUPATIONS
+def _texts(path: Path, label: str, columns: tuple[str, ...]) -> pl.DataFrame | None:
+    """`label` and the normalized text of `columns` per row of the CSV at `path` (None: none)."""
     if not path.exists():
         return None
     return pl.read_csv(path, infer_schema=False).select(
-        label="preferredLabel",
-        text=pl.concat_str(
-            ["preferredLabel", "altLabels", "description"], separator=" ", ignore_nulls=True
-        ).map_elements(skill_key, return_dtype=pl.String),
-    )
-
-
-@cache
-def _postings(shared_data: Path) -> pl.DataFrame | None:
-    path = shared_data / JOB_POSTINGS
-    if not path.exists():
-        return None
-    return pl.read_csv(path, infer_schema=False).select(
-        title="Title",
-        text=pl.concat_str(
-            ["Responsibilities", "Minimum Qualifications", "Preferred Qualifications"],
-            separator=" ",
-            ignore_nulls=True,
-        ).map_elements(skill_key, return_dtype=pl.String),
+        label=label,
+        text=pl.concat_str(list(columns), separator=" ", ignore_nulls=True).map_elements(
+            skill_key, return_dtype=pl.String
+        ),
     )
 
 
@@ -134,7 +119,16 @@ def signals(name: str, shared_data: Path, vocabulary: set[str]) -> Industry:
         .head(TOP)
     )
     pattern = _pattern(name)
-    esco, postings = _esco(shared_data), _postings(shared_data)
+    esco = _texts(
+        shared_data / ESCO_OCCUPATIONS,
+        "preferredLabel",
+        ("preferredLabel", "altLabels", "description"),
+    )
+    postings = _texts(
+        shared_data / JOB_POSTINGS,
+        "Title",
+        ("Responsibilities", "Minimum Qualifications", "Preferred Qualifications"),
+    )
     esco_hits = None if esco is None else esco.filter(pl.col("text").str.contains(pattern))
     posting_hits = (
         None if postings is None else postings.filter(pl.col("text").str.contains(pattern))
@@ -152,5 +146,5 @@ def signals(name: str, shared_data: Path, vocabulary: set[str]) -> Industry:
         postings_total=0 if postings is None else len(postings),
         posting_titles=()
         if posting_hits is None
-        else tuple(posting_hits["title"].unique(maintain_order=True).head(3)),
+        else tuple(posting_hits["label"].unique(maintain_order=True).head(3)),
     )

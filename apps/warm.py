@@ -137,7 +137,7 @@ def _libraries() -> None:
 def shared_queries(version: str) -> None:
     """Run the queries that are the same for every admin and instructor, with the arguments the
     pages pass (a cached result is found only by the same arguments)."""
-    from apps.queries import content_gaps, control_tower, creator, interventions, snapshot
+    from apps.queries import briefs, content_gaps, control_tower, creator, interventions, snapshot
 
     snapshot.courses(version)
     # Control Tower with no filter chosen and charts not split.
@@ -155,6 +155,9 @@ def shared_queries(version: str) -> None:
     creator.published_k(version)
     content_gaps.content_gaps(version, 25)
     content_gaps.unmatched_topics(version)
+    gaps = briefs.gaps(version)  # and the brief the Briefs page offers first (reads O*NET once)
+    if not gaps.empty:
+        briefs.exports(version, gaps["skill_key"].iloc[0], False)
 
 
 def _course_qa() -> None:

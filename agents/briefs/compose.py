@@ -317,7 +317,7 @@ def _demand(b: Brief, p: Platform) -> None:
     series = [int(w["search_count"]) for w in p.weeks]
     if not series:
         e = b.cite("skill_demand_weeks", f"No whole week of searches for {b.skill_name} yet.")
-        b.say("demand", "There is no weekly history to forecast from yet.", e)
+        b.say("demand", "There is no weekly history yet to forecast from.", e)
         return
     # A line through fewer than MIN_TREND weeks is a guess: last week's level carries on instead.
     method = forecast.trend if len(series) >= MIN_TREND else forecast.naive

@@ -21,8 +21,8 @@ ORDINAL = re.compile(r"^\s*\d+\.\s", re.MULTILINE)  # a Markdown list item's num
 def numbers(text: str) -> Counter[str]:
     """The numbers in `text` as canonical values, with how often each appears."""
     found: Counter[str] = Counter()
-    for raw in NUMBER.findall(ORDINAL.sub("", text)):
-        cleaned = raw.replace(",", "").replace("−", "-").lstrip("+").rstrip(".")
+    for token in NUMBER.findall(ORDINAL.sub("", text)):
+        cleaned = token.replace(",", "").replace("−", "-").lstrip("+").rstrip(".")
         try:
             value = Decimal(cleaned)
         except InvalidOperation:

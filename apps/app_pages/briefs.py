@@ -37,7 +37,7 @@ polished = right.toggle(
     if llm
     else "Set PATHWISE_LLM_BASE_URL to use a language model",
 )
-if st.button("Generate brief", type="primary", icon=":material/edit_note:"):
+if st.button("Generate brief", type="primary", icon=":material/edit_note:", key="generate"):
     st.session_state["brief"] = (skill, polished)
 
 chosen = st.session_state.get("brief")

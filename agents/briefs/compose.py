@@ -291,7 +291,7 @@ def _modules(b: Brief, p: Platform, related: list, level: str, audience: str) ->
         "course_modules, courses, course_prerequisites (skill graph)",
         f"Median catalog module at {level} level: {minutes} min; the capstone twice that, "
         f"{2 * minutes} min; {len(modules)} modules, {total} min in all"
-        + (f", {math.ceil(total / weekly)} weeks at {weekly} min a week." if weekly else ".")
+        + (f", {_weeks(math.ceil(total / weekly))} at {weekly} min a week." if weekly else ".")
         + (
             f" Mean catalog level of the related skills (1 beginner to 3 advanced): {levels}."
             if levels
@@ -304,13 +304,17 @@ def _modules(b: Brief, p: Platform, related: list, level: str, audience: str) ->
         "modules",
         f"{len(modules)} modules of about {minutes} minutes, {total} minutes in all"
         + (
-            f": {math.ceil(total / weekly)} weeks at the persona's {weekly} minutes a week."
+            f": {_weeks(math.ceil(total / weekly))} at the persona's {weekly} minutes a week."
             if weekly
             else "."
         ),
         e,
     )
     b.facts["modules"] = [m.__dict__ for m in modules]
+
+
+def _weeks(n: int) -> str:
+    return f"{n} week" if n == 1 else f"{n} weeks"
 
 
 def _demand(b: Brief, p: Platform) -> None:

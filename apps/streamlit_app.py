@@ -62,6 +62,7 @@ PAGES = {
                 title="Privacy requests",
                 icon=":material/shield_person:",
             ),
+            st.Page("app_pages/briefs.py", title="Briefs", icon=":material/edit_note:"),
         ]
     },
     "instructor": {
@@ -75,6 +76,7 @@ PAGES = {
             st.Page(
                 "app_pages/content_gaps.py", title="Content gaps", icon=":material/travel_explore:"
             ),
+            st.Page("app_pages/briefs.py", title="Briefs", icon=":material/edit_note:"),
         ]
     },
     "learner": {
@@ -97,17 +99,17 @@ user = auth.current_user()
 if user is None:
     # Every page's own address shows the sign-in form too (not "Page not found"), and stays in
     # the address bar: signing in reruns the script, which then finds the page asked for.
-    bookmarkable = [
-        st.Page("app_pages/sign_in.py", title="Sign in", url_path=p.url_path)
+    bookmarkable = {  # one per address: a page several roles have (Briefs) is listed once
+        p.url_path: st.Page("app_pages/sign_in.py", title="Sign in", url_path=p.url_path)
         for sections in PAGES.values()
         for pages in sections.values()
         for p in pages
         if p.url_path  # a role's default page lives at the root, the sign-in page's address
-    ]
+    }
     page = st.navigation(
         [
             st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True),
-            *bookmarkable,
+            *bookmarkable.values(),
         ],
         position="hidden",
     )

@@ -138,6 +138,7 @@ def shared_queries(version: str) -> None:
     """Run the queries that are the same for every admin and instructor, with the arguments the
     pages pass (a cached result is found only by the same arguments)."""
     from apps.queries import (
+        briefs,
         campaigns,
         content_gaps,
         control_tower,
@@ -164,6 +165,9 @@ def shared_queries(version: str) -> None:
     creator.published_k(version)
     content_gaps.content_gaps(version, 25)
     content_gaps.unmatched_topics(version)
+    gaps = briefs.gaps(version)  # and the brief the Briefs page offers first (reads O*NET once)
+    if not gaps.empty:
+        briefs.exports(version, gaps["skill_key"].iloc[0], False)
 
 
 def _course_qa() -> None:

@@ -9,6 +9,7 @@ from benchmarks import (
     api,
     apps,
     at_rest,
+    briefs,
     cohorts,
     dbt_build,
     erasure,
@@ -31,4 +32,5 @@ if __name__ == "__main__":
     apps.main([])
     erasure.main([])
     paths.main([])
+    briefs.main([])
     rag.main()

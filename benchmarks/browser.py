@@ -30,8 +30,13 @@ PAGES = {
         "Campaigns": "Campaigns",
         "Audit log": "Audit log",
         "Privacy requests": "Privacy requests",
+        "Briefs": "Content briefs",
     },
-    "instructor": {"My courses": "My courses", "Content gaps": "Content gaps & demand"},
+    "instructor": {
+        "My courses": "My courses",
+        "Content gaps": "Content gaps & demand",
+        "Briefs": "Content briefs",
+    },
     "learner": {
         "My learning": "My learning",
         "Ask a course": "Ask a course",

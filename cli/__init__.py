@@ -13,13 +13,14 @@ function; imports are lazy so that `pathwise --help` stays instant.
     cli/keys.py      keys create | list | revoke | rotate
     cli/privacy.py   privacy erase | export
     cli/agents.py    agents run | deliver | pause | resume | contact add | contact remove
+    cli/briefs.py    brief list | make | backtest
 """
 
 from __future__ import annotations
 
 import typer
 
-from cli import agents, data, evaluate, keys, privacy, qa, run, users
+from cli import agents, briefs, data, evaluate, keys, privacy, qa, run, users
 
 app = typer.Typer(
     help="Pathwise: private learner-event ingestion, dbt marts and recommendations.\n\n"
@@ -36,6 +37,7 @@ app.add_typer(users.app, name="users", rich_help_panel="Admin")
 app.add_typer(keys.app, name="keys", rich_help_panel="Admin")
 app.add_typer(privacy.app, name="privacy", rich_help_panel="Admin")
 app.add_typer(agents.app, name="agents", rich_help_panel="Admin")
+app.add_typer(briefs.app, name="brief", rich_help_panel="Instructors")
 
 
 @app.callback()

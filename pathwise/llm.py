@@ -1,8 +1,8 @@
 """The one way out to a language model: an OpenAI-compatible chat client built from settings
 (`PATHWISE_LLM_*`), and the one error its callers fall back on.
 
-Course Q&A (rag/answer.py) and onboarding's slot extraction (agents/paths/llm_slots.py) both call
-it, so both reach the endpoint the same way: over verified HTTPS, or plain http only to a host in
+Course Q&A (rag/answer.py), onboarding's slot extraction (agents/paths/llm_slots.py) and the
+content briefs' polish (agents/briefs/polish.py) call it, so all reach the endpoint the same way: over verified HTTPS, or plain http only to a host in
 `PATHWISE_ALLOW_PLAINTEXT_HOSTS` (pathwise/tls.py), no retries (the offline answer is the retry:
 a fallback now beats a late reply), and every failure turned into `LLMUnusable` with a reason a
 learner may read.
@@ -29,9 +29,9 @@ class LLMUnusable(RuntimeError):
     words a learner may read)."""
 
 
-def chat_client(settings: Settings) -> OpenAI:
+def chat_client(settings: Settings, logger: logging.Logger = log) -> OpenAI:
     """A client for `settings.llm_base_url`, refused (LLMUnusable) when the connection would not
-    be encrypted and verified."""
+    be encrypted and verified (what to set goes to the operator's log: `logger`, the caller's)."""
     from openai import DefaultHttpxClient, OpenAI
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
@@ -45,7 +45,7 @@ def chat_client(settings: Settings) -> OpenAI:
         )
         check_outgoing(str(client.base_url), "PATHWISE_LLM_BASE_URL", settings)
     except OutgoingRefused as e:
-        log.error("%s", e)  # what to set goes to the operator; the learner gets a notice
+        logger.error("%s", e)  # what to set goes to the operator; the user gets a notice
         raise LLMUnusable(
             "the language model's connection is not encrypted and verified, so it was not asked"
         ) from e

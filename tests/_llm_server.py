@@ -7,7 +7,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -16,10 +16,11 @@ import numpy as np
 
 class FakeLLM(BaseHTTPRequestHandler):
     """Behaviour is chosen by the model name: `error` answers HTTP 500, `slow` waits 3 s first,
-    and the reply is `replies[model]` (tests add their own), else a cited answer."""
+    and the reply is `replies[model]` (tests add their own: a text, or a function of the request
+    body that returns one), else a cited answer."""
 
     requests: ClassVar[list[dict]] = []
-    replies: ClassVar[dict[str, str]] = {
+    replies: ClassVar[dict[str, str | Callable[[dict], str]]] = {
         "nocite": "Loops can be left early.",
         "refuse": "NOT_COVERED",
     }
@@ -65,9 +66,10 @@ class FakeLLM(BaseHTTPRequestHandler):
             return
         if model == "slow":
             time.sleep(3)
-        text = FakeLLM.replies.get(
+        reply = FakeLLM.replies.get(
             model, "A break statement exits the loop [1]. Use it when the search is done [1]."
         )
+        text = reply(body) if callable(reply) else reply
         if not body.get("stream"):
             self._json(
                 200,

@@ -351,3 +351,28 @@ def test_an_admin_approves_a_campaign_and_the_audit_log_shows_it(servers, page):
     assert (row["action"], row["actor"], row["reason"]) == ("campaign_approve", "admin",
                                                             "browser test")  # fmt: skip
     page.screenshot(path=ARTIFACTS / "admin-audit-log-after-approval.png", full_page=True)
+
+
+def test_an_instructor_generates_a_content_brief_and_downloads_its_markdown(servers, page):
+    sign_in(page, servers["app"], "instructor", PASSWORD)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Briefs").click()
+    page.wait_for_function(
+        "() => document.querySelector('h1')?.innerText.includes('Content briefs')"
+    )
+    settle(page)
+    page.get_by_role("button", name="Generate brief").click()
+    page.get_by_text("Module structure").wait_for()
+    settle(page)
+    no_exception(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download Markdown").click()
+    text = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename.endswith(".md")
+    title = text.splitlines()[0].removeprefix("# ")
+    assert (
+        title.startswith("Practical ")
+        and title in page.locator("[data-testid=stMain]").inner_text()
+    )
+    assert "## Evidence" in text and "## Demand estimate" in text
+    page.screenshot(path=ARTIFACTS / "instructor-brief.png", full_page=True)

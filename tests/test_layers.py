@@ -3,7 +3,7 @@ module reaches for another module's private names.
 
     cli                      the composition root: may import everything
     flows                    orchestration: pathwise, ml, rag, agents
-    apps                     what people and platforms read: pathwise, rag
+    apps                     what people and platforms read: pathwise, rag, agents
     agents                   the agent layer: pathwise only (not the models: it reads their tables)
     ml, rag                  models and course Q&A: pathwise only
     pathwise                 the shared base: nothing of ours above it
@@ -26,7 +26,7 @@ ALLOWED = {
     "pathwise": {"pathwise"},
     "ml": {"pathwise", "ml"},
     "rag": {"pathwise", "rag"},
-    "apps": {"pathwise", "rag", "apps"},
+    "apps": {"pathwise", "rag", "agents", "apps"},
     "agents": {"pathwise", "agents"},
     "flows": {"pathwise", "ml", "rag", "agents", "flows"},
     "cli": {"pathwise", "ml", "rag", "apps", "agents", "flows", "cli"},

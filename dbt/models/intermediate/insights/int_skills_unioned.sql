@@ -1,13 +1,7 @@
 -- The skill vocabulary for insights: one row per normalized skill name, from the taxonomy seed
 -- (`skills`) and the catalog (`stg_pathwise__course_skills`), so that a skill the catalog teaches
 -- but the taxonomy lacks (and the reverse) both count.
-{# Lowercase; anything but letters, digits, `+`, `#` and `.` becomes a space; sentence dots go.
-    The same rule normalizes search queries and forum posts, so names compare as words. -#}
-{% set normalized_name -%}
-trim(regexp_replace(
-    regexp_replace(lower(skill_name), '[^a-z0-9+#.]+', ' ', 'g'), '[.]+( |$)', ' ', 'g'
-))
-{%- endset -%}
+{% set normalized_name = skill_key('skill_name') -%}
 
 with
 

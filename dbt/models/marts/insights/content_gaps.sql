@@ -108,9 +108,7 @@ course_outcomes as (
 skill_courses as (
 
     select distinct
-        trim(regexp_replace(
-            regexp_replace(lower(skill_name), '[^a-z0-9+#.]+', ' ', 'g'), '[.]+( |$)', ' ', 'g'
-        )) as skill_key,
+        {{ skill_key('skill_name') }} as skill_key,
         course_id
 
     from course_skills

@@ -38,6 +38,8 @@ from pathwise.validation import sql_literal
 # What a snapshot holds: every mart (the catalog's included) and every ML result (their schemas).
 # Training features (`marts.ml_*`) are the nightly job's input, not something anyone serves.
 SNAPSHOT_SCHEMAS = ("marts", "ml")
+# And of the agents' tables, what the Control Tower shows: measured uplift (aggregates, no learner).
+SNAPSHOT_AGENT_TABLES = ("uplift",)
 # The name under which a connection holds the snapshot key (DuckDB's `add_parquet_key`).
 PARQUET_KEY = "pathwise_snapshots"
 
@@ -138,8 +140,9 @@ def _switch(version: str) -> None:
 def _snapshot_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = con.execute(
         "select table_schema, table_name from information_schema.tables "
-        "where table_catalog = 'warehouse' and table_schema in ? order by 1, 2",
-        [list(SNAPSHOT_SCHEMAS)],
+        "where table_catalog = 'warehouse' and (table_schema in ? "
+        "or (table_schema = 'agents' and table_name in ?)) order by 1, 2",
+        [list(SNAPSHOT_SCHEMAS), list(SNAPSHOT_AGENT_TABLES)],
     ).fetchall()
     relations = {
         name: f"warehouse.{schema}.{name}"

@@ -11,13 +11,19 @@ within its interval and that, with no effect, the interval covers 0 about 95% of
 
 Input (`measure`): one row per learner assigned to a campaign, with `campaign_id`, `treated`
 (False: in the holdout) and one boolean column per outcome (null: not yet known, left out).
-Who was assigned, and when, comes from the outbox and holdout tables; `outcomes` reads what
-happened next from `marts.ml_course_interactions` (the marts' only timestamped record of learning
-work): returned = any module completion, quiz or course end in the course within 7 days;
-module completed = a module's first completion within `MODULE_DAYS`; course completed = passed
-within `COURSE_DAYS`. An outcome is null until its horizon has passed by the warehouse's latest
-interaction ("today" as the marts define it: reproducible). `run` writes `agents.uplift`
-(figures per campaign and outcome: aggregates, no learner).
+Who was assigned, and when, comes from the outbox's decisions (`assigned`): every `treated` or
+`holdout` decision of an agent, keyed by the agent's name (`reengage`, a campaign's
+`campaign:<id>`), at the time it was decided; intention to treat, so a treated learner whose
+message was never delivered still counts as treated. `outcomes` reads what happened next from
+`marts.ml_course_interactions` (the marts' only timestamped record of learning work): returned =
+any module completion, quiz or course end in the course within 7 days; module completed = a
+module's first completion within `MODULE_DAYS`; course completed = passed within `COURSE_DAYS`.
+An outcome is null until its horizon has passed by the warehouse's latest interaction ("today"
+as the marts define it: reproducible). `run` writes `agents.uplift` (figures per campaign and
+outcome: aggregates, no learner); the nightly flow runs `run_nightly` before it publishes, so
+the snapshot serves last night's figures. On the simulated platform the effect is planted and
+known (pathwise/sources/simulator/loop.py), and tests/test_simulated_uplift.py checks that these
+intervals recover it.
 """
 
 from __future__ import annotations
@@ -29,11 +35,19 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from pathwise.outbox import Outbox
+from pathwise.warehouse import connect, table_exists
+
 OUTCOMES = ("returned_7d", "module_completed", "course_completed")
 CONFIDENCE = 0.95
 RETURN_DAYS = 7
 MODULE_DAYS = 14  # a module takes a learner a week or two; a later one is not this nudge's doing
 COURSE_DAYS = 60
+HORIZONS = {
+    "returned_7d": RETURN_DAYS,
+    "module_completed": MODULE_DAYS,
+    "course_completed": COURSE_DAYS,
+}
 _OUTCOMES_SQL = f"""
     with today as (select max(interacted_at) as now from warehouse.marts.ml_course_interactions),
     hits as (
@@ -149,6 +163,37 @@ def run(con: duckdb.DuckDBPyConnection, assigned: pl.DataFrame) -> pl.DataFrame:
     finally:
         con.unregister("_uplift")
     return table
+
+
+def assigned(outbox: Outbox) -> pl.DataFrame:
+    """The outbox's treated and holdout decisions as `outcomes` takes them: campaign_id (the
+    agent's name: `reengage`, `campaign:<id>`), learner_key, course_id, treated, assigned_at."""
+    rows = outbox.assignments()
+    schema = {
+        "campaign_id": pl.String, "learner_key": pl.String, "course_id": pl.String,
+        "treated": pl.Boolean, "assigned_at": pl.Datetime("us", "UTC"),
+    }  # fmt: skip
+    return pl.DataFrame(
+        [(r["agent"], r["learner_key"], r["course_id"], r["treated"], r["decided_at"])
+         for r in rows],
+        schema=schema,
+        orient="row",
+    ).with_columns(pl.col("assigned_at").dt.replace_time_zone(None))  # fmt: skip
+
+
+def run_nightly(outbox: Outbox | None = None) -> dict:
+    """The nightly step: every agent's uplift from the outbox's assignments into
+    `agents.uplift`; a summary per agent and outcome (difference and interval)."""
+    rows = assigned(outbox or Outbox())
+    with connect() as con:
+        if rows.is_empty() or not table_exists(con, "marts", "ml_course_interactions"):
+            return {"assignments": rows.height, "rows": 0}
+        table = run(con, rows)
+    figures = {
+        f"{r['campaign_id']}/{r['outcome']}": [r["difference"], r["ci_low"], r["ci_high"]]
+        for r in table.iter_rows(named=True)
+    }
+    return {"assignments": rows.height, "rows": table.height, "uplift": figures}
 
 
 def render(table: pl.DataFrame, by: str = "campaign_id") -> str:

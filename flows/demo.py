@@ -1,9 +1,21 @@
-"""The whole system on a simulated platform: simulate, then the nightly flow, then a summary.
+"""The whole system on a simulated platform, agents in the loop: simulate, the nightly flow, the
+platform's learners responding to the nudges for a few days, the nightly flow again, a summary.
 
-The nightly flow ingests, builds the marts, indexes course content, trains and scores the models
-and publishes a serving snapshot. Safe to run again: the simulation is deterministic and only
-redone when its parameters change, ingestion skips files it has loaded, dbt and the models
-rebuild idempotently, and each run publishes a new snapshot version.
+1. Simulate DEMO["days"] days of a platform (`pathwise.sources.simulator`).
+2. The nightly flow on the night after them (`now` = that night, 02:00 UTC): ingest, build the
+   marts, index course content, train and score the models, publish a serving snapshot, and the
+   agents decide and deliver their nudges (holdout kept out) into the outbox.
+3. The simulated platform reads the outbox and runs LOOP["extra_days"] more days in which its
+   learners open, click and respond to what they got, with a planted effect
+   (`pathwise/sources/simulator/loop.py`); its true size goes to truth/nudge_effects.json.
+4. The nightly flow on the night after those days: the new days are ingested and built, and the
+   uplift step measures each agent's effect against its holdout (`agents.uplift`, published for
+   the Control Tower). The uplift the demo shows is simulated: learners responding as planted,
+   not evidence that nudges work on a real platform.
+
+Safe to run again: the simulation (and the loop) is deterministic and only redone when its
+parameters change, ingestion skips files it has loaded, dbt and the models rebuild
+idempotently, agents' decisions have idempotent ids, and each run publishes a new snapshot.
 
     pathwise demo            # or: make demo
 
@@ -14,6 +26,7 @@ beside real ones. `pathwise demo --force` runs anyway.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -24,6 +37,16 @@ from pathwise.settings import get_settings
 from pathwise.warehouse import connect, table_counts
 
 DEMO = {"learners": 2000, "courses": 60, "days": 30, "seed": 7, "start": "2026-01-05"}
+# The days the platform responds to the agents' first nudges: enough for the 7-day return to be
+# known (uplift's shortest horizon); draws of those days behind the true effect.
+LOOP = {"extra_days": 8, "replications": 8}
+NIGHTLY_HOUR = 2  # flows/nightly.py's cron: 02:00 UTC
+
+
+def night_after(days: int) -> dt.datetime:
+    """02:00 UTC of the night after the demo platform's first `days` days."""
+    first = dt.datetime.fromisoformat(DEMO["start"]).replace(hour=NIGHTLY_HOUR, tzinfo=dt.UTC)
+    return first + dt.timedelta(days=days)
 
 
 class DemoRefused(RuntimeError):
@@ -66,26 +89,27 @@ def _in_demo_landing(path: Path) -> bool:
 
 @flow(name="demo")
 def demo_flow(fmt: str = "parquet", bad_share: float = 0.01, force: bool = False) -> dict:
-    """Simulate a small platform (once), then run the nightly flow on it (refused in a home with
-    more than the demo in it, unless `force`)."""
-    from pathwise.sources.simulator import simulate
-
+    """Simulate a small platform with the agents in the loop (once), then run the nightly flow on
+    it (refused in a home with more than the demo in it, unless `force`)."""
     check_demo_home(force)
     log = get_run_logger()
     s = get_settings()
     landing = s.landing_dir / "demo"
     params = {**DEMO, "fmt": fmt, "bad_share": bad_share}
     marker = landing / "simulation.json"
-    if marker.exists() and json.loads(marker.read_text()) == params:
+    up_to_date = marker.exists() and json.loads(marker.read_text()) == {**params, **LOOP}
+    if up_to_date:
         log.info("simulation in %s is up to date", landing)
     else:
-        log.info(
-            "simulating %s learners, %s courses, %s days",
-            *(DEMO[k] for k in ("learners", "courses", "days")),
-        )
-        simulate(**params, out=landing)
-        marker.write_text(json.dumps(params))
-    nightly = nightly_flow(landing=[str(landing)])
+        simulate_with_agents(params, landing)
+        marker.write_text(json.dumps({**params, **LOOP}))
+    # The second night (or the only one, when the simulation was there): content is unchanged.
+    nightly = nightly_flow(
+        landing=[str(landing)],
+        now=night_after(DEMO["days"] + LOOP["extra_days"]),
+        skip=None if up_to_date else ["index"],
+    )
+    loop = json.loads((landing / "truth" / "nudge_effects.json").read_text())
     # DEMO ONLY: sign-in accounts admin / instructor / learner (PATHWISE_DEMO_PASSWORD).
     from pathwise.accounts import demo_accounts
 
@@ -104,6 +128,7 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01, force: bool = False
         ).fetchall()
     return {
         "landing": str(landing),
+        "loop": loop,
         "ingest": ingested,
         "build": built,
         "nightly": nightly,
@@ -111,6 +136,41 @@ def demo_flow(fmt: str = "parquet", bad_share: float = 0.01, force: bool = False
         "totals": {**dict(zip(cols, sums, strict=False)), "batches": sums[-1]},
         "quarantine_reasons": dict(reasons),
     }
+
+
+def simulate_with_agents(params: dict, landing: Path) -> dict:
+    """Simulate the platform, run the nightly flow after its last day (the agents decide and
+    deliver), then the days in which its learners respond; returns the loop's summary."""
+    from agents.uplift import HORIZONS
+    from pathwise.outbox import Outbox
+    from pathwise.privacy import pseudonym
+    from pathwise.sources.simulator import simulate
+    from pathwise.sources.simulator.loop import respond_to_outbox
+
+    log = get_run_logger()
+    log.info(
+        "simulating %s learners, %s courses, %s days",
+        *(DEMO[k] for k in ("learners", "courses", "days")),
+    )
+    simulate(**params, out=landing)
+    # DEMO ONLY: campaigns go out on proposal (no admin reviews them in the demo), so the loop
+    # measures a campaign's uplift beside the re-engagement agent's.
+    from pathwise.campaigns import TYPES, CampaignStore
+
+    for kind in TYPES:
+        CampaignStore().set_auto(kind, True, actor="demo", reason="demo: no admin to approve")
+    # New simulated files: a full refresh, so no model keeps rows of an earlier simulation.
+    nightly_flow(landing=[str(landing)], now=night_after(DEMO["days"]), full_refresh=True)
+    key = get_settings().pseudonym_key.get_secret_value()
+    log.info("the platform's learners respond to the outbox for %s days", LOOP["extra_days"])
+    return respond_to_outbox(
+        **params,
+        out=landing,
+        **LOOP,
+        outbox=Outbox(),
+        learner_key=lambda user_id: pseudonym(user_id, key),
+        horizons=HORIZONS,
+    )
 
 
 def render(result: dict) -> str:
@@ -135,6 +195,7 @@ def render(result: dict) -> str:
         f"  dbt build            {result['build'].get('summary', result['build'])}",
         f"  tables               {len(tables)} ({sum(tables.values()):,} rows)",
         *_nightly_lines(result["nightly"]),
+        *_loop_lines(result["loop"], result["nightly"]["steps"].get("uplift", {})),
         "",
         "Next:",
         "  pathwise keys create me --role service   a read-API key (shown once), then:",
@@ -187,3 +248,33 @@ def _nightly_lines(nightly: dict) -> list[str]:
         ),
         f"  serving snapshot     {nightly['snapshot']}",
     ]
+
+
+def _loop_lines(loop: dict, uplift: dict) -> list[str]:
+    """The agents in the loop: what was delivered and done, the planted effect, the measured."""
+    first, last = loop["days"]
+    lines = [
+        f"  agents in the loop   SIMULATED, {first} to {last}: learners respond as planted "
+        "(pathwise/sources/simulator/loop.py)"
+    ]
+    for agent, m in loop["messages"].items():
+        lines.append(
+            f"    {agent:<18} {m['delivered']} nudges delivered, {m['opened']} opened, "
+            f"{m['clicked']} clicked; holdout {loop['assignments']['holdout']} "
+            f"(messaged: {loop['assignments']['holdout_messaged']})"
+        )
+    measured = uplift.get("uplift", {})
+    for agent, outcomes in loop["true_effect"].items():
+        for outcome, t in outcomes.items():
+            got = measured.get(f"{agent}/{outcome}")
+            text = (
+                f"measured {100 * got[0]:+.1f} points, 95% CI {100 * got[1]:+.1f} to "
+                f"{100 * got[2]:+.1f}"
+                if got and got[0] is not None
+                else "not measured yet"
+            )
+            lines.append(
+                f"    {agent}/{outcome:<17} planted {100 * t['effect']:+.1f} points "
+                f"(treated {t['rate_with_messages']:.1%} vs {t['rate_without']:.1%} without); {text}"
+            )
+    return lines

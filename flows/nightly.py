@@ -1,10 +1,13 @@
 """The nightly flow: ingest -> retention -> dbt build -> index content -> train and score -> drift
--> publish -> agents.
+-> uplift -> publish -> agents.
 
 Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
 publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
 previous snapshot serving, and the flow says which step failed and why. The agents act last, on
-what was just published (a failing agent leaves the new snapshot serving). Re-running is safe: ingest
+what was just published (a failing agent leaves the new snapshot serving); the uplift of what they
+did before is measured against their holdouts just before publishing, so the snapshot serves it.
+`now` (default: the clock) is when the agents decide and deliver: the demo runs the night of its
+simulated platform (flows/demo.py). Re-running is safe: ingest
 skips loaded files, dbt and the ML jobs rebuild their tables whole, and each publish is a new version.
 
 Retention (pathwise/rights/retention.py) purges what is older than PATHWISE_RETENTION_MONTHS from
@@ -19,6 +22,7 @@ built from purged rows go too. The run summary has what went per store (`retenti
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -126,11 +130,19 @@ def index_content() -> dict:
 
 
 @task(cache_policy=NO_CACHE)
-def run_agents() -> dict:
+def run_agents(now: datetime | None = None) -> dict:
     """The agents decide tonight's nudges within the guardrails and deliver what is due."""
     from agents.run import run_agents as run
 
-    return run()
+    return run(now=now)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def measure_uplift() -> dict:
+    """Every agent's uplift against its holdout, from the outbox's assignments (agents.uplift)."""
+    from agents.uplift import run_nightly
+
+    return run_nightly()
 
 
 STEPS = (
@@ -142,6 +154,7 @@ STEPS = (
     "dropout",
     "recommend",
     "drift",
+    "uplift",
     "publish",
     "agents",
 )
@@ -149,7 +162,10 @@ STEPS = (
 
 @flow(name="nightly")
 def nightly_flow(
-    landing: list[str] | None = None, skip: list[str] | None = None, full_refresh: bool = False
+    landing: list[str] | None = None,
+    skip: list[str] | None = None,
+    full_refresh: bool = False,
+    now: datetime | None = None,
 ) -> dict:
     """Run every nightly step in order; stop at the first failure, leaving serving untouched.
 
@@ -177,9 +193,10 @@ def nightly_flow(
         "dropout": score_dropout_risk,
         "recommend": recommend,
         "drift": check_drift,
+        "uplift": measure_uplift,
         # The version just superseded was built before the purge: the snapshots' purge again.
         "publish": lambda: {**publish(), "retention": purge_expired(["snapshots"])},
-        "agents": run_agents,
+        "agents": lambda: run_agents(now),
     }
     unknown = set(skip or ()) - set(STEPS) | ({"publish"} & set(skip or ()))
     if unknown:

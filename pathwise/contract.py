@@ -256,14 +256,24 @@ EVENT_TYPES: dict[str, EventType] = {
                 Prop("text", "string", free_text=True),
             ),
         ),
+        # Nudges come back from the platform: Pathwise's own (agent set; nudge_id is the outbox's
+        # message id, course_id the course it is about) or the platform's (no agent).
         EventType(
             "nudge_sent",
             Tier.ESSENTIAL,
             Scope.NONE,
-            "Pathwise sent the learner a nudge.",
+            "A nudge reached the learner: one of Pathwise's agents sent it (`agent` set), or the "
+            "platform itself did.",
             (
                 Prop("nudge_id", "string"),
                 Prop("channel", "string", required=False, choices=("email", "push", "in_app")),
+                Prop(
+                    "agent",
+                    "string",
+                    required=False,
+                    doc="The Pathwise agent behind it: `reengage`, `campaign:<id>`, ...",
+                ),
+                Prop("campaign_id", "string", required=False, doc="The campaign, if any."),
             ),
         ),
         EventType(
@@ -271,6 +281,13 @@ EVENT_TYPES: dict[str, EventType] = {
             Tier.ESSENTIAL,
             Scope.NONE,
             "The learner opened a nudge.",
+            (Prop("nudge_id", "string"),),
+        ),
+        EventType(
+            "nudge_clicked",
+            Tier.ESSENTIAL,
+            Scope.NONE,
+            "The learner followed a nudge's link (to the course, module or Q&A it names).",
             (Prop("nudge_id", "string"),),
         ),
     )

@@ -286,6 +286,23 @@ class Outbox:
         with self._db() as db:
             return {r[0] for r in db.execute("select distinct agent from decisions").fetchall()}
 
+
+    def assignments(self) -> list[dict]:
+        """Who each agent assigned to a message (`treated`) or kept in the holdout, and when:
+        agent, learner_key, course_id, treated, decided_at (what uplift compares; opted-out and
+        capped learners were neither)."""
+        with self._db() as db:
+            rows = db.execute(
+                "select agent, learner_key, course_id, outcome = 'treated', decided_at "
+                "from decisions where outcome in ('treated', 'holdout') "
+                "order by decided_at, decision_id"
+            ).fetchall()
+        names = ("agent", "learner_key", "course_id", "treated", "decided_at")
+        return [
+            dict(zip(names, (*r[:3], bool(r[3]), datetime.fromisoformat(r[4])), strict=True))
+            for r in rows
+        ]
+
     def counts(self) -> dict[str, int]:
         """Messages per state."""
         with self._db() as db:

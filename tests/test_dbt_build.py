@@ -68,8 +68,10 @@ EVENTS = [
     ("e18", "course_drop", "lk-b", "c-sql", None, {"reason": "no time"}),
     ("e19", "rating", "lk-a", "c-py", None, {"stars": 5, "comment": "clear and practical"}),
     ("e20", "forum_post", "lk-b", None, None, {"thread_id": "t1", "text": "how do I start?"}),
-    ("e21", "nudge_sent", "lk-b", None, None, {"nudge_id": "n1", "channel": "email"}),
+    ("e21", "nudge_sent", "lk-b", None, None,
+     {"nudge_id": "n1", "channel": "email", "agent": "campaign:7", "campaign_id": "7"}),
     ("e22", "nudge_opened", "lk-b", None, None, {"nudge_id": "n1"}),
+    ("e26", "nudge_clicked", "lk-b", None, None, {"nudge_id": "n1"}),
     ("e23", "rating", "lk-b", "c-sql", None, {"stars": 2}),
     ("e24", "course_complete", "lk-b", "c-ml", None, {}),
     # A course the catalog does not know (imported data can be partial): a warning, not a failure.
@@ -92,7 +94,7 @@ FAMILIES = {
     "stg_pathwise__course_ends": {"course_complete", "course_drop"},
     "stg_pathwise__ratings": {"rating"},
     "stg_pathwise__forum_posts": {"forum_post"},
-    "stg_pathwise__nudges": {"nudge_sent", "nudge_opened"},
+    "stg_pathwise__nudges": {"nudge_sent", "nudge_opened", "nudge_clicked"},
 }
 
 
@@ -230,9 +232,12 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
     assert staging("stg_pathwise__forum_posts", "course_id, thread_id, post_text") == [
         (None, "t1", "how do I start?")
     ]
-    assert staging("stg_pathwise__nudges", "nudge_action, nudge_id, channel") == [
-        ("sent", "n1", "email"),
-        ("opened", "n1", None),
+    assert staging(
+        "stg_pathwise__nudges", "nudge_action, nudge_id, channel, agent, campaign_id"
+    ) == [
+        ("sent", "n1", "email", "campaign:7", "7"),
+        ("opened", "n1", None, None, None),
+        ("clicked", "n1", None, None, None),
     ]
 
     # Catalog and bookkeeping tables.

@@ -77,6 +77,7 @@ def test_nightly_publishes_every_result(platform):
         "dropout",
         "recommend",
         "drift",
+        "uplift",
         "publish",
         "agents",
     ]

@@ -33,6 +33,64 @@ DONE = "campaigns_done"  # what the last action did, shown once after the rerun
 if done := st.session_state.pop(DONE, None):
     st.success(done, icon=":material/check_circle:")
 
+
+def show_results(mine: pd.DataFrame, waiting: str) -> None:
+    """Treated against holdout per outcome: the difference with its 95% interval as a chart, and
+    each arm's rate and size beside it."""
+    mine = mine[mine["difference"].notna()] if not mine.empty else mine
+    if mine.empty:
+        st.caption(waiting)
+        return
+    long = pd.concat(
+        [
+            mine.assign(arm="treated", rate=mine["treated_rate"], n=mine["treated_n"]),
+            mine.assign(arm="holdout", rate=mine["holdout_rate"], n=mine["holdout_n"]),
+        ]
+    )
+    left, right = st.columns([1.3, 1], gap="large")
+    base = alt.Chart(mine).encode(y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=220)))
+    left.altair_chart(
+        (
+            base.mark_errorbar(ticks=True).encode(
+                x=alt.X("ci_low:Q", title="Treated − holdout (95% CI)", axis=alt.Axis(format="+%")),
+                x2="ci_high:Q",
+            )
+            + base.mark_point(filled=True, size=80).encode(
+                x="difference:Q",
+                tooltip=[
+                    alt.Tooltip("label:N", title="Outcome"),
+                    alt.Tooltip("difference:Q", format="+.1%", title="Difference"),
+                    alt.Tooltip("ci_low:Q", format="+.1%", title="95% CI from"),
+                    alt.Tooltip("ci_high:Q", format="+.1%", title="to"),
+                ],
+            )
+            + alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
+        ).properties(height=alt.Step(40)),
+        width="stretch",
+    )
+    right.dataframe(
+        long[["label", "arm", "rate", "n"]],
+        hide_index=True,
+        column_config={
+            "label": "Outcome",
+            "arm": "Group",
+            "rate": st.column_config.NumberColumn("Rate", format="percent"),
+            "n": st.column_config.NumberColumn("Learners", format="%d"),
+        },
+    )
+
+
+def reengagement_results() -> None:
+    """The re-engagement agent's nudges against the agents' common holdout (agents/uplift.py)."""
+    st.subheader("Re-engagement agent: nudged against holdout")
+    results = queries.uplift(snap.version)
+    show_results(
+        results[results["campaign"] == "reengage"] if not results.empty else results,
+        "No results yet: the re-engagement agent's uplift appears once its nudges' outcome "
+        "horizons have passed, measured nightly.",
+    )
+
+
 store = CampaignStore()
 rows = store.list()
 if not rows:
@@ -41,6 +99,7 @@ if not rows:
         "run (`pathwise agents run campaigns`) finds at-risk cohorts.",
         icon=":material/hourglass_empty:",
     )
+    reengagement_results()
     st.stop()
 
 TYPE_LABEL = {
@@ -165,48 +224,9 @@ with st.container(border=True):
 # -- results ------------------------------------------------------------------------------------
 st.subheader("Results: treated against holdout")
 results = queries.uplift(snap.version)
-mine = results[results["campaign"] == str(chosen)] if not results.empty else results
-mine = mine[mine["difference"].notna()] if not mine.empty else mine
-if mine.empty:
-    st.caption(
-        "No results yet: they appear once the campaign has been sent and its outcomes' horizons "
-        "have passed (7 days for returning, 14 for a module, 60 for the course), measured nightly."
-    )
-else:
-    long = pd.concat(
-        [
-            mine.assign(arm="treated", rate=mine["treated_rate"], n=mine["treated_n"]),
-            mine.assign(arm="holdout", rate=mine["holdout_rate"], n=mine["holdout_n"]),
-        ]
-    )
-    left, right = st.columns([1.3, 1], gap="large")
-    base = alt.Chart(mine).encode(y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=220)))
-    left.altair_chart(
-        (
-            base.mark_errorbar(ticks=True).encode(
-                x=alt.X("ci_low:Q", title="Treated − holdout (95% CI)", axis=alt.Axis(format="+%")),
-                x2="ci_high:Q",
-            )
-            + base.mark_point(filled=True, size=80).encode(
-                x="difference:Q",
-                tooltip=[
-                    alt.Tooltip("label:N", title="Outcome"),
-                    alt.Tooltip("difference:Q", format="+.1%", title="Difference"),
-                    alt.Tooltip("ci_low:Q", format="+.1%", title="95% CI from"),
-                    alt.Tooltip("ci_high:Q", format="+.1%", title="to"),
-                ],
-            )
-            + alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-        ).properties(height=alt.Step(40)),
-        width="stretch",
-    )
-    right.dataframe(
-        long[["label", "arm", "rate", "n"]],
-        hide_index=True,
-        column_config={
-            "label": "Outcome",
-            "arm": "Group",
-            "rate": st.column_config.NumberColumn("Rate", format="percent"),
-            "n": st.column_config.NumberColumn("Learners", format="%d"),
-        },
-    )
+show_results(
+    results[results["campaign"] == str(chosen)] if not results.empty else results,
+    "No results yet: they appear once the campaign has been sent and its outcomes' horizons "
+    "have passed (7 days for returning, 14 for a module, 60 for the course), measured nightly.",
+)
+reengagement_results()

@@ -34,7 +34,7 @@ HEADLINES = (
     ("dropout_risk", "warehouse.ml.dropout_risk", None),
     ("learning_style", "warehouse.ml.learning_styles", None),
     ("profile", "warehouse.marts.learners", None),
-    ("nudges", "warehouse.raw.events", ("nudge_sent", "nudge_opened")),
+    ("nudges", "warehouse.raw.events", ("nudge_sent", "nudge_opened", "nudge_clicked")),
     ("served_recommendations", SERVED, None),
 )
 

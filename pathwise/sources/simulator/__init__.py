@@ -17,6 +17,7 @@ One module per part of the simulated world, each documenting what it plants:
     platform     one day: sign-ups, recommendations, enrolment, study, quizzes, completion, drops
     faults       the bad input injected into each day's file
     run          `simulate`: the day loop, contract envelope, files and summary
+    loop         `respond_to_outbox`: the days after, learners responding to Pathwise's nudges
     randomness   seeded random streams and vectorized ids
 
 Conventions: user_id `usr_` + 10 hex digits (distinct), session_id `ses_` + 12 (one per learner

@@ -20,7 +20,7 @@ Conventions: user_id `usr_` + 10 hex digits, distinct.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import polars as pl
@@ -78,6 +78,19 @@ class Learners:
     revoke_day: np.ndarray  # day they plan to withdraw it again, -1 never
     context: pl.Series  # JSON context object (personal data)
     truth: pl.DataFrame = field(init=False)  # planted traits, from the fields above
+
+    def subset(self, u: np.ndarray) -> Learners:
+        """Learners `u` only, numbered 0..len(u)-1 in that order."""
+        values = {
+            f.name: getattr(self, f.name)[u]
+            if isinstance(getattr(self, f.name), np.ndarray)
+            else getattr(self, f.name).gather(u)
+            for f in fields(self)
+            if f.init
+        }
+        chosen = Learners(**values)
+        chosen.truth = self.truth[u]
+        return chosen
 
 
 def make_learners(

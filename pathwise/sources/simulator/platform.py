@@ -22,6 +22,10 @@ this data should be able to find):
   random numbers only when on, so without it the files are those of an unshifted run, and the
   days before the shift are the same in both.
 
+- After the simulated days, `loop` can plug a `responder` in: learners then also receive
+  Pathwise's nudges from the outbox and respond to them (planted effect there); without one,
+  nothing here draws differently.
+
 Platform events (nudge_sent, idle course_drop) have no session and no context.
 Conventions: quiz ids `<module_id>-Q`, rec_id `rec_` + 12 hex digits, nudge_id `ndg_` + 12,
 thread_id `th_` + 8.
@@ -29,7 +33,9 @@ thread_id `th_` + 8.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
@@ -64,8 +70,21 @@ MAX_DAILY_MINUTES = 150
 LAST_SESSION_START_H = 20  # sessions start early enough to end the same (UTC) day
 
 
+# Platform attributes holding one row per learner: what a day changes.
+LEARNER_STATE = (
+    "course", "pos", "done", "gap", "score_sum", "score_n", "level", "engagement", "last_active",
+    "last_nudge", "completed", "tried", "granted", "granted_at", "revoked_at", "t",
+)  # fmt: skip
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
+
+
+EVENT_COLUMNS = {
+    "event_type": pl.String, "u": pl.Int32, "t": pl.Int64, "course": pl.Int32,
+    "module": pl.Int32, "client": pl.Boolean, "properties": pl.String,
+}  # fmt: skip
 
 
 class EventBuffer:
@@ -111,6 +130,8 @@ class EventBuffer:
 
     def frame(self, last_ms: int) -> pl.DataFrame:
         # The clamp keeps the rare session that runs past midnight inside the day's file.
+        if not self.blocks:  # a day nobody did anything (a few learners: loop's draws)
+            return pl.DataFrame(schema=EVENT_COLUMNS)
         return (
             pl.concat(self.blocks)
             .with_columns(pl.col("t").clip(upper_bound=last_ms))
@@ -152,6 +173,31 @@ class Platform:
         self.granted_at = np.full(n, -1, dtype=np.int64)
         self.revoked_at = np.full(n, -1, dtype=np.int64)
         self.t = np.zeros(n, dtype=np.int64)  # each active learner's clock today (ms)
+        # Extra random-stream keys: another draw of the same days (the loop's replications).
+        self.salt: tuple[int, ...] = ()
+        # Called each morning after the platform's jobs: (platform, day, ms0) -> learners who come
+        # back today to work their current module through, and from when (their response to
+        # Pathwise's nudges, `loop`).
+        self.responder: Callable[[Platform, int, int], tuple[np.ndarray, np.ndarray]] | None = None
+        self.committed = np.zeros(0, dtype=np.int64)  # today's returning learners
+
+    def fork(self) -> Platform:
+        """A copy whose learner state evolves on its own (catalog, learners and texts shared:
+        nothing mutates them)."""
+        twin = copy.copy(self)
+        for name in LEARNER_STATE:
+            setattr(twin, name, getattr(self, name).copy())
+        return twin
+
+    def subset(self, u: np.ndarray) -> Platform:
+        """The platform of learners `u` alone, numbered 0..len(u)-1 in that order. Learners do not
+        affect one another here (each one's day depends on their own state and the catalog), so
+        their days are the same random process as on the whole platform, with other draws."""
+        twin = copy.copy(self)
+        twin.lrn = self.lrn.subset(u)
+        for name in LEARNER_STATE:
+            setattr(twin, name, getattr(self, name)[u])
+        return twin
 
     def tick(self, u: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
         """Advance the clocks of learners `u` by lo..hi seconds; returns their new times."""
@@ -160,20 +206,24 @@ class Platform:
 
     def day(self, d: int) -> pl.DataFrame:
         """Simulate day `d`: columns event_type, u, t, course, module, client, properties."""
-        self.rng = rng = random_stream(self.seed, 3, d)
+        self.rng = rng = random_stream(self.seed, 3, d, *self.salt)
         self.today = d
         self.ev = EventBuffer()
         lrn, n = self.lrn, len(self.course)
         ms0 = self.start_ms + d * DAY_MS
         opened, open_t = self.platform_jobs(d, ms0)
+        back, back_t = self.responder(self, d, ms0) if self.responder else (opened[:0], open_t[:0])
+        self.committed = back
 
         weekend = dt.datetime.fromtimestamp(ms0 / 1000, dt.UTC).weekday() >= 5
         p = self.engagement * lrn.days_per_week / 7 * (0.75 if weekend else 1.1)
         p[opened] = np.maximum(p[opened], 0.8)
+        p[back] = 1.0
         a = np.flatnonzero(((lrn.signup_day <= d) & (rng.random(n) < p)) | (lrn.signup_day == d))
         start_h = (lrn.hour_utc[a] + rng.normal(0, 1.0, len(a))) % LAST_SESSION_START_H
         self.t[a] = ms0 + (start_h * 3_600_000).astype(np.int64)
         self.t[opened] = np.maximum(self.t[opened], open_t + 60_000)
+        self.t[back] = np.maximum(self.t[back], back_t + 60_000)
         self.last_active[a] = d
         self.engagement[a] *= 0.995  # novelty wears off
 
@@ -334,6 +384,10 @@ class Platform:
         left = np.zeros(len(self.course))
         minutes = lrn.weekly_minutes[a] / lrn.days_per_week[a] * rng.lognormal(0, 0.35, len(a))
         left[a] = np.clip(minutes, 10, MAX_DAILY_MINUTES)
+        k = self.committed[self.course[self.committed] >= 0]  # they finish their current module
+        m = cat.first_module[self.course[k]] + self.pos[k]
+        need = (cat.mod_minutes[m] - self.done[k]) * PACE[lrn.style[k], cat.mod_fmt[m]] + 1
+        left[k] = np.maximum(left[k], need)
         studied = a[self.course[a] >= 0]
         while len(s := a[(self.course[a] >= 0) & (left[a] >= 1)]):
             c = self.course[s]
@@ -516,17 +570,24 @@ class Platform:
             text=text,
         )
 
-    def drop_out(self, studied: np.ndarray) -> None:
-        """After a session: frustration erodes engagement, and some learners leave the course."""
+    def dropout_hazard(self, s: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The planted chance that learners `s` (enrolled) leave their course after a session,
+        and its causes: (risk, hard, easy, wrong_format, low quiz scores, slow: weeks beyond one)."""
         cat, lrn = self.cat, self.lrn
-        s = studied[self.course[studied] >= 0]
         c, gap = self.course[s], self.gap[s]
         hard, easy = np.maximum(gap, 0), np.maximum(-gap - 0.75, 0)
         wrong_format = (cat.fmt[c] != lrn.style[s]).astype(float)
         low = ((self.score_n[s] > 0) & (self.score_sum[s] < 0.55 * self.score_n[s])).astype(float)
         slow = np.clip(cat.total_minutes[c] / lrn.weekly_minutes[s] - 1, 0, 3)  # weeks beyond one
-        self.engagement[s] *= np.exp(-0.08 * (hard + 0.5 * wrong_format + low))
         risk = sigmoid(-3.6 + 1.5 * hard + 0.8 * easy + 0.7 * wrong_format + 1.0 * low + 0.4 * slow)
+        return risk, hard, easy, wrong_format, low, slow
+
+    def drop_out(self, studied: np.ndarray) -> None:
+        """After a session: frustration erodes engagement, and some learners leave the course."""
+        s = studied[self.course[studied] >= 0]
+        c = self.course[s]
+        risk, hard, easy, wrong_format, low, slow = self.dropout_hazard(s)
+        self.engagement[s] *= np.exp(-0.08 * (hard + 0.5 * wrong_format + low))
         out = self.rng.random(len(s)) < risk
         s, c = s[out], c[out]
         causes = np.stack([hard + low, easy, 0.7 * wrong_format, 0.4 * slow + 0.1])  # DROP_REASONS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def simulate(
     began = time.perf_counter()
     out = Path(out)
     first_day = dt.date.fromisoformat(start)
-    platform = _build_platform(
+    platform = build_platform(
         seed=seed,
         catalog_seed=seed if catalog_seed is None else catalog_seed,
         courses=courses,
@@ -70,7 +71,7 @@ def simulate(
 
     suffix = events_io.suffix_for(fmt)
     names = [f"events/events-{first_day + dt.timedelta(days=d)}{suffix}" for d in range(days)]
-    counts, faults, files, write_s = _run_days(platform, seed, names, out, fmt, bad_share)
+    counts, faults, files, write_s = run_days(platform, seed, names, out, fmt, bad_share)
     other_files += _write_truth(out, platform, faults)
     total_s = time.perf_counter() - began
     rows = sum(f["rows"] for f in files)
@@ -101,7 +102,7 @@ def simulate(
     }
 
 
-def _build_platform(
+def build_platform(
     *,
     seed: int,
     catalog_seed: int,
@@ -147,12 +148,20 @@ def _write_catalog(out: Path, catalog: Catalog) -> list[dict]:
     return written
 
 
-def _run_days(
-    platform: Platform, seed: int, names: list[str], out: Path, fmt: str, bad_share: float
+def run_days(
+    platform: Platform,
+    seed: int,
+    names: list[str],
+    out: Path,
+    fmt: str,
+    bad_share: float,
+    first: int = 0,
+    on_day: Callable[[int, pl.DataFrame], None] | None = None,
 ) -> tuple[dict[str, int], list[tuple], list[dict], float]:
-    """Simulate and write one file per day (`names`, relative to `out`). Returns the events
-    per type, the injected faults (FAULT_SCHEMA rows), the files written (path, rows, bytes)
-    and the seconds spent writing in the background."""
+    """Simulate and write one file per day (`names`, relative to `out`), the first being day
+    `first`; `on_day` sees each day's events as simulated. Returns the events per type, the
+    injected faults (FAULT_SCHEMA rows), the files written (path, rows, bytes) and the seconds
+    spent writing in the background."""
     counts: dict[str, int] = {}
     faults: list[tuple] = []
     files: list[dict] = []
@@ -160,8 +169,10 @@ def _run_days(
     writes: list[Future] = []
     # Day d is written in the background while day d+1 is simulated (DuckDB releases the GIL).
     with ThreadPoolExecutor(max_workers=1) as writer:
-        for d, name in enumerate(names):
+        for d, name in enumerate(names, start=first):
             events = platform.day(d)
+            if on_day:
+                on_day(d, events)
             for event_type, k in events.group_by("event_type").len().iter_rows():
                 counts[event_type] = counts.get(event_type, 0) + k
             rng = random_stream(seed, 4, d)

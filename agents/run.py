@@ -20,6 +20,7 @@ import duckdb
 from agents import reengage
 from agents.channels import Channel, configured
 from agents.delivery import deliver
+from agents.paths import nightly as paths
 from pathwise.contacts import with_email
 from pathwise.controls import ControlStore
 from pathwise.outbox import Outbox
@@ -29,7 +30,7 @@ log = logging.getLogger("pathwise.agents")
 
 # (warehouse+vault connection, outbox, learner_key -> channel, now) -> summary
 Agent = Callable[[duckdb.DuckDBPyConnection, Outbox, Callable[[str], str], datetime], dict]
-AGENTS: dict[str, Agent] = {"reengage": reengage.run}
+AGENTS: dict[str, Agent] = {"reengage": reengage.run, "paths": paths.run}
 
 
 def channel_for(con: duckdb.DuckDBPyConnection, channels: dict[str, Channel]) -> dict[str, str]:

@@ -33,6 +33,7 @@ PAGES = {
     "instructor": {"My courses": "My courses", "Content gaps": "Content gaps & demand"},
     "learner": {
         "My learning": "My learning",
+        "My path": "My learning path",
         "Ask a course": "Ask a course",
         "Your data": "How Pathwise uses your data",
     },

@@ -146,12 +146,18 @@ class Facts:
     style_format: str | None
 
 
-def learner_facts(con: duckdb.DuckDBPyConnection, schemas: dict[str, str], learner_key: str):
+def tables_of(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """`schema.table` of every table and view `con` sees."""
+    rows = con.execute("select table_schema || '.' || table_name from information_schema.tables")
+    return {r[0] for r in rows.fetchall()}
+
+
+def learner_facts(
+    con: duckdb.DuckDBPyConnection, schemas: dict[str, str], learner_key: str, tables: set[str]
+) -> Facts:
     """From `learner_course_progress`, `course_skills`, `learning_styles` and `learners` (in the
-    schemas named: `marts`/`ml` in the warehouse, `main` in a snapshot; a missing table is no
-    fact)."""
-    tables = {r[0] for r in con.execute("select table_schema || '.' || table_name from "
-                                        "information_schema.tables").fetchall()}  # fmt: skip
+    schemas named: `marts`/`ml` in the warehouse, `main` in a snapshot; a table not in `tables`
+    is no fact)."""
     m, ml = schemas["marts"], schemas["ml"]
 
     def rows(table: str, sql: str) -> list[tuple]:
@@ -190,6 +196,7 @@ class SnapshotSource:
         self.version = snap.version
         self._con = snap.connect()
         self.catalog: Catalog = load_catalog(self._con, get_settings().k_anonymity, schema="main")
+        self.tables = tables_of(self._con)
         self.skill_names = tuple(
             r[0]
             for r in self._con.execute(
@@ -200,7 +207,7 @@ class SnapshotSource:
     def facts(self, learner_key: str) -> Facts:
         cur = self._con.cursor()
         try:
-            return learner_facts(cur, {"marts": "main", "ml": "main"}, learner_key)
+            return learner_facts(cur, {"marts": "main", "ml": "main"}, learner_key, self.tables)
         finally:
             cur.close()
 

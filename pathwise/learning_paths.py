@@ -70,10 +70,27 @@ create table if not exists path_changes (
 TABLES = ("onboarding", "turns", "goals", "paths", "path_changes")
 # Dated records of the past (retention) and the column dating them.
 _DATED = {"turns": "said_at", "path_changes": "changed_at"}
+_NUMBERED = {"turns": "turn_no", "path_changes": "change_no"}
 
 
 def _iso(ts: datetime | None = None) -> str:
     return (ts or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _append(db: sqlite3.Connection, table: str, learner_key: str, rows: list[tuple]) -> None:
+    """Add a learner's rows to a numbered log (`turns`, `path_changes`), numbered on from the
+    last, inside the caller's transaction."""
+    if not rows:
+        return
+    first = db.execute(
+        f"select coalesce(max({_NUMBERED[table]}), 0) + 1 from {table} where learner_key = ?",
+        (learner_key,),
+    ).fetchall()[0][0]
+    marks = ", ".join("?" * (len(rows[0]) + 2))
+    db.executemany(
+        f"insert into {table} values ({marks})",
+        [(learner_key, first + i, *row) for i, row in enumerate(rows)],
+    )
 
 
 class PathStore:
@@ -121,14 +138,7 @@ class PathStore:
                 "set state = excluded.state, updated_at = excluded.updated_at",
                 (learner_key, json.dumps(state, sort_keys=True), at_s, at_s),
             )
-            first = db.execute(
-                "select coalesce(max(turn_no), 0) + 1 from turns where learner_key = ?",
-                (learner_key,),
-            ).fetchall()[0][0]
-            db.executemany(
-                "insert into turns values (?, ?, ?, ?, ?)",
-                [(learner_key, first + i, who, text, at_s) for i, (who, text) in enumerate(turns)],
-            )
+            _append(db, "turns", learner_key, [(who, text, at_s) for who, text in turns])
             db.execute("commit")
 
     def restart_onboarding(self, learner_key: str) -> None:
@@ -157,14 +167,7 @@ class PathStore:
                 "insert or replace into paths values (?, ?, ?)",
                 (learner_key, json.dumps(path, sort_keys=True), at_s),
             )
-            first = db.execute(
-                "select coalesce(max(change_no), 0) + 1 from path_changes where learner_key = ?",
-                (learner_key,),
-            ).fetchall()[0][0]
-            db.executemany(
-                "insert into path_changes values (?, ?, ?, ?)",
-                [(learner_key, first + i, at_s, reason) for i, reason in enumerate(changes)],
-            )
+            _append(db, "path_changes", learner_key, [(at_s, reason) for reason in changes])
             db.execute("commit")
 
     # -- reads ----------------------------------------------------------------------------------

@@ -267,3 +267,38 @@ def test_a_new_learner_talks_through_onboarding_on_the_page_and_sees_the_path(pl
     assert all(s["title"] in shown and s["reason"] in shown for s in path["steps"])
     assert "Your path was planned:" in shown  # the change log
     assert path["goal"]["preferred_format"] == "hands-on"
+    # Changing the goal opens the conversation again, the path still shown above it.
+    [change] = [b for b in at.button if b.label == "Change my goal"]
+    change.click().run()
+    assert not at.exception and at.chat_input and at.subheader[0].value.startswith("Your path")
+    assert "aiming for" in at.chat_message[-1].markdown[0].value
+
+
+def test_the_nightly_agent_replans_stored_paths_on_the_real_marts(platform):
+    import duckdb
+
+    from agents.paths.nightly import run
+    from agents.paths.serving import Served
+    from pathwise import snapshots
+
+    store, snap = PathStore(), snapshots.require_current()
+    with snap.connect() as con:  # a learner of the platform who has completed no course
+        [(lk,)] = con.execute(
+            "select learner_key from learner_course_progress group by 1 "
+            "having count(*) filter (status = 'completed') = 0 order by 1 limit 1"
+        ).fetchall()
+    served = Served(store)
+    for text in ("I want to become a data scientist", "nothing yet", "5", "no rush", "video"):
+        answer = served.turn(snap, lk, text)
+    first = answer["path"]["steps"][0]
+    # Three months on, nothing done: the first step is long past its end, so the dates move.
+    later = datetime.now(UTC) + timedelta(days=90)
+    with duckdb.connect(str(platform / "warehouse.duckdb"), read_only=True) as con:
+        summary = run(con, None, str, later, store=store)  # type: ignore[arg-type]
+        assert run(con, None, str, later, store=store)["changed"] == 0  # nothing new since
+    assert summary["paths"] >= 1 and summary["changed"] >= 1
+    reasons = [c["reason"] for c in store.changes(lk)]
+    assert reasons[-1].startswith("Your path was planned:")  # newest first
+    assert reasons[-2].startswith(f"{first['title']} was planned to end on")
+    assert reasons[0].startswith("You now finish on")
+    assert store.current_path(lk)["steps"][0]["start"] == later.date().isoformat()

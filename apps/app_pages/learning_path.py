@@ -78,7 +78,7 @@ if path is not None:
     for change in view["changes"]:
         st.markdown(f"- {change['changed_at'][:10]}: {change['reason']}")
     if not talking and st.button("Change my goal", icon=":material/restart_alt:"):
-        queries.restart(user.learner_key)
+        queries.say(snap, user.learner_key, "start over")  # the agent asks for the goal again
         st.rerun()
 
 # -- the conversation ------------------------------------------------------------------------------

@@ -40,10 +40,6 @@ def say(snap: snapshots.Snapshot, learner_key: str, text: str | None) -> dict:
     return served().turn(snap, learner_key, text)
 
 
-def restart(learner_key: str) -> None:
-    served().store.restart_onboarding(learner_key)
-
-
 def timeline(path: dict) -> pd.DataFrame:
     """One row per step: its order, title, dates, hours, why it is there and what it covers."""
     rows = [

@@ -121,6 +121,14 @@ class PathStore:
                 db.execute("rollback")
             raise
 
+    def close(self) -> None:
+        """Close this thread's connection (a one-off user such as erasure closes it at once, so
+        the file and its WAL are settled when it returns, not whenever it is collected)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            db.close()
+
     # -- writes ---------------------------------------------------------------------------------
     def save_onboarding(
         self,

@@ -8,7 +8,8 @@ Registered as `paths` in `agents/run.py`, so it runs in the nightly flow's `agen
   teaches the path's skills shortens it ("Y is no longer needed: you have shown its skills.");
 - a course of the path the learner stalled in or dropped (`learner_course_progress.status`) is
   avoided from now on, and the path goes another way when the catalog has one;
-- a step that should have ended a week ago or more and is not done moves the dates from today.
+- a step that should have ended a week ago or more and is not done moves the dates (the rest
+  starts today).
 
 Nothing new, nothing changes: a path is re-planned only when one of these happened, so the log
 holds only what a learner should hear about, and their dates do not creep a day every night.

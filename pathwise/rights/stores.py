@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -676,19 +677,22 @@ def _purge_outbox(x: Expiry) -> int:
 def _erase_learning_paths(ctx: Context) -> int:
     if not ctx.settings.learning_paths_path.exists():
         return 0
-    return PathStore(ctx.settings.learning_paths_path).forget_learner(ctx.subject.learner_key)
+    with closing(PathStore(ctx.settings.learning_paths_path)) as store:
+        return store.forget_learner(ctx.subject.learner_key)
 
 
 def _export_learning_paths(ctx: Context) -> dict[str, Rows]:
     if not ctx.settings.learning_paths_path.exists():
         return {}
-    return PathStore(ctx.settings.learning_paths_path).learner_records(ctx.subject.learner_key)
+    with closing(PathStore(ctx.settings.learning_paths_path)) as store:
+        return store.learner_records(ctx.subject.learner_key)
 
 
 def _purge_learning_paths(x: Expiry) -> int:
     if not x.settings.learning_paths_path.exists():
         return 0
-    return PathStore(x.settings.learning_paths_path).forget_before(x.cutoff, x.dry_run)
+    with closing(PathStore(x.settings.learning_paths_path)) as store:
+        return store.forget_before(x.cutoff, x.dry_run)
 
 
 def _erase_contacts(ctx: Context) -> int:

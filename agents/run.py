@@ -21,6 +21,7 @@ import duckdb
 from agents import campaign_sends, reengage
 from agents.channels import Channel, configured
 from agents.delivery import deliver
+from agents.paths import nightly as paths
 from pathwise.contacts import with_email
 from pathwise.controls import ControlStore
 from pathwise.outbox import Outbox
@@ -30,7 +31,11 @@ log = logging.getLogger("pathwise.agents")
 
 # (warehouse+vault connection, outbox, learner_key -> channel, now) -> summary
 Agent = Callable[[duckdb.DuckDBPyConnection, Outbox, Callable[[str], str], datetime], dict]
-AGENTS: dict[str, Agent] = {"reengage": reengage.run, "campaigns": campaign_sends.run}
+AGENTS: dict[str, Agent] = {
+    "reengage": reengage.run,
+    "campaigns": campaign_sends.run,
+    "paths": paths.run,
+}
 
 
 def channel_for(con: duckdb.DuckDBPyConnection, channels: dict[str, Channel]) -> dict[str, str]:

@@ -41,6 +41,9 @@ MATRIX: dict[str, dict[str, Access]] = {
     "GET /redoc": _EVERYONE,
     "GET /v1/learners/{learner}/recommendations": _only(learner=OWN, service=ALLOW, admin=ALLOW),
     "GET /v1/learners/{learner}/nudges": _only(learner=OWN, service=ALLOW, admin=ALLOW),
+    "GET /v1/learners/{learner}/path": _only(learner=OWN, service=ALLOW, admin=ALLOW),
+    # the learner's own conversation, or the platform relaying it; an admin has no words to add
+    "POST /v1/learners/{learner}/onboarding": _only(learner=OWN, service=ALLOW),
     "GET /v1/keys": _only(admin=ALLOW),
     # ---- app pages (apps/streamlit_app.py): a visitor sees only the sign-in page.
     "page app_pages/sign_in.py": _only(anonymous=ALLOW, service=ALLOW),
@@ -55,6 +58,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "page app_pages/learner.py": _only(learner=OWN),
     "page app_pages/course_qa.py": _only(learner=ALLOW),
     "page app_pages/my_data.py": _only(learner=OWN),
+    "page app_pages/learning_path.py": _only(learner=OWN),
 }
 
 

@@ -5,6 +5,8 @@
     GET /v1/learners/{learner}/recommendations?k=10&id_kind=user_id
         Authorization: Bearer pw_...
     GET /v1/learners/{learner}/nudges?days=30     # the agents' in-app nudges (agents/)
+    GET /v1/learners/{learner}/path               # the learning path, its goal and change log
+    POST /v1/learners/{learner}/onboarding  {"text": "I want to become a data analyst"}
     GET /health
 
 Every endpoint but /health (and the API's own description, /docs) needs a key, checked before any
@@ -43,13 +45,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, ORJSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agents.paths.serving import Served as PathAgentServed
 from apps.access import ALLOW, DENY, OWN, access_for
 from pathwise import served_log, snapshots
 from pathwise.api_keys import ApiKey, KeyStore, RateLimiter
 from pathwise.controls import ControlWatcher, apply_controls, without_nightly_boost
+from pathwise.learning_paths import PathStore
 from pathwise.outbox import Outbox
 from pathwise.privacy import KEY_HEX_DIGITS, pseudonym
 from pathwise.settings import get_settings
@@ -461,6 +465,53 @@ def _add_nudges(app: FastAPI, guard: Guard) -> None:
         return JSONResponse({"nudges": items})
 
 
+class OnboardingTurn(BaseModel):
+    """What the learner said; leave `text` out to get the question the conversation is at."""
+
+    text: str | None = Field(None, max_length=2000, examples=["I want to become a data analyst"])
+
+
+def _add_learning_paths(app: FastAPI, guard: Guard) -> None:
+    """The learning-path agent (agents/paths/): a learner's path, and onboarding turn by turn.
+    Both read and write the path store (SQLite in WAL mode: the nightly re-plan writes too);
+    the agent's knowledge (O*NET roles, ~5 s to load) is loaded on the first turn. Plain `def`
+    handlers: FastAPI runs them in its thread pool, so a turn never holds up other requests."""
+    store = PathStore()
+    served = PathAgentServed(store)
+
+    @app.get("/v1/learners/{learner}/path", responses=AUTH_RESPONSES)
+    def learning_path(
+        request: Request, caller: Caller, learner: LearnerPath, id_kind: IdKindQuery = "user_id"
+    ) -> JSONResponse:
+        """The learner's path (steps on a calendar, why each is there, skills no course teaches),
+        their goal, why the path changed (newest first), and where onboarding is (`null`: never
+        started). `path` is `null` until onboarding has finished."""
+        learner_key = _learner_key(learner, id_kind)
+        guard.check_own(_resource(request), caller, learner_key)
+        return JSONResponse(store.view(learner_key))
+
+    @app.post(
+        "/v1/learners/{learner}/onboarding",
+        responses={**AUTH_RESPONSES, **_problem(503, "No snapshot served yet.")},
+    )
+    def onboarding(
+        request: Request,
+        caller: Caller,
+        learner: LearnerPath,
+        turn: OnboardingTurn | None = None,
+        id_kind: IdKindQuery = "user_id",
+    ) -> JSONResponse:
+        """One turn of the onboarding conversation: the agent's reply, the step reached
+        (goal, role, skills, hours, target, format, done) and, once done, the path. Say
+        "start over" to change the goal."""
+        learner_key = _learner_key(learner, id_kind)
+        guard.check_own(_resource(request), caller, learner_key)
+        snap = snapshots.current()
+        if snap is None:
+            return JSONResponse({"error": "No serving snapshot published yet."}, status_code=503)
+        return JSONResponse(served.turn(snap, learner_key, turn and turn.text))
+
+
 def _require_access_rules(app: FastAPI) -> None:
     """Fail closed: a route missing from the authorization matrix stops start-up."""
     for route in app.routes:
@@ -524,5 +575,6 @@ def create_app(*, watch: bool = True) -> FastAPI:
 
     _add_keys(app, guard)
     _add_nudges(app, guard)
+    _add_learning_paths(app, guard)
     _require_access_rules(app)
     return app

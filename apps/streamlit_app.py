@@ -87,6 +87,7 @@ PAGES = {
                 icon=":material/auto_stories:",
                 default=True,
             ),
+            st.Page("app_pages/learning_path.py", title="My path", icon=":material/route:"),
             st.Page("app_pages/course_qa.py", title="Ask a course", icon=":material/forum:"),
             st.Page("app_pages/my_data.py", title="Your data", icon=":material/privacy_tip:"),
         ]

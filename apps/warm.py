@@ -114,6 +114,7 @@ def _warm_new_snapshot() -> None:
     if first:
         took["libraries"] = _timed(_libraries)
     took[f"snapshot {snap.version}"] = _timed(shared_queries, snap.version)
+    took["learning paths"] = _timed(_learning_paths, snap)
     if first:  # course Q&A reads its own index, not the snapshot: once per process
         took["course Q&A"] = _timed(_course_qa)
     log.info("%s: %s", READY, ", ".join(f"{step} {s:.1f} s" for step, s in took.items()))
@@ -168,6 +169,14 @@ def shared_queries(version: str) -> None:
     gaps = briefs.gaps(version)  # and the brief the Briefs page offers first (reads O*NET once)
     if not gaps.empty:
         briefs.exports(version, gaps["skill_key"].iloc[0], False)
+
+
+def _learning_paths(snap) -> None:
+    """The learning-path agent's knowledge (O*NET roles, once per process) and this snapshot's
+    catalog: a learner's first turn on My path needs both."""
+    from apps.queries import learning_path
+
+    learning_path.warm(snap)
 
 
 def _course_qa() -> None:

@@ -39,6 +39,7 @@ PAGES = {
     },
     "learner": {
         "My learning": "My learning",
+        "My path": "My learning path",
         "Ask a course": "Ask a course",
         "Your data": "How Pathwise uses your data",
     },

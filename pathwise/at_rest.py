@@ -11,7 +11,8 @@ Keys (docs/privacy.md, "At rest"):
                             with HKDF-SHA256 (one per store, so a leaked store key opens one
                             store): snapshots (Parquet modular encryption), the recommendation log
                             and api_keys.json (AES-GCM records, below), users.sqlite,
-                            controls.sqlite and outbox.sqlite (SQLCipher 4)
+                            controls.sqlite, outbox.sqlite and
+                            learning_paths.sqlite (SQLCipher 4)
     PATHWISE_VAULT_KEY      the identity vault only (its own key: the warehouse key never opens it)
 
 A sealed record is `pathwise-sealed-v1:` + base64url(nonce || AES-256-GCM ciphertext and tag), with
@@ -45,7 +46,7 @@ DIR_MODE, FILE_MODE = 0o700, 0o600
 SEALED = b"pathwise-sealed-v1:"
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Stores whose keys derive from the warehouse key (HKDF `info`); renaming one changes its key.
-STORES = ("snapshots", "rec_log", "api_keys", "users", "controls", "outbox")
+STORES = ("snapshots", "rec_log", "api_keys", "users", "controls", "outbox", "learning_paths")
 
 
 class AtRestError(RuntimeError):

@@ -330,6 +330,12 @@ class Settings(BaseSettings):
         return self.home / "outbox.sqlite"
 
     @property
+    def learning_paths_path(self) -> Path:
+        """Learners' onboarding, goals, paths and their change log (SQLite: the app and the API
+        write while the nightly re-plans)."""
+        return self.home / "learning_paths.sqlite"
+
+    @property
     def api_keys_path(self) -> Path:
         """Read-API keys, hashed (JSON, mode 0600): `pathwise keys`."""
         return self.home / "api_keys.json"

@@ -5,8 +5,9 @@ learner proves nothing); each test works on its own copy.
 The planted learner has a unique user_id, e-mail and free text (a forum post and a search, which
 the contract declares), consent to fine signals, a quarantined event (its original, e-mail
 included, goes to the vault), a served list in the recommendation log, an app account with a
-sign-in, a learner API key, an e-mail address in the vault (they agreed to e-mail) and, from
-the nightly agents, a nudge in the outbox (inactivity threshold 1 day here). Their neighbour
+sign-in, a learner API key, an e-mail address in the vault (they agreed to e-mail), from
+the nightly agents, a nudge in the outbox (inactivity threshold 1 day here), and a learning path
+they made in the onboarding conversation (the path store). Their neighbour
 withdrew consent to messages: the agents record them as opted out and send them nothing."""
 
 from __future__ import annotations
@@ -155,9 +156,27 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         plant(home)
         nightly_flow(skip=["index"])
+        onboard(USER_ID)
         with connect() as con:  # a second version: superseded snapshots hold the learner too
             snapshots.publish(con)
     return home
+
+
+ONBOARDING = ("I want to become a data scientist", "nothing yet", "5 hours", "no rush", "video")
+
+
+def onboard(user_id: str) -> None:
+    """The learner's onboarding conversation with the learning-path agent, as the app has it."""
+    from agents.paths.serving import Served
+    from pathwise import snapshots
+    from pathwise.privacy import pseudonym
+
+    learner_key = pseudonym(user_id, get_settings().pseudonym_key.get_secret_value())
+    served = Served()
+    for text in ONBOARDING:
+        answer = served.turn(snapshots.require_current(), learner_key, text)
+    served.store.close()
+    assert answer["done"] and answer["path"], answer
 
 
 @contextmanager

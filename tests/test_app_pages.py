@@ -46,6 +46,7 @@ PAGES = {
     "app_pages/learner.py": "learner",
     "app_pages/course_qa.py": "learner",
     "app_pages/my_data.py": "learner",
+    "app_pages/learning_path.py": "learner",
 }
 TITLES = {
     "app_pages/control_tower.py": "Control Tower",
@@ -58,6 +59,7 @@ TITLES = {
     "app_pages/learner.py": "My learning",
     "app_pages/course_qa.py": "Ask a course",
     "app_pages/my_data.py": "How Pathwise uses your data",
+    "app_pages/learning_path.py": "My learning path",
 }
 
 

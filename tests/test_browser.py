@@ -376,3 +376,46 @@ def test_an_instructor_generates_a_content_brief_and_downloads_its_markdown(serv
     )
     assert "## Evidence" in text and "## Demand estimate" in text
     page.screenshot(path=ARTIFACTS / "instructor-brief.png", full_page=True)
+
+
+def test_a_new_learner_talks_through_onboarding_and_sees_their_path(servers, page):
+    """The learning-path agent's page (app_pages/learning_path.py): a learner with no history
+    answers the onboarding questions in the chat, then sees the path as a timeline with why each
+    course is there and the change log; the read API serves the same path."""
+    from pathwise.accounts import UserStore
+    from pathwise.api_keys import KeyStore
+    from pathwise.privacy import pseudonym
+
+    key = pseudonym("browser-newcomer", get_settings().pseudonym_key.get_secret_value())
+    UserStore().add("newcomer", PASSWORD, "learner", learner_key=key)
+    sign_in(page, servers["app"], "newcomer", PASSWORD)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="My path").click()
+    page.get_by_text("Tell me the job you are aiming for").wait_for()
+    answer = page.get_by_placeholder("Your answer")
+    for said, asked in [
+        ("I want to become a data scientist", "What do you already know?"),
+        ("Excel and SQL", "How many hours a week"),
+        ("5 hours", "By when would you like to get there?"),
+        ("in 6 months", "Which format suits you best"),
+        ("video", "Your path to Data Scientists"),
+    ]:
+        answer.fill(said)
+        answer.press("Enter")
+        page.get_by_text(asked).first.wait_for()
+        settle(page)
+        no_exception(page)
+    chart = page.locator("[data-testid=stMain] [data-testid=stVegaLiteChart]")
+    chart.locator("canvas, svg").first.wait_for()
+    body = page.locator("[data-testid=stMain]").inner_text()
+    assert "Why your path changed" in body and "Your path was planned:" in body
+    assert page.get_by_placeholder("Your answer").count() == 0  # the conversation is over
+    page.screenshot(path=ARTIFACTS / "learner-my-path.png", full_page=True)
+    _, token = KeyStore().create("browser paths", "service")
+    served = httpx.get(
+        f"{servers['api']}/v1/learners/{key}/path?id_kind=learner_key",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(servers["ca"]),
+    ).json()
+    assert served["path"]["goal"]["role"] == "Data Scientists"
+    assert all(s["title"] in body for s in served["path"]["steps"])

@@ -138,7 +138,7 @@ def test_registry_covers_every_store_holding_the_planted_learner(tmp_path_factor
     # something): in every store of the registry, and every planted value somewhere.
     owners = {owner(home / f, s).name for f in files}
     assert owners >= {"warehouse", "vault.identities", "landing", "rec_log", "snapshots"}
-    assert owners >= {"accounts", "api_keys", "outbox"}
+    assert owners >= {"accounts", "api_keys", "outbox", "learning_paths"}
     assert set().union(*found.values()) == set(find)
     warehouse_tables = {w.split(":")[1] for w in found if w.startswith("warehouse.duckdb:")}
     assert {"warehouse.raw.events", "warehouse.ml.recommendations"} <= warehouse_tables

@@ -68,6 +68,9 @@ def test_export_holds_everything_about_the_learner_and_nobody_else(tmp_path_fact
     # The agents' nudge to them and why, and the address they gave for e-mail (from the vault).
     assert rows["outbox.messages"] == 1 and rows["outbox.decisions"] == 1
     assert rows["vault.contacts"] == 1
+    # Their onboarding conversation, goal and path (with why it changed).
+    assert rows["learning_paths.goals"] == rows["learning_paths.paths"] == 1
+    assert rows["learning_paths.turns"] == 12 and rows["learning_paths.path_changes"] == 1
 
     tables = {p.name: p for p in (out / "tables").iterdir()}
     events = (out / "tables" / "warehouse.raw.events.csv").read_text()

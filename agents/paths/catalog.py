@@ -13,29 +13,31 @@ NEUTRAL_QUALITY = 0.5
 DEFAULT_HOURS = 10.0  # a course whose catalog lists no module durations
 
 
-def load_catalog(con: duckdb.DuckDBPyConnection, k: int) -> Catalog:
+def load_catalog(con: duckdb.DuckDBPyConnection, k: int, schema: str = "marts") -> Catalog:
     """From `marts.courses`, `course_modules`, `course_skills`, `course_prerequisites` and
     `course_kpis` (completion per enrolment week; weeks pooled, courses under k learners
-    neutral)."""
+    neutral). `schema="main"` reads the same tables from a published snapshot."""
     courses = con.sql(
-        """
+        f"""
         select c.course_id, c.course_title as title, c.difficulty as level,
                coalesce(c.primary_format, c.module_format) as format,
                sum(m.duration_minutes) / 60 as hours
-        from marts.courses c left join marts.course_modules m using (course_id)
+        from {schema}.courses c left join {schema}.course_modules m using (course_id)
         group by all
         """
     ).pl()
     quality = con.sql(
         f"""
         select course_id, sum(completion_count) / sum(enrolment_count) as quality
-        from marts.course_kpis group by 1 having sum(enrolment_count) >= {int(k)}
+        from {schema}.course_kpis group by 1 having sum(enrolment_count) >= {int(k)}
         """
     ).pl()
     return build_catalog(
         courses.join(quality, on="course_id", how="left"),
-        con.sql("select course_id, skill_name as skill from marts.course_skills").pl(),
-        con.sql("select course_id, prerequisite_course_id from marts.course_prerequisites").pl(),
+        con.sql(f"select course_id, skill_name as skill from {schema}.course_skills").pl(),
+        con.sql(
+            f"select course_id, prerequisite_course_id from {schema}.course_prerequisites"
+        ).pl(),
     )
 
 

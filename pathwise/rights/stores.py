@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathwise.accounts import UserStore
 from pathwise.api_keys import KeyStore
 from pathwise.at_rest import seal, unseal, write_private
 from pathwise.ingestion import file_sha256
+from pathwise.learning_paths import PathStore
 from pathwise.outbox import Outbox
 from pathwise.privacy import app_user_id
 from pathwise.settings import Settings
@@ -681,6 +683,27 @@ def _purge_outbox(x: Expiry) -> int:
     return Outbox(x.settings.outbox_path).forget_before(x.cutoff, x.dry_run)
 
 
+def _erase_learning_paths(ctx: Context) -> int:
+    if not ctx.settings.learning_paths_path.exists():
+        return 0
+    with closing(PathStore(ctx.settings.learning_paths_path)) as store:
+        return store.forget_learner(ctx.subject.learner_key)
+
+
+def _export_learning_paths(ctx: Context) -> dict[str, Rows]:
+    if not ctx.settings.learning_paths_path.exists():
+        return {}
+    with closing(PathStore(ctx.settings.learning_paths_path)) as store:
+        return store.learner_records(ctx.subject.learner_key)
+
+
+def _purge_learning_paths(x: Expiry) -> int:
+    if not x.settings.learning_paths_path.exists():
+        return 0
+    with closing(PathStore(x.settings.learning_paths_path)) as store:
+        return store.forget_before(x.cutoff, x.dry_run)
+
+
 def _erase_contacts(ctx: Context) -> int:
     return ctx.con.execute(
         "delete from vault.contacts where learner_key = $lk", {"lk": ctx.subject.learner_key}
@@ -800,6 +823,22 @@ STORES: tuple[Store, ...] = (
         paths=lambda s: [
             s.outbox_path,
             *(s.outbox_path.with_name(f"outbox.sqlite{x}") for x in ("-wal", "-shm")),
+        ],
+    ),
+    Store(
+        "learning_paths",
+        "the onboarding conversation (the learner's words), goal, current path and the log of "
+        "why it changed",
+        "learner_key column of every table",
+        _erase_learning_paths,
+        _export_learning_paths,
+        _purge_learning_paths,
+        paths=lambda s: [
+            s.learning_paths_path,
+            *(
+                s.learning_paths_path.with_name(f"learning_paths.sqlite{x}")
+                for x in ("-wal", "-shm")
+            ),
         ],
     ),
     Store(

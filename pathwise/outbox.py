@@ -286,7 +286,6 @@ class Outbox:
         with self._db() as db:
             return {r[0] for r in db.execute("select distinct agent from decisions").fetchall()}
 
-
     def assignments(self) -> list[dict]:
         """Who each agent assigned to a message (`treated`) or kept in the holdout, and when:
         agent, learner_key, course_id, treated, decided_at (what uplift compares; opted-out and

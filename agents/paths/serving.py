@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from agents.paths.catalog import load_catalog
+from agents.paths.llm_slots import slot_extractor
 from agents.paths.onboarding import Dialogue, State
 from agents.paths.planner import Catalog, Goal, Step, plan, skill_key
 from agents.paths.planner import Path as LearningPath
@@ -228,7 +229,11 @@ class PathAgent:
         with self._lock:
             if key not in self._dialogues:
                 words = sorted({*self.knowledge.vocabulary, *source.skill_names})
-                self._dialogues = {key: Dialogue(self.knowledge.matcher, words, today)}
+                # The language model reads the slots when configured (offline otherwise).
+                extractor = slot_extractor(get_settings())
+                self._dialogues = {
+                    key: Dialogue(self.knowledge.matcher, words, today, extractor=extractor)
+                }
             return self._dialogues[key]
 
     def turn(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from agents import reengage
+from agents import metadata, reengage
 from agents.channels import Channel, configured
 from agents.delivery import deliver
 from pathwise.contacts import with_email
@@ -29,7 +29,7 @@ log = logging.getLogger("pathwise.agents")
 
 # (warehouse+vault connection, outbox, learner_key -> channel, now) -> summary
 Agent = Callable[[duckdb.DuckDBPyConnection, Outbox, Callable[[str], str], datetime], dict]
-AGENTS: dict[str, Agent] = {"reengage": reengage.run}
+AGENTS: dict[str, Agent] = {"reengage": reengage.run, "metadata": metadata.run}
 
 
 def channel_for(con: duckdb.DuckDBPyConnection, channels: dict[str, Channel]) -> dict[str, str]:

@@ -15,7 +15,7 @@ next build. A course whose text changed gets new suggestions; its pending old on
 superseded. The queue holds course metadata and the names of staff, no learner data.
 
     queue = MetadataQueue()
-    queue.propose([Suggestion("c-1", "skill", "SQL", 0.82, {"sentence": "..."})], fingerprint="..")
+    queue.propose("c-1", [Suggestion("c-1", "skill", "SQL", 0.82, {"sentence": ".."})], fingerprint="..")
     queue.accept(7, actor="ada", reason="matches the syllabus")
     queue.accept(8, actor="ada", reason="closer", value="PostgreSQL")     # edited
 """
@@ -54,6 +54,11 @@ create table if not exists metadata_suggestions (
     unique (course_id, kind, value, fingerprint)
 );
 create index if not exists metadata_suggestions_course on metadata_suggestions (course_id, status);
+create table if not exists metadata_course_texts (  -- the text each course was last read from
+    course_id    text primary key,
+    fingerprint  text not null,
+    checked_at   text not null
+);
 create table if not exists metadata_auto_accept (  -- the newest row is in force; null: off
     setting_id  integer primary key,
     threshold   real check (threshold is null or threshold between 0 and 1),
@@ -90,30 +95,29 @@ class MetadataQueue(ControlStore):
     # -- the agent's side ------------------------------------------------------------------------
 
     def fingerprints(self) -> dict[str, str]:
-        """course_id -> the fingerprint of the text its newest suggestions were made from."""
+        """course_id -> the fingerprint of the text the agent last made suggestions from."""
         with self._db() as db:
-            rows = db.execute(
-                "select course_id, fingerprint from metadata_suggestions "
-                "where suggestion_id in (select max(suggestion_id) from metadata_suggestions "
-                "group by course_id)"
-            ).fetchall()
-        return dict(rows)
+            return dict(db.execute("select course_id, fingerprint from metadata_course_texts"))
 
-    def propose(self, suggestions: Iterable[Suggestion], *, fingerprint: str) -> dict[str, int]:
-        """Queue one course's suggestions made from a text with `fingerprint`; pending ones from
-        an older text are superseded; those at or above the auto-accept threshold are accepted."""
+    def propose(
+        self, course_id: str, suggestions: Iterable[Suggestion], *, fingerprint: str
+    ) -> dict[str, int]:
+        """Queue one course's suggestions, made from its text with `fingerprint` (none: the
+        text is recorded as read); pending ones from an older text are superseded; those at or
+        above the auto-accept threshold are accepted."""
         suggestions = list(suggestions)
-        if not suggestions:
-            return {"proposed": 0, "auto_accepted": 0, "superseded": 0}
-        courses = {s.course_id for s in suggestions}
-        if len(courses) != 1:
-            raise ControlError(f"propose one course's suggestions at a time, got {sorted(courses)}")
-        course_id = courses.pop()
+        others = {s.course_id for s in suggestions} - {course_id}
+        if others:
+            raise ControlError(f"suggestions for {sorted(others)} proposed as {course_id!r}'s")
         threshold = self.auto_accept_threshold()
         now = _stamp()
         counts = {"proposed": 0, "auto_accepted": 0, "superseded": 0}
         reason = "new or changed course text"
         with self.transaction(AGENT, reason) as db:
+            db.execute(
+                "insert or replace into metadata_course_texts values (?, ?, ?)",
+                (course_id, fingerprint, now),
+            )
             counts["superseded"] = db.execute(
                 "update metadata_suggestions set status = 'superseded', decided_at = ? "
                 "where course_id = ? and status = 'pending' and fingerprint <> ?",
@@ -161,7 +165,8 @@ class MetadataQueue(ControlStore):
                             },
                             f"confidence at or above the admins' threshold {threshold}",
                         )
-            self.record(db, AGENT, "metadata_propose", course_id, counts, reason)
+            if counts["proposed"] or counts["superseded"]:
+                self.record(db, AGENT, "metadata_propose", course_id, counts, reason)
         return counts
 
     # -- the reviewers' side ---------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_difficulty_scores_map_to_catalog_levels():
     ]  # fmt: skip
     assert [catalog_difficulty(s) for s in range(1, 6)] == [1, 1, 2, 3, 3]
     texts = ["for beginners, no experience needed"] * 6 + ["advanced expert deep dive"] * 6
-    model = DifficultyModel(C=4.0).fit(texts, [0] * 6 + [2] * 6)
+    model = DifficultyModel().fit(texts, [0] * 6 + [2] * 6)
     (easy, _), (hard, confidence) = model.score(["beginners welcome", "an expert deep dive"])
     assert easy <= 2 and hard >= 4 and 0 < confidence <= 1
     assert level_metrics([0, 2, 1], [0, 2, 2]) == pytest.approx(

@@ -51,8 +51,8 @@ def suggest_changed(
               "auto_accepted": 0, "superseded": 0}  # fmt: skip
     if changed:
         models = train(catalog, shared_data)
-        for _, (fingerprint, found) in suggest(catalog, models, changed).items():
-            for key, n in queue.propose(found, fingerprint=fingerprint).items():
+        for course_id, (fingerprint, found) in suggest(catalog, models, changed).items():
+            for key, n in queue.propose(course_id, found, fingerprint=fingerprint).items():
                 counts[key] += n
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return counts

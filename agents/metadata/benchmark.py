@@ -109,7 +109,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, int]:
                coalesce(i.has_enough_learners, false) as enough,
                i.enrolment_count,
                case when i.has_enough_learners then i.completion_rate end as completion_rate,
-               case when i.rating_count >= {k} then i.avg_rating end as avg_rating,
+               i.avg_rating,  -- the mart shows it only from k ratings
                case when t.half_ratings >= {k} then t.rating_trend end as rating_trend,
                case when d.completions >= {k} then d.median_days end as median_days_to_complete,
                st.first_module_position as stop_module_position,

@@ -39,7 +39,7 @@ LEVEL_SOURCES = ("edx", "udemy", "coursera", "coco")
 SKILL_GRID = [
     (k, w, m) for k in (5, 10, 20) for w in (0.0, 0.3, 0.6) for m in (0.0, 0.15, 0.3, 0.45)
 ]
-C_GRID = (0.5, 2.0, 8.0)
+ALPHA_GRID = (1e-5, 3e-5, 1e-4)
 
 
 def with_splits(frame: pl.DataFrame) -> pl.DataFrame:
@@ -86,19 +86,20 @@ def evaluate_levels(data: pl.DataFrame) -> dict:
         return model.fit(fit["text"].to_list(), fit["level"].to_list())
 
     tuned = {
-        C: level_metrics(
-            fitted(DifficultyModel(C), train).predict(dev["text"].to_list()), dev["level"].to_list()
+        alpha: level_metrics(
+            fitted(DifficultyModel(alpha), train).predict(dev["text"].to_list()),
+            dev["level"].to_list(),
         )["macro_f1"]
-        for C in C_GRID
+        for alpha in ALPHA_GRID
     }
-    C = max(tuned, key=tuned.get)
+    alpha = max(tuned, key=tuned.get)
     fit = pl.concat([train, dev])
     models = {
-        "model": fitted(DifficultyModel(C), fit),
+        "model": fitted(DifficultyModel(alpha), fit),
         "majority": fitted(MajorityLevel(), fit),
         "tfidf_1nn": fitted(NearestLevel(), fit),
     }
-    report: dict = {"chosen_on_dev": {"C": C, "dev_macro_f1": round(tuned[C], 3)}}
+    report: dict = {"chosen_on_dev": {"alpha": alpha, "dev_macro_f1": round(tuned[alpha], 3)}}
     for source in LEVEL_SOURCES:
         test = rows.filter((pl.col("source") == source) & (pl.col("split") == "test"))
         texts, truth = test["text"].to_list(), test["level"].to_list()

@@ -44,7 +44,7 @@ from pathwise.warehouse import table_exists
 TOP_TAGS = 5
 # Chosen on the dev split of the labelled catalogs (python -m agents.metadata.evaluate).
 TAGGER = {"k": 10, "lexical_weight": 0.3, "min_score": 0.3}
-DIFFICULTY_C = 8.0
+DIFFICULTY_ALPHA = 1e-5
 ASSUMED = re.compile(
     r"\b(you should (already )?(know|be familiar|have)|should be (comfortable|familiar)|"
     r"familiarity with|prior (knowledge|experience)|previous experience|knowledge of|"
@@ -64,45 +64,59 @@ class Catalog:
 
 
 def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
-    """The catalog marts and the taxonomy seeds, with each course's text and its fingerprint."""
-    modules = con.sql(
-        """
-        select course_id, count(*) as module_count, sum(duration_minutes) as minutes,
-               string_agg(module_title, '. ' order by module_position) as module_titles
-        from marts.course_modules group by course_id
-        """
-    ).pl()
-    courses = (
-        con.sql(
+    """The catalog marts and the taxonomy seeds."""
+    return build_catalog(
+        courses=con.sql(
             "select course_id, course_title as title, course_description as description, "
-            "difficulty from marts.courses order by course_id"
-        )
-        .pl()
-        .join(modules.select("course_id", "module_titles"), on="course_id", how="left")
+            "difficulty from marts.courses"
+        ).pl(),
+        modules=con.sql(
+            "select course_id, module_position, module_title, duration_minutes "
+            "from marts.course_modules"
+        ).pl(),
+        skills=con.sql("select course_id, skill_name as skill from marts.course_skills").pl(),
+        taxonomy=(
+            con.sql("select skill_id, skill_name from reference.skills").pl()
+            if table_exists(con, "reference", "skills")
+            else pl.DataFrame(schema={"skill_id": pl.String, "skill_name": pl.String})
+        ),
+    )
+
+
+def build_catalog(
+    courses: pl.DataFrame, modules: pl.DataFrame, skills: pl.DataFrame, taxonomy: pl.DataFrame
+) -> Catalog:
+    """`courses`: course_id, title, description, difficulty (1-3 or null); `modules`: course_id,
+    module_position, module_title, duration_minutes; `skills`: course_id, skill; `taxonomy`:
+    skill_id, skill_name. Adds each course's text and the fingerprint of what it is made from."""
+    per_course = modules.group_by("course_id").agg(
+        module_count=pl.len(),
+        minutes=pl.col("duration_minutes").cast(pl.Float64).sum(),
+        module_titles=pl.col("module_title").sort_by("module_position").str.join(". "),
+    )
+    text = pl.concat_str(
+        [pl.col(c).fill_null("") for c in ("title", "description", "module_titles")],
+        separator=". ",
+    )
+    with_text = (
+        courses.with_columns(difficulty=pl.col("difficulty").cast(pl.Int64))
+        .join(per_course.select("course_id", "module_titles"), on="course_id", how="left")
+        .with_columns(text=text)
         .with_columns(
-            text=pl.concat_str(
-                [pl.col(c).fill_null("") for c in ("title", "description", "module_titles")],
-                separator=". ",
+            fingerprint=pl.concat_str(
+                "text", pl.col("difficulty").cast(pl.String).fill_null(""), separator="|"
+            ).map_elements(
+                lambda t: hashlib.sha256(t.encode()).hexdigest()[:16], return_dtype=pl.String
             )
         )
-    )
-    courses = courses.with_columns(
-        fingerprint=pl.concat_str(
-            [pl.col("text"), pl.col("difficulty").cast(pl.String).fill_null("")]
-        ).map_elements(
-            lambda t: hashlib.sha256(t.encode()).hexdigest()[:16], return_dtype=pl.String
-        )
-    ).drop("module_titles")
-    taxonomy = (
-        con.sql("select skill_id, skill_name from reference.skills").pl()
-        if table_exists(con, "reference", "skills")
-        else pl.DataFrame(schema={"skill_id": pl.String, "skill_name": pl.String})
+        .drop("module_titles")
+        .sort("course_id")
     )
     return Catalog(
-        courses=courses,
-        modules=modules.drop("module_titles"),
-        skills=con.sql("select course_id, skill_name as skill from marts.course_skills").pl(),
-        taxonomy=taxonomy,
+        courses=with_text,
+        modules=per_course.drop("module_titles"),
+        skills=skills.select("course_id", "skill"),
+        taxonomy=taxonomy.select("skill_id", "skill_name"),
     )
 
 
@@ -132,7 +146,7 @@ def train(catalog: Catalog, shared_data: Path | None) -> Models:
         labelled_skills["text"].to_list(), labelled_skills["skills"].to_list()
     )
     levels = data.filter(pl.col("level").is_not_null())
-    difficulty = DifficultyModel(DIFFICULTY_C).fit(
+    difficulty = DifficultyModel(DIFFICULTY_ALPHA).fit(
         levels["text"].to_list(), levels["level"].to_list()
     )
     known: dict[str, tuple[str, str | None]] = {}

@@ -57,6 +57,9 @@ PAGES = {
             st.Page("app_pages/interventions.py", title="Interventions", icon=":material/tune:"),
             st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
             st.Page(
+                "app_pages/course_metadata.py", title="Review metadata", icon=":material/sell:"
+            ),
+            st.Page(
                 "app_pages/privacy_requests.py",
                 title="Privacy requests",
                 icon=":material/shield_person:",
@@ -73,6 +76,9 @@ PAGES = {
             ),
             st.Page(
                 "app_pages/content_gaps.py", title="Content gaps", icon=":material/travel_explore:"
+            ),
+            st.Page(
+                "app_pages/course_metadata.py", title="Review metadata", icon=":material/sell:"
             ),
         ]
     },

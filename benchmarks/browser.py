@@ -28,9 +28,14 @@ PAGES = {
         "Performance": "Control Tower",
         "Interventions": "Interventions",
         "Audit log": "Audit log",
+        "Review metadata": "Review metadata",
         "Privacy requests": "Privacy requests",
     },
-    "instructor": {"My courses": "My courses", "Content gaps": "Content gaps & demand"},
+    "instructor": {
+        "My courses": "My courses",
+        "Content gaps": "Content gaps & demand",
+        "Review metadata": "Review metadata",
+    },
     "learner": {
         "My learning": "My learning",
         "Ask a course": "Ask a course",

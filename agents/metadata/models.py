@@ -105,7 +105,10 @@ class SkillTagger:
         sims[sims < cut] = 0  # keep the k nearest (ties may keep a few more)
         sims /= np.maximum(sims.sum(axis=1, keepdims=True), 1e-12)
         scores = np.asarray((sparse.csr_matrix(sims) @ self.Y).todense())
-        named = [{self.lexicon[g] for g in ngrams(t) if g in self.lexicon} for t in texts]
+        named = [
+            {self.lexicon[g] for _, grams in sentence_grams(t) for g in grams if g in self.lexicon}
+            for t in texts
+        ]
         for i, labels in enumerate(named):
             scores[i, list(labels)] += self.lexical_weight
         return scores, named
@@ -143,7 +146,7 @@ class SkillTagger:
                 yield text, [j for j in ranked if row[j] >= floor], said, row
 
 
-def supporting_sentence(text: str, label: str, parts: list | None = None) -> str:
+def supporting_sentence(text: str, label: str, parts: tuple | None = None) -> str:
     """The sentence naming `label` (any of its variants), else the one sharing most words with
     it (the title when none does). `parts`: the text's (sentence, its n-grams), if known."""
     parts = parts or sentence_grams(text)
@@ -156,8 +159,11 @@ def supporting_sentence(text: str, label: str, parts: list | None = None) -> str
     return best[0][:300]
 
 
-def sentence_grams(text: str) -> list[tuple[str, set[str]]]:
-    return [(s, ngrams(s)) for s in (sentences(text) or [text])]
+@lru_cache(maxsize=16384)
+def sentence_grams(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The text's sentences, each with its word n-grams (cached: the tagger, the supporting
+    sentence and the prerequisite finder all read them)."""
+    return tuple((s, frozenset(ngrams(s))) for s in (sentences(text) or [text]))
 
 
 @lru_cache(maxsize=65536)

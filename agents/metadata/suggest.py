@@ -34,16 +34,17 @@ from agents.metadata.models import (
     SkillTagger,
     catalog_difficulty,
     level_of_score,
-    ngrams,
     normalise,
+    sentence_grams,
     variants,
 )
 from pathwise.metadata_queue import Suggestion
 from pathwise.warehouse import table_exists
 
 TOP_TAGS = 5
-# Chosen on the dev split of the labelled catalogs (python -m agents.metadata.evaluate).
-TAGGER = {"k": 10, "lexical_weight": 0.3, "min_score": 0.3}
+# Chosen on the dev split of COCO (the larger labelled catalog, concept labels like ours):
+# python -m agents.metadata.evaluate; Coursera's dev split preferred k=20, weight 0.6, no floor.
+TAGGER = {"k": 5, "lexical_weight": 0.3, "min_score": 0.45}
 DIFFICULTY_ALPHA = 1e-5
 ASSUMED = re.compile(
     r"\b(you should (already )?(know|be familiar|have)|should be (comfortable|familiar)|"
@@ -186,12 +187,12 @@ def _prerequisites(
     course_id: str, text: str, taught: set[str], models: Models, teachers: dict[str, list[str]]
 ) -> list[Suggestion]:
     found: dict[str, Suggestion] = {}
-    for sentence in labelled.sentences(text):
+    for sentence, grams in sentence_grams(text):
         assumed = bool(ASSUMED.search(sentence))
-        used = {normalise(m.group(2)) for m in USED.finditer(sentence)}
-        for gram in sorted(ngrams(sentence), key=len, reverse=True):
-            if gram not in models.known:
-                continue
+        used = {normalise(m.group(2)) for m in USED.finditer(sentence)} if not assumed else set()
+        if not (assumed or used):
+            continue
+        for gram in sorted((g for g in grams if g in models.known), key=len, reverse=True):
             name, skill_id = models.known[gram]
             key = normalise(name)
             by_use = any(u.startswith(gram) for u in used)

@@ -222,7 +222,7 @@ def level_of_score(score: int) -> str:
 
 
 def catalog_difficulty(score: int) -> int:
-    """The catalog's 1-3 difficulty (raw.catalog_courses.difficulty) for a 1-5 score."""
+    """The catalog's 1-3 difficulty (`marts.courses.difficulty`) for a 1-5 score."""
     return LEVELS.index(level_of_score(score)) + 1
 
 

@@ -104,6 +104,11 @@ def test_percentiles_bands_and_the_verdict():
         "longer than its peers' modules."
     )
     assert verdict(row | {"has_enough_learners": False}).startswith("Not enough learners")
+    assert verdict(
+        row | {"completion_rate_band": "below the median", "median_days_to_complete_band": None,
+               "stop_module_position": 0}
+    ) == ("Completion below the median of similar courses; most learners who stop do so before "
+          "completing a module.")  # fmt: skip
 
 
 def test_neighbours_rank_by_skills_and_text():

@@ -208,11 +208,14 @@ def verdict(row: dict) -> str:
     if row["peers_compared"] < MIN_PEERS:
         return "Too few similar courses with enough learners to compare with yet."
     parts = [
-        f"{label} in the {row[f'{col}_band']} of similar courses"
+        f"{label} {'in the ' if 'quartile' in row[f'{col}_band'] else ''}"
+        f"{row[f'{col}_band']} of similar courses"
         for col, _, label in METRICS
         if row[f"{col}_band"]
     ]
-    if row["stop_module_position"] is not None:
+    if row["stop_module_position"] == 0:
+        parts.append("most learners who stop do so before completing a module")
+    elif row["stop_module_position"] is not None:
         stop = f"learners stop most often after module {row['stop_module_position']}"
         if row["stop_module_length_ratio"] and row["stop_module_length_ratio"] >= 1.5:
             stop += (

@@ -13,6 +13,7 @@ from benchmarks import (
     dbt_build,
     erasure,
     ingest,
+    metadata,
     ml_models,
     paths,
     rag,
@@ -31,4 +32,5 @@ if __name__ == "__main__":
     apps.main([])
     erasure.main([])
     paths.main([])
+    metadata.main([])
     rag.main()

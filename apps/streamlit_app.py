@@ -102,12 +102,16 @@ user = auth.current_user()
 if user is None:
     # Every page's own address shows the sign-in form too (not "Page not found"), and stays in
     # the address bar: signing in reruns the script, which then finds the page asked for.
+    # A page in two roles' menus (Review metadata) has one address: one sign-in page for it.
     bookmarkable = [
-        st.Page("app_pages/sign_in.py", title="Sign in", url_path=p.url_path)
-        for sections in PAGES.values()
-        for pages in sections.values()
-        for p in pages
-        if p.url_path  # a role's default page lives at the root, the sign-in page's address
+        st.Page("app_pages/sign_in.py", title="Sign in", url_path=path)
+        for path in dict.fromkeys(
+            p.url_path
+            for sections in PAGES.values()
+            for pages in sections.values()
+            for p in pages
+            if p.url_path  # a role's default page lives at the root, the sign-in page's address
+        )
     ]
     page = st.navigation(
         [

@@ -109,6 +109,8 @@ def test_percentiles_bands_and_the_verdict():
                "stop_module_position": 0}
     ) == ("Completion below the median of similar courses; most learners who stop do so before "
           "completing a module.")  # fmt: skip
+    merged = verdict(row | {"stop_module_position": 0, "stop_last_module_position": 8})
+    assert merged.endswith("learners stop most often before completing module 9.")
 
 
 def test_neighbours_rank_by_skills_and_text():

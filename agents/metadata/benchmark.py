@@ -194,6 +194,7 @@ def benchmark(frame: pl.DataFrame, near: pl.DataFrame, module_minutes: pl.DataFr
             if own and peer_minutes:
                 ratio = round(own / float(np.median(peer_minutes)), 2)
         row |= {"stop_module_position": stop, "stop_module_title": me["stop_module_title"],
+                "stop_last_module_position": me["stop_last_module_position"],
                 "stop_module_length_ratio": ratio, "qa_refusals_per_module": None}  # fmt: skip
         row["verdict"] = verdict(row)
         rows.append(row)
@@ -213,10 +214,14 @@ def verdict(row: dict) -> str:
         for col, _, label in METRICS
         if row[f"{col}_band"]
     ]
-    if row["stop_module_position"] == 0:
+    first = row["stop_module_position"]
+    last = row.get("stop_last_module_position", first)
+    if first == 0 and last in (0, None):
         parts.append("most learners who stop do so before completing a module")
-    elif row["stop_module_position"] is not None:
-        stop = f"learners stop most often after module {row['stop_module_position']}"
+    elif first == 0:  # a funnel step merged to hold k learners: modules 0..last
+        parts.append(f"learners stop most often before completing module {last + 1}")
+    elif first is not None:
+        stop = f"learners stop most often after module {first}"
         if row["stop_module_length_ratio"] and row["stop_module_length_ratio"] >= 1.5:
             stop += (
                 f", which is {row['stop_module_length_ratio']:.1f}× longer than its peers' modules"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from agents import campaign_sends, reengage
+from agents import campaign_sends, metadata, reengage
 from agents.channels import Channel, configured
 from agents.delivery import deliver
 from agents.paths import nightly as paths
@@ -35,6 +35,7 @@ AGENTS: dict[str, Agent] = {
     "reengage": reengage.run,
     "campaigns": campaign_sends.run,
     "paths": paths.run,
+    "metadata": metadata.run,
 }
 
 

@@ -55,6 +55,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "page app_pages/creator.py": _only(instructor=ALLOW),
     "page app_pages/content_gaps.py": _only(instructor=ALLOW),
     "page app_pages/briefs.py": _only(instructor=ALLOW, admin=ALLOW),
+    "page app_pages/course_metadata.py": _only(instructor=ALLOW, admin=ALLOW),
     "page app_pages/learner.py": _only(learner=OWN),
     "page app_pages/course_qa.py": _only(learner=ALLOW),
     "page app_pages/my_data.py": _only(learner=OWN),

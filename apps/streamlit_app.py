@@ -58,6 +58,9 @@ PAGES = {
             st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
             st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
             st.Page(
+                "app_pages/course_metadata.py", title="Review metadata", icon=":material/sell:"
+            ),
+            st.Page(
                 "app_pages/privacy_requests.py",
                 title="Privacy requests",
                 icon=":material/shield_person:",
@@ -75,6 +78,9 @@ PAGES = {
             ),
             st.Page(
                 "app_pages/content_gaps.py", title="Content gaps", icon=":material/travel_explore:"
+            ),
+            st.Page(
+                "app_pages/course_metadata.py", title="Review metadata", icon=":material/sell:"
             ),
             st.Page("app_pages/briefs.py", title="Briefs", icon=":material/edit_note:"),
         ]
@@ -100,7 +106,7 @@ user = auth.current_user()
 if user is None:
     # Every page's own address shows the sign-in form too (not "Page not found"), and stays in
     # the address bar: signing in reruns the script, which then finds the page asked for.
-    bookmarkable = {  # one per address: a page several roles have (Briefs) is listed once
+    bookmarkable = {  # one per address: a page several roles have (Briefs, Review metadata) is listed once
         p.url_path: st.Page("app_pages/sign_in.py", title="Sign in", url_path=p.url_path)
         for sections in PAGES.values()
         for pages in sections.values()

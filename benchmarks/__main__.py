@@ -14,7 +14,9 @@ from benchmarks import (
     dbt_build,
     erasure,
     ingest,
+    metadata,
     ml_models,
+    path_serving,
     paths,
     rag,
     recs,
@@ -32,5 +34,7 @@ if __name__ == "__main__":
     apps.main([])
     erasure.main([])
     paths.main([])
+    path_serving.main([])
     briefs.main([])
+    metadata.main([])
     rag.main()

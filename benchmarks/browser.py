@@ -29,12 +29,14 @@ PAGES = {
         "Interventions": "Interventions",
         "Campaigns": "Campaigns",
         "Audit log": "Audit log",
+        "Review metadata": "Review metadata",
         "Privacy requests": "Privacy requests",
         "Briefs": "Content briefs",
     },
     "instructor": {
         "My courses": "My courses",
         "Content gaps": "Content gaps & demand",
+        "Review metadata": "Review metadata",
         "Briefs": "Content briefs",
     },
     "learner": {

@@ -1,5 +1,5 @@
 """The nightly flow: ingest -> retention -> dbt build -> index content -> train and score -> drift
--> uplift -> publish -> agents.
+-> course benchmarks -> uplift -> publish -> agents.
 
 Each step writes the warehouse; only the last one touches what the apps and the read API serve, by
 publishing a new snapshot with one atomic switch. So a step that fails (after its retries) leaves the
@@ -94,6 +94,24 @@ def recommend() -> dict:
 
 
 @task(cache_policy=NO_CACHE)
+def load_accepted_metadata() -> dict:
+    """Copy the course metadata accepted in the review queue into the warehouse, for the build."""
+    from pathwise.metadata_queue import load_accepted
+
+    with connect() as con:
+        return load_accepted(con)
+
+
+@task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def benchmark_courses() -> dict:
+    """Each course beside its 10 most similar courses (agents/metadata/benchmark.py)."""
+    from agents.metadata.benchmark import compute_and_write
+
+    with connect() as con:
+        return compute_and_write(con)
+
+
+@task(cache_policy=NO_CACHE)
 def check_drift() -> dict:
     """Tonight's scores, features and KPIs against the published snapshot and the KPI baseline,
     and the latest figures per segment against the fairness threshold."""
@@ -154,6 +172,7 @@ STEPS = (
     "dropout",
     "recommend",
     "drift",
+    "benchmarks",
     "uplift",
     "publish",
     "agents",
@@ -182,6 +201,7 @@ def nightly_flow(
         "ingest": lambda: {
             "events": ingest_flow(paths=landing) if landing else "no landing folders",
             "served_log": load_served_log(),
+            "accepted_metadata": load_accepted_metadata(),
         },
         "retention": purge_expired,
         # A purge of raw rows: incremental models would keep aggregates of purged events.
@@ -193,6 +213,7 @@ def nightly_flow(
         "dropout": score_dropout_risk,
         "recommend": recommend,
         "drift": check_drift,
+        "benchmarks": benchmark_courses,
         "uplift": measure_uplift,
         # The version just superseded was built before the purge: the snapshots' purge again.
         "publish": lambda: {**publish(), "retention": purge_expired(["snapshots"])},

@@ -137,6 +137,15 @@ create table if not exists warehouse.raw.catalog_course_prerequisites (
     prerequisite_course_id  varchar not null,
     loaded_at               timestamp not null
 );
+-- Metadata the review queue accepted (pathwise/metadata_queue.py), copied whole each night.
+create table if not exists warehouse.raw.catalog_accepted_metadata (
+    course_id      varchar not null,
+    kind           varchar not null,  -- skill | difficulty | prerequisite | duration
+    value          varchar not null,
+    confidence     double not null,
+    suggestion_id  bigint not null primary key,
+    accepted_at    timestamptz not null
+);
 
 -- The recommendation log of every surface (pathwise/served_log.py): one row per served item.
 create table if not exists warehouse.raw.served_recommendations (

@@ -419,3 +419,42 @@ def test_a_new_learner_talks_through_onboarding_and_sees_their_path(servers, pag
     ).json()
     assert served["path"]["goal"]["role"] == "Data Scientists"
     assert all(s["title"] in body for s in served["path"]["steps"])
+
+
+def test_an_instructor_accepts_a_suggested_tag_in_the_review_queue(servers, page):
+    from pathwise.metadata_queue import MetadataQueue
+
+    queue = MetadataQueue()
+    own = _course_ids("instructor_id = ?", [_instructor_id()])
+    pending = queue.suggestions(course_ids=own)
+    assert pending, "the metadata agent suggested nothing for the instructor's courses"
+    sign_in(page, servers["app"], "instructor", PASSWORD)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.locator("[data-testid=stSidebarNav] a").filter(has_text="Review metadata").click()
+    page.get_by_role("button", name="Accept").first.wait_for()
+    settle(page)
+    no_exception(page)
+    page.screenshot(path=ARTIFACTS / "instructor-review-metadata-before.png", full_page=True)
+    page.get_by_role("button", name="Accept").first.click()
+    page.get_by_text("Accepted:").wait_for()
+    settle(page)
+    page.screenshot(path=ARTIFACTS / "instructor-review-metadata-accepted.png", full_page=True)
+    decided = [
+        s
+        for s in queue.suggestions(course_ids=own, status="accepted")
+        if s["decided_by"] == "instructor"
+    ]
+    assert len(decided) == 1 and decided[0]["suggestion_id"] in {
+        s["suggestion_id"] for s in pending
+    }
+    audit = [a for a in queue.audit() if a["action"] == "metadata_accept"]
+    assert audit[0]["actor"] == "instructor" and audit[0]["target"] in own
+
+
+def _course_ids(where: str, params: list) -> list[str]:
+    con = snapshots.require_current().connect()
+    try:
+        rows = con.execute(f"select course_id from courses where {where}", params).fetchall()
+        return [r[0] for r in rows]
+    finally:
+        con.close()

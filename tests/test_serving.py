@@ -77,6 +77,7 @@ def test_nightly_publishes_every_result(platform):
         "dropout",
         "recommend",
         "drift",
+        "benchmarks",
         "uplift",
         "publish",
         "agents",
@@ -88,6 +89,8 @@ def test_nightly_publishes_every_result(platform):
     # The agents acted on what was published: decisions recorded, nudges in the outbox.
     agents = result["steps"]["agents"]
     assert agents["paused"] is False and agents["agents"]["reengage"]["candidates"] > 0
+    assert agents["agents"]["metadata"]["changed"] == agents["agents"]["metadata"]["courses"] > 0
+    assert result["steps"]["benchmarks"]["courses"] > 0
     assert agents["outbox"].get("sent", 0) == agents["agents"]["reengage"]["enqueued"] > 0
     # An unchanged platform: the drift check (KPIs only: no snapshot to compare with yet) is quiet.
     assert result["steps"]["drift"]["checks"] >= 4
@@ -104,6 +107,8 @@ def test_nightly_publishes_every_result(platform):
         "courses",
         "course_modules",
         "completion_horizon_kpis",
+        "course_benchmarks",
+        "course_neighbours",
     ):
         assert snap.tables.get(table, 0) > 0, table
     assert snap.manifest["model_versions"]["recommendations"]

@@ -7,6 +7,7 @@ k is the one the snapshot was built with; when `PATHWISE_K_ANONYMITY` asks for m
 shows until the next build."""
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from apps import auth, ui
@@ -19,6 +20,32 @@ def step_label(first: int, last: int) -> str:
     if first == last:
         return "No module yet" if first == 0 else f"Module {first}"
     return f"Up to module {last}" if first == 0 else f"Modules {first}–{last}"
+
+
+BENCHMARKS = (  # column, label, format
+    ("completion_rate", "Completion rate", ui.pct),
+    ("avg_rating", "Average rating", lambda x: f"{ui.num(x, 2)} ★"),
+    ("rating_trend", "Rating trend", lambda x: f"{x:+.2f} ★"),
+    ("median_days_to_complete", "Median days to complete", lambda x: ui.num(x, 1)),
+)
+
+
+def benchmark_rows(b) -> list[dict]:
+    """Your figure, the similar courses' median and the band, one row per figure."""
+
+    def shown(x, fmt) -> str:
+        return "–" if pd.isna(x) else fmt(x)
+
+    return [
+        {
+            "Figure": label,
+            "Your course": shown(b[col], fmt),
+            "Similar courses (median)": shown(b[f"peer_median_{col}"], fmt),
+            "Where it stands": None if pd.isna(b[f"{col}_percentile"]) else b[f"{col}_percentile"],
+            "Band": "–" if pd.isna(b[f"{col}_band"]) else b[f"{col}_band"],
+        }
+        for col, label, fmt in BENCHMARKS
+    ]
 
 
 user = auth.require_role("instructor")
@@ -182,6 +209,40 @@ else:
     st.caption(
         f"Modules are grouped so that each group holds at least {k} learners: no difference "
         "between two points singles out fewer."
+    )
+
+benchmarks = queries.course_benchmarks(version, user.instructor_id)
+if not benchmarks.empty:
+    st.subheader("How your course compares")
+    bench_names = dict(zip(benchmarks["course_id"], benchmarks["course_title"], strict=True))
+    bench_course = st.selectbox(
+        "Course", list(bench_names), format_func=bench_names.get, key="benchmark_course"
+    )
+    b = benchmarks.set_index("course_id").loc[bench_course]
+    st.markdown(f"**{b['verdict']}**")
+    st.dataframe(
+        benchmark_rows(b),
+        hide_index=True,
+        column_config={
+            "Where it stands": st.column_config.ProgressColumn(
+                "Where it stands", help="Percentile among similar courses", format="%d",
+                min_value=0, max_value=100,
+            )
+        },
+    )  # fmt: skip
+    with st.expander(f"The similar courses ({int(b['peers_compared'])} with enough learners)"):
+        st.dataframe(
+            queries.course_peers(version, bench_course),
+            hide_index=True,
+            column_config={
+                "rank": "#",
+                "course_title": "Course",
+                "similarity": st.column_config.NumberColumn("Similarity", format="%.2f"),
+            },
+        )
+    st.caption(
+        "Similar = closest in skills and text. Figures only from groups of at least "
+        f"{k} learners; similar courses with fewer are left out."
     )
 
 risk = queries.course_risk(version, user.instructor_id, k)

@@ -109,3 +109,37 @@ def course_risk(version: str, instructor_id: str, k: int) -> pd.DataFrame:
         """,
         [instructor_id, k, k, k],
     )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def course_benchmarks(version: str, instructor_id: str) -> pd.DataFrame:
+    """One row per own course: where it stands among its 10 most similar courses (nightly,
+    agents/metadata/benchmark.py; k-anonymous there). Empty for a snapshot without them."""
+    if not has_table(version, "course_benchmarks"):
+        return pd.DataFrame()
+    return frame(
+        version,
+        """
+        select b.*, c.course_title
+        from course_benchmarks b join courses c using (course_id)
+        where b.instructor_id = ?
+        order by c.course_title
+        """,
+        [instructor_id],
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def course_peers(version: str, course_id: str) -> pd.DataFrame:
+    """The course's similar courses, most similar first: title and similarity only (no other
+    instructor's figures)."""
+    return frame(
+        version,
+        """
+        select n.rank, c.course_title, n.similarity
+        from course_neighbours n join courses c on c.course_id = n.neighbour_course_id
+        where n.course_id = ?
+        order by n.rank
+        """,
+        [course_id],
+    )

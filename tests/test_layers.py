@@ -93,3 +93,15 @@ def test_agents_read_only_marts_and_ml_tables():
         wrong += [f"{path.name} names {m.group(0)}" for m in LOWER_LAYERS.finditer(text)]
     assert modules("agents"), "the agent layer is missing"
     assert wrong == []
+
+
+def test_every_layer_is_installed_with_the_package(tmp_path):
+    """The `pathwise` command runs from anywhere: each layer must be in the installed package
+    (pyproject's packages.find), not only importable from the repository's root."""
+    import subprocess
+    import sys
+
+    code = "import " + ", ".join(sorted(ALLOWED))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()[-500:]

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     catalog = coco_catalog(shared)
     read_s = time.perf_counter() - started
     t = time.perf_counter()
-    models = train(catalog, shared)
+    models = train(catalog, shared, cache=False)  # a cold fit, as on new inputs
     train_s = time.perf_counter() - t
     t = time.perf_counter()
     found = suggest(catalog, models)

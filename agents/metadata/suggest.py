@@ -162,10 +162,10 @@ def train(catalog: Catalog, shared_data: Path | None, cache: bool = True) -> Mod
         tagger, difficulty = _fit(labelled_skills, levels, vocabulary)
         return Models(tagger=tagger, difficulty=difficulty, known=_known(catalog))
     key = _fingerprint(labelled_skills, levels, vocabulary)
-    if key not in _FITTED:
-        _FITTED.clear()  # one fitted pair per process is enough: the catalog moves forward
-        _FITTED[key] = _load_or_fit(key, labelled_skills, levels, vocabulary)
-    tagger, difficulty = _FITTED[key]
+    if key not in FITTED:
+        FITTED.clear()  # one fitted pair per process is enough: the catalog moves forward
+        FITTED[key] = _load_or_fit(key, labelled_skills, levels, vocabulary)
+    tagger, difficulty = FITTED[key]
     return Models(tagger=tagger, difficulty=difficulty, known=_known(catalog))
 
 
@@ -181,7 +181,7 @@ def _known(catalog: Catalog) -> dict[str, tuple[str, str | None]]:
     return known
 
 
-_FITTED: dict[str, tuple[SkillTagger, DifficultyModel]] = {}
+FITTED: dict[str, tuple[SkillTagger, DifficultyModel]] = {}
 CACHE_PREFIX = "metadata-models-"
 
 

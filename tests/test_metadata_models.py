@@ -126,3 +126,58 @@ def test_neighbours_rank_by_skills_and_text():
     assert dict(first.select("course_id", "neighbour_course_id").iter_rows())["sql1"] == "sql2"
     assert near.filter(pl.col("course_id") == "sql1").height == 2
     assert "sql1" not in near.filter(pl.col("course_id") == "sql1")["neighbour_course_id"]
+
+
+def _tiny_catalog(first_text: str = TEXTS[0]):
+    from agents.metadata.suggest import build_catalog
+
+    ids = [f"c{i}" for i in range(len(TEXTS))]
+    texts = [first_text, *TEXTS[1:]]
+    return build_catalog(
+        courses=pl.DataFrame(
+            {
+                "course_id": ids,
+                "title": texts,
+                "description": [None] * len(ids),
+                "difficulty": [1, 3, 1, None, 1, 2],
+            }
+        ),
+        modules=pl.DataFrame(
+            schema={
+                "course_id": pl.String,
+                "module_position": pl.Int32,
+                "module_title": pl.String,
+                "duration_minutes": pl.Float64,
+            }
+        ),
+        skills=pl.DataFrame(
+            {
+                "course_id": [c for c, ls in zip(ids, LABELS, strict=True) for _ in ls],
+                "skill": [s for ls in LABELS for s in ls],
+            }
+        ),
+        taxonomy=pl.DataFrame({"skill_id": ["t1"], "skill_name": ["Tableau"]}),
+    )
+
+
+def test_fitted_models_are_reused_only_for_the_same_training_inputs(pathwise_home):
+    from dataclasses import asdict
+
+    from agents.metadata import suggest as s
+
+    def suggested(models) -> dict:
+        found = s.suggest(_tiny_catalog(), models)
+        return {c: [asdict(x) for x in xs] for c, (_, xs) in found.items()}
+
+    catalog = _tiny_catalog()
+    cold = s.train(catalog, None, cache=False)
+    first = s.train(catalog, None)
+    assert s.train(catalog, None).tagger is first.tagger  # the same inputs: not fitted again
+    [cached] = (pathwise_home.home / "models").glob("*.pkl")
+    s.FITTED.clear()  # a new process: read from disk, and suggesting exactly as a cold fit
+    from_disk = s.train(catalog, None)
+    assert from_disk.tagger is not first.tagger
+    assert suggested(from_disk) == suggested(cold) and suggested(cold)["c3"]
+    changed = s.train(_tiny_catalog("Intro to SQL joins for beginners."), None)
+    assert changed.tagger is not from_disk.tagger  # a changed training text: fitted anew
+    assert [p.name for p in (pathwise_home.home / "models").glob("*.pkl")] != [cached.name]

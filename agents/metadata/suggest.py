@@ -2,9 +2,9 @@
 
 Read from the catalog marts (`courses`, `course_modules`, `course_skills`) and the skill taxonomy
 (`reference.skills`: O*NET technology skills and ESCO digital / transversal skills). The models
-(agents/metadata/models.py) are fitted each run on the real labelled catalogs (when
+(agents/metadata/models.py) are fitted on the real labelled catalogs (when
 `PATHWISE_SHARED_DATA` has them) and on the platform's own catalog where it names skills and
-levels; they take seconds.
+levels, once per set of training inputs (cached in `$PATHWISE_HOME/models/`, see `train`).
 
 - Skill tags: the tagger's best tags for the course text (title, description, module titles), kept
   only where the label is a taxonomy skill or a skill the catalog already teaches (so a tag always
@@ -21,14 +21,19 @@ levels; they take seconds.
 from __future__ import annotations
 
 import hashlib
+import logging
+import pickle
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import sklearn
 
 from agents.metadata import labelled
+from agents.metadata import models as models_module
 from agents.metadata.models import (
     DifficultyModel,
     SkillTagger,
@@ -39,7 +44,10 @@ from agents.metadata.models import (
     variants,
 )
 from pathwise.metadata_queue import Suggestion
+from pathwise.settings import get_settings
 from pathwise.warehouse import table_exists
+
+log = logging.getLogger("pathwise.agents.metadata")
 
 TOP_TAGS = 5
 # Chosen on the dev split of COCO (the larger labelled catalog, concept labels like ours):
@@ -128,9 +136,14 @@ class Models:
     known: dict[str, tuple[str, str | None]]  # written form -> (skill name, taxonomy id)
 
 
-def train(catalog: Catalog, shared_data: Path | None) -> Models:
+def train(catalog: Catalog, shared_data: Path | None, cache: bool = True) -> Models:
     """Fit the tagger and the difficulty model on the labelled catalogs (if present) and the
-    platform's catalog; the vocabulary a tag may name = taxonomy + the catalog's skills."""
+    platform's catalog; the vocabulary a tag may name = taxonomy + the catalog's skills.
+
+    The fitted pair is kept in this process and on disk (`$PATHWISE_HOME/models/`), keyed by a
+    fingerprint of exactly what it is fitted from (training texts, labels, vocabulary, settings,
+    model code): the same inputs are fitted once, a changed input fits anew. `cache=False`
+    fits without reading or writing either (benchmarks/metadata.py times a cold fit)."""
     own = catalog.courses.join(
         catalog.skills.group_by("course_id").agg(skills="skill"), on="course_id", how="left"
     ).select(
@@ -140,16 +153,24 @@ def train(catalog: Catalog, shared_data: Path | None) -> Models:
     )
     frames = [own]
     if shared_data is not None and (shared_data / "catalogs").exists():
-        frames.append(labelled.read_all(shared_data).select("text", "level", "skills"))
+        frames.append(_labelled(shared_data).select("text", "level", "skills"))
     data = pl.concat(frames)
     labelled_skills = data.filter(pl.col("skills").list.len() > 0)
-    tagger = SkillTagger(**TAGGER, vocabulary=catalog.taxonomy["skill_name"].to_list()).fit(
-        labelled_skills["text"].to_list(), labelled_skills["skills"].to_list()
-    )
     levels = data.filter(pl.col("level").is_not_null())
-    difficulty = DifficultyModel(DIFFICULTY_ALPHA).fit(
-        levels["text"].to_list(), levels["level"].to_list()
-    )
+    vocabulary = catalog.taxonomy["skill_name"].to_list()
+    if not cache:
+        tagger, difficulty = _fit(labelled_skills, levels, vocabulary)
+        return Models(tagger=tagger, difficulty=difficulty, known=_known(catalog))
+    key = _fingerprint(labelled_skills, levels, vocabulary)
+    if key not in FITTED:
+        FITTED.clear()  # one fitted pair per process is enough: the catalog moves forward
+        FITTED[key] = _load_or_fit(key, labelled_skills, levels, vocabulary)
+    tagger, difficulty = FITTED[key]
+    return Models(tagger=tagger, difficulty=difficulty, known=_known(catalog))
+
+
+def _known(catalog: Catalog) -> dict[str, tuple[str, str | None]]:
+    """Written form -> (skill name, taxonomy id): the taxonomy first, then the catalog's skills."""
     known: dict[str, tuple[str, str | None]] = {}
     for skill_id, name in catalog.taxonomy.select("skill_id", "skill_name").iter_rows():
         for form in variants(name):
@@ -157,7 +178,71 @@ def train(catalog: Catalog, shared_data: Path | None) -> Models:
     for name in catalog.skills["skill"].unique().sort().to_list():
         for form in variants(name):
             known.setdefault(form, (name, None))
-    return Models(tagger=tagger, difficulty=difficulty, known=known)
+    return known
+
+
+FITTED: dict[str, tuple[SkillTagger, DifficultyModel]] = {}
+CACHE_PREFIX = "metadata-models-"
+
+
+@lru_cache(maxsize=2)
+def _labelled_read(shared_data: Path, stamp: tuple) -> pl.DataFrame:
+    return labelled.read_all(shared_data)
+
+
+def _labelled(shared_data: Path) -> pl.DataFrame:
+    """The labelled catalogs, read once per process while their files stay the same."""
+    files = sorted(
+        p for d in ("catalogs", "coco") for p in (shared_data / d).rglob("*") if p.is_file()
+    )
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _labelled_read(shared_data, stamp)
+
+
+def _fingerprint(skills: pl.DataFrame, levels: pl.DataFrame, vocabulary: list[str]) -> str:
+    h = hashlib.sha256()
+    code = Path(models_module.__file__).read_bytes()
+    h.update(repr((TAGGER, DIFFICULTY_ALPHA, sklearn.__version__, vocabulary)).encode() + code)
+    for frame, label in ((skills, "skills"), (levels, "level")):
+        for row in frame.select("text", label).iter_rows():
+            h.update(repr(row).encode())
+    return h.hexdigest()[:24]
+
+
+def _load_or_fit(
+    key: str, skills: pl.DataFrame, levels: pl.DataFrame, vocabulary: list[str]
+) -> tuple[SkillTagger, DifficultyModel]:
+    """The fitted pair from the disk cache, else fitted and written there (the older ones go:
+    they were fitted from inputs that are gone)."""
+    folder = get_settings().home / "models"
+    path = folder / f"{CACHE_PREFIX}{key}.pkl"
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except Exception:  # a torn or foreign file: fit again and overwrite it
+            log.warning("refitting the metadata models: %s is unreadable", path)
+    tagger, difficulty = _fit(skills, levels, vocabulary)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{CACHE_PREFIX}*.pkl"):
+        old.unlink(missing_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump((tagger, difficulty), f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return tagger, difficulty
+
+
+def _fit(
+    skills: pl.DataFrame, levels: pl.DataFrame, vocabulary: list[str]
+) -> tuple[SkillTagger, DifficultyModel]:
+    tagger = SkillTagger(**TAGGER, vocabulary=vocabulary).fit(
+        skills["text"].to_list(), skills["skills"].to_list()
+    )
+    difficulty = DifficultyModel(DIFFICULTY_ALPHA).fit(
+        levels["text"].to_list(), levels["level"].to_list()
+    )
+    return tagger, difficulty
 
 
 def _mapped(models: Models, label: str) -> tuple[str, str | None] | None:

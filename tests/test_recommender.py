@@ -292,6 +292,39 @@ def test_weights_are_checked_and_versioned():
 # -- a real nightly run on a simulated warehouse ---------------------------------------------------
 
 
+def test_the_next_step_of_a_path_leads_the_list_within_the_rules(tiny):
+    """ana completed Intro to SQL, the first step of her path: Tableau Dashboards, the next one,
+    comes first, saying why; nobody else's list moves; the rules and suppressions still hold."""
+    before = recommend_all(tiny, 10, default_weights())
+    path = {"ana": (["c-sql", "c-viz", "c-sql2"], "Data Analysts")}
+    after = recommend_all(tiny, 10, default_weights(), paths=path)
+    ana_before = before.filter(pl.col("learner_key") == "ana")
+    ana = after.filter(pl.col("learner_key") == "ana")
+    assert ana_before["course_id"][0] != "c-viz" and "c-viz" in ana_before["course_id"]
+    first = ana.row(0, named=True)
+    assert first["course_id"] == "c-viz"
+    assert first["reason"] == "Next step of your path to Data Analysts"
+    assert first["reason_role"] == "Data Analysts" and first["reason_courses"] == []
+    # Its contributions are its own (as before the pin), so its score still adds up.
+    was = ana_before.filter(pl.col("course_id") == "c-viz").row(0, named=True)
+    assert all(first[f"contrib_{s}"] == was[f"contrib_{s}"] for s in names())
+    contrib = sum(after[f"contrib_{s}"] for s in names()) + after["boost"]
+    assert (after["score"] - contrib).abs().max() < 1e-9
+    # The rest of her list keeps its order; everyone else's list is what it was.
+    assert ana["course_id"].to_list()[1:] == [c for c in ana_before["course_id"] if c != "c-viz"]
+    others = pl.col("learner_key") != "ana"
+    assert after.filter(others).equals(before.filter(others))
+
+    # A suppressed next step is not forced in: her list is the one without a path.
+    hidden = [control(1, "c-viz", "suppress")]
+    suppressed = recommend_all(tiny, 10, default_weights(), controls=hidden, paths=path)
+    assert suppressed.equals(recommend_all(tiny, 10, default_weights(), controls=hidden))
+    # Nor one she is enrolled in (Python Basics) or whose prerequisite she has not met.
+    for steps in (["c-py"], ["c-py2"]):
+        got = recommend_all(tiny, 10, default_weights(), paths={"ana": (steps, "Data Analysts")})
+        assert got.equals(before), steps
+
+
 @pytest.fixture(scope="module")
 def sim_home(tmp_path_factory, prefect_harness) -> Path:
     """A small simulated platform, ingested and built with dbt, then ranked by the recommender."""

@@ -561,3 +561,51 @@ def test_the_recommender_the_api_and_the_app_agree_on_what_is_in_force(api):
         store.clear_weights(reason="test over", actor="test")
         recommend.fn()
         publish.fn()
+
+
+def test_the_next_step_of_a_stored_path_is_served_first_with_its_reason(api):
+    """A learner with a path gets its next step first in the served list, saying why; nobody
+    else's list moves; a suppression still keeps the step out."""
+    from flows.nightly import publish, recommend
+    from pathwise.learning_paths import PathStore
+
+    def served(snap: snapshots.Snapshot, learner: str) -> dict:
+        for _ in range(100):  # once the API has loaded the new snapshot
+            body = recs(api, learner, k=5).json()
+            if body["snapshot_version"] == snap.version:
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"the API never served snapshot {snap.version}")
+
+    recommend.fn()  # the lists under the controls in force now, without the path
+    publish.fn()
+    before = snapshot_recs(snapshots.require_current())
+    learner, courses = some_learner(snapshots.require_current())
+    step = courses[4]
+    goal = {"role": "Data Analysts", "skills": [], "skill_names": {}}
+    store = PathStore()
+    store.save_goal(learner, goal)
+    store.save_path(learner, {"goal": goal, "steps": [{"course_id": step, "title": step}]})
+    try:
+        assert recommend.fn()["learners_with_path"] == 1
+        publish.fn()
+        snap = snapshots.require_current()
+        after = snapshot_recs(snap)
+        assert after[learner] == [step] + [c for c in before[learner] if c != step]
+        assert {k: v for k, v in after.items() if k != learner} == {
+            k: v for k, v in before.items() if k != learner
+        }
+        first = served(snap, learner)["items"][0]
+        assert first["course_id"] == step
+        assert first["reason"] == "Next step of your path to Data Analysts"
+        assert sum(first["contributions"].values()) == pytest.approx(first["score"], abs=1e-6)
+        hidden = ControlStore().suppress(step, reason="test: broken", actor="test")
+        try:
+            assert step not in [i["course_id"] for i in recs(api, learner, k=5).json()["items"]]
+        finally:
+            ControlStore().revoke(hidden, reason="test over", actor="test")
+    finally:
+        store.forget_learner(learner)
+        store.close()
+        recommend.fn()
+        publish.fn()

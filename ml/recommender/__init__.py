@@ -8,6 +8,7 @@ One nightly run (`train_and_recommend`), module by module:
     signals/    one module per signal: what it measures, its default weight, its reason
     ranking.py  rules, admins' controls, the weighted blend, the diversity cap
     reasons.py  the reason sentence from the signals' parts, the format to show first
+    path_step.py  the next step of a learner's stored learning path, first in their list
     tuning.py   per dataset, on a chronological validation split: the collaborative model, its
                 parameters, the rules kept, the blend weights (a versioned RecConfig)
     nightly.py  choose the config, train, rank every learner, explain, write the ml tables

@@ -28,6 +28,7 @@ import polars as pl
 from ml.recommender import tuning
 from ml.recommender.data import RecData, load_data, load_opted_out
 from ml.recommender.model import Hybrid
+from ml.recommender.path_step import next_steps, stored_paths, with_path_reasons
 from ml.recommender.ranking import (
     ALL_RULES,
     Rules,
@@ -85,13 +86,15 @@ def train_and_recommend(
     config: RecConfig | None = None,
     candidates: int = 50,
     data: RecData | None = None,
+    paths: Mapping[str, tuple[list[str], str]] | None = None,
 ) -> dict:
     """Train on the whole warehouse and write the ml tables; returns counts, timings and the
     model version.
 
     `config` (default: `choose_config`) gives the model, its parameters, the rules and the tuned
     weights; `in_force` (the controls store's answer for now) the admins' boosts, suppressions and
-    saved weights, which override the tuned ones; `weights` overrides on top (tests)."""
+    saved weights, which override the tuned ones; `weights` overrides on top (tests). `paths`
+    (default: the path store's) put each learner's next path step first (`path_step.py`)."""
     t_all = time.perf_counter()
     t0 = time.perf_counter()
     data = data or load_data(con)
@@ -108,7 +111,8 @@ def train_and_recommend(
 
     t0 = time.perf_counter()
     stamp = {"model_version": pl.lit(version), "generated_at": pl.lit(now)}
-    recs = recommend_all(hybrid, candidates, w, controls=controls, rules=config.rules)
+    paths = stored_paths() if paths is None else paths
+    recs = recommend_all(hybrid, candidates, w, controls=controls, rules=config.rules, paths=paths)
     cold = cold_start(hybrid, candidates, w, controls=controls, rules=config.rules)
     opted_out = load_opted_out(con)
     recs = pl.concat(
@@ -133,6 +137,7 @@ def train_and_recommend(
         "learners": len(hybrid.learner_keys),
         "learners_with_recommendations": recs["learner_key"].n_unique(),
         "learners_not_personalized": len(opted_out),
+        "learners_with_path": len(paths),
         "courses": len(hybrid.course_ids),
         "interactions": hybrid.X.nnz,
         "recommendations": n_recs,
@@ -208,15 +213,20 @@ def recommend_all(
     *,
     controls: Iterable[CourseControl] = (),
     rules: Rules = ALL_RULES,
+    paths: Mapping[str, tuple[list[str], str]] | None = None,
 ) -> pl.DataFrame:
-    """Ranked rows with contributions, reasons and format for every learner, block by block."""
+    """Ranked rows with contributions, reasons and format for every learner, block by block;
+    with `paths` (learner_key -> path course ids, role), each one's next step first."""
     controls = list(controls)
+    pins, steps = next_steps(hybrid, paths or {})
     names = list(hybrid.signals)
     frames = []
     block = block_rows(len(hybrid.course_ids))
     for start in range(0, len(hybrid.learner_keys), block):
         rows = np.arange(start, min(start + block, len(hybrid.learner_keys)))
-        top, contrib, boost = rank(hybrid, rows, n, weights, controls=controls, rules=rules)
+        top, contrib, boost = rank(
+            hybrid, rows, n, weights, controls=controls, rules=rules, pins=pins[rows]
+        )
         r, k = np.nonzero(top >= 0)
         frames.append(
             pl.DataFrame(
@@ -236,7 +246,7 @@ def recommend_all(
         | {f"contrib_{s}": pl.Float64 for s in names}
         | {"boost": pl.Float64}
     )
-    return explain(hybrid, pl.concat([empty, *frames]))
+    return with_path_reasons(explain(hybrid, pl.concat([empty, *frames])), steps)
 
 
 def cold_start(

@@ -101,15 +101,17 @@ def rank(
     *,
     controls: Iterable[CourseControl] = (),
     rules: Rules = ALL_RULES,
+    pins: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Top-n courses for learners `rows`: (course index or -1, contributions, boost)."""
+    """Top-n courses for learners `rows`: (course index or -1, contributions, boost).
+    `pins` (per row, a course index or -1) go first where the rules and controls allow them
+    (`ml/recommender/path_step.py`)."""
     ok = eligible(model, rows, rules)
     blocked, boost = control_vectors(model, controls)
     ok &= ~blocked[None, :]
     boost = np.broadcast_to(boost, ok.shape)
-    return blend(
-        model, signal_scores(model, rows, ok), ok, weights, n, boost=boost, cap=rules.diversity_cap
-    )
+    sig = signal_scores(model, rows, ok)
+    return blend(model, sig, ok, weights, n, boost=boost, cap=rules.diversity_cap, pins=pins)
 
 
 def blend(
@@ -121,9 +123,11 @@ def blend(
     *,
     boost: np.ndarray | None = None,
     cap: int | None = DIVERSITY_CAP,
+    pins: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Weighted sum of signals (+ boost), top n of the eligible, diversified by `cap` (None:
-    not at all)."""
+    not at all); an eligible pin (per row, a course index or -1) first. A pinned row keeps its
+    own contributions, so its score still adds up; only its place is not the score's."""
     if boost is None:
         boost = np.zeros(ok.shape, dtype=np.float32)
     contrib = {s: weights.get(s, 0.0) * sig[s] for s in model.signals}
@@ -132,9 +136,21 @@ def blend(
     if cap:
         valid = np.take_along_axis(np.isfinite(score), top, axis=1)
         top = diversified(top, model.category, cap, valid)[:, :n]
+    if pins is not None:
+        top = pinned(top, np.where(ok[np.arange(len(pins)), pins.clip(0)], pins, -1))
     top = np.where(np.take_along_axis(np.isfinite(score), top, axis=1), top, -1)
     picked = {s: np.take_along_axis(v, top.clip(0), axis=1) for s, v in contrib.items()}
     return top, picked, np.take_along_axis(boost, top.clip(0), axis=1)
+
+
+def pinned(top: np.ndarray, pins: np.ndarray) -> np.ndarray:
+    """Each row's pin (a course index; -1: none) first, the rest in order after it, the length
+    kept (the pin moves up if it was in the row, else the last entry makes room)."""
+    out = top.copy()
+    for r in np.flatnonzero(pins >= 0):
+        rest = top[r][top[r] != pins[r]][: top.shape[1] - 1]
+        out[r] = np.concatenate([[pins[r]], rest])
+    return out
 
 
 def block_rows(n_courses: int) -> int:

@@ -173,7 +173,10 @@ def snapshot_rows_before(version: str, cutoff: datetime) -> int:
         table = f"read_parquet('{path}')"
         for column, kind, *_ in con.execute(f"describe select * from {table}").fetchall():
             if kind == "DATE" or kind.startswith("TIMESTAMP"):
-                oldest = {"oldest": oldest_retained(kind, cutoff)}
+                # A period's start (skill_demand_weeks.week_start_at) names the whole period, as
+                # a date does: the week holding the cutoff starts before it.
+                period = "DATE" if column.endswith("_start_at") else kind
+                oldest = {"oldest": oldest_retained(period, cutoff)}
                 query = f'select count(*) from {table} where "{column}" < $oldest'
                 found += con.execute(query, oldest).fetchall()[0][0]
     con.close()

@@ -175,8 +175,10 @@ def snapshot_rows_before(version: str, cutoff: datetime) -> int:
             if kind == "DATE" or kind.startswith("TIMESTAMP"):
                 # A period's start (skill_demand_weeks.week_start_at) names the whole period, as
                 # a date does: the week holding the cutoff starts before it.
-                period = "DATE" if column.endswith("_start_at") else kind
-                oldest = {"oldest": oldest_retained(period, cutoff)}
+                week = column.endswith("_start_at")
+                oldest = {
+                    "oldest": cutoff - timedelta(days=7) if week else oldest_retained(kind, cutoff)
+                }
                 query = f'select count(*) from {table} where "{column}" < $oldest'
                 found += con.execute(query, oldest).fetchall()[0][0]
     con.close()

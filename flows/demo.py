@@ -253,15 +253,16 @@ def _nightly_lines(nightly: dict) -> list[str]:
 def _loop_lines(loop: dict, uplift: dict) -> list[str]:
     """The agents in the loop: what was delivered and done, the planted effect, the measured."""
     first, last = loop["days"]
+    held = loop["assignments"]
     lines = [
         f"  agents in the loop   SIMULATED, {first} to {last}: learners respond as planted "
-        "(pathwise/sources/simulator/loop.py)"
+        "(pathwise/sources/simulator/loop.py)",
+        f"    held out (all agents) {held['holdout']}, messaged: {held['holdout_messaged']}",
     ]
     for agent, m in loop["messages"].items():
         lines.append(
             f"    {agent:<18} {m['delivered']} nudges delivered, {m['opened']} opened, "
-            f"{m['clicked']} clicked; holdout {loop['assignments']['holdout']} "
-            f"(messaged: {loop['assignments']['holdout_messaged']})"
+            f"{m['clicked']} clicked"
         )
     measured = uplift.get("uplift", {})
     for agent, outcomes in loop["true_effect"].items():
@@ -274,7 +275,7 @@ def _loop_lines(loop: dict, uplift: dict) -> list[str]:
                 else "not measured yet"
             )
             lines.append(
-                f"    {agent}/{outcome:<17} planted {100 * t['effect']:+.1f} points "
+                f"    {agent + '/' + outcome:<30} planted {100 * t['effect']:+.1f} points "
                 f"(treated {t['rate_with_messages']:.1%} vs {t['rate_without']:.1%} without); {text}"
             )
     return lines

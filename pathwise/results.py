@@ -34,18 +34,28 @@ create table if not exists warehouse.ml.evaluations (
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> int:
     """Replace `warehouse.ml.<table>` with `df` atomically; returns the row count."""
+    return replace_tables(con, {table: df})[table]
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> dict:
+    """Replace each `warehouse.ml.<table>` with its frame, all in one transaction (readers never
+    see one table new and its companion old); returns the row counts."""
     con.execute("create schema if not exists warehouse.ml")
-    con.register("_ml_result", df.to_arrow())
+    names = {table: f"_ml_result_{i}" for i, table in enumerate(frames)}
+    for table, df in frames.items():
+        con.register(names[table], df.to_arrow())
     try:
         con.execute("begin")
-        con.execute(f"create or replace table warehouse.ml.{table} as select * from _ml_result")
+        for table, name in names.items():
+            con.execute(f"create or replace table warehouse.ml.{table} as select * from {name}")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     finally:
-        con.unregister("_ml_result")
-    return df.height
+        for name in names.values():
+            con.unregister(name)
+    return {table: df.height for table, df in frames.items()}
 
 
 def append_table(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> int:

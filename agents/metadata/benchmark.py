@@ -29,6 +29,8 @@ import numpy as np
 import polars as pl
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from pathwise.results import replace_tables
+
 PEERS = 10
 MIN_PEERS = 3
 BANDS = ((25, "bottom quartile"), (50, "below the median"), (75, "above the median"),
@@ -242,22 +244,7 @@ def compute_and_write(con: duckdb.DuckDBPyConnection) -> dict:
         "where duration_minutes > 0"
     ).pl()
     result = benchmark(frame, near, module_minutes, k)
-    con.execute("create schema if not exists warehouse.ml")
-    con.execute("begin")
-    try:
-        con.register("benchmarks_frame", result.to_arrow())
-        con.register("neighbours_frame", near.to_arrow())
-        con.execute("create or replace table warehouse.ml.course_benchmarks as "
-                    "select * from benchmarks_frame")  # fmt: skip
-        con.execute("create or replace table warehouse.ml.course_neighbours as "
-                    "select * from neighbours_frame")  # fmt: skip
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("benchmarks_frame")
-        con.unregister("neighbours_frame")
+    replace_tables(con, {"course_benchmarks": result, "course_neighbours": near})
     return {
         "courses": result.height,
         "with_verdict_bands": int(result["peers_compared"].ge(MIN_PEERS).sum())

@@ -26,7 +26,6 @@ import polars as pl
 
 from agents import cohorts as cohort_finder
 from pathwise.campaigns import (  # noqa: F401  (re-exported: the store's names, for callers here)
-    HOLDOUT_SHARE,
     TYPES,
     CampaignError,
     CampaignStore,

@@ -22,10 +22,8 @@ from pathlib import Path
 
 from pathwise.at_rest import sqlite_connect
 from pathwise.controls import ControlError, ControlStore
+from pathwise.settings import get_settings
 
-# Share of each audience kept out as the control group. 20% keeps the treated arm large while a
-# 50-learner cohort still has a 10-learner holdout (agents/uplift.py's interval handles it).
-HOLDOUT_SHARE = 0.2
 TYPES = ("nudge_sequence", "course_bundle", "live_session")
 STATUSES = ("proposed", "approved", "scheduled", "paused", "stopped")
 # action -> (statuses it may start from, status it leads to)
@@ -239,7 +237,8 @@ class CampaignStore:
     def add(self, cohort: dict, proposal: Proposal) -> int | None:
         """Store one proposal for a cohort (None if it already has one); auto types approved."""
         auto = proposal.campaign_type in self.auto_types()
-        treated = cohort["size"] * (1 - HOLDOUT_SHARE)
+        share = get_settings().campaign_holdout_share  # kept with the campaign: it may change
+        treated = cohort["size"] * (1 - share)
         with self._change("agents.campaigns", "proposed for a cohort") as db:
             cur = db.execute(
                 "insert into campaigns (cohort_id, run_id, course_id, campaign_type, status, "
@@ -250,7 +249,7 @@ class CampaignStore:
                 (
                     cohort["cohort_id"], cohort["run_id"], cohort["course_id"],
                     proposal.campaign_type, "approved" if auto else "proposed", cohort["size"],
-                    HOLDOUT_SHARE, proposal.title, proposal.message, proposal.refresher_course_id,
+                    share, proposal.title, proposal.message, proposal.refresher_course_id,
                     cohort["stall_module_id"],
                     treated * cohort["mean_risk"] * cohort["expected_lift"],
                     cohort["explanation"], _now(), _now(),

@@ -12,6 +12,7 @@ from _cohort_marts import course_a, enrolments, write_catalog, write_marts
 
 from agents import campaigns, cohorts
 from pathwise.controls import ControlError, ControlStore
+from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
 K = 10
@@ -54,8 +55,9 @@ def test_each_cohort_gets_the_campaign_its_shape_calls_for(proposed):
     assert "Python basics" in bundle["message"]
     assert nudge["campaign_type"] == "nudge_sequence"
     assert "Module m3 (about 18 minutes)" in nudge["message"]
-    assert nudge["audience_size"] == 12 and nudge["holdout_share"] == campaigns.HOLDOUT_SHARE
-    expected = 12 * (1 - campaigns.HOLDOUT_SHARE) * 0.8 * cohorts.EXPECTED_LIFT
+    share = get_settings().campaign_holdout_share
+    assert nudge["audience_size"] == 12 and nudge["holdout_share"] == share
+    expected = 12 * (1 - share) * 0.8 * cohorts.EXPECTED_LIFT
     assert nudge["expected_prevented"] == pytest.approx(expected)
     assert nudge["explanation"].startswith("12 learners in Course c")
     # the preview is built from the catalog: no learner key in any campaign row

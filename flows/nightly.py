@@ -102,6 +102,15 @@ def load_accepted_metadata() -> dict:
         return load_accepted(con)
 
 
+@task(cache_policy=NO_CACHE)
+def load_qa_outcomes() -> dict:
+    """Move the logged course Q&A outcomes into the warehouse, for the build."""
+    from pathwise.qa_outcomes import load_outcomes
+
+    with connect() as con:
+        return load_outcomes(con)
+
+
 @task(retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def benchmark_courses() -> dict:
     """Each course beside its 10 most similar courses (agents/metadata/benchmark.py)."""
@@ -202,6 +211,7 @@ def nightly_flow(
             "events": ingest_flow(paths=landing) if landing else "no landing folders",
             "served_log": load_served_log(),
             "accepted_metadata": load_accepted_metadata(),
+            "qa_outcomes": load_qa_outcomes(),
         },
         "retention": purge_expired,
         # A purge of raw rows: incremental models would keep aggregates of purged events.

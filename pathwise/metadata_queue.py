@@ -10,8 +10,10 @@ An admin may set a confidence at or above which the agent's suggestions are acce
 Nothing reaches the catalog before it is accepted: `load_accepted` copies the accepted ones into
 `raw.catalog_accepted_metadata` at the start of each nightly run (and `pathwise agents run
 metadata`), and dbt's catalog marts add them to what the catalog says (`course_skills`,
-`course_prerequisites`), so the recommender, the paths and the content gaps read them from the
-next build. A course whose text changed gets new suggestions; its pending old ones are
+`course_prerequisites`; `courses`: an accepted difficulty overrides the catalog's level, an
+accepted duration fills a course without one, each marked by `difficulty_source` /
+`duration_source`), so the recommender, the paths and the content gaps read them from the next
+build. A course whose text changed gets new suggestions; its pending old ones are
 superseded. The queue holds course metadata and the names of staff, no learner data.
 
     queue = MetadataQueue()
@@ -258,11 +260,19 @@ class MetadataQueue(ControlStore):
         )
 
     def accepted(self) -> list[tuple]:
-        """(course_id, kind, value, confidence, suggestion_id, decided_at) of every accepted one."""
+        """(course_id, kind, value, confidence, suggestion_id, decided_at) of every accepted one
+        in force: skill tags and prerequisites always; a difficulty or duration (a judgement of
+        the whole course, which the catalog mart applies over or beside the catalog's own) only
+        while the course's text is the one it was suggested from, so a course the catalog
+        changed goes back to review instead of keeping a level or length judged on old text."""
         with self._db() as db:
             return db.execute(
-                "select course_id, kind, decided_value, confidence, suggestion_id, decided_at "
-                "from metadata_suggestions where status = 'accepted' order by suggestion_id"
+                "select s.course_id, s.kind, s.decided_value, s.confidence, s.suggestion_id, "
+                "s.decided_at from metadata_suggestions s "
+                "left join metadata_course_texts t on t.course_id = s.course_id "
+                "where s.status = 'accepted' "
+                "and (s.kind in ('skill', 'prerequisite') or s.fingerprint = t.fingerprint) "
+                "order by s.suggestion_id"
             ).fetchall()
 
 

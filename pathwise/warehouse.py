@@ -147,6 +147,18 @@ create table if not exists warehouse.raw.catalog_accepted_metadata (
     accepted_at    timestamptz not null
 );
 
+-- Course Q&A outcomes (pathwise/qa_outcomes.py): one row per answered question; no learner, no
+-- question text, the day only.
+create table if not exists warehouse.raw.qa_outcomes (
+    outcome_id  varchar primary key,
+    asked_on    date not null,
+    course_id   varchar,
+    scope       varchar not null,  -- course | catalog
+    module      varchar,
+    grade       varchar not null,  -- confident | closest | refused
+    loaded_at   timestamptz not null
+);
+
 -- The recommendation log of every surface (pathwise/served_log.py): one row per served item.
 create table if not exists warehouse.raw.served_recommendations (
     rec_id            varchar primary key,   -- '<response_id>-<rank>', echoed in rec_* events

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from pathwise.qa_outcomes import QaOutcomes
 from pathwise.settings import Settings, get_settings
 from rag.answer import ExtractiveBackend, LLMUnusable, OpenAIBackend
 from rag.decision import Grade, decide
@@ -59,11 +60,14 @@ def ask(
     backend: str | None = None,
     on_token: Callable[[str], None] | None = None,
     settings: Settings | None = None,
+    log_outcome: bool = False,
 ) -> Answer:
     """Answer a learner's question from course content (one course, or the whole catalog).
 
     `backend` overrides `settings.rag_backend`; `on_token` receives the answer text as it streams
-    (whatever the grade).
+    (whatever the grade). `log_outcome` logs the grade, course and best passage's module (never
+    the question: pathwise/qa_outcomes.py) for the course quality benchmark: learners' questions
+    only (the app's page), not evaluations, warm-ups or `pathwise ask`.
     """
     started = time.perf_counter()
     s = settings or get_settings()
@@ -80,6 +84,14 @@ def ask(
         grade, confidence, question = decision.grade, decision.confidence, c.question
 
     def done(text: str, cited: list[int], used: str, notice: str | None = None) -> Answer:
+        if log_outcome:
+            best = passages[0] if passages else None
+            QaOutcomes().record(
+                course_id=course_id or (best.course_id if best else None),
+                scope="course" if course_id else "catalog",
+                module=best.module if best else None,
+                grade=grade,
+            )
         return Answer(
             text=text,
             citations=[passages[n - 1] for n in cited],

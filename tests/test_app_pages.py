@@ -542,10 +542,16 @@ def test_course_qa_shows_how_sure_the_answer_is(users):
 
 
 def test_course_qa_refuses_what_the_course_does_not_cover(users):
+    from pathwise.qa_outcomes import QaOutcomes
+
     course = sql("select min(course_id) from courses")[0][0]
+    before = set(QaOutcomes().rows())
     at = ask_on_page(users["learner"], "What is the capital of Mongolia?", course)
     assert at.info and "do not cover" in at.info[0].value
     assert "Sources" not in texts(at)
+    # The page logs the outcome for the course benchmark: the grade, not the question.
+    logged = [r[2:4] + r[5:] for r in set(QaOutcomes().rows()) - before]
+    assert logged == [(course, "course", "refused")]
 
 
 def test_course_qa_says_so_when_the_language_model_is_down(users, monkeypatch):

@@ -97,7 +97,7 @@ def test_percentiles_bands_and_the_verdict():
     row = {"has_enough_learners": True, "peers_compared": 5, "stop_module_position": 3,
            "stop_module_length_ratio": 2.0, "completion_rate_band": "bottom quartile",
            "avg_rating_band": None, "rating_trend_band": None,
-           "median_days_to_complete_band": "top quartile"}  # fmt: skip
+           "median_days_to_complete_band": "top quartile", "qa_refusal_rate_band": None}  # fmt: skip
     assert verdict(row) == (
         "Completion in the bottom quartile of similar courses; time to complete in the top "
         "quartile of similar courses; learners stop most often after module 3, which is 2.0× "
@@ -111,6 +111,16 @@ def test_percentiles_bands_and_the_verdict():
           "completing a module.")  # fmt: skip
     merged = verdict(row | {"stop_module_position": 0, "stop_last_module_position": 8})
     assert merged.endswith("learners stop most often before completing module 9.")
+    # Many refused Q&A questions: the module most of them are about is named.
+    modules = [{"module_title": "Joins", "module_position": 4, "questions": 20, "refused": 9,
+                "refusal_rate": 0.45}]  # fmt: skip
+    asked = row | {"qa_refusal_rate_band": "bottom quartile", "qa_refusals_per_module": modules}
+    assert verdict(asked).endswith(
+        "Q&A refusals in the bottom quartile of similar courses; learners stop most often after "
+        "module 3, which is 2.0× longer than its peers' modules; Q&A questions about module 4 go "
+        "unanswered most often (45% of 20 refused)."
+    )
+    assert "unanswered" not in verdict(asked | {"qa_refusal_rate_band": "top quartile"})
 
 
 def test_neighbours_rank_by_skills_and_text():

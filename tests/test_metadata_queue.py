@@ -152,3 +152,68 @@ def test_the_agent_suggests_for_new_and_changed_courses_only(pathwise_home, pref
         assert 0 <= s["confidence"] <= 1 and s["detail"]
         if s["kind"] == "skill":
             assert s["detail"]["sentence"]
+
+
+def test_accepted_difficulty_and_duration_reach_courses_and_nothing_else_does(
+    pathwise_home, prefect_harness
+):
+    from flows.build import build_flow
+    from tests.test_dbt_build import write_raw
+
+    write_raw()  # c-py: level 1, 55.5 min of modules; c-sql: level 2; c-ml: level 3, no modules
+    with connect() as con:
+        con.execute("update raw.catalog_courses set difficulty = null where course_id = 'c-sql'")
+
+    def level(course: str, score: str) -> Suggestion:
+        return Suggestion(course, "difficulty", score, 0.7, {"level": "?"})
+
+    def minutes(course: str, value: str) -> Suggestion:
+        return Suggestion(course, "duration", value, 0.5, {"basis": "median"})
+
+    queue = MetadataQueue()
+    queue.propose("c-py", [level("c-py", "5"), minutes("c-py", "300")], fingerprint="f")
+    queue.propose("c-sql", [level("c-sql", "4"), minutes("c-sql", "45")], fingerprint="f")
+    queue.propose("c-ml", [level("c-ml", "1"), minutes("c-ml", "120")], fingerprint="f")
+    ids = {(s["course_id"], s["kind"]): s["suggestion_id"] for s in queue.suggestions()}
+    queue.reject(ids["c-py", "difficulty"], actor="ada", reason="the catalog is right")
+    queue.accept(ids["c-py", "duration"], actor="ada", reason="longer than its modules say")
+    queue.accept(ids["c-sql", "difficulty"], actor="ada", reason="joins are advanced")
+    queue.accept(ids["c-ml", "duration"], actor="ada", reason="about two hours", value="90")
+    # c-sql's duration and c-ml's difficulty stay pending.
+
+    def courses() -> dict:
+        with connect(read_only=True) as con:
+            rows = con.execute(
+                "select course_id, difficulty, difficulty_label, difficulty_source, "
+                "catalog_difficulty, duration_minutes, duration_source from marts.courses"
+            ).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    build_flow(select="+courses")
+    before = courses()
+    assert before["c-sql"][:3] == (None, None, None)  # accepted but not yet copied: no change
+    with connect() as con:
+        load_accepted(con, queue)
+    build_flow(select="+courses")
+    after = courses()
+    assert {c for c in after if after[c] != before[c]} == {"c-sql", "c-ml"}
+    # The accepted score 4 is an advanced course; the catalog had no level.
+    assert after["c-sql"][:4] == (3, "advanced", "accepted", None)
+    assert after["c-ml"][:4] == before["c-ml"][:4] == (3, "advanced", "catalog", 3)  # pending
+    assert after["c-ml"][4:] == (90.0, "accepted")  # as edited
+    # The catalog's own module minutes win over an accepted duration; a rejected level is unused.
+    assert after["c-py"] == before["c-py"] == (1, "beginner", "catalog", 1, 55.5, "catalog")
+
+    # An accepted level overrides the catalog's, which stays in catalog_difficulty...
+    queue.accept(ids["c-ml", "difficulty"], actor="ada", reason="an introduction")
+    with connect() as con:
+        load_accepted(con, queue)
+    build_flow(select="courses")
+    assert courses()["c-ml"][:4] == (1, "beginner", "accepted", 3)
+    # ...until the course's text changes: then it goes back to review and the catalog's holds.
+    queue.propose("c-ml", [], fingerprint="changed")
+    with connect() as con:
+        load_accepted(con, queue)
+    build_flow(select="courses")
+    assert courses()["c-ml"][:4] == (3, "advanced", "catalog", 3)
+    assert courses()["c-ml"][4:] == (None, None)

@@ -773,3 +773,38 @@ def test_flow_indexes_and_changing_the_model_rebuilds(
     again = index_content_flow(paths=[str(corpus)])
     assert again["rebuilt_for_new_model"] is False and again["chunks_written"] == 0
     get_settings.cache_clear()
+
+
+def test_learner_questions_log_their_outcome_and_nothing_about_the_learner(rag_home: Path) -> None:
+    from pathwise.qa_outcomes import QaOutcomes
+    from rag import ask
+
+    store = QaOutcomes()
+    store.forget([r[0] for r in store.rows()])
+    ask("How do I count the lines in a file?", course_id="shell-novice")  # not a learner's: no row
+    assert store.rows() == []
+    questions = [
+        ("How do I count the lines in a file?", "shell-novice"),
+        ("What is the capital of Australia?", "shell-novice"),
+        ("how do i stop a loop before its finished", None),
+    ]
+    answers = [ask(q, course_id=c, log_outcome=True) for q, c in questions]
+    assert answers[1].grade == "refused"
+    rows = sorted(store.rows(), key=lambda r: (r[3], r[2], r[5]))
+    expected = sorted(
+        (
+            c or a.passages[0].course_id,
+            "course" if c else "catalog",
+            a.passages[0].module if a.passages else None,
+            a.grade,
+        )
+        for (_, c), a in zip(questions, answers, strict=True)
+    )
+    assert sorted(r[2:] for r in rows) == expected
+    assert {r[1] for r in rows} == {time.strftime("%Y-%m-%d", time.gmtime())}  # the day only
+    # The refused question is counted under the module it came nearest to.
+    assert rows and all(r[4] for r in rows)
+    # No question text anywhere in the store (the database and its write-ahead log).
+    stored = b"".join(p.read_bytes() for p in rag_home.glob("controls.sqlite*"))
+    for q, _ in questions:
+        assert q.encode() not in stored and b"Australia" not in stored

@@ -3,21 +3,25 @@
 Similarity = the mean of the cosine similarity of the course texts (TF-IDF of title, description
 and module titles) and the Jaccard overlap of their skills (`marts.course_skills`, accepted tags
 included). Among the course and its peers it places: completion rate, average rating, rating
-trend (the later half of its rated weeks against the earlier), median days to complete, and where
+trend (the later half of its rated weeks against the earlier), median days to complete, the
+share of its Q&A questions refused ("not covered by the course", rag.decision), and where
 learners stop (the funnel step most drop-outs leave from, and how long that module is against
 the peers' median module). Each figure gets a percentile band among the peers that have it and
-a plain-language verdict.
+a plain-language verdict. Refusals are also given per module (the module of the best passage a
+question landed nearest to, `marts.course_module_questions`), each placed among the peers'
+modules.
 
 k-anonymous as everywhere (docs/privacy.md): a course's figures come from the k-anonymous
 instructor marts and only for courses with at least k enrolments; a rating or its trend only
 from k ratings (per half, for the trend); a median time only from k completions; the stop point
-only from funnel steps of at least k learners. Peers without enough learners are left out of
-the comparison; fewer than MIN_PEERS compared peers gives no band.
+only from funnel steps of at least k learners; a refusal share only from k questions (a course's
+or a module's: the log holds no learner, so this is a floor for a stable share, not anonymity).
+Peers without enough learners are left out of the comparison of learners' figures (not of the
+refusal shares); fewer than MIN_PEERS compared peers gives no band.
 
 Written nightly (before publishing) to `ml.course_benchmarks` (one row per course) and
 `ml.course_neighbours` (course x its 10 peers); the creator dashboard reads them from the
-snapshot. Q&A refusals per module are not in the warehouse yet (the Q&A page logs none): the
-column stays null until they are.
+snapshot.
 """
 
 from __future__ import annotations
@@ -41,7 +45,16 @@ METRICS = (
     ("avg_rating", True, "rating"),
     ("rating_trend", True, "rating trend"),
     ("median_days_to_complete", False, "time to complete"),
+    ("qa_refusal_rate", False, "Q&A refusals"),
 )
+# Figures about questions, not learners: placed among every similar course with k questions,
+# whether or not it has k learners (many ask before enrolling: the Q&A page is for that).
+QUESTION_METRICS = {"qa_refusal_rate"}
+WORSE_HALF = ("bottom quartile", "below the median")
+# One module's refusals (`qa_refusals_per_module`: most refused first).
+QA_MODULE = pl.Struct({"module_title": pl.String, "module_position": pl.Int32,
+                       "questions": pl.Int32, "refused": pl.Int32, "refusal_rate": pl.Float64,
+                       "percentile": pl.Float64, "band": pl.String})  # fmt: skip
 
 
 def band(percentile: float | None) -> str | None:
@@ -98,6 +111,10 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, int]:
                    count(*) as completions
             from marts.learner_course_progress where status = 'completed' group by 1
         ),
+        questions as (
+            select course_id, sum(question_count) as questions, sum(refused_count) as refused
+            from marts.course_module_questions group by 1
+        ),
         stops as (
             select course_id, first_module_position, last_module_position, first_module_title,
                    learner_count,
@@ -116,13 +133,17 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, int]:
                case when d.completions >= {k} then d.median_days end as median_days_to_complete,
                st.first_module_position as stop_module_position,
                st.last_module_position as stop_last_module_position,
-               st.first_module_title as stop_module_title
+               st.first_module_title as stop_module_title,
+               coalesce(q.questions, 0) as qa_questions,
+               case when q.questions >= {k} then round(q.refused / q.questions, 4) end
+                 as qa_refusal_rate
         from marts.courses c
         left join modules m using (course_id)
         left join skills s using (course_id)
         left join marts.instructor_course_summaries i using (course_id)
         left join trend t using (course_id)
         left join days d using (course_id)
+        left join questions q using (course_id)
         left join stops st on st.course_id = c.course_id and st.n = 1
                           and st.learner_count >= {k} and i.has_enough_learners
         order by c.course_id
@@ -168,8 +189,25 @@ def neighbours(frame: pl.DataFrame, peers: int = PEERS) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def benchmark(frame: pl.DataFrame, near: pl.DataFrame, module_minutes: pl.DataFrame, k: int):
-    """One row per course: its figures, the peers' medians, percentiles, bands and a verdict."""
+def benchmark(
+    frame: pl.DataFrame,
+    near: pl.DataFrame,
+    module_minutes: pl.DataFrame,
+    k: int,
+    module_questions: pl.DataFrame | None = None,
+):
+    """One row per course: its figures, the peers' medians, percentiles, bands and a verdict.
+    `module_questions`: course_id, module_title, module_position, question_count, refused_count
+    (modules with at least k questions)."""
+    refusals: dict[str, list[dict]] = {}
+    if module_questions is not None:
+        for r in module_questions.sort("course_id", "module_position", "module_title",
+                                       nulls_last=True).iter_rows(named=True):  # fmt: skip
+            refusals.setdefault(r["course_id"], []).append(
+                {"module_title": r["module_title"], "module_position": r["module_position"],
+                 "questions": r["question_count"], "refused": r["refused_count"],
+                 "refusal_rate": round(r["refused_count"] / r["question_count"], 4)}
+            )  # fmt: skip
     by_id = {r["course_id"]: r for r in frame.iter_rows(named=True)}
     peers_of = dict(near.group_by("course_id").agg("neighbour_course_id").iter_rows())
     minutes = {(c, p): m for c, p, m in module_minutes.iter_rows()}
@@ -178,12 +216,14 @@ def benchmark(frame: pl.DataFrame, near: pl.DataFrame, module_minutes: pl.DataFr
     )
     rows = []
     for cid, me in by_id.items():
-        peers = [by_id[p] for p in peers_of.get(cid, []) if by_id[p]["enough"]]
+        similar = [by_id[p] for p in peers_of.get(cid, [])]
+        peers = [p for p in similar if p["enough"]]
         row = {"course_id": cid, "instructor_id": me["instructor_id"], "k_anonymity": k,
                "has_enough_learners": me["enough"], "peers_compared": len(peers)}  # fmt: skip
         for col, higher, _ in METRICS:
-            value = me[col] if me["enough"] else None
-            values = [p[col] for p in peers if p[col] is not None]
+            about_questions = col in QUESTION_METRICS
+            value = me[col] if me["enough"] or about_questions else None
+            values = [p[col] for p in (similar if about_questions else peers) if p[col] is not None]
             pct = percentile(value, values, higher)
             row |= {col: value, f"peer_median_{col}": float(np.median(values)) if values else None,
                     f"{col}_percentile": pct, f"{col}_band": band(pct)}  # fmt: skip
@@ -195,12 +235,22 @@ def benchmark(frame: pl.DataFrame, near: pl.DataFrame, module_minutes: pl.DataFr
                             if course_median.get(p["course_id"])]  # fmt: skip
             if own and peer_minutes:
                 ratio = round(own / float(np.median(peer_minutes)), 2)
+        peer_module_rates = [m["refusal_rate"] for p in similar
+                             for m in refusals.get(p["course_id"], [])]  # fmt: skip
+        modules = []
+        for m in refusals.get(cid, []):
+            pct = percentile(m["refusal_rate"], peer_module_rates, False)
+            modules.append(m | {"percentile": pct, "band": band(pct)})
+        modules.sort(key=lambda m: -m["refusal_rate"])  # stable: catalog order among equals
         row |= {"stop_module_position": stop, "stop_module_title": me["stop_module_title"],
                 "stop_last_module_position": me["stop_last_module_position"],
-                "stop_module_length_ratio": ratio, "qa_refusals_per_module": None}  # fmt: skip
+                "stop_module_length_ratio": ratio, "qa_questions": me["qa_questions"],
+                "qa_refusals_per_module": modules}  # fmt: skip
         row["verdict"] = verdict(row)
         rows.append(row)
-    return pl.DataFrame(rows, infer_schema_length=None)
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col("qa_refusals_per_module").cast(pl.List(QA_MODULE))
+    )
 
 
 def verdict(row: dict) -> str:
@@ -229,6 +279,16 @@ def verdict(row: dict) -> str:
                 f", which is {row['stop_module_length_ratio']:.1f}× longer than its peers' modules"
             )
         parts.append(stop)
+    # Many refusals among similar courses: name the module most of them are about.
+    most = next(iter(row.get("qa_refusals_per_module") or []), None)
+    if most and most["refused"] and row.get("qa_refusal_rate_band") in WORSE_HALF:
+        where = most["module_title"] or "no material"
+        if most["module_position"]:
+            where = f"module {most['module_position']}"
+        parts.append(
+            f"Q&A questions about {where} go unanswered most often "
+            f"({most['refusal_rate']:.0%} of {most['questions']} refused)"
+        )
     text = "; ".join(parts) or "No figure to compare yet."
     return text[0].upper() + text[1:] + "."
 
@@ -243,7 +303,11 @@ def compute_and_write(con: duckdb.DuckDBPyConnection) -> dict:
         "select course_id, module_position, duration_minutes from marts.course_modules "
         "where duration_minutes > 0"
     ).pl()
-    result = benchmark(frame, near, module_minutes, k)
+    module_questions = con.sql(
+        "select course_id, module_title, module_position, question_count, refused_count "
+        f"from marts.course_module_questions where question_count >= {k}"
+    ).pl()
+    result = benchmark(frame, near, module_minutes, k, module_questions)
     replace_tables(con, {"course_benchmarks": result, "course_neighbours": near})
     return {
         "courses": result.height,

@@ -76,8 +76,9 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
     """The catalog marts and the taxonomy seeds."""
     return build_catalog(
         courses=con.sql(
+            # The catalog's own level: an accepted difficulty must not read as a changed course.
             "select course_id, course_title as title, course_description as description, "
-            "difficulty from marts.courses"
+            "catalog_difficulty as difficulty from marts.courses"
         ).pl(),
         modules=con.sql(
             "select course_id, module_position, module_title, duration_minutes "

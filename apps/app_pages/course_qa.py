@@ -54,7 +54,7 @@ if asked:
     else:
         try:
             with st.spinner("Looking through the course…"):
-                answer = ask(question, course_id=course_id)
+                answer = ask(question, course_id=course_id, log_outcome=True)
         except Exception as exc:  # the index or the model is unavailable: say so, keep the page
             st.error(
                 "Course Q&A is unavailable right now. Please try again later.",

@@ -27,6 +27,7 @@ BENCHMARKS = (  # column, label, format
     ("avg_rating", "Average rating", lambda x: f"{ui.num(x, 2)} ★"),
     ("rating_trend", "Rating trend", lambda x: f"{x:+.2f} ★"),
     ("median_days_to_complete", "Median days to complete", lambda x: ui.num(x, 1)),
+    ("qa_refusal_rate", "Q&A questions refused", ui.pct),
 )
 
 

@@ -24,7 +24,9 @@ from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
 T0 = datetime(2026, 3, 2, 9, 0)
-SELECT = "+content_gaps +marts.catalog +course_kpis +learner_course_progress"
+SELECT = (
+    "+content_gaps +unmatched_search_topics +marts.catalog +course_kpis +learner_course_progress"
+)
 AFTER_AGENT = "stg_agents__uncovered_skill_demand+"  # what the agent's table changes
 
 
@@ -144,6 +146,7 @@ def test_the_paths_agent_feeds_uncovered_skills_to_content_gaps(
     assert content_gap("Kubernetes") == (4, datetime(2026, 3, 4, 2, 0), 0)
     assert content_gap("Docker")[0] is None  # 2 learners: under k, never written
     assert content_gap("Python")[:1] == (None,)  # taught
+    shown_on_the_instructors_page(expected=[["Kubernetes", 4]])
 
     # No path left (erased, say): the next night empties the table, the next build the mart.
     for lk, _, _ in learners:
@@ -152,3 +155,25 @@ def test_the_paths_agent_feeds_uncovered_skills_to_content_gaps(
         assert nightly.run(con, None, str, now + timedelta(days=1), store=store)["paths"] == 0
     assert build_flow(select=AFTER_AGENT)["failures"] == []
     assert content_gap("Kubernetes")[0] is None
+
+
+def shown_on_the_instructors_page(expected: list[list]) -> None:
+    """Publish the marts and read the Content gaps page as an instructor (AppTest)."""
+    import dataclasses
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from pathwise import snapshots
+    from pathwise.accounts import UserStore
+    from pathwise.settings import PROJECT_ROOT
+
+    with connect() as con:
+        snapshots.publish(con)
+    user = UserStore().add("gaps-instructor", "a-test-password", "instructor", instructor_id="i1")
+    at = AppTest.from_file(str(PROJECT_ROOT / "apps" / "streamlit_app.py"), default_timeout=60)
+    at.session_state["pathwise_user"] = dataclasses.replace(user, signed_in_at=time.time())
+    at.run().switch_page("app_pages/content_gaps.py").run()
+    assert not at.exception
+    [table] = [d.value for d in at.dataframe if "path_learner_count" in d.value.columns]
+    assert table[["skill_name", "path_learner_count"]].values.tolist() == expected

@@ -4,7 +4,8 @@ randomized run of the platform simulator, long enough for learners to get there.
 Why a run of its own: the evaluation warehouse's days after the cut (53 on the README's run)
 are far too few to reach a role (about 20 gap skills, a course every few weeks), so every
 learner is censored there. Here a smaller platform is simulated in memory over a long horizon
-(by default 400 learners, 60 courses, 730 days: about 70 s on one busy core), nothing written.
+(by default 400 learners, 60 courses, 730 days: 54-73 s at load 10-13 on 2 cores), nothing
+written.
 
 - Who: learners whose target role (its O*NET skills, as the served path plans them) has skills
   the catalog teaches that they do not state they have: their coverable gap at sign-up.

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             "learners got a path"
         )
         later = datetime.now(UTC) + timedelta(days=30)  # a month on: missed weeks move dates
-        with connect(read_only=True) as con:
+        with connect() as con:  # the agent also writes the uncovered skills' demand
             t = time.perf_counter()
             summary = replan_all(con, None, str, later, store=store)  # type: ignore[arg-type]
         print(f"nightly re-plan: {summary} in {time.perf_counter() - t:.2f} s")

@@ -165,6 +165,16 @@ def evaluate_paths(
         float,
         typer.Option(help="Share of enrolments after the chronological cut.", min=0.05, max=0.9),
     ] = 0.3,
+    goal_learners: Annotated[
+        int,
+        typer.Option(
+            help="Simulator: learners of the time-to-goal run (its own simulation; 0: skip it).",
+            min=0,
+        ),
+    ] = 400,
+    goal_days: Annotated[
+        int, typer.Option(help="Simulator: days of the time-to-goal run.", min=30)
+    ] = 730,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Learning paths vs the recommender's top-k of the same length, on what learners took next.
@@ -173,15 +183,24 @@ def evaluate_paths(
     skills of their later courses (and, where learners stated a target role, that role's
     skills); the path, the served recommender fitted before the cut and a goal-aware popularity
     baseline are scored on the courses taken after it (hit rate, recall, precision), and learners
-    who followed the path vs those who did not on the days to their goal (agents/paths/evaluate.py).
+    who followed the path vs those who did not on their progress to the goal after the cut
+    (agents/paths/evaluate.py). On the simulator, time to goal for learners asked to follow their
+    path vs the others, at random, on a long simulated run of its own (about 100 s for 400
+    learners over 730 days; agents/paths/time_to_goal.py).
     For COCO: `pathwise import coco ../shared/data/coco --out var/landing/coco`, `pathwise ingest
     var/landing/coco`, `pathwise build`, then this command.
     """
+    from agents.paths import time_to_goal
     from agents.paths.evaluate import render
     from cli.paths_evaluation import run
 
-    report = run(dataset.value, test_share)
-    typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(dataset, report))
+    report = run(dataset.value, test_share, goal_learners=goal_learners, goal_days=goal_days)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    typer.echo(render(dataset, report))
+    if "simulated_time_to_goal" in report:
+        typer.echo("\n" + time_to_goal.render(report["simulated_time_to_goal"]))
 
 
 @app.command("rag")

@@ -4,7 +4,9 @@ the models, so the recommender comes in as a function.
 
 The recommender is the one the nightly run serves (ml.recommender: the blend under its rules),
 fitted on the interactions before the cut only, with the versioned default configuration
-(tuning would take minutes; `pathwise evaluate recs` measures what tuning adds)."""
+(tuning would take minutes; `pathwise evaluate recs` measures what tuning adds). On the simulator,
+time to goal comes from a randomized simulated run of its own (agents/paths/time_to_goal.py):
+the warehouse's days after the cut are too few to reach a role."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
+from agents.paths import time_to_goal
 from agents.paths.evaluate import Recommend, evaluate, load_history
 from ml.recommender import Hybrid, RecData, load_data, rank
 from ml.recommender.tuning import default_config
@@ -46,12 +49,22 @@ def recommender_at(data: RecData) -> Callable[[datetime], Recommend]:
     return at
 
 
-def run(dataset: str, test_share: float, record: bool = True) -> dict:
-    """Evaluate on one dataset of the warehouse; store the figures in ml.evaluations."""
+def run(
+    dataset: str,
+    test_share: float,
+    record: bool = True,
+    goal_learners: int = 400,
+    goal_days: int = 730,
+) -> dict:
+    """Evaluate on one dataset of the warehouse; on the simulator, also time to goal on a
+    simulated run of its own (`goal_learners` over `goal_days`; 0 learners: skipped). Store the
+    figures in ml.evaluations."""
     with connect(read_only=True) as con:
         history = load_history(con, dataset, get_settings().k_anonymity)
         data = load_data(con, dataset)
     report = evaluate(history, recommender_at(data), test_share)
+    if dataset == "simulator" and goal_learners:
+        report["simulated_time_to_goal"] = time_to_goal.run(learners=goal_learners, days=goal_days)
     if record:
         with connect() as con:
             report["evaluation_id"] = record_evaluation(
@@ -60,7 +73,11 @@ def run(dataset: str, test_share: float, record: bool = True) -> dict:
                 dataset=dataset,
                 model_version="planner+hybrid-default",
                 rows=rows_for_evaluations(report),
-                params={k: v for k, v in report.items() if k not in ("next_courses",)},
+                params={
+                    k: v
+                    for k, v in report.items()
+                    if k not in ("next_courses", "simulated_time_to_goal")
+                },
             )
     return report
 
@@ -84,4 +101,25 @@ def rows_for_evaluations(report: dict) -> list[dict]:
                         "value": s[metric],
                     }
                 )
+    simulated = report.get("simulated_time_to_goal", {})
+    for milestone, arms in simulated.get("milestones", {}).items():
+        for arm in time_to_goal.ARMS:
+            s = arms[arm]
+            figures = {
+                "reached": s["reached"],
+                "censored_share": s["censored_share"],
+                "median_days": s["median_days"],
+                "median_days_ci_low": s["median_days_ci"][0],
+                "median_days_ci_high": s["median_days_ci"][1],
+            }
+            for metric, value in figures.items():
+                if value is not None:
+                    rows.append(
+                        {
+                            "method": f"simulated_time_to_goal:{milestone}:{arm}",
+                            "metric": metric,
+                            "k": None,
+                            "value": value,
+                        }
+                    )
     return rows

@@ -21,7 +21,8 @@ from pathwise.at_rest import private_dir
 from pathwise.settings import Settings, get_settings
 from pathwise.validation import sql_literal
 
-# Tables that ingestion writes. Everything here is pseudonymized: no user_id, no context.
+# Tables that ingestion writes (and one the agents write for dbt). Everything here is pseudonymized:
+# no user_id, no context.
 RAW_DDL = """
 create schema if not exists warehouse.raw;
 
@@ -201,6 +202,17 @@ create table if not exists warehouse.raw.served_log_files (
     responses  bigint not null,
     items      bigint not null,
     loaded_at  timestamp not null
+);
+
+-- What the agent layer writes for dbt to read (source `agents`), created here so the first
+-- build finds it before the agents ever ran. An aggregate: no learner_key, no count under k.
+create schema if not exists warehouse.agents;
+-- Skills the learners' path goals need that no catalog course teaches (agents/paths/nightly.py),
+-- replaced whole by each nightly run of the `paths` agent.
+create table if not exists warehouse.agents.uncovered_skill_demand (
+    skill_name     varchar not null primary key,  -- as the taxonomy (O*NET) names it
+    learner_count  bigint not null,               -- learners whose path lacks it (>= k)
+    computed_at    timestamp not null             -- UTC, the agents run
 );
 """
 

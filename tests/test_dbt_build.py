@@ -450,19 +450,26 @@ def test_consumers_read_public_marts_only():
     )
 
 
-def test_sources_describe_every_raw_table_and_column(pathwise_home):
+@pytest.mark.parametrize(
+    ("schema", "sources_yml"),
+    [
+        ("raw", "models/staging/pathwise/_pathwise__sources.yml"),
+        # On a new warehouse, the agents' schema holds only what they write for dbt.
+        ("agents", "models/staging/agents/_agents__sources.yml"),
+    ],
+)
+def test_sources_describe_every_raw_table_and_column(pathwise_home, schema, sources_yml):
     with connect() as con:  # creates the raw tables from pathwise.warehouse.RAW_DDL
         rows = con.execute(
             "select table_name, column_name from information_schema.columns "
-            "where table_catalog = 'warehouse' and table_schema = 'raw' "
-            "order by table_name, ordinal_position"
+            "where table_catalog = 'warehouse' and table_schema = ? "
+            "order by table_name, ordinal_position",
+            [schema],
         ).fetchall()
     in_warehouse: dict[str, list[str]] = {}
     for table, column in rows:
         in_warehouse.setdefault(table, []).append(column)
-    sources = yaml.safe_load(
-        (DBT_PROJECT_DIR / "models/staging/pathwise/_pathwise__sources.yml").read_text()
-    )
+    sources = yaml.safe_load((DBT_PROJECT_DIR / sources_yml).read_text())
     (raw,) = sources["sources"]
     in_yml = {t["name"]: [c["name"] for c in t["columns"]] for t in raw["tables"]}
     assert in_yml == in_warehouse

@@ -275,11 +275,10 @@ def test_a_new_learner_talks_through_onboarding_on_the_page_and_sees_the_path(pl
 
 
 def test_the_nightly_agent_replans_stored_paths_on_the_real_marts(platform):
-    import duckdb
-
     from agents.paths.nightly import run
     from agents.paths.serving import Served
     from pathwise import snapshots
+    from pathwise.warehouse import connect
 
     store, snap = PathStore(), snapshots.require_current()
     with snap.connect() as con:  # a learner of the platform who has completed no course
@@ -293,7 +292,7 @@ def test_the_nightly_agent_replans_stored_paths_on_the_real_marts(platform):
     first = answer["path"]["steps"][0]
     # Three months on, nothing done: the first step is long past its end, so the dates move.
     later = datetime.now(UTC) + timedelta(days=90)
-    with duckdb.connect(str(platform / "warehouse.duckdb"), read_only=True) as con:
+    with connect() as con:  # the agent also writes the uncovered skills' demand
         summary = run(con, None, str, later, store=store)  # type: ignore[arg-type]
         assert run(con, None, str, later, store=store)["changed"] == 0  # nothing new since
     assert summary["paths"] >= 1 and summary["changed"] >= 1

@@ -341,7 +341,7 @@ def render(dataset: str, report: dict) -> str:
         ttg = report["time_to_goal"]
         lines += [
             "",
-            f"Time to goal over the {ttg['window_days']:.0f} days after the cut:",
+            f"Progress towards the goal over the {ttg['window_days']:.0f} days after the cut:",
             "",
             "| after the cut | learners | gap skills (mean) | reached the goal | median days (KM) "
             "| gap covered by the end | gap skills covered per 30 days | courses completed "

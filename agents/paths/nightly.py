@@ -14,17 +14,24 @@ Registered as `paths` in `agents/run.py`, so it runs in the nightly flow's `agen
 Nothing new, nothing changes: a path is re-planned only when one of these happened, so the log
 holds only what a learner should hear about, and their dates do not creep a day every night.
 Planning itself is `planner.replan`; this module decides when and keeps the record.
+
+Then the demand the paths show for what the catalog lacks goes to the instructors: per skill,
+how many learners' goals need it (they lack it) while no course of tonight's catalog teaches it,
+into `agents.uncovered_skill_demand` (replaced whole), which the next build's `content_gaps`
+reads. Counted on tonight's catalog, not the stored path's list, so a skill a new course teaches
+stops counting the same night. An aggregate: no learner_key, and a skill fewer than k learners
+need is left out (k-anonymity; nothing else is published beside it to subtract from).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
 from agents.paths.catalog import load_catalog
-from agents.paths.planner import Catalog, replan
+from agents.paths.planner import Catalog, replan, skill_key
 from agents.paths.serving import STALLED, path_from_dict, path_to_dict
 from pathwise.learning_paths import PathStore
 from pathwise.outbox import Outbox
@@ -63,6 +70,39 @@ def adapt(
     return path_to_dict(new, done=done, avoid=avoid, known=known), changes
 
 
+def uncovered_demand(catalog: Catalog, paths: list[dict], k: int) -> dict[str, int]:
+    """Skill name -> learners (one path each) whose goal needs it, who do not know it, and no
+    course in `catalog` teaches it; skills under `k` learners left out."""
+    counts: dict[str, int] = {}
+    for stored in paths:
+        goal = stored["goal"]
+        known = {skill_key(s) for s in stored.get("planned_from", {}).get("known", ())}  # names
+        names = goal.get("skill_names", {})
+        for skill in set(goal["skills"]) - known:
+            if not catalog.teaching.get(skill):  # a defaultdict: .get adds no key
+                name = names.get(skill, skill)
+                counts[name] = counts.get(name, 0) + 1
+    return {name: n for name, n in sorted(counts.items()) if n >= k}
+
+
+def write_demand(con: duckdb.DuckDBPyConnection, demand: dict[str, int], now: datetime) -> None:
+    """Replace `agents.uncovered_skill_demand` (its DDL: pathwise/warehouse.py) in one
+    transaction: the build never reads half of tonight's counts."""
+    at = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    con.execute("begin")
+    try:
+        con.execute("delete from warehouse.agents.uncovered_skill_demand")
+        if demand:
+            con.executemany(
+                "insert into warehouse.agents.uncovered_skill_demand values (?, ?, ?)",
+                [(name, n, at) for name, n in demand.items()],
+            )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
 def statuses_of(con: duckdb.DuckDBPyConnection, learner_keys: list[str]) -> dict[str, dict]:
     """learner_key -> {course_id: status} from `marts.learner_course_progress`."""
     rows = con.execute(
@@ -86,17 +126,28 @@ def run(
     """Re-plan every stored path on tonight's marts (the agent registry's signature: the outbox
     and the route are unused, the path page and the read API show the changes)."""
     store = store or PathStore()
+    k = get_settings().k_anonymity
     planned = store.planned()
     if not planned:
-        return {"paths": 0, "changed": 0, "changes": 0}
-    catalog = load_catalog(con, get_settings().k_anonymity)
+        write_demand(con, {}, now)  # no path, no demand: last night's counts go
+        return {"paths": 0, "changed": 0, "changes": 0, "uncovered_skills": 0}
+    catalog = load_catalog(con, k)
     progress = statuses_of(con, [lk for lk, _, _ in planned])
     changed = logged = 0
+    paths = []
     for learner_key, _goal, stored in planned:
         new, changes = adapt(catalog, stored, progress.get(learner_key, {}), now.date())
+        paths.append(stored if new is None else new)
         if new is None:
             continue
         store.save_path(learner_key, new, changes, at=now)
         changed += bool(changes)
         logged += len(changes)
-    return {"paths": len(planned), "changed": changed, "changes": logged}
+    demand = uncovered_demand(catalog, paths, k)
+    write_demand(con, demand, now)
+    return {
+        "paths": len(planned),
+        "changed": changed,
+        "changes": logged,
+        "uncovered_skills": len(demand),
+    }

@@ -1,5 +1,6 @@
 """Creator dashboard · Content gaps: skills learners and employers ask for that the catalog lacks,
-from searches, forum posts and the job market (O*NET), with the last 7 days against the 7 before.
+from searches, forum posts and the job market (O*NET), with the last 7 days against the 7 before,
+and the skills learners' learning-path goals need that no course teaches (k learners or more).
 Instructors only; catalog-wide aggregates with no learner identifiers. A search topic shows only
 once k learners searched it (`unmatched_search_topics`), so nobody's one-off query (a name, say)
 does."""
@@ -151,6 +152,36 @@ st.dataframe(
         "course_count": st.column_config.NumberColumn("Courses", width="small"),
     },
 )
+
+st.subheader("Skills learners' goals need that no course teaches")
+needed = queries.path_demand(version)
+if needed.empty:
+    k = get_settings().k_anonymity
+    st.info(
+        f"No skill that {k} or more learners' path goals need is missing from the catalog.",
+        icon=":material/info:",
+    )
+else:
+    counted = needed["path_demand_computed_at"].max()
+    st.caption(
+        f"From the learning paths, counted {counted:%d %b %Y}: learners whose target role needs "
+        "the skill, who do not have it yet, while no course teaches it."
+    )
+    st.dataframe(
+        needed.drop(columns="path_demand_computed_at"),
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            "skill_name": "Skill",
+            "path_learner_count": st.column_config.NumberColumn(
+                "Learners whose path needs it", format="%d"
+            ),
+            "job_occupation_count": st.column_config.NumberColumn(
+                "Occupations", help="O*NET occupations listing the skill"
+            ),
+            "search_count": st.column_config.NumberColumn("Searches"),
+        },
+    )
 
 st.subheader("Searches the catalog cannot answer")
 if topics.empty:

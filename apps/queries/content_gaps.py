@@ -1,4 +1,5 @@
-"""Content gaps: skills in demand (searches, forum, jobs) that the catalog lacks, and unmatched topics."""
+"""Content gaps: skills in demand (searches, forum, jobs, learners' path goals) that the catalog
+lacks, and unmatched topics."""
 
 from __future__ import annotations
 
@@ -41,6 +42,18 @@ def gap_counts(version: str) -> dict[str, int]:
         .iloc[0]
         .astype(int)
         .to_dict()
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def path_demand(version: str) -> pd.DataFrame:
+    """Skills learners' path goals need that no course teaches, with how many learners (the
+    `paths` agent's count, k-anonymous: skills fewer than k learners need are not there)."""
+    return frame(
+        version,
+        "select skill_name, path_learner_count, job_occupation_count, search_count, "
+        "path_demand_computed_at from content_gaps where path_learner_count is not null "
+        "order by path_learner_count desc, skill_name",
     )
 
 

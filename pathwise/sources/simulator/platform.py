@@ -22,6 +22,8 @@ this data should be able to find):
   random numbers only when on, so without it the files are those of an unshifted run, and the
   days before the shift are the same in both.
 
+- A `chooser` can replace the course learners pick (the learning-path evaluation makes some
+  follow their path); without one, nothing changes.
 - After the simulated days, `loop` can plug a `responder` in: learners then also receive
   Pathwise's nudges from the outbox and respond to them (planted effect there); without one,
   nothing here draws differently.
@@ -180,6 +182,11 @@ class Platform:
         # Pathwise's nudges, `loop`).
         self.responder: Callable[[Platform, int, int], tuple[np.ndarray, np.ndarray]] | None = None
         self.committed = np.zeros(0, dtype=np.int64)  # today's returning learners
+        # Called when learners pick a course: (platform, learners, the courses they would pick)
+        # -> the courses they pick instead, e.g. their learning path's next step
+        # (agents/paths/time_to_goal.py). Looking themselves, they take its pick; from a
+        # recommendation they enrol only where it agrees. Enrolling stays their appeal's draw.
+        self.chooser: Callable[[Platform, np.ndarray, np.ndarray], np.ndarray] | None = None
 
     def fork(self) -> Platform:
         """A copy whose learner state evolves on its own (catalog, learners and texts shared:
@@ -355,11 +362,15 @@ class Platform:
         )
         self.ev.add("course_view", b[k], self.tick(b[k], 1, 3), course=chosen)
         yes = (self.course[b[k]] < 0) & (rng.random(len(k)) < sigmoid(1.5 * (u[k, chosen] - 0.3)))
+        if self.chooser is not None:  # enrol from a recommendation only where the chooser agrees
+            yes &= self.chooser(self, b[k], chosen) == chosen
         self.enroll(b[k[yes]], chosen[yes], gap[k[yes], chosen[yes]], rec_ids.gather(k[yes]))
 
         # Without a click, some learners find a course themselves.
         o = np.flatnonzero((self.course[b] < 0) & ~click.any(axis=1) & (rng.random(len(b)) < 0.5))
         choice = np.argmax(u[o] + rng.gumbel(size=(len(o), u.shape[1])), axis=1)
+        if self.chooser is not None:
+            choice = self.chooser(self, b[o], choice)
         left = np.isfinite(u[o, choice])
         o, choice = o[left], choice[left]
         self.ev.add("course_view", b[o], self.tick(b[o], 5, 60), course=choice)

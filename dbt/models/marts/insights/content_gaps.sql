@@ -2,6 +2,8 @@
 -- market), supply of it (courses teaching it, and how well they do), and the gap between them
 -- (`gap_score`, see the `gap_score` doc block) with its trend over the last 7 days vs the 7
 -- before, relative to the latest event in the warehouse. Scores are rounded to 6 decimals.
+-- Beside them, not in the score: how many learners' learning-path goals need the skill while no
+-- course teaches it (the `paths` agent's last count; k-anonymous there).
 {% set windows = ['all', '7d', 'prev_7d'] -%}
 
 with
@@ -39,6 +41,12 @@ enrolments as (
 time_window as (
 
     select * from {{ ref('int_reference_window') }}
+
+),
+
+uncovered_skill_demand as (
+
+    select * from {{ ref('stg_agents__uncovered_skill_demand') }}
 
 ),
 
@@ -199,6 +207,20 @@ combined as (
 
 ),
 
+-- Two taxonomy names could normalize alike: the larger count, never their sum (one learner
+-- may need both).
+path_demand as (
+
+    select
+        {{ skill_key('skill_name') }} as skill_key,
+        max(path_learner_count) as path_learner_count,
+        max(computed_at) as path_demand_computed_at
+
+    from uncovered_skill_demand
+    group by 1
+
+),
+
 maxima as (
 
     select
@@ -301,10 +323,15 @@ final as (
         round(
             cast(scored.demand_score_7d - scored.demand_score_prev_7d as double), 6
         ) as gap_score_trend,
-        cast(time_window.window_end_at as {{ dbt.type_timestamp() }}) as window_end_at
+        cast(time_window.window_end_at as {{ dbt.type_timestamp() }}) as window_end_at,
+        cast(path_demand.path_learner_count as {{ dbt.type_bigint() }}) as path_learner_count,
+        cast(path_demand.path_demand_computed_at as {{ dbt.type_timestamp() }})
+            as path_demand_computed_at
 
     from scored
     cross join time_window
+    left join path_demand
+        on scored.skill_key = path_demand.skill_key
 
 )
 

@@ -6,12 +6,16 @@ outcome in the outbox (`decisions`), so the audit trail says why a learner got n
    no agent decides anything and the delivery worker sends nothing;
 2. consent: a learner who withdrew consent to messages (`marts.learners.has_message_consent`)
    is `opted_out`;
-3. holdout: a stable share (PATHWISE_AGENTS_HOLDOUT_SHARE) of learners, chosen by a hash of the
+3. frequency caps: at most PATHWISE_AGENTS_MAX_PER_DAY messages a day and _PER_WEEK in 7 days
+   per learner, from every agent together (counted in the outbox, this run's included): `capped`.
+   A holdout decision counts as the contact it stands for, and the caps come before the holdout,
+   so they screen both arms alike: a campaign's treated arm would otherwise lose the learners
+   another agent nudged that day while its holdout kept them (it measured +44 points where +5
+   were planted in the demo);
+4. holdout: a stable share (PATHWISE_AGENTS_HOLDOUT_SHARE) of learners, chosen by a hash of the
    learner_key (itself a keyed pseudonym), is never contacted by any agent; they are recorded as
    `holdout` when an agent would have contacted them, so uplift compares like with like (a
-   campaign also keeps its own share of its audience out, drawn with its id as the salt);
-4. frequency caps: at most PATHWISE_AGENTS_MAX_PER_DAY messages a day and _PER_WEEK in 7 days
-   per learner, from every agent together (counted in the outbox, this run's included): `capped`.
+   campaign also keeps its own share of its audience out, drawn with its id as the salt).
 At send time (`agents/delivery.py`): the kill switch again, and quiet hours (PATHWISE_AGENTS_QUIET_HOURS
 in the learner's time zone where the vault knows it) for the channels that interrupt (e-mail,
 webhook): such a message waits until the quiet hours end.
@@ -74,13 +78,11 @@ class Guardrails:
         )
 
     def screen(self, learner_key: str, has_message_consent: bool, held_out: bool = False) -> str:
-        """`treated` (and counted against the caps), `opted_out`, `holdout` or `capped`.
+        """`treated` or `holdout` (both counted against the caps), `opted_out` or `capped`.
         `held_out`: the learner is in the caller's own holdout too (a campaign's)."""
         s = self.settings
         if not has_message_consent:
             return "opted_out"
-        if held_out or in_holdout(learner_key, s.agents_holdout_share):
-            return "holdout"
         if (
             self.sent_today[learner_key] >= s.agents_max_per_day
             or self.sent_week[learner_key] >= s.agents_max_per_week
@@ -88,4 +90,6 @@ class Guardrails:
             return "capped"
         self.sent_today[learner_key] += 1
         self.sent_week[learner_key] += 1
+        if held_out or in_holdout(learner_key, s.agents_holdout_share):
+            return "holdout"
         return "treated"

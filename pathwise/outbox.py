@@ -263,12 +263,18 @@ class Outbox:
         )
 
     def contacts_since(self, since: datetime) -> dict[str, int]:
-        """learner_key -> messages created since `since` that are not dead (frequency caps)."""
+        """learner_key -> contacts since `since` (frequency caps): messages created that are not
+        dead, and holdout decisions: the messages a held-out learner would have had, so the caps
+        screen the holdout as they screen the treated (else the treated arm loses its recently
+        contacted learners to the caps and the holdout keeps them: a biased comparison)."""
         with self._db() as db:
             rows = db.execute(
-                "select learner_key, count(*) from messages where created_at >= ? "
-                "and state <> 'dead' group by learner_key",
-                (_iso(since),),
+                "select learner_key, count(*) from ("
+                " select learner_key from messages where created_at >= ? and state <> 'dead'"
+                " union all"
+                " select learner_key from decisions where decided_at >= ? and outcome = 'holdout'"
+                ") group by learner_key",
+                (_iso(since), _iso(since)),
             ).fetchall()
         return dict(rows)
 

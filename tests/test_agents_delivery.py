@@ -26,7 +26,7 @@ from agents.guardrails import Guardrails
 from benchmarks.browser import free_port
 from pathwise.contacts import register
 from pathwise.controls import ControlStore
-from pathwise.outbox import Message, Outbox, message_id
+from pathwise.outbox import Decision, Message, Outbox, message_id
 from pathwise.privacy import pseudonym
 from pathwise.settings import get_settings
 from pathwise.warehouse import connect
@@ -349,3 +349,21 @@ def test_frequency_caps_count_every_agent_per_day_and_week(home, monkeypatch):
     assert next_day.sent_today[key] == 0 and next_day.screen(key, True) == "capped"
     a_week_on = Guardrails.load(outbox, NOW + timedelta(days=4, hours=1))
     assert a_week_on.screen(key, True) == "treated"
+
+
+def test_the_caps_screen_the_holdout_as_they_screen_the_treated(home, monkeypatch):
+    """A held-out learner is capped exactly when a treated one would be: their holdout decisions
+    count as the contacts they stand for. Otherwise an agent running after another loses the
+    learners nudged that day from its treated arm only, and its uplift is biased."""
+    monkeypatch.setenv("PATHWISE_AGENTS_MAX_PER_DAY", "1")
+    monkeypatch.setenv("PATHWISE_AGENTS_MAX_PER_WEEK", "5")
+    get_settings.cache_clear()
+    outbox, key = Outbox(), lk(USER)
+    guard = Guardrails.load(outbox, NOW)
+    assert guard.screen(key, True, held_out=True) == "holdout"  # the first agent tonight
+    assert guard.screen(key, True, held_out=True) == "capped"  # a second: capped, as if treated
+    assert guard.screen(key, True) == "capped"
+    # Recorded, the holdout decision counts on the next run the same day too.
+    outbox.decide([Decision("d1", key, "reengage", "2026-03-01", "inactive", "holdout", {})], NOW)
+    assert Guardrails.load(outbox, NOW + timedelta(hours=1)).screen(key, True) == "capped"
+    assert Guardrails.load(outbox, NOW + timedelta(days=1, hours=1)).screen(key, True) == "treated"

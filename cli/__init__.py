@@ -27,6 +27,8 @@ from cli import agents, briefs, data, evaluate, keys, privacy, qa, run, users
 # Prefect's temporary API server gives up after 30 s by default; on a busy 2-core machine its
 # start-up took 3 min (load 11), and the flow would fail before doing anything (override in env).
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+# Nothing reaches the internet: Prefect's server would send a telemetry heartbeat to Prefect.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 app = typer.Typer(
     help="Pathwise: private learner-event ingestion, dbt marts and recommendations.\n\n"

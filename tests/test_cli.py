@@ -65,3 +65,22 @@ def test_seeds_are_rebuilt_exactly_from_the_shared_data(tmp_path):
     assert {"onet_occupations.csv", "skills.csv", "role_skills.csv", "README.md"} <= set(written)
     for name in written:
         assert (tmp_path / name).read_bytes() == (PROJECT_ROOT / "seeds" / name).read_bytes(), name
+
+
+def test_the_command_keeps_prefect_offline_and_patient_unless_told_otherwise():
+    """`pathwise` (the demo, the nightly flow) starts Prefect's temporary server: without these
+    defaults it sends a telemetry heartbeat to Prefect's servers and gives up after 30 s."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_")}
+    shown = (
+        "import os, cli; print(os.environ['PREFECT_SERVER_ANALYTICS_ENABLED'], "
+        "os.environ['PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS'])"
+    )
+    out = subprocess.run([sys.executable, "-c", shown], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["false", "300"], out.stderr
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "45"
+    out = subprocess.run([sys.executable, "-c", shown], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["false", "45"], out.stderr

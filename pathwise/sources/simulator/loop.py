@@ -138,6 +138,7 @@ def respond_to_outbox(
     horizons: Mapping[str, int],
     replications: int = 8,
     catalog_seed: int | None = None,
+    signup_days: int | None = None,
 ) -> dict:
     """Simulate days `days`..`days + extra_days - 1` of the platform `simulate` wrote with the
     same parameters, its learners responding to what `outbox` delivered on those days; write
@@ -145,7 +146,7 @@ def respond_to_outbox(
 
     `learner_key` maps the platform's user_id to Pathwise's learner_key (the pseudonym, as the
     read API resolves a platform's id); `horizons` are the outcomes' days (agents/uplift.py).
-    Returns a JSON-able summary.
+    `signup_days` must be the one `simulate` was given. Returns a JSON-able summary.
     """
     began = time.perf_counter()
     out, first_day = Path(out), dt.date.fromisoformat(start)
@@ -154,7 +155,7 @@ def respond_to_outbox(
         catalog_seed=seed if catalog_seed is None else catalog_seed,
         courses=courses,
         learners=learners,
-        days=days,
+        days=signup_days or days,
         first_day=first_day,
         completion_factor=1.0,
         shift_from_day=0,

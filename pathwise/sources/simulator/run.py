@@ -43,10 +43,13 @@ def simulate(
     catalog_seed: int | None = None,
     completion_factor: float = 1.0,
     shift_from_day: int = 0,
+    signup_days: int | None = None,
 ) -> dict:
     """Simulate the platform and write events/, catalog/ and truth/ under `out` (see the
     package docstring); returns a JSON-able summary. `catalog_seed` (default `seed`) lets a
-    second, independent cohort of learners use the same catalog.
+    second, independent cohort of learners use the same catalog. `signup_days` (default `days`):
+    the days over which learners sign up, for a platform that goes on beyond `days` (the demo's
+    loop, pathwise/sources/simulator/loop.py): sign-ups keep arriving at the same pace then.
 
     `completion_factor` (0-1) shifts the platform from day `shift_from_day` (0-based) on:
     course completions fall by that factor (0.8: 20% fewer), the days before are those of the
@@ -61,7 +64,7 @@ def simulate(
         catalog_seed=seed if catalog_seed is None else catalog_seed,
         courses=courses,
         learners=learners,
-        days=days,
+        days=signup_days or days,
         first_day=first_day,
         completion_factor=completion_factor,
         shift_from_day=shift_from_day,
@@ -113,7 +116,8 @@ def build_platform(
     completion_factor: float,
     shift_from_day: int,
 ) -> Platform:
-    """The catalog (from `catalog_seed`), the learners and the platform that simulates them."""
+    """The catalog (from `catalog_seed`), the learners (signing up over `days` days) and the
+    platform that simulates them."""
     start_ms = int(dt.datetime.combine(first_day, dt.time(), dt.UTC).timestamp() * 1000)
     catalog, roles, skills = build_catalog(catalog_seed, courses, SEEDS_DIR)
     lrn = make_learners(seed, learners, days, catalog, roles, skills)

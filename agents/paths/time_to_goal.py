@@ -4,7 +4,7 @@ randomized run of the platform simulator, long enough for learners to get there.
 Why a run of its own: the evaluation warehouse's days after the cut (53 on the README's run)
 are far too few to reach a role (about 20 gap skills, a course every few weeks), so every
 learner is censored there. Here a smaller platform is simulated in memory over a long horizon
-(by default 400 learners, 60 courses, 730 days: 54-73 s at load 10-13 on 2 cores), nothing
+(by default 400 learners, 60 courses, 730 days: 48-91 s at load 10-13 on 2 cores), nothing
 written.
 
 - Who: learners whose target role (its O*NET skills, as the served path plans them) has skills
@@ -19,9 +19,10 @@ written.
   completed: the path's frontier, which always holds its first step, the one the recommender
   pins) and pick the one they like best today by the simulator's usual appeal and noise. They
   start it with that appeal's usual chance; a follower who wants none of them today does what
-  they would have done anyway, on the same draw, so being shown a path changes what they start,
-  never how often they start something beyond the more appealing of the two. Assumed, not
-  measured: that learners read "open" off the timeline and treat its steps as interchangeable.
+  they would have done anyway (the course they clicked or looked up, its usual chance), on the
+  same draw: their chance of starting something is the larger of the two, never a second try.
+  Assumed, not measured: that learners read what is open off the timeline ("after X") and care
+  for no step more than their appeal says, and that the path never puts them off a course.
   `path_share` (completed courses on the path planned at sign-up) shows how far the arms'
   courses differ.
 - Time to goal: days from sign-up until the courses completed (passed or failed, as the marts

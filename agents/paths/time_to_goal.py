@@ -24,7 +24,8 @@ written.
   Assumed, not measured: that learners read what is open off the timeline ("after X") and care
   for no step more than their appeal says, and that the path never puts them off a course.
   `path_share` (completed courses on the path planned at sign-up) shows how far the arms'
-  courses differ.
+  courses differ. A step a follower keeps passing over stays on their path, as the nightly
+  agent keeps it: re-planning around it was tried and did not help (README).
 - Time to goal: days from sign-up until the courses completed (passed or failed, as the marts
   count a completion) teach every skill of the coverable gap. Not there by the last day:
   censored at their days on the platform; the median is a Kaplan-Meier median, its 95% interval

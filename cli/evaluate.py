@@ -175,6 +175,9 @@ def evaluate_paths(
     goal_days: Annotated[
         int, typer.Option(help="Simulator: days of the time-to-goal run.", min=30)
     ] = 730,
+    goal_seed: Annotated[
+        int, typer.Option(help="Simulator: seed of the time-to-goal run (world and arms).")
+    ] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Learning paths vs the recommender's top-k of the same length, on what learners took next.
@@ -194,7 +197,13 @@ def evaluate_paths(
     from agents.paths.evaluate import render
     from cli.paths_evaluation import run
 
-    report = run(dataset.value, test_share, goal_learners=goal_learners, goal_days=goal_days)
+    report = run(
+        dataset.value,
+        test_share,
+        goal_learners=goal_learners,
+        goal_days=goal_days,
+        goal_seed=goal_seed,
+    )
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return

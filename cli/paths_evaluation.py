@@ -55,16 +55,19 @@ def run(
     record: bool = True,
     goal_learners: int = 400,
     goal_days: int = 730,
+    goal_seed: int = 7,
 ) -> dict:
     """Evaluate on one dataset of the warehouse; on the simulator, also time to goal on a
-    simulated run of its own (`goal_learners` over `goal_days`; 0 learners: skipped). Store the
-    figures in ml.evaluations."""
+    simulated run of its own (`goal_learners` over `goal_days`, `goal_seed`; 0 learners:
+    skipped). Store the figures in ml.evaluations."""
     with connect(read_only=True) as con:
         history = load_history(con, dataset, get_settings().k_anonymity)
         data = load_data(con, dataset)
     report = evaluate(history, recommender_at(data), test_share)
     if dataset == "simulator" and goal_learners:
-        report["simulated_time_to_goal"] = time_to_goal.run(learners=goal_learners, days=goal_days)
+        report["simulated_time_to_goal"] = time_to_goal.run(
+            learners=goal_learners, days=goal_days, seed=goal_seed
+        )
     if record:
         with connect() as con:
             report["evaluation_id"] = record_evaluation(

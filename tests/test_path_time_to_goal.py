@@ -1,5 +1,5 @@
-"""Time to goal on the simulator: the simulator's `chooser` hook, the milestone days, and a short
-randomized run of agents/paths/time_to_goal.py (the README's figures come from the long one)."""
+"""Time to goal on the simulator: the simulator's `offer` hook, the path's open steps, the
+milestone days, and a short randomized run of agents/paths/time_to_goal.py (the README's figures come from the long one)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.paths import time_to_goal
-from agents.paths.planner import Catalog, Course
+from agents.paths.planner import Catalog, Course, Goal, plan
 from pathwise.sources.simulator.run import build_platform
 
 
@@ -35,23 +35,57 @@ def enrolments(platform, days: int) -> list[tuple[int, int]]:
     return found
 
 
-def test_without_a_chooser_the_simulator_draws_the_same_days():
+def test_without_an_offer_or_with_nothing_offered_the_simulator_draws_the_same_days():
     a, b = small_platform(), small_platform()
-    b.chooser = lambda p, us, choice: choice  # a chooser that changes nothing
+    b.offer = lambda p, us: np.zeros((len(us), len(p.cat.difficulty)), dtype=bool)
     assert enrolments(a, 30) == enrolments(b, 30)
 
 
-def test_a_chooser_decides_what_learners_enrol_in_however_they_find_it():
-    # Learners even pick course 0 only, from a recommendation or by themselves: they enrol in
-    # it or in nothing, once (a course tried is never picked again).
+def offered(courses: list[int], to):
+    """An offer of `courses` to the learners `to(us)` selects."""
+
+    def offer(p, us):
+        mask = np.zeros((len(us), len(p.cat.difficulty)), dtype=bool)
+        mask[np.ix_(np.flatnonzero(to(us)), courses)] = True
+        return mask
+
+    return offer
+
+
+def test_an_offered_course_is_started_on_the_draw_that_decides_the_others():
     platform = small_platform()
-    even = lambda p, us, choice: np.where(us % 2 == 0, 0, choice)  # noqa: E731
-    platform.chooser = even
+    platform.day(0)  # the day's random stream and event buffer
+    s = np.array([0, 1, 2, 3])
+    platform.course[s] = -1
+    platform.course[3] = 5  # enrolled: nothing is started
+    u = np.full((4, platform.completed.shape[1]), -1.0)
+    u[:, 2], u[:, 4] = 3.0, -30.0  # 2 appeals (enrolment chance 0.98), 4 does not
+    platform.offer = offered([2, 4], lambda us: us != 1)  # learner 1 is offered nothing
+    draw = np.array([0.5, 0.5, 0.995, 0.5])
+    took = platform.take_offer(s, u, np.zeros_like(u), draw)
+    # The one they like best, when the draw is under its chance (0.995 is not: learner 2 does
+    # what they would have done).
+    assert took.tolist() == [True, False, False, False]
+    assert platform.course[s].tolist() == [2, -1, -1, 5]
+    assert platform.tried[0, 2] and not platform.tried[[1, 2], 2].any()
+
+
+def test_learners_start_an_offered_course_or_what_they_would_have_started():
+    # Even learners are offered course 0, however they come to pick a course: they start it at
+    # most once (a course tried is not offered again) and, when they do not want it, still
+    # start other courses (not only after trying it).
+    platform = small_platform()
+    platform.offer = offered([0], lambda us: us % 2 == 0)
     found = enrolments(platform, 30)
-    chosen = [c for u, c in found if u % 2 == 0]
-    assert chosen and set(chosen) == {0}
-    assert len(chosen) == len({u for u, _ in found if u % 2 == 0})
-    assert {c for u, c in found if u % 2 == 1} - {0}  # the others choose as before
+    even = [(u, c) for u, c in found if u % 2 == 0]
+    zero = [u for u, c in even if c == 0]
+    assert zero and len(zero) == len(set(zero))
+    first = {}
+    for u, c in even:
+        first.setdefault(u, c)
+    assert 0 in first.values() and set(first.values()) - {0}
+    # The others never see it; some of them pick it themselves or not, as before.
+    assert {c for u, c in found if u % 2 == 1} - {0}
 
 
 def catalog() -> tuple[Catalog, dict[str, int]]:
@@ -61,6 +95,21 @@ def catalog() -> tuple[Catalog, dict[str, int]]:
         Course("c", "C", frozenset({"w"}), 1.0),
     ]
     return Catalog(courses), {"a": 0, "b": 1, "c": 2}
+
+
+def test_the_steps_open_now_are_those_whose_prerequisites_are_done():
+    courses = [
+        Course("a", "A", frozenset({"x"}), 1.0),
+        Course("b", "B", frozenset({"y"}), 1.0, prerequisites=("a",)),
+        Course("c", "C", frozenset({"z"}), 1.0),
+        Course("d", "D", frozenset({"w"}), 1.0, prerequisites=("b", "c")),
+    ]
+    cat = Catalog(courses)
+    goal = Goal("R", frozenset("xyzw"), 5.0, dt.date(2026, 1, 5))
+    assert time_to_goal.frontier(cat, plan(cat, goal), set()) == ["a", "c"]
+    assert time_to_goal.frontier(cat, plan(cat, goal, done={"a"}), {"a"}) == ["b", "c"]
+    assert time_to_goal.frontier(cat, plan(cat, goal, done={"a", "b"}), {"a", "b"}) == ["c"]
+    assert time_to_goal.frontier(cat, plan(cat, goal, done="abc"), {"a", "b", "c"}) == ["d"]
 
 
 @pytest.mark.parametrize(

@@ -4,19 +4,28 @@ randomized run of the platform simulator, long enough for learners to get there.
 Why a run of its own: the evaluation warehouse's days after the cut (53 on the README's run)
 are far too few to reach a role (about 20 gap skills, a course every few weeks), so every
 learner is censored there. Here a smaller platform is simulated in memory over a long horizon
-(by default 400 learners, 60 courses, 730 days: 54-73 s at load 10-13 on 2 cores), nothing
+(by default 400 learners, 60 courses, 730 days: 48-91 s at load 10-13 on 2 cores), nothing
 written.
 
 - Who: learners whose target role (its O*NET skills, as the served path plans them) has skills
   the catalog teaches that they do not state they have: their coverable gap at sign-up.
 - Assignment: half of them at random (seeded, its own stream: the simulated world draws the
   same) follow their path; the others behave as the simulator makes them.
-- Following: whenever a follower looks for a course themselves (the simulator's `chooser`), they
-  pick the first step of their path re-planned on their progress (completed courses done,
-  dropped ones avoided: what the nightly agent does) instead of their own pick. Enrolling is
-  still their own appeal's draw, and they still enrol from recommendations they click, so
-  adherence is partial: `path_share` (completed courses on the path planned at sign-up) shows
-  how far the arms' courses differ.
+- Following: a follower is shown their path as the learner app shows it: every step on a
+  timeline, each saying what it comes after, re-planned on their progress (completed courses
+  done, dropped ones avoided: what the nightly agent does). Whenever they are about to decide on
+  a course (one they clicked among recommendations, or one they looked up themselves; the
+  simulator's `offer`), they first consider the steps open to them now (prerequisites
+  completed: the path's frontier, which always holds its first step, the one the recommender
+  pins) and pick the one they like best today by the simulator's usual appeal and noise. They
+  start it with that appeal's usual chance; a follower who wants none of them today does what
+  they would have done anyway (the course they clicked or looked up, its usual chance), on the
+  same draw: their chance of starting something is the larger of the two, never a second try.
+  Assumed, not measured: that learners read what is open off the timeline ("after X") and care
+  for no step more than their appeal says, and that the path never puts them off a course.
+  `path_share` (completed courses on the path planned at sign-up) shows how far the arms'
+  courses differ. A step a follower keeps passing over stays on their path, as the nightly
+  agent keeps it: re-planning around it was tried and did not help (README).
 - Time to goal: days from sign-up until the courses completed (passed or failed, as the marts
   count a completion) teach every skill of the coverable gap. Not there by the last day:
   censored at their days on the platform; the median is a Kaplan-Meier median, its 95% interval
@@ -38,7 +47,7 @@ import polars as pl
 
 from agents.paths.catalog import NEUTRAL_QUALITY, build_catalog
 from agents.paths.evaluate import km_median
-from agents.paths.planner import Catalog, Goal, plan, skill_key
+from agents.paths.planner import Catalog, Goal, Path, plan, skill_key
 from agents.paths.serving import Knowledge
 from pathwise.contract import FORMATS
 from pathwise.sources.simulator.platform import Platform
@@ -119,32 +128,31 @@ def run(
     follow = np.zeros(learners, dtype=bool)
     follow[assign[: len(assign) // 2]] = True
 
-    cached: dict[int, tuple[bytes, int]] = {}
+    cached: dict[int, tuple[bytes, np.ndarray]] = {}
 
-    def next_step(p: Platform, u: int) -> int:
-        """The first step of learner u's path on their progress today (-1: nothing left)."""
+    def open_steps(p: Platform, u: int) -> np.ndarray:
+        """The steps of learner u's path, re-planned on their progress today, whose
+        prerequisites they have completed (course indices)."""
         done = np.flatnonzero(p.completed[u])
         dropped = np.flatnonzero(p.tried[u] & ~p.completed[u])
         key = done.tobytes() + b"|" + dropped.tobytes()
         if u not in cached or cached[u][0] != key:
+            finished = {ids[c] for c in done}
             path = plan(
-                catalog,
-                goals[u],
-                known=known[u],
-                done=[ids[c] for c in done],
-                avoid=[ids[c] for c in dropped],
+                catalog, goals[u], known=known[u], done=finished, avoid=[ids[c] for c in dropped]
             )
-            cached[u] = (key, index[path.steps[0].course_id] if path.steps else -1)
+            steps = [index[c] for c in frontier(catalog, path, finished)]
+            cached[u] = (key, np.array(steps, dtype=np.int64))
         return cached[u][1]
 
-    def chooser(p: Platform, us: np.ndarray, choice: np.ndarray) -> np.ndarray:
-        picked = choice.copy()
+    def offer(p: Platform, us: np.ndarray) -> np.ndarray:
+        offered = np.zeros((len(us), len(ids)), dtype=bool)
         for j, u in enumerate(us):
-            if follow[u] and (step := next_step(p, int(u))) >= 0:
-                picked[j] = step
-        return picked
+            if follow[u]:
+                offered[j, open_steps(p, int(u))] = True
+        return offered
 
-    platform.chooser = chooser
+    platform.offer = offer
     first_done = np.full((learners, len(ids)), -1, dtype=np.int64)
     for d in range(days):
         platform.day(d)
@@ -193,6 +201,12 @@ def run(
     }
     report["seconds"] = round(time.perf_counter() - began, 1)
     return report
+
+
+def frontier(catalog: Catalog, path: Path, done: set[str]) -> list[str]:
+    """The steps of `path` open now: their prerequisites all `done` (its first step always is:
+    the planner puts every prerequisite not done before the step that needs it)."""
+    return [s.course_id for s in path.steps if done.issuperset(catalog.prerequisites[s.course_id])]
 
 
 def reached_day(

@@ -22,8 +22,8 @@ this data should be able to find):
   random numbers only when on, so without it the files are those of an unshifted run, and the
   days before the shift are the same in both.
 
-- A `chooser` can replace the course learners pick (the learning-path evaluation makes some
-  follow their path); without one, nothing changes.
+- An `offer` can show learners courses of their own to consider first when they pick one (the
+  learning-path evaluation shows some their path's open steps); without one, nothing changes.
 - After the simulated days, `loop` can plug a `responder` in: learners then also receive
   Pathwise's nudges from the outbox and respond to them (planted effect there); without one,
   nothing here draws differently.
@@ -182,11 +182,10 @@ class Platform:
         # Pathwise's nudges, `loop`).
         self.responder: Callable[[Platform, int, int], tuple[np.ndarray, np.ndarray]] | None = None
         self.committed = np.zeros(0, dtype=np.int64)  # today's returning learners
-        # Called when learners pick a course: (platform, learners, the courses they would pick)
-        # -> the courses they pick instead, e.g. their learning path's next step
-        # (agents/paths/time_to_goal.py). Looking themselves, they take its pick; from a
-        # recommendation they enrol only where it agrees. Enrolling stays their appeal's draw.
-        self.chooser: Callable[[Platform, np.ndarray, np.ndarray], np.ndarray] | None = None
+        # Called when learners pick a course, from a recommendation or by themselves:
+        # (platform, learners) -> [learner, course] the courses offered to each of them, e.g.
+        # their learning path's open steps (agents/paths/time_to_goal.py). See `take_offer`.
+        self.offer: Callable[[Platform, np.ndarray], np.ndarray] | None = None
 
     def fork(self) -> Platform:
         """A copy whose learner state evolves on its own (catalog, learners and texts shared:
@@ -361,21 +360,45 @@ class Platform:
             "rec_click", b[k], self.tick(b[k], 3, 40), course=chosen, rec_id=rec_ids.gather(k)
         )
         self.ev.add("course_view", b[k], self.tick(b[k], 1, 3), course=chosen)
-        yes = (self.course[b[k]] < 0) & (rng.random(len(k)) < sigmoid(1.5 * (u[k, chosen] - 0.3)))
-        if self.chooser is not None:  # enrol from a recommendation only where the chooser agrees
-            yes &= self.chooser(self, b[k], chosen) == chosen
+        draw = rng.random(len(k))
+        self.take_offer(b[k], u[k], gap[k], draw)  # those who take it are enrolled: not `yes`
+        yes = (self.course[b[k]] < 0) & (draw < sigmoid(1.5 * (u[k, chosen] - 0.3)))
         self.enroll(b[k[yes]], chosen[yes], gap[k[yes], chosen[yes]], rec_ids.gather(k[yes]))
 
         # Without a click, some learners find a course themselves.
         o = np.flatnonzero((self.course[b] < 0) & ~click.any(axis=1) & (rng.random(len(b)) < 0.5))
         choice = np.argmax(u[o] + rng.gumbel(size=(len(o), u.shape[1])), axis=1)
-        if self.chooser is not None:
-            choice = self.chooser(self, b[o], choice)
         left = np.isfinite(u[o, choice])
         o, choice = o[left], choice[left]
         self.ev.add("course_view", b[o], self.tick(b[o], 5, 60), course=choice)
-        yes = rng.random(len(o)) < sigmoid(1.5 * (u[o, choice] - 0.3))
+        draw = rng.random(len(o))
+        took = self.take_offer(b[o], u[o], gap[o], draw)
+        yes = ~took & (draw < sigmoid(1.5 * (u[o, choice] - 0.3)))
         self.enroll(b[o[yes]], choice[yes], gap[o[yes], choice[yes]])
+
+    def take_offer(
+        self, s: np.ndarray, u: np.ndarray, gap: np.ndarray, draw: np.ndarray
+    ) -> np.ndarray:
+        """Learners `s` (their appeal `u` and gaps, [learner, course]) about to decide on a course
+        with `draw` consider first the offered course they like best today (appeal plus the
+        noise of any choice) and start it when `draw` is below its enrolment chance; returns
+        who did (they are enrolled, so the course they were deciding on finds them taken). The
+        same draw decides both: an offer changes what a learner starts, not how often they start
+        something (at least what they would have, at most that or the offer's chance). Without
+        an `offer`, or with nothing offered, nobody, and nothing drawn."""
+        took = np.zeros(len(s), dtype=bool)
+        if self.offer is None or not len(s):
+            return took
+        offered = self.offer(self, s) & np.isfinite(u) & (self.course[s] < 0)[:, None]
+        if not offered.any():
+            return took
+        pick = np.argmax(np.where(offered, u + self.rng.gumbel(size=u.shape), -np.inf), axis=1)
+        rows = np.arange(len(s))
+        took = offered.any(axis=1) & (draw < sigmoid(1.5 * (u[rows, pick] - 0.3)))
+        w = np.flatnonzero(took)
+        self.ev.add("course_view", s[w], self.tick(s[w], 5, 60), course=pick[w])
+        self.enroll(s[w], pick[w], gap[w, pick[w]])
+        return took
 
     def enroll(
         self, u: np.ndarray, c: np.ndarray, gap: np.ndarray, rec_ids: pl.Series | None = None

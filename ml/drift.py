@@ -36,13 +36,19 @@ from pathwise.warehouse import table_exists
 
 log = logging.getLogger("pathwise.drift")
 
-# (check name, schema, table, column): distributions compared tonight vs the published snapshot.
+# (check name, schema, table, column, model column): distributions compared tonight vs the
+# published snapshot. A model column names the model that made each value: its scores are
+# compared only with the same model's. A recommender's blended score has no fixed scale, so when
+# tuning picks another configuration (demo, 2026-12-08: EASE one night, ALS the next, means 1.07
+# vs 1.03) the PSI measures the change of model (0.44), not of the platform; the change itself
+# is in the snapshot's `recommender_configs` and the Control Tower. Dropout risk is a calibrated
+# probability, comparable across retraining.
 DISTRIBUTIONS = (
-    ("recommendation score", "ml", "recommendations", "score"),
-    ("dropout risk", "ml", "dropout_risk", "risk"),
-    ("days inactive", "marts", "learner_course_progress", "days_inactive"),
-    ("percent complete", "marts", "learner_course_progress", "percent_complete"),
-    ("active days (30d)", "marts", "learners", "active_days_last_30d"),
+    ("recommendation score", "ml", "recommendations", "score", "model_version"),
+    ("dropout risk", "ml", "dropout_risk", "risk", None),
+    ("days inactive", "marts", "learner_course_progress", "days_inactive", None),
+    ("percent complete", "marts", "learner_course_progress", "percent_complete", None),
+    ("active days (30d)", "marts", "learners", "active_days_last_30d", None),
 )
 RECENT_DAYS, BASELINE_DAYS = 7, 28
 
@@ -70,6 +76,12 @@ def psi(baseline: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
 
 def _values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> np.ndarray:
     return con.execute(f"select {column}::double as v from {relation}").fetchnumpy()["v"]
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> list[str]:
+    return [
+        r[0] for r in con.execute(f"select distinct {column} from {relation} order by 1").fetchall()
+    ]
 
 
 # name -> (mart, its day column, numerator, denominator, is a rate of events): KPI = num / den.
@@ -149,8 +161,15 @@ def check(con: duckdb.DuckDBPyConnection) -> dict:
     if baseline_snap is not None:
         base_con = baseline_snap.connect()
         try:
-            for name, schema, table, column in DISTRIBUTIONS:
+            for name, schema, table, column, model in DISTRIBUTIONS:
                 if table not in baseline_snap.tables or not table_exists(con, schema, table):
+                    continue
+                if model and (
+                    (was := _distinct(base_con, table, model))
+                    != (now_model := _distinct(con, f"warehouse.{schema}.{table}", model))
+                ):
+                    log.info("%s not compared: the model changed (%s -> %s), a new baseline",
+                             name, ", ".join(was), ", ".join(now_model))  # fmt: skip
                     continue
                 base = _values(base_con, table, column)
                 now = _values(con, f"warehouse.{schema}.{table}", column)

@@ -477,6 +477,36 @@ def test_a_shift_writes_an_alert_and_calls_the_webhook(platform, monkeypatch, tm
     assert "dropout risk" in {a["check_name"] for a in received[-1]["alerts"]}
 
 
+def test_scores_of_another_recommender_start_a_new_baseline_not_an_alert(platform):
+    """A blended score has no fixed scale: the same model's scores moving alert; when tuning
+    picked another configuration, its scores are not compared with the old one's."""
+    from ml.drift import check
+    from pathwise.warehouse import connect
+
+    def score_check(con) -> list[tuple]:
+        run = check(con)["run_id"]
+        return con.execute(
+            "select value, is_alert from ml.drift_checks "
+            "where run_id = ? and check_name = 'recommendation score'",
+            [run],
+        ).fetchall()
+
+    with connect() as con:
+        con.execute("create or replace table ml.saved_recs as select * from ml.recommendations")
+        try:
+            [(same, alert)] = score_check(con)
+            assert same < 0.01 and not alert
+            con.execute("update ml.recommendations set score = score * 3 + 1")
+            [(moved, alert)] = score_check(con)
+            assert moved >= 0.15 and alert
+            con.execute("update ml.recommendations set model_version = 'hybrid-ease-other'")
+            assert score_check(con) == []
+        finally:
+            con.execute("delete from ml.recommendations")
+            con.execute("insert into ml.recommendations select * from ml.saved_recs")
+            con.execute("drop table ml.saved_recs")
+
+
 def test_the_nightly_deployment_runs_every_night():
     from flows.nightly import SCHEDULE, deployment
 

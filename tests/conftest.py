@@ -60,7 +60,7 @@ def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 # Platforms built once and shared by several test files (tests/_app_platform.py and its kin).
-SHARED_PLATFORMS = {"_app_platform", "_ml_warehouse", "_privacy_platform"}
+SHARED_PLATFORMS = {"_app_platform", "_growing_platform", "_ml_warehouse", "_privacy_platform"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

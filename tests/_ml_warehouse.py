@@ -1,6 +1,7 @@
-"""One small simulated warehouse for the ML tests (test_dropout, test_styles), built once per
-session: a simulated platform, plus a hand-made cohort course whose at-risk flags are worked
-out by hand, ingested and built up to the `marts.ml_*` models by the real dbt build.
+"""One small simulated warehouse for the ML tests (test_dropout, test_styles, test_backtest) and
+the catalog marts' (test_marts_catalog), built once per session: a simulated platform, plus a
+hand-made cohort course whose at-risk flags are worked out by hand, ingested and built up to the
+`marts.ml_*` models and the catalog marts by the real dbt build.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from pathwise.settings import get_settings
 from pathwise.sources.simulator import simulate
 from pathwise.warehouse import connect
 
-SELECT = "+ml_dropout_checkpoint_features +ml_learner_style_signals +learners"
+# The catalog marts: the cohort finder reads them (test_backtest), test_marts_catalog checks them.
+SELECT = (
+    "+ml_dropout_checkpoint_features +ml_learner_style_signals +learners "
+    "+marts.catalog +ml_course_interactions"
+)
 # Named like an OULAD presentation: starts 2026-02-01 12:00 UTC and runs 100 days (stated in the
 # catalog), so its 10% checkpoint is 2026-02-11 12:00.
 HB_COURSE = "oulad:ZZZ-2026B"

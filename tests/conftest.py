@@ -7,7 +7,9 @@ here, when pytest loads this file, before any test module imports Prefect.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -60,19 +62,28 @@ def pathwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 # Platforms built once and shared by several test files (tests/_app_platform.py and its kin).
-SHARED_PLATFORMS = {"_app_platform", "_ml_warehouse", "_privacy_platform"}
+SHARED_PLATFORMS = ("_app_platform", "_growing_platform", "_ml_warehouse", "_privacy_platform")
+_IMPORT = re.compile(r"^from (_\w+) import", re.MULTILINE)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@functools.cache
+def group_of(path: Path) -> str:
+    """The test file's group: the shared platform it imports, else the file itself."""
+    shared = [m for m in _IMPORT.findall(path.read_text()) if m in SHARED_PLATFORMS]
+    return shared[0] if shared else str(path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under `make test` (`pytest -n 2 --dist loadgroup`) a file's tests stay on one worker, so a
     module-scoped fixture is built once, and the files sharing a platform stay together, so it is
-    not built twice. Without xdist the marker does nothing."""
-    for item in items:
-        module = getattr(item, "module", None)
-        group = module.__name__ if module else item.nodeid.split("::")[0]
-        for value in vars(module).values() if module else ():
-            owner = getattr(value, "__module__", None) or getattr(value, "__name__", None)
-            if owner in SHARED_PLATFORMS:
-                group = owner
-                break
-        item.add_marker(pytest.mark.xdist_group(group))
+    not built twice. (xdist's own loadgroup marks no longer group anything under pytest 9.2: it
+    renames node ids, which pytest no longer reads; pytest-xdist issue 1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedPlatformScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(self.config.rootpath / nodeid.split("::")[0])
+
+    return SharedPlatformScheduling(config, log)

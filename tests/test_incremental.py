@@ -1,8 +1,8 @@
 """The nightly incremental build equals a full refresh, for every table dbt builds.
 
-A small simulated platform is ingested day by day: every day but the last, a full build; then
-the last day (a new batch), the nightly incremental build; then a full refresh. Every table of
-the staging, intermediate and marts schemas must hold the same rows after both.
+A small simulated platform (tests/_growing_platform.py): its first days ingested and fully built;
+then its later days (new batches), the nightly incremental build; then, on a copy, a full refresh.
+Every table of the staging, intermediate and marts schemas must hold the same rows after both.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from _growing_platform import copy_home, grown
 
 from flows.build import build_flow
-from flows.ingest import ingest_flow
-from pathwise.sources.simulator import simulate
+from pathwise.settings import get_settings
 from pathwise.warehouse import connect
 
 SCHEMAS = ("staging", "intermediate", "marts")
@@ -43,29 +43,28 @@ def built_tables() -> dict[str, list[tuple]]:
 
 @pytest.mark.slow
 def test_the_nightly_incremental_build_equals_a_full_refresh(
-    prefect_harness, pathwise_home, tmp_path
+    prefect_harness, pathwise_home, tmp_path_factory, monkeypatch
 ):
-    land = tmp_path / "land"
-    simulate(learners=300, courses=20, days=12, seed=5, out=land, fmt="parquet",
-             start="2026-01-05", bad_share=0.01)  # fmt: skip
-    days = sorted((land / "events").iterdir())
-    last = days[-1].rename(tmp_path / days[-1].name)  # held back: the new day
-    ingest_flow(paths=[str(land)])
-    assert build_flow(full_refresh=True)["failures"] == []
-
-    new_day = ingest_flow(paths=[str(last)])
-    incremental = build_flow()
+    night = grown(tmp_path_factory)
+    new_days, incremental = night["ingest"], night["build"]
+    monkeypatch.setenv("PATHWISE_HOME", str(night["home"]))
+    get_settings.cache_clear()
     after_increment = built_tables()
-    assert build_flow(full_refresh=True)["failures"] == []
-    after_full_refresh = built_tables()
-
-    assert new_day["totals"]["loaded"] > 1000 and incremental["failures"] == []
-    # The event staging models are incremental: they hold the new day's events too.
-    assert any(name.startswith("staging.stg_pathwise__") for name in after_increment)
     with connect(read_only=True) as con:
         loaded_enrolments = con.execute(
             "select count(*) from raw.events where event_type = 'enroll'"
         ).fetchall()
+    # The full refresh on a copy: the incremental build's tables stay for test_recommender.
+    copy_home(night["home"], pathwise_home.home)
+    monkeypatch.setenv("PATHWISE_HOME", str(pathwise_home.home))
+    get_settings.cache_clear()
+    assert build_flow(full_refresh=True)["failures"] == []
+    after_full_refresh = built_tables()
+
+    assert new_days["totals"]["loaded"] > 1000 and incremental["failures"] == []
+    assert new_days["totals"]["quarantined"] > 0  # flawed lines in the new batches too
+    # The event staging models are incremental: they hold the new days' events too.
+    assert any(name.startswith("staging.stg_pathwise__") for name in after_increment)
     assert len(after_increment["staging.stg_pathwise__enrolments"]) == loaded_enrolments[0][0]
     assert after_increment.keys() == after_full_refresh.keys()
     for name in after_increment:

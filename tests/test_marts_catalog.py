@@ -1,8 +1,8 @@
 """The marts consumers read instead of staging: the catalog and the recommender's interactions.
 
-A small simulated platform is ingested and built up to those marts by the real `dbt build`.
-`ml_course_interactions` must hold, kind by kind, exactly the staging rows it stands for, and the
-recommender's `load_data` must read them all.
+On the simulated ML warehouse (tests/_ml_warehouse.py), built up to those marts by the real
+`dbt build`. `ml_course_interactions` must hold, kind by kind, exactly the staging rows it stands
+for, and the recommender's `load_data` must read them all.
 """
 
 from __future__ import annotations
@@ -12,27 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _ml_warehouse import build_once
 
-from flows.build import build_flow
-from flows.ingest import ingest_flow
 from pathwise.settings import get_settings
-from pathwise.sources.simulator import simulate
 from pathwise.warehouse import connect
-
-SELECT = "+marts.catalog +ml_course_interactions"
 
 
 @pytest.fixture(scope="module")
 def warehouse(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("catalog-marts")
+    root = build_once(tmp_path_factory)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATHWISE_HOME", str(root / "home"))
         mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
         get_settings.cache_clear()
-        simulate(learners=300, courses=20, days=20, seed=7, out=root / "land", fmt="parquet",
-                 start="2026-01-05", bad_share=0.0)  # fmt: skip
-        ingest_flow(paths=[str(root / "land")])
-        assert build_flow(select=SELECT)["failures"] == []
         yield root / "home"
     get_settings.cache_clear()
 

@@ -12,6 +12,8 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+from _growing_platform import build as growing_platform
+from _growing_platform import grown
 from typer.testing import CliRunner
 
 from ml.recommender import (
@@ -28,7 +30,6 @@ from ml.recommender import (
     names,
     rank,
     recommend_all,
-    train_and_recommend,
 )
 from ml.recommender.nightly import WEIGHTS_VERSION
 from ml.recommender.ranking import Rules, prerequisites_met
@@ -327,38 +328,9 @@ def test_the_next_step_of_a_path_leads_the_list_within_the_rules(tiny):
 
 @pytest.fixture(scope="module")
 def sim_home(tmp_path_factory, prefect_harness) -> Path:
-    """A small simulated platform, ingested and built with dbt, then ranked by the recommender."""
-    from flows.build import build_flow
-    from flows.ingest import ingest_flow
-    from pathwise.settings import get_settings
-    from pathwise.sources.simulator import simulate
-
-    root = tmp_path_factory.mktemp("recs-sim")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATHWISE_HOME", str(root / "home"))
-        mp.setenv("PATHWISE_WAREHOUSE_KEY", "")
-        get_settings.cache_clear()
-        simulate(
-            learners=300,
-            courses=24,
-            days=21,
-            seed=5,
-            out=root / "sim",
-            fmt="parquet",
-            start="2026-02-02",
-            bad_share=0.0,
-        )
-        # The first 15 days now; the last 6 arrive later (`test_the_served_table_...`).
-        days = sorted((root / "sim" / "events").iterdir())
-        ingest_flow(paths=[str(root / "sim" / "catalog"), *map(str, days[:15])])
-        build_flow()
-        with connect() as con:
-            summary = train_and_recommend(con, candidates=10)
-        with connect(read_only=True) as con:
-            snapshots.publish(con)
-        get_settings.cache_clear()
-    assert summary["recommendations"] > 0
-    return root / "home"
+    """A small simulated platform, ingested and built with dbt, then ranked by the recommender
+    (its first days: tests/_growing_platform.py)."""
+    return growing_platform(tmp_path_factory) / "home"
 
 
 @pytest.fixture
@@ -530,19 +502,18 @@ def test_evaluate_recs_command_records_every_method(sim_home, monkeypatch):
     assert (rows["k"] == 5).all() and rows["value"].is_between(0, 1).all()
 
 
-def test_the_served_table_is_scored_against_what_learners_did_next(sim_home, monkeypatch):
-    """The snapshot published after day 15, against the enrolments of days 16-21."""
+def test_the_served_table_is_scored_against_what_learners_did_next(
+    tmp_path_factory, monkeypatch, prefect_harness
+):
+    """The snapshot published after day 15, against the enrolments of days 16-21 (ingested and
+    built by the nightly's incremental build: tests/_growing_platform.py)."""
     from cli import app
-    from flows.build import build_flow
-    from flows.ingest import ingest_flow
     from pathwise.settings import get_settings
 
-    monkeypatch.setenv("PATHWISE_HOME", str(sim_home))
+    monkeypatch.setenv("PATHWISE_HOME", str(grown(tmp_path_factory)["home"]))
+    monkeypatch.setenv("PATHWISE_WAREHOUSE_KEY", "")
     get_settings.cache_clear()
     served = snapshots.require_current()
-    days = sorted((sim_home.parent / "sim" / "events").iterdir())
-    ingest_flow(paths=[str(d) for d in days[15:]])
-    build_flow()
     result = CliRunner().invoke(app, ["evaluate", "recs", "--served", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

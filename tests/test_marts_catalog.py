@@ -86,9 +86,26 @@ def test_courses_carry_the_catalog_with_module_counts_and_formats(warehouse):
     catalog = query(warehouse, "select * from staging.stg_pathwise__courses order by all")
     courses = query(
         warehouse,
-        "select * exclude (module_count, module_format) from marts.courses order by all",
+        "select * exclude (module_count, module_format, difficulty_source, catalog_difficulty, "
+        "duration_minutes, duration_source) from marts.courses order by all",
     )
     assert courses == catalog
+    # Nothing accepted on this platform: every value is the catalog's, and a course lasts as
+    # long as its modules.
+    provenance = query(
+        warehouse,
+        """
+        select c.difficulty_source = 'catalog' or (c.difficulty_source is null
+                                                   and c.difficulty is null),
+               c.catalog_difficulty is not distinct from c.difficulty, c.duration_source,
+               c.duration_minutes = (select sum(m.duration_minutes)
+                                     from staging.stg_pathwise__modules m
+                                     where m.course_id = c.course_id)
+        from marts.courses c
+        where c.module_count > 0
+        """,
+    )
+    assert provenance and set(provenance) == {(True, True, "catalog", True)}
 
     formats: dict[str, Counter[str]] = {}
     for course_id, module_format in query(

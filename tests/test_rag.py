@@ -750,11 +750,22 @@ def test_reindex_touches_only_changed_documents(
 
 
 def test_flow_indexes_and_changing_the_model_rebuilds(
-    rag_home: Path, corpus: Path, llm_server: str, monkeypatch: pytest.MonkeyPatch, prefect_harness
+    rag_home: Path,
+    corpus: Path,
+    llm_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness,
+    tmp_path: Path,
 ) -> None:
     from flows.index_content import index_content_flow
+    from rag.retrieve import forget_retrievers
     from rag.store import open_table
 
+    # On a copy of the module's index: the rebuild must not leave later tests a fake model's.
+    home = tmp_path / "home"
+    shutil.copytree(rag_home, home)
+    monkeypatch.setenv("PATHWISE_HOME", str(home))
+    forget_retrievers()
     monkeypatch.setenv("PATHWISE_EMBEDDING_BACKEND", "openai")
     monkeypatch.setenv("PATHWISE_EMBEDDING_MODEL", "fake-embed")
     monkeypatch.setenv("PATHWISE_EMBEDDING_DIMS", "16")
@@ -772,6 +783,7 @@ def test_flow_indexes_and_changing_the_model_rebuilds(
     assert table.schema.field("vector").type.list_size == 16
     again = index_content_flow(paths=[str(corpus)])
     assert again["rebuilt_for_new_model"] is False and again["chunks_written"] == 0
+    forget_retrievers()
     get_settings.cache_clear()
 
 

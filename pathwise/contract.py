@@ -174,6 +174,28 @@ EVENT_TYPES: dict[str, EventType] = {
                 ),
             ),
         ),
+        EventType(
+            "material_view",
+            Tier.ESSENTIAL,
+            Scope.COURSE,
+            "The learner used the course's material on a day: a page, resource, forum, online "
+            "class or practice quiz (a progress signal, essential tier).",
+            (
+                Prop(
+                    "material_id",
+                    "string",
+                    required=False,
+                    doc="The material, as the platform names it.",
+                ),
+                Prop(
+                    "clicks",
+                    "integer",
+                    required=False,
+                    minimum=1,
+                    doc="Interactions with it that day.",
+                ),
+            ),
+        ),
         EventType("module_start", Tier.ESSENTIAL, Scope.MODULE, "A module was started."),
         EventType("module_complete", Tier.ESSENTIAL, Scope.MODULE, "A module was completed."),
         EventType(

@@ -455,3 +455,51 @@ def test_coco_items_without_kg_and_repeated_pairs(tmp_path):
         ("coco:99", "Udemy course 99", None, None, None),
     ]
     assert read_catalog(tmp_path / "out", "course_skills").rows() == [("coco:10", "SQL")]
+
+
+def test_oulad_clickstream_becomes_material_views(small_oulad, tmp_path):
+    # The full release's studentVle.csv (this project's copy has none): clicks per learner, VLE
+    # site and day. One material_view per learner x site x day, repeated rows summed.
+    write_csv(
+        small_oulad / "studentVle.csv",
+        "code_module,code_presentation,id_student,id_site,date,sum_click",
+        "AAA,2014J,100,11,-3,4",  # before the start: studying early
+        "AAA,2014J,100,11,5,2",
+        "AAA,2014J,100,11,5,3",  # the same learner, site and day again: summed
+        "AAA,2014J,100,12,5,1",
+        "AAA,2014J,300,11,14,7",  # the day before unregistering
+        "AAA,2014J,300,12,?,1",  # no day
+        "AAA,2014J,500,12,6,1",  # a learner with no registration: kept, noted
+        "BBB,2014J,400,20,3,9",  # a presentation courses.csv does not list
+    )
+    summary = import_oulad(small_oulad, tmp_path / "out", "parquet")
+    events = read_events(tmp_path / "out")
+    assert_valid_events(events)
+
+    assert summary["source_rows"]["studentVle"] == 8
+    assert summary["skipped"]["studentVle"] == {
+        "unknown_presentation": 1,
+        "missing_date_or_clicks": 1,
+    }
+    assert summary["notes"]["clicks_rows_merged"] == 1
+    assert summary["notes"]["clicks_without_registration"] == 1
+    assert (
+        summary["events"]["material_view"]
+        == 8 - 1 - 1 - 1
+        == counts_by_type(events)["material_view"]
+    )
+    views = events.filter(pl.col("event_type") == "material_view")
+    got = {
+        row["event_id"]: (row["occurred_at"], json.loads(row["properties"]))
+        for row in views.iter_rows(named=True)
+    }
+    assert got["oulad:view:AAA-2014J:S11:D-3:100"] == (
+        "2014-09-28T12:00:00Z",
+        {"material_id": "vle:11", "clicks": 4},
+    )
+    assert got["oulad:view:AAA-2014J:S11:D5:100"][1]["clicks"] == 5
+    assert got["oulad:view:AAA-2014J:S11:D14:300"][0] == "2014-10-15T12:00:00Z"
+    assert set(views["course_id"]) == {"oulad:AAA-2014J"}
+    # Without the file, nothing changes: no views, no studentVle counts.
+    (small_oulad / "studentVle.csv").unlink()
+    assert "material_view" not in import_oulad(small_oulad, tmp_path / "again", "parquet")["events"]

@@ -23,6 +23,10 @@ has no titles, levels or skills. The conventions below fill the gaps; each is a 
   result Pass/Distinction/Fail -> `course_complete` at the presentation's end or the learner's last
   submission if later; Withdrawn without an unregistration date -> `course_drop` at that moment,
   the latest the withdrawal can have happened.
+- The clickstream (studentVle: clicks per learner, VLE site and day), when the folder has it ->
+  one `material_view` per learner, site and day with its `clicks` (rows repeating the same
+  learner, site and day are summed). It is the study activity dropout risk reads most; the full
+  release has it (10.6M rows), this project's shared copy does not.
 - Difficulty stays empty: OU module levels are not published, and a pass-rate proxy would leak the
   final results (an evaluation target) into the catalog. OULAD has no skills or prerequisites:
   those files hold their header only.
@@ -126,12 +130,26 @@ SOURCES: dict[str, dict[str, Any]] = {
         "score": pl.Float64,
     },
 }
+# Read when present: the clickstream is 10.6M rows in the full release, and copies leave it out.
+OPTIONAL_SOURCES: dict[str, dict[str, Any]] = {
+    "studentVle": {
+        "code_module": pl.String,
+        "code_presentation": pl.String,
+        "id_student": pl.Int64,
+        "id_site": pl.Int64,
+        "date": pl.Int64,
+        "sum_click": pl.Int64,
+    },
+}
 
 
 def import_oulad(src: Path, out: Path, fmt: str) -> dict:
     """Import an OULAD folder into `out/events/oulad-*` and `out/catalog/*.csv`; return counts."""
     src, out = Path(src), Path(out)
     raw = {name: _read(src, name, columns) for name, columns in SOURCES.items()}
+    for name, columns in OPTIONAL_SOURCES.items():
+        if _source_path(src, name):
+            raw[name] = _read(src, name, columns)
     courses = _presentations(raw["courses"])
     known, skipped = _in_known_presentations(raw, courses)
     modules = _modules(known["assessments"])
@@ -161,6 +179,20 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         "submissions": _submission_events(dated, scored),
         "results": _result_events(results, withdrawn),
     }
+    notes = {
+        "enroll_date_assumed": reg["date_registration"].null_count(),
+        "drop_date_assumed": withdrawn.height,
+        "banked_submissions": int(subs["is_banked"].sum()),
+        "submissions_without_registration": dated.join(reg, on=LEARNER, how="anti").height,
+        "results_without_registration": results.join(reg, on=LEARNER, how="anti").height,
+    }
+    if "studentVle" in known:
+        views, unusable, notes["clicks_rows_merged"] = _material_views(known["studentVle"])
+        notes["clicks_without_registration"] = (
+            known["studentVle"].join(reg, on=LEARNER, how="anti").height
+        )
+        skipped["studentVle"].update(unusable)
+        events["clicks"] = [views]
     files, counts = _write_event_files(events, out, fmt)
     catalog = {
         "courses": _course_rows(courses, modules, known["vle"]),
@@ -170,13 +202,7 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         "source_rows": {name: frame.height for name, frame in raw.items()},
         "events": counts,
         "skipped": skipped,
-        "notes": {
-            "enroll_date_assumed": reg["date_registration"].null_count(),
-            "drop_date_assumed": withdrawn.height,
-            "banked_submissions": int(subs["is_banked"].sum()),
-            "submissions_without_registration": dated.join(reg, on=LEARNER, how="anti").height,
-            "results_without_registration": results.join(reg, on=LEARNER, how="anti").height,
-        },
+        "notes": notes,
         "catalog": write_catalog(out, catalog),
         "files": files,
     }
@@ -189,7 +215,9 @@ def _in_known_presentations(
     and start; and the skipped counts so far (rows of unusable or unlisted presentations)."""
     skipped = {"courses": {"invalid_presentation": raw["courses"].height - courses.height}}
     known = {}
-    for name in ("assessments", "vle", "studentInfo", "studentRegistration"):
+    for name in ("assessments", "vle", "studentInfo", "studentRegistration", "studentVle"):
+        if name not in raw:
+            continue
         known[name] = raw[name].join(courses, on=KEY)
         skipped[name] = {"unknown_presentation": raw[name].height - known[name].height}
     return known, skipped
@@ -212,6 +240,23 @@ def _registration_events(
         _events(enrolled, "enroll", "reg", enroll_day, enrolment),
         _events(unregistered, "course_drop", "drop", pl.col("date_unregistration")),
     ]
+
+
+def _material_views(clicks: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int], int]:
+    """`material_view` per learner, VLE site and day with its clicks; the skipped counts (rows
+    without a day or clicks); how many rows were merged into another of the same key."""
+    usable = clicks.filter(pl.col("date").is_not_null(), pl.col("sum_click") > 0)
+    views = usable.group_by(*LEARNER, "id_site", "date", "start").agg(
+        clicks=pl.col("sum_click").sum()
+    )
+    skipped = {"missing_date_or_clicks": clicks.height - usable.height}
+    view = pl.struct(material_id=pl.format("vle:{}", "id_site"), clicks="clicks")
+    key = pl.format("{}:S{}:D{}", "course_id", "id_site", "date")
+    return (
+        _events(views, "material_view", "view", pl.col("date"), view, key=key),
+        skipped,
+        usable.height - views.height,
+    )
 
 
 def _submission_events(dated: pl.DataFrame, scored: pl.DataFrame) -> list[pl.DataFrame]:
@@ -255,14 +300,16 @@ def _write_event_files(
     return files, dict(sorted(counts.items()))
 
 
+def _source_path(src: Path, name: str) -> Path | None:
+    return next((p for p in (src / f"{name}.csv", src / f"{name}.csv.gz") if p.exists()), None)
+
+
 def _read(src: Path, name: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    path = _source_path(src, name)
+    if path is None:
+        raise FileNotFoundError(f"{name}.csv(.gz) not found in {src}")
     # The original release writes missing values as '?', this copy as empty fields.
-    for path in (src / f"{name}.csv", src / f"{name}.csv.gz"):
-        if path.exists():
-            return pl.read_csv(
-                path, columns=list(columns), schema_overrides=columns, null_values=["", "?"]
-            )
-    raise FileNotFoundError(f"{name}.csv(.gz) not found in {src}")
+    return pl.read_csv(path, columns=list(columns), schema_overrides=columns, null_values=["", "?"])
 
 
 def _presentations(courses: pl.DataFrame) -> pl.DataFrame:
@@ -393,13 +440,14 @@ def _events(
     properties: pl.Expr | None = None,
     *,
     per_module: bool = False,
+    key: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """Contract envelope for `rows` (course_id, [module_id], id_student, start); day = offset."""
-    scope = "module_id" if per_module else "course_id"
+    """Contract envelope for `rows` (course_id, [module_id], id_student, start); day = offset.
+    The event id is the kind, `key` (default: the module or course id) and the learner."""
+    if key is None:
+        key = pl.col("module_id" if per_module else "course_id")
     return rows.select(
-        event_id=pl.format(
-            f"oulad:{kind}:{{}}:{{}}", pl.col(scope).str.strip_prefix("oulad:"), "id_student"
-        ),
+        event_id=pl.format(f"oulad:{kind}:{{}}:{{}}", key.str.strip_prefix("oulad:"), "id_student"),
         event_type=pl.lit(event_type),
         occurred_at=(pl.col("start") + pl.duration(days=day)).dt.strftime(ISO),
         user_id=pl.format("oulad:{}", "id_student"),

@@ -76,6 +76,8 @@ EVENTS = [
     ("e24", "course_complete", "lk-b", "c-ml", None, {}),
     # A course the catalog does not know (imported data can be partial): a warning, not a failure.
     ("e25", "enroll", "lk-b", "c-gone", None, {}),
+    ("e27", "material_view", "lk-a", "c-py", None, {"material_id": "vle:7", "clicks": 3}),
+    ("e28", "material_view", "lk-a", "c-py", None, {}),
 ]  # fmt: skip
 
 # Staging models fed by the events above, with the event types each one keeps.
@@ -84,6 +86,7 @@ FAMILIES = {
     "stg_pathwise__consents": {"consent_changed"},
     "stg_pathwise__searches": {"search"},
     "stg_pathwise__course_views": {"course_view"},
+    "stg_pathwise__material_views": {"material_view"},
     "stg_pathwise__rec_impressions": {"rec_impression"},
     "stg_pathwise__rec_clicks": {"rec_click"},
     "stg_pathwise__enrolments": {"enroll"},
@@ -204,6 +207,10 @@ def test_build_extracts_typed_properties_from_raw_events(prefect_harness, pathwi
         "stg_pathwise__rec_impressions", "course_id, rec_id, rec_position, surface, model_version"
     ) == [("c-py", "r1", 1, "home", "als-1"), ("c-sql", "r1", 2, "home", "als-1")]
     assert staging("stg_pathwise__rec_clicks", "course_id, rec_id") == [("c-py", "r1")]
+    assert staging("stg_pathwise__material_views", "course_id, material_id, clicks") == [
+        ("c-py", "vle:7", 3),
+        ("c-py", None, 1),  # clicks not given: one use
+    ]
     assert staging("stg_pathwise__enrolments", "course_id, rec_id, is_from_recommendation") == [
         ("c-py", "r1", True),
         ("c-sql", None, False),

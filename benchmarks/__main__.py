@@ -16,6 +16,7 @@ from benchmarks import (
     ingest,
     metadata,
     ml_models,
+    oulad_clickstream,
     path_serving,
     paths,
     rag,
@@ -29,6 +30,7 @@ if __name__ == "__main__":
     ml_models.main([])
     agents.main([])
     cohorts.main([])
+    oulad_clickstream.main([])
     api.main([])
     at_rest.main([])
     apps.main([])

@@ -81,7 +81,12 @@ def import_oulad(
     out: OutDir = Path("var/landing/oulad"),
     fmt: Format = FileFormat.parquet,
 ) -> None:
-    """Open University Learning Analytics Dataset -> contract events + catalog."""
+    """Open University Learning Analytics Dataset -> contract events + catalog.
+
+    Reads courses, assessments, vle, studentInfo, studentRegistration and studentAssessment
+    (.csv or .csv.gz), and the clickstream studentVle when the folder has it (one
+    `material_view` per learner, site and day). Demographics are not read.
+    """
     from pathwise.sources.oulad import import_oulad as run
 
     typer.echo(json.dumps(run(src, out, fmt.value), indent=2, default=str))

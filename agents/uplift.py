@@ -43,6 +43,11 @@ CONFIDENCE = 0.95
 RETURN_DAYS = 7
 MODULE_DAYS = 14  # a module takes a learner a week or two; a later one is not this nudge's doing
 COURSE_DAYS = 60
+# Fewer learners than this in either arm: "too few to tell", whatever the interval says. With a
+# handful per arm one learner moves a rate by 15 points or more, and the interval's 95% holds
+# only on average, so an extreme difference (7 nudged, +100 points) is no finding to act on.
+MIN_ARM = 20
+VERDICTS = ("too few to tell", "helps", "hurts", "no clear effect")
 HORIZONS = {
     "returned_7d": RETURN_DAYS,
     "module_completed": MODULE_DAYS,
@@ -136,7 +141,22 @@ def measure(
             confidence=pl.lit(CONFIDENCE),
         )
         .with_columns(pl.col(pl.Float64).fill_nan(None))
+        .with_columns(verdict=_verdict())
         .sort(by, "outcome")
+    )
+
+
+def _verdict() -> pl.Expr:
+    """What a row lets one say (VERDICTS): too few learners in an arm, else whether the interval
+    lies above 0 (helps), below it (hurts) or holds it."""
+    return (
+        pl.when(pl.min_horizontal("treated_n", "holdout_n") < MIN_ARM)
+        .then(pl.lit(VERDICTS[0]))
+        .when(pl.col("ci_low") > 0)
+        .then(pl.lit(VERDICTS[1]))
+        .when(pl.col("ci_high") < 0)
+        .then(pl.lit(VERDICTS[2]))
+        .otherwise(pl.lit(VERDICTS[3]))
     )
 
 
@@ -207,6 +227,6 @@ def render(table: pl.DataFrame, by: str = "campaign_id") -> str:
             f"{r[by]}  {r['outcome']}: treated {r['treated_rate']:.1%} (n={r['treated_n']}) vs "
             f"holdout {r['holdout_rate']:.1%} (n={r['holdout_n']}): "
             f"{100 * r['difference']:+.1f} points, 95% CI {100 * r['ci_low']:+.1f} to "
-            f"{100 * r['ci_high']:+.1f}"
+            f"{100 * r['ci_high']:+.1f}: {r['verdict']}"
         )
     return "\n".join(lines)

@@ -936,7 +936,14 @@ def test_campaign_results_show_treated_against_holdout_with_intervals(users):
     at.switch_page("app_pages/campaigns.py").run()
     at.selectbox(key="campaign_pick").set_value(cid).run()
     no_exceptions(at)
-    assert len(at.get("vega_lite_chart")) == 1
+    (chart,) = at.get("vega_lite_chart")
+    drawn = json.loads(chart.proto.spec)
+    points = drawn["layer"][1]["encoding"]
+    assert points["color"]["field"] == "verdict"  # too few to tell, helps, hurts, no clear effect
+    verdicts = dict(known.select("outcome", "verdict").iter_rows())
+    few = [o for o, v in verdicts.items() if v == "too few to tell"]
+    captions = " ".join(c.value for c in at.caption)
+    assert ("Too few to tell" in captions) == bool(few)
     arms = at.dataframe[-1].value
     assert len(arms) == 2 * known.height and set(arms["arm"]) == {"treated", "holdout"}
     treated = measured.filter(pl.col("outcome") == "returned_7d")["treated_rate"][0]

@@ -91,6 +91,39 @@ def test_measure_recovers_a_planted_effect_and_sees_none_where_none_was_planted(
     assert got["nudge", "returned_7d"]["ci_low"] > 0
     assert got["nudge", "module_completed"]["ci_low"] > 0
     assert "points, 95% CI" in uplift.render(table)
+    assert got["nudge", "returned_7d"]["verdict"] == "helps"
+    assert got["placebo", "returned_7d"]["verdict"] == "no clear effect"
+
+
+def test_an_arm_under_min_arm_is_too_few_to_tell_whatever_its_interval():
+    """7 nudged all came back, 7 held out did not: +100 points with an interval clear of 0 (the
+    demo once showed this), yet too few learners to act on. At MIN_ARM learners per arm the
+    same kind of result reads as an effect."""
+
+    def arms(name: str, n: int, treated_hits: int, holdout_hits: int) -> pl.DataFrame:
+        return pl.DataFrame({
+            "campaign_id": name,
+            "treated": [True] * n + [False] * n,
+            "returned_7d": [i < treated_hits for i in range(n)] + [i < holdout_hits for i in range(n)],
+        })  # fmt: skip
+
+    small, large = uplift.MIN_ARM - 1, uplift.MIN_ARM
+    table = uplift.measure(
+        pl.concat(
+            [
+                arms("seven", 7, 7, 0),
+                arms("small", small, small, 0),
+                arms("helps", large, large, 0),
+                arms("hurts", large, 0, large),
+            ]
+        ),
+        outcomes=("returned_7d",),
+    )
+    got = {r["campaign_id"]: r for r in table.iter_rows(named=True)}
+    assert got["seven"]["difference"] == 1.0 and got["seven"]["ci_low"] > 0
+    assert got["seven"]["verdict"] == got["small"]["verdict"] == "too few to tell"
+    assert got["helps"]["verdict"] == "helps" and got["hurts"]["verdict"] == "hurts"
+    assert "too few to tell" in uplift.render(table)
 
 
 def test_unknown_outcomes_are_left_out_and_an_empty_arm_gives_no_estimate():

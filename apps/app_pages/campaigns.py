@@ -6,7 +6,8 @@ the expected effect and the holdout share; an admin approves, edits the message,
 or stops it (pathwise/campaigns.py: each action one transaction with its audit row, so the Audit
 log page shows it). Nothing is sent without approval; the next agent run sends what is approved
 (agents/campaign_sends.py). Results per campaign: treated against holdout on return within 7 days,
-module completion and course completion, with 95% intervals (agents/uplift.py), from the snapshot.
+module completion and course completion, with 95% intervals (agents/uplift.py), from the snapshot;
+each with its verdict, "too few to tell" below 20 learners in an arm.
 """
 
 from datetime import UTC, datetime, time, timedelta
@@ -15,6 +16,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from agents import uplift
 from apps import auth, ui
 from apps.queries import campaigns as queries
 from pathwise.campaigns import EDITABLE, TRANSITIONS, CampaignError, CampaignStore
@@ -32,6 +34,15 @@ st.info(
 DONE = "campaigns_done"  # what the last action did, shown once after the rerun
 if done := st.session_state.pop(DONE, None):
     st.success(done, icon=":material/check_circle:")
+
+
+# Grey for "too few to tell": a point that should not catch the eye (agents/uplift.py, MIN_ARM).
+VERDICT_COLOURS = {
+    "helps": "#2e7d32",
+    "hurts": "#c62828",
+    "no clear effect": "#1f77b4",
+    "too few to tell": "#9e9e9e",
+}
 
 
 def show_results(mine: pd.DataFrame, waiting: str) -> None:
@@ -57,8 +68,16 @@ def show_results(mine: pd.DataFrame, waiting: str) -> None:
             )
             + base.mark_point(filled=True, size=80).encode(
                 x="difference:Q",
+                color=alt.Color(
+                    "verdict:N",
+                    title="Verdict",
+                    scale=alt.Scale(
+                        domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())
+                    ),
+                ),
                 tooltip=[
                     alt.Tooltip("label:N", title="Outcome"),
+                    alt.Tooltip("verdict:N", title="Verdict"),
                     alt.Tooltip("difference:Q", format="+.1%", title="Difference"),
                     alt.Tooltip("ci_low:Q", format="+.1%", title="95% CI from"),
                     alt.Tooltip("ci_high:Q", format="+.1%", title="to"),
@@ -68,6 +87,12 @@ def show_results(mine: pd.DataFrame, waiting: str) -> None:
         ).properties(height=alt.Step(40)),
         width="stretch",
     )
+    few = mine[mine["verdict"] == "too few to tell"]
+    if not few.empty:
+        left.caption(
+            f"Too few to tell ({', '.join(few['label'])}): fewer than {uplift.MIN_ARM} learners "
+            "in an arm. A difference this small a group shows, however large, is no finding yet."
+        )
     right.dataframe(
         long[["label", "arm", "rate", "n"]],
         hide_index=True,

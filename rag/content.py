@@ -20,9 +20,8 @@ from pathlib import Path
 
 # Bump when cleaning, chunking or how passages are embedded changes: every document hash
 # changes, so everything re-indexes (6: passages embedded on their first 128 word pieces;
-# 7: each lesson's objectives, questions and key points kept as lesson descriptors; 8: and the
-# sentences defining its terms).
-CHUNKER_VERSION = "8"
+# 7: each lesson's objectives, questions and key points kept as lesson descriptors).
+CHUNKER_VERSION = "7"
 MAX_WORDS = 220  # longer sections are split at paragraphs
 MIN_WORDS = 4
 MERGE_WORDS = 40
@@ -56,9 +55,8 @@ class Document:
     content_hash: str
     chapter: str = ""
     # What the lesson says it teaches, in the learner's terms: Carpentries objectives, questions
-    # and key points, OpenStax learning objectives and definitions. Never passages (they would be
-    # cited instead of the section that explains); they point retrieval at the lesson
-    # (rag.content.about_rows).
+    # and key points, OpenStax learning objectives. Never passages (they would be cited instead
+    # of the section that explains); they point retrieval at the lesson (rag.content.about_rows).
     about: list[str] = field(default_factory=list)
 
 
@@ -251,46 +249,9 @@ def _cnx_text(el: ET.Element) -> str:
     return "\n".join(out)
 
 
-_CNX_BLOCKS = frozenset(f"{CNX}{t}" for t in ("para", "item", "entry", "caption"))
-_TERM_END = "\x00"  # marks where a <term> ends in a block's text
-
-
-def _marked_text(e: ET.Element) -> str:
-    """The element's text with _TERM_END after each <term>: after, so the marker never hides the
-    capital that starts a sentence."""
-    parts = [e.text or ""]
-    for child in e:
-        parts += [_marked_text(child), _TERM_END if child.tag == f"{CNX}term" else ""]
-        parts.append(child.tail or "")
-    return "".join(parts)
-
-
-def _cnx_definitions(content: ET.Element) -> list[str]:
-    """The sentences holding the module's defined terms (<term>, the book's markup for a word it
-    defines), each as "term: sentence": "immutable: An immutable object cannot be modified after
-    creation." A lesson states its definitions once, inside long passages; as descriptors they
-    point a question asked in other words at the lesson that defines the idea."""
-    inner = {d for b in content.iter() if b.tag in _CNX_BLOCKS for d in b.iter() if d is not b}
-    out: list[str] = []
-    for block in content.iter():
-        if block.tag not in _CNX_BLOCKS or block in inner:
-            continue
-        terms = [" ".join("".join(t.itertext()).split()) for t in block.iter(f"{CNX}term")]
-        if not terms:
-            continue
-        seen = 0
-        for s in sentences(" ".join(_marked_text(block).split())):
-            n = s.count(_TERM_END)
-            if n:
-                named = ", ".join(dict.fromkeys(terms[seen : seen + n]))
-                out.append(f"{named}: {s.replace(_TERM_END, '')}")
-                seen += n
-    return list(dict.fromkeys(out))
-
-
 def parse_cnxml(data: bytes) -> tuple[str, list[Section], list[str]]:
     """Split a CNXML module into (title, sections, about) along its <section> elements; `about`
-    holds the items of its learning objectives and its definitions (_cnx_definitions)."""
+    holds the items of its learning objectives."""
     root = ET.fromstring(data)
     title_el = root.find(f"{CNX}title")
     title = " ".join((title_el.text or "").split()) if title_el is not None else "Untitled"
@@ -330,7 +291,6 @@ def parse_cnxml(data: bytes) -> tuple[str, list[Section], list[str]]:
             if text:
                 # Text after a section closes continues the last one; before any, the intro.
                 sections[-1 if len(sections) > 1 else 0].paragraphs.append(text)
-    about += _cnx_definitions(content)
     return title, [s for s in sections if s.paragraphs], [a for a in about if a]
 
 

@@ -524,3 +524,30 @@ def test_completion_shift_starts_on_its_day_and_the_default_changes_nothing(tmp_
 def test_completion_factor_outside_0_to_1_is_refused(tmp_path, factor):
     with pytest.raises(ValueError, match="between 0 and 1"):
         run(tmp_path, completion_factor=factor)
+
+
+def test_a_conflicting_resend_of_a_type_only_the_previous_day_had(tmp_path):
+    """Nudge clicks come and go by day: a conflicting duplicate re-sent from the previous file
+    takes another event's properties of its type from that file (the demo's loop days once
+    failed here with a KeyError)."""
+    import numpy as np
+
+    from pathwise.sources.simulator.faults import inject_faults
+
+    simulate(learners=60, courses=5, days=1, seed=3, out=tmp_path, fmt="parquet",
+             start="2026-01-05", bad_share=0.0)  # fmt: skip
+    (day,) = (tmp_path / "events").iterdir()
+    clean = pl.read_parquet(day).filter(pl.col("event_type") != "nudge_clicked")
+    clicks = pl.DataFrame(
+        [{**clean.row(0, named=True), "event_id": f"click-{i}", "event_type": "nudge_clicked",
+          "properties": json.dumps({"nudge_id": f"n{i}"})} for i in range(40)],
+        schema=clean.schema,
+    ).with_columns(file=pl.lit("day-0"), line_no=pl.int_range(1, 41, dtype=pl.Int64))  # fmt: skip
+
+    faulty, _ = inject_faults(np.random.default_rng(0), clean, clicks, "parquet", 0.3, "day-1")
+    conflicts = [f for f in faulty.faults if f[2] == "duplicate_conflict"]
+    resent = [f for f in conflicts if f[3].startswith("click-")]
+    assert resent, "no conflicting re-send of the previous day's clicks: the check could not fail"
+    rows = faulty.rows.filter(pl.col("event_id").is_in([f[3] for f in resent]))
+    assert set(rows["event_type"]) == {"nudge_clicked"}
+    assert all(json.loads(p).keys() == {"nudge_id"} for p in rows["properties"])

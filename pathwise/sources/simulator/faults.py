@@ -119,7 +119,12 @@ def inject_faults(
 
     # Duplicates: half copy rows of this file, half rows of the previous one (late re-sends).
     here = clean.with_columns(file=pl.lit(file), line_no=pl.int_range(1, n + 1, dtype=pl.Int64))
+    # Another event's properties for a conflicting duplicate: from this file, or the previous one
+    # for a re-sent row of a type this file does not have (nudge clicks come and go by day).
     donors = {t: g["properties"] for (t,), g in clean.group_by("event_type")}
+    if previous is not None:
+        for (t,), g in previous.group_by("event_type"):
+            donors.setdefault(t, g["properties"])
     extra: list[dict] = []
     for kind in DUPLICATE_KINDS:
         from_previous = quota[kind] // 2 if previous is not None else 0

@@ -203,14 +203,19 @@ def assigned(outbox: Outbox) -> pl.DataFrame:
 
 def run_nightly(outbox: Outbox | None = None) -> dict:
     """The nightly step: every agent's uplift from the outbox's assignments into
-    `agents.uplift`; a summary per agent and outcome (difference and interval)."""
+    `agents.uplift`; a summary per agent and outcome (difference, interval and verdict)."""
     rows = assigned(outbox or Outbox())
     with connect() as con:
         if rows.is_empty() or not table_exists(con, "marts", "ml_course_interactions"):
             return {"assignments": rows.height, "rows": 0}
         table = run(con, rows)
     figures = {
-        f"{r['campaign_id']}/{r['outcome']}": [r["difference"], r["ci_low"], r["ci_high"]]
+        f"{r['campaign_id']}/{r['outcome']}": [
+            r["difference"],
+            r["ci_low"],
+            r["ci_high"],
+            r["verdict"],
+        ]
         for r in table.iter_rows(named=True)
     }
     return {"assignments": rows.height, "rows": table.height, "uplift": figures}

@@ -274,7 +274,7 @@ def _loop_lines(loop: dict, uplift: dict) -> list[str]:
             got = measured.get(f"{agent}/{outcome}")
             text = (
                 f"measured {100 * got[0]:+.1f} points, 95% CI {100 * got[1]:+.1f} to "
-                f"{100 * got[2]:+.1f}"
+                f"{100 * got[2]:+.1f} ({got[3]})"
                 if got and got[0] is not None
                 else "not measured yet"
             )

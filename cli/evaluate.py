@@ -217,19 +217,36 @@ def evaluate_rag(
     baseline: Annotated[
         bool, typer.Option(help="Also measure dense search over fixed 200-word chunks.")
     ] = True,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions",
+            exists=True,
+            file_okay=False,
+            help="A folder of your own questions in rag/eval/learner's YAML format: score what "
+            "is served (shipped ranking and decision) on all of them, no split, nothing tuned.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Course Q&A on rag/eval/learner: lesson hit@k per retrieval mode, the graded answer beside
-    the old threshold, latency."""
+    the old threshold, latency. With --questions: what is served, on your questions."""
     from pathwise.settings import get_settings
     from rag.content import load_documents, prune_prefixes
-    from rag.evaluate import evaluate, record, render
+    from rag.evaluate import evaluate, evaluate_served, record, render, render_served
     from rag.retrieve import forget_retrievers
     from rag.store import index_documents
 
     content = [str(get_settings().shared_data / "content")]
     index_documents(load_documents(content), prune_prefixes=prune_prefixes(content), progress=True)
     forget_retrievers()
+    if questions is not None:
+        try:
+            served = evaluate_served(questions)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--questions") from e
+        typer.echo(json.dumps(served, indent=2) if as_json else render_served(served))
+        return
     report = evaluate(content, baseline=baseline)
     report["evaluation_id"] = record(report)
     typer.echo(json.dumps(report, indent=2, default=str) if as_json else render(report))

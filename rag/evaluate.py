@@ -49,6 +49,7 @@ from rag.retrieve import (
     rank,
     titled_text,
 )
+from rag.store import all_chunks
 from rag.text import coverage
 
 FOLDS = 5
@@ -99,8 +100,8 @@ class EvalRun:
         return [(c, rank(c, k=self.top_k)) for c in self.cands["course"]]
 
 
-def retrieve_all(settings: Settings) -> EvalRun:
-    questions = load_questions()
+def retrieve_all(settings: Settings, questions: list[Question] | None = None) -> EvalRun:
+    questions = load_questions() if questions is None else questions
     retriever = get_retriever(settings)
     n = candidate_count(settings.rag_top_k)
     return EvalRun(
@@ -382,6 +383,78 @@ def evaluate(
     func = get_retriever(s).func
     report["embedding_model"] = getattr(func, "name", type(func).__name__)
     return report
+
+
+def unknown_lessons(questions: list[Question], settings: Settings) -> list[str]:
+    """`course/lesson` names of the questions that no indexed module carries (a typo there
+    would count as a miss)."""
+    indexed = {(c.course_id, c.module) for c in all_chunks(settings)}
+    named = {(q.course_id, lesson) for q in questions for lesson in q.lessons}
+    return sorted(f"{c}/{m}" for c, m in named - indexed)
+
+
+def evaluate_served(folder: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """What is served, scored on a question set of one's own (rag/evalset.py's YAML format):
+    lesson hit@k per scope and the shipped decision's grades over every question. No split:
+    nothing is tuned on these questions, so all of them are test."""
+    s = settings or get_settings()
+    questions = load_questions(folder)
+    if not questions:
+        raise ValueError(f"no questions in {folder}/*.yaml (format: rag/evalset.py)")
+    if unknown := unknown_lessons(questions, s):
+        raise ValueError(
+            f"{len(unknown)} lessons the index does not have (course_id/module title, as "
+            f"`pathwise ask` cites them): {', '.join(unknown[:5])}"
+        )
+    run = retrieve_all(s, questions)
+    served = run.served()
+    rows = [features(c, ps) for c, ps in served]
+    grade = grades(read_model(MODEL), rows)
+    right = cites_right_lesson(run, served)
+    ins, every = run.idx(None, True), list(range(len(questions)))
+    wrong = {True: "refused", False: "confident"}  # in scope and refused; out of it, confident
+    misses = [
+        {"q": q.q, "in_scope": q.in_scope, "grade": grade[i]}
+        for i, q in enumerate(questions)
+        if grade[i] == wrong[q.in_scope]
+    ]
+    return {
+        "questions_from": str(folder),
+        "questions": len(ins),
+        "out_of_scope": len(questions) - len(ins),
+        "retrieval": {
+            scope: retrieval_metrics([run.ranks(scope, "hybrid")[i] for i in ins])
+            for scope in SCOPES
+        },
+        "decision": grade_shares(run, every, grade, right),
+        "misses": misses,
+    }
+
+
+def render_served(report: dict[str, Any]) -> str:
+    """`evaluate_served`'s report as a short table."""
+    d = report["decision"]
+    lines = [
+        f"{report['questions']} in-scope and {report['out_of_scope']} out-of-scope questions "
+        f"from {report['questions_from']}, scored on what is served (no split, nothing tuned)",
+        "",
+        f"{'scope':<9}{'hit@1':>7}{'hit@5':>7}{'mrr@10':>8}",
+        *(
+            f"{scope:<9}{m['hit@1']:>7.3f}{m['hit@5']:>7.3f}{m['mrr@10']:>8.3f}"
+            for scope, m in report["retrieval"].items()
+        ),
+        "",
+        f"in-scope: {d['in_scope_confident']:.1%} confident, {d['in_scope_closest']:.1%} closest "
+        f"material, {d['in_scope_wrongly_refused']:.1%} wrongly refused (limit "
+        f"{MAX_WRONG_REFUSALS:.0%})",
+        f"out-of-scope: {d['out_of_scope_refused']:.1%} without a confident answer (limit "
+        f"{MIN_OUT_OF_SCOPE_REFUSED:.0%}), {d['out_of_scope_refused_outright']:.1%} refused "
+        "outright",
+    ]
+    if report["misses"]:
+        lines += ["", "decided wrongly (in scope and refused, out of scope and confident):"]
+        lines += [f"  {m['grade']:<9} {m['q']}" for m in report["misses"]]
+    return "\n".join(lines)
 
 
 def metric_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -564,6 +564,63 @@ def test_evaluation_trains_on_dev_and_reports_on_test(rag_home: Path, monkeypatc
     assert "test hit@1" in text and "old rule 0.652" in text and "answer latency" not in text
 
 
+def test_your_own_questions_are_scored_on_what_ask_serves(rag_home: Path, tmp_path: Path) -> None:
+    """`pathwise evaluate rag --questions DIR`: a question set in rag/eval/learner's format,
+    scored on the shipped ranking and decision. Each grade and first passage it counts is the
+    one `ask` gives the learner; a lesson name the index does not have is an error."""
+    import yaml
+
+    from rag import ask
+    from rag.evaluate import evaluate_served, render_served
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    book = {
+        "course_id": BOOK,
+        "lessons": {
+            "Break and continue": ["how do i jump out of a loop early", "skip one round of a loop"],
+            "Error messages": ["what is python telling me when it prints a traceback"],
+        },
+        "out_of_scope": ["how do i bake sourdough bread", "what is the capital of peru"],
+    }
+    shell = {
+        "course_id": "shell-novice",
+        "lessons": {"Finding Things": ["look for a word in every file"]},
+    }
+    (mine / "book.yaml").write_text(yaml.safe_dump(book))
+    (mine / "shell.yaml").write_text(yaml.safe_dump(shell))
+    report = evaluate_served(mine)
+
+    assert (report["questions"], report["out_of_scope"]) == (4, 2)
+    asked = [
+        (q, course, lesson, ask(q, course_id=course))
+        for course, lessons, outs in (
+            (BOOK, book["lessons"], book["out_of_scope"]),
+            ("shell-novice", shell["lessons"], []),
+        )
+        for lesson, qs in [*lessons.items(), (None, outs)]
+        for q in qs
+    ]
+    ins = [(lesson, a) for _, _, lesson, a in asked if lesson]
+    outs = [a for _, _, lesson, a in asked if lesson is None]
+    d = report["decision"]
+    assert d["in_scope_wrongly_refused"] == sum(a.grade == "refused" for _, a in ins) / 4
+    assert d["in_scope_confident"] == sum(a.grade == "confident" for _, a in ins) / 4
+    assert d["out_of_scope_refused"] == sum(a.grade != "confident" for a in outs) / 2
+    first = sum(bool(a.passages) and a.passages[0].module == lesson for lesson, a in ins)
+    assert report["retrieval"]["course"]["hit@1"] == first / 4
+    wrong = {m["q"] for m in report["misses"]}
+    assert wrong == {
+        q for q, _, lesson, a in asked if a.grade == ("refused" if lesson else "confident")
+    }
+    assert "wrongly refused" in render_served(report)
+
+    shell["lessons"]["Finding things (typo)"] = ["where is my file"]
+    (mine / "shell.yaml").write_text(yaml.safe_dump(shell))
+    with pytest.raises(ValueError, match="shell-novice/Finding things \\(typo\\)"):
+        evaluate_served(mine)
+
+
 # ---------------------------------------------------------------------------------------------
 # Prompt injection: course text is data
 

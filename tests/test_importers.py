@@ -501,5 +501,8 @@ def test_oulad_clickstream_becomes_material_views(small_oulad, tmp_path):
     assert got["oulad:view:AAA-2014J:S11:D14:300"][0] == "2014-10-15T12:00:00Z"
     assert set(views["course_id"]) == {"oulad:AAA-2014J"}
     # Without the file, nothing changes: no views, no studentVle counts.
+    assert "clickstream" not in summary["notes"]
     (small_oulad / "studentVle.csv").unlink()
-    assert "material_view" not in import_oulad(small_oulad, tmp_path / "again", "parquet")["events"]
+    without = import_oulad(small_oulad, tmp_path / "again", "parquet")
+    assert "material_view" not in without["events"]
+    assert "no studentVle.csv" in without["notes"]["clickstream"]  # said, not silently missing

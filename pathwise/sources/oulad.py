@@ -186,7 +186,12 @@ def import_oulad(src: Path, out: Path, fmt: str) -> dict:
         "submissions_without_registration": dated.join(reg, on=LEARNER, how="anti").height,
         "results_without_registration": results.join(reg, on=LEARNER, how="anti").height,
     }
-    if "studentVle" in known:
+    if "studentVle" not in known:
+        notes["clickstream"] = (
+            "no studentVle.csv(.gz) in the folder: no material_view events, so dropout risk reads "
+            "registrations and submissions only (the full OULAD release has the file)"
+        )
+    else:
         views, unusable, notes["clicks_rows_merged"] = _material_views(known["studentVle"])
         notes["clicks_without_registration"] = (
             known["studentVle"].join(reg, on=LEARNER, how="anti").height

@@ -15,20 +15,14 @@ arms of a few hundred).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import polars as pl
 import pytest
+from _loop import run_loop
 
 from agents.run import run_agents
-from agents.uplift import HORIZONS
-from flows.nightly import nightly_flow
 from pathwise.campaigns import TYPES, CampaignStore
 from pathwise.outbox import Outbox
-from pathwise.privacy import pseudonym
 from pathwise.settings import get_settings
-from pathwise.sources.simulator import simulate
-from pathwise.sources.simulator.loop import respond_to_outbox
 from pathwise.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -39,11 +33,6 @@ PLATFORM = {
 }  # fmt: skip
 EXTRA_DAYS = 8
 SKIP = ["index", "styles", "recommend", "drift", "benchmarks", "agents"]
-
-
-def _night(days: int) -> dt.datetime:
-    start = dt.datetime.fromisoformat(PLATFORM["start"]).replace(hour=2, tzinfo=dt.UTC)
-    return start + dt.timedelta(days=days)
 
 
 @pytest.fixture(scope="module")
@@ -58,22 +47,14 @@ def loop(tmp_path_factory, prefect_harness):
         try:
             for kind in TYPES:
                 CampaignStore().set_auto(kind, True, actor="test", reason="the loop, unattended")
-            landing = home / "landing" / "sim"
-            simulate(**PLATFORM, out=landing)
-            nightly_flow(now=_night(PLATFORM["days"]), skip=SKIP)
-            acted = run_agents(["campaigns"], now=_night(PLATFORM["days"]))
-            key = get_settings().pseudonym_key.get_secret_value()
-            truth = respond_to_outbox(
-                **PLATFORM, out=landing, extra_days=EXTRA_DAYS, outbox=Outbox(),
-                learner_key=lambda user_id: pseudonym(user_id, key), horizons=HORIZONS,
-                replications=24,
-            )  # fmt: skip
-            nightly_flow(now=_night(PLATFORM["days"] + EXTRA_DAYS), skip=SKIP)
+            nights = run_loop(
+                home, PLATFORM, EXTRA_DAYS, SKIP, act=lambda now: run_agents(["campaigns"], now=now)
+            )
             with connect(read_only=True) as con:
                 uplift = con.sql("select * from agents.uplift").pl()
             outbox = Outbox()
             yield {
-                "acted": acted, "truth": truth, "uplift": uplift,
+                **nights, "uplift": uplift,
                 "decisions": outbox.decisions(), "messages": outbox.messages(),
             }  # fmt: skip
         finally:

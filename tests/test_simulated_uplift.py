@@ -17,12 +17,11 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
+from _loop import night, run_loop
 
 from agents.uplift import HORIZONS
-from flows.nightly import nightly_flow
 from pathwise import snapshots
 from pathwise.outbox import Decision, Message, Outbox, message_id
-from pathwise.privacy import pseudonym
 from pathwise.settings import get_settings
 from pathwise.sources.simulator import simulate
 from pathwise.sources.simulator.loop import respond_to_outbox
@@ -38,11 +37,6 @@ EXTRA_DAYS = 8  # the 7-day return is known for the nudges of the first night af
 SKIP = ["index", "styles", "recommend", "drift"]
 
 
-def _night(days: int) -> dt.datetime:
-    start = dt.datetime.fromisoformat(PLATFORM["start"]).replace(hour=2, tzinfo=dt.UTC)
-    return start + dt.timedelta(days=days)
-
-
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory, prefect_harness):
     home = tmp_path_factory.mktemp("loop") / "home"
@@ -53,20 +47,7 @@ def loop(tmp_path_factory, prefect_harness):
         mp.setenv("PATHWISE_REENGAGE_INACTIVE_DAYS", "3")
         get_settings.cache_clear()
         try:
-            landing = home / "landing" / "sim"
-            simulate(**PLATFORM, out=landing)
-            first = nightly_flow(now=_night(PLATFORM["days"]), skip=SKIP)
-            key = get_settings().pseudonym_key.get_secret_value()
-            truth = respond_to_outbox(
-                **PLATFORM,
-                out=landing,
-                extra_days=EXTRA_DAYS,
-                outbox=Outbox(),
-                learner_key=lambda user_id: pseudonym(user_id, key),
-                horizons=HORIZONS,
-                replications=24,
-            )
-            second = nightly_flow(now=_night(PLATFORM["days"] + EXTRA_DAYS), skip=SKIP)
+            nights = run_loop(home, PLATFORM, EXTRA_DAYS, SKIP)
             outbox = Outbox()
             with connect(read_only=True) as con:
                 uplift = con.sql("select * from agents.uplift").pl()
@@ -78,7 +59,7 @@ def loop(tmp_path_factory, prefect_harness):
             finally:
                 published.close()
             yield {
-                "first": first, "second": second, "truth": truth, "uplift": uplift,
+                **nights, "uplift": uplift,
                 "engagement": engagement, "nudges": nudges, "served": served,
                 "decisions": outbox.decisions(), "messages": outbox.messages(),
             }  # fmt: skip
@@ -117,7 +98,7 @@ def test_holdout_learners_got_no_message_and_did_not_hear_from_the_platform(loop
 
 def test_sent_opened_and_clicked_come_back_as_events_and_land_in_the_marts(loop):
     delivered = loop["truth"]["messages"]["reengage"]
-    sent_on = _night(PLATFORM["days"]).date()
+    sent_on = night(PLATFORM, PLATFORM["days"]).date()
     day = loop["engagement"].filter(sender="reengage", sent_on=sent_on).row(0, named=True)
     assert day["channel"] == "in_app" and day["campaign_id"] is None
     assert day["sent_count"] == day["learner_count"] == delivered["delivered"]
@@ -161,7 +142,7 @@ def test_only_delivered_messages_get_a_response_and_the_effect_is_planted(tmp_pa
     for d in range(small["days"]):
         platform.day(d)
     users, courses = platform.lrn.user_id, platform.cat.courses["course_id"]
-    now = _night(small["days"])
+    now = night(small, small["days"])
     outbox, decisions, messages = Outbox(tmp_path / "outbox.sqlite"), [], []
     enrolled = np.flatnonzero(platform.course >= 0)
     for i, u in enumerate(enrolled):

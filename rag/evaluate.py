@@ -412,6 +412,7 @@ def evaluate_served(folder: Path, settings: Settings | None = None) -> dict[str,
     grade = grades(read_model(MODEL), rows)
     right = cites_right_lesson(run, served)
     ins, every = run.idx(None, True), list(range(len(questions)))
+    hybrid = {scope: run.ranks(scope, "hybrid") for scope in SCOPES}  # what `ask` ranks
     wrong = {True: "refused", False: "confident"}  # in scope and refused; out of it, confident
     misses = [
         {"q": q.q, "in_scope": q.in_scope, "grade": grade[i]}
@@ -423,8 +424,7 @@ def evaluate_served(folder: Path, settings: Settings | None = None) -> dict[str,
         "questions": len(ins),
         "out_of_scope": len(questions) - len(ins),
         "retrieval": {
-            scope: retrieval_metrics([run.ranks(scope, "hybrid")[i] for i in ins])
-            for scope in SCOPES
+            scope: retrieval_metrics([ranks[i] for i in ins]) for scope, ranks in hybrid.items()
         },
         "decision": grade_shares(run, every, grade, right),
         "misses": misses,

@@ -29,7 +29,6 @@ import polars as pl
 
 from pathwise.settings import get_settings
 
-OULAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "oulad"
 KEY = ["code_module", "code_presentation"]
 FADE_DAYS = 40  # withdrawn learners' activity fades over this many days before they leave
 
@@ -96,7 +95,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--src", type=Path, default=OULAD, help="the OULAD folder (no studentVle)")
+    parser.add_argument(
+        "--src", type=Path, help="the OULAD folder (default: PATHWISE_SHARED_DATA/oulad)"
+    )
     parser.add_argument("--sites-per-day", type=float, default=5.0)
     parser.add_argument("--work", type=Path, help="keep the files here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -107,12 +108,13 @@ def main(argv: list[str] | None = None) -> dict:
     from pathwise.sources.oulad import import_oulad
     from pathwise.warehouse import connect
 
+    source = args.src or get_settings().shared_data / "oulad"
     with tempfile.TemporaryDirectory(prefix="pathwise-bench-clicks-") as tmp:
         work = args.work or Path(tmp)
         src = work / "oulad"
         shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(args.src, src)
-        clicks = synthetic_clickstream(args.src, args.sites_per_day)
+        shutil.copytree(source, src)
+        clicks = synthetic_clickstream(source, args.sites_per_day)
         clicks.write_csv(src / "studentVle.csv")
 
         home = work / "home"

@@ -80,11 +80,11 @@ def bare_load(path: Path, fmt: str, work: Path) -> float:
     db = work / "bare.duckdb"
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
-    reader = (
-        f"read_parquet('{path}')"
-        if fmt == "parquet"
-        else (f"read_json('{path}', format = 'newline_delimited', ignore_errors = true)")
-    )
+    reader = {
+        "parquet": f"read_parquet('{path}')",
+        "ndjson": f"read_json('{path}', format = 'newline_delimited', ignore_errors = true)",
+        "csv": f"read_csv('{path}')",  # a source file (benchmarks.oulad_clickstream)
+    }[fmt]
     t0 = time.perf_counter()
     con.execute(f"create table t as select * from {reader}")
     con.close()  # the checkpoint into the file, as ingestion's own close does

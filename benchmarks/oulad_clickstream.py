@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import polars as pl
 
@@ -78,19 +77,6 @@ def synthetic_clickstream(src: Path, sites_per_day: float, seed: int = 0) -> pl.
     )
 
 
-def bare_load(csv: Path, work: Path) -> float:
-    """Seconds for a plain DuckDB load of the CSV into a file, checkpoint included."""
-    db = work / "bare.duckdb"
-    db.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    con = duckdb.connect(str(db))
-    con.execute("create table t as select * from read_csv($p)", {"p": str(csv)})
-    con.close()
-    seconds = time.perf_counter() - t0
-    db.unlink()
-    return seconds
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, help="keep the files here (default: a temp dir)")
     args = parser.parse_args(argv)
 
+    from benchmarks.ingest import bare_load
     from flows.build import build_flow
     from flows.ingest import ingest_flow
     from ml.dropout import evaluate_and_record
@@ -121,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.rmtree(home, ignore_errors=True)
         os.environ["PATHWISE_HOME"] = str(home)
         get_settings.cache_clear()
-        seconds = {"bare_load_studentVle": bare_load(src / "studentVle.csv", work)}
+        seconds = {"bare_load_studentVle": bare_load(src / "studentVle.csv", "csv", work)}
         t0 = time.perf_counter()
         imported = import_oulad(src, home / "landing" / "oulad", "parquet")
         seconds["import"] = time.perf_counter() - t0

@@ -284,19 +284,19 @@ def decision_report(run: EvalRun) -> dict[str, Any]:
             "shipped": OLD_MIN_SUPPORT,
             "retuned_on_dev": retuned,
         },
-        "misses": test_misses(run, served, grades(trained, rows), right),
+        "misses": misses(run, served, grades(trained, rows), test),
     }
 
 
-def test_misses(
+def misses(
     run: EvalRun,
     served: list[tuple[Candidates, list[Passage]]],
     grade: list[str],
-    right: list[bool],
+    idx: Sequence[int],
 ) -> list[dict[str, Any]]:
-    """Test questions the decision got wrong: in-scope refused, out-of-scope confident."""
+    """Questions of `idx` the decision got wrong: in-scope refused, out-of-scope confident."""
     out = []
-    for i in run.idx("test"):
+    for i in idx:
         q, ps = run.questions[i], served[i][1]
         if (q.in_scope and grade[i] == "refused") or (not q.in_scope and grade[i] == "confident"):
             top = f"{ps[0].module} > {ps[0].section}" if ps else None
@@ -413,12 +413,6 @@ def evaluate_served(folder: Path, settings: Settings | None = None) -> dict[str,
     right = cites_right_lesson(run, served)
     ins, every = run.idx(None, True), list(range(len(questions)))
     hybrid = {scope: run.ranks(scope, "hybrid") for scope in SCOPES}  # what `ask` ranks
-    wrong = {True: "refused", False: "confident"}  # in scope and refused; out of it, confident
-    misses = [
-        {"q": q.q, "in_scope": q.in_scope, "grade": grade[i]}
-        for i, q in enumerate(questions)
-        if grade[i] == wrong[q.in_scope]
-    ]
     return {
         "questions_from": str(folder),
         "questions": len(ins),
@@ -427,7 +421,7 @@ def evaluate_served(folder: Path, settings: Settings | None = None) -> dict[str,
             scope: retrieval_metrics([ranks[i] for i in ins]) for scope, ranks in hybrid.items()
         },
         "decision": grade_shares(run, every, grade, right),
-        "misses": misses,
+        "misses": misses(run, served, grade, every),
     }
 
 

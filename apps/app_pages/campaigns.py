@@ -36,13 +36,12 @@ if done := st.session_state.pop(DONE, None):
     st.success(done, icon=":material/check_circle:")
 
 
-# Grey for "too few to tell": a point that should not catch the eye (agents/uplift.py, MIN_ARM).
-VERDICT_COLOURS = {
-    "helps": "#2e7d32",
-    "hurts": "#c62828",
-    "no clear effect": "#1f77b4",
-    "too few to tell": "#9e9e9e",
-}
+# Per uplift.VERDICTS (too few to tell, helps, hurts, no clear effect): grey for too few, a
+# point that should not catch the eye (agents/uplift.py, MIN_ARM).
+VERDICT_COLOURS = dict(
+    zip(uplift.VERDICTS, ("#9e9e9e", "#2e7d32", "#c62828", "#1f77b4"), strict=True)
+)
+TOO_FEW = uplift.VERDICTS[0]
 
 
 def show_results(mine: pd.DataFrame, waiting: str) -> None:
@@ -87,7 +86,7 @@ def show_results(mine: pd.DataFrame, waiting: str) -> None:
         ).properties(height=alt.Step(40)),
         width="stretch",
     )
-    few = mine[mine["verdict"] == "too few to tell"]
+    few = mine[mine["verdict"] == TOO_FEW]
     if not few.empty:
         left.caption(
             f"Too few to tell ({', '.join(few['label'])}): fewer than {uplift.MIN_ARM} learners "

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     embedding_api_key: SecretStr | None = Field(
         default=None, description="Key for the embeddings endpoint (default: llm_api_key)."
     )
+    embedding_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds one request to the embeddings endpoint may take. Indexing sends 64 "
+        "passages a request: a base-size model on a CPU needs several seconds for that.",
+    )
 
     # Read API (apps/api.py, docs/serving.md)
     api_rate_limit_per_minute: int = Field(

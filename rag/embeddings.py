@@ -101,14 +101,14 @@ class OpenAICompatibleEmbeddings(TextEmbeddingFunction):
         return self.dim
 
     def generate_embeddings(self, texts: list[str] | np.ndarray) -> list[np.ndarray]:
-        from openai import DefaultHttpxClient, OpenAI
+        from openai import APITimeoutError, DefaultHttpxClient, OpenAI
 
         s = get_settings()
         key = s.embedding_api_key or s.llm_api_key
         client = OpenAI(
             base_url=self.base_url,
             api_key=key.get_secret_value() if key else "not-needed",
-            timeout=s.llm_timeout_s,
+            timeout=s.embedding_timeout_s,
             max_retries=1,
             http_client=DefaultHttpxClient(verify=outgoing_ssl_context(s)),
         )
@@ -117,9 +117,14 @@ class OpenAICompatibleEmbeddings(TextEmbeddingFunction):
         out: list[np.ndarray] = []
         texts = [str(t) for t in texts]
         for start in range(0, len(texts), self.batch_size):
-            resp = client.embeddings.create(
-                model=self.name, input=texts[start : start + self.batch_size]
-            )
+            batch = texts[start : start + self.batch_size]
+            try:
+                resp = client.embeddings.create(model=self.name, input=batch)
+            except APITimeoutError as e:
+                raise TimeoutError(
+                    f"the embeddings endpoint did not answer {len(batch)} texts within "
+                    f"{s.embedding_timeout_s:g} s: raise PATHWISE_EMBEDDING_TIMEOUT_S"
+                ) from e
             for item in sorted(resp.data, key=lambda d: d.index):
                 v = np.asarray(item.embedding, dtype=np.float32)
                 if v.shape[0] != self.dim:

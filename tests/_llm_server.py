@@ -15,8 +15,8 @@ import numpy as np
 
 
 class FakeLLM(BaseHTTPRequestHandler):
-    """Behaviour is chosen by the model name: `error` answers HTTP 500, `slow` waits 3 s first,
-    and the reply is `replies[model]` (tests add their own: a text, or a function of the request
+    """Behaviour is chosen by the model name: `error` answers HTTP 500, `slow` waits 3 s first
+    (`slow-embed`, embeddings, 1 s), and the reply is `replies[model]` (tests add their own: a text, or a function of the request
     body that returns one), else a cited answer."""
 
     requests: ClassVar[list[dict]] = []
@@ -40,6 +40,8 @@ class FakeLLM(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeLLM.requests.append({"path": self.path, **body})
         if self.path.endswith("/embeddings"):
+            if body["model"] == "slow-embed":
+                time.sleep(1)
             # Deterministic 16-d vectors from character counts: enough to test the plumbing.
             vecs = []
             for text in body["input"]:
@@ -47,18 +49,19 @@ class FakeLLM(BaseHTTPRequestHandler):
                 for ch in text.lower():
                     v[ord(ch) % 16] += 1
                 vecs.append((v / max(np.linalg.norm(v), 1e-9)).tolist())
-            self._json(
-                200,
-                {
-                    "object": "list",
-                    "model": body["model"],
-                    "data": [
-                        {"object": "embedding", "index": i, "embedding": v}
-                        for i, v in enumerate(vecs)
-                    ],
-                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                },
-            )
+            with contextlib.suppress(BrokenPipeError):  # the client gave up (the timeout test)
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "model": body["model"],
+                        "data": [
+                            {"object": "embedding", "index": i, "embedding": v}
+                            for i, v in enumerate(vecs)
+                        ],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
             return
         model = body["model"]
         if model == "error":

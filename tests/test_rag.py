@@ -844,6 +844,32 @@ def test_flow_indexes_and_changing_the_model_rebuilds(
     get_settings.cache_clear()
 
 
+def test_the_embeddings_endpoint_has_its_own_timeout(
+    llm_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Indexing sends 64 passages a request: a self-hosted model on a CPU needs longer than the
+    # chat call's timeout allows, and when it is too slow the error says what to raise.
+    from rag.embeddings import embedding_function
+
+    monkeypatch.setenv("PATHWISE_EMBEDDING_BACKEND", "openai")
+    monkeypatch.setenv("PATHWISE_EMBEDDING_MODEL", "slow-embed")  # answers after 1 s
+    monkeypatch.setenv("PATHWISE_EMBEDDING_DIMS", "16")
+    monkeypatch.setenv("PATHWISE_EMBEDDING_BASE_URL", llm_server)
+    monkeypatch.setenv("PATHWISE_LLM_TIMEOUT_S", "0.3")
+    try:
+        monkeypatch.setenv("PATHWISE_EMBEDDING_TIMEOUT_S", "10")
+        get_settings.cache_clear()
+        assert len(embedding_function().generate_embeddings(["a passage", "another"])) == 2
+        monkeypatch.setenv("PATHWISE_EMBEDDING_TIMEOUT_S", "0.3")
+        get_settings.cache_clear()
+        with pytest.raises(
+            TimeoutError, match=r"within 0\.3 s: raise PATHWISE_EMBEDDING_TIMEOUT_S"
+        ):
+            embedding_function().generate_embeddings(["a passage"])
+    finally:
+        get_settings.cache_clear()
+
+
 def test_learner_questions_log_their_outcome_and_nothing_about_the_learner(rag_home: Path) -> None:
     from pathwise.qa_outcomes import QaOutcomes
     from rag import ask

@@ -157,7 +157,7 @@ def test_no_store_opens_without_its_key(sealed, monkeypatch):
         snap.connect()
     table = snap.table_path("recommendations")
     with pytest.raises(duckdb.Error, match="encrypted"):
-        duckdb.sql(f"select count(*) from read_parquet('{table}')").fetchall()
+        duckdb.connect().sql(f"select count(*) from read_parquet('{table}')").fetchall()
     for path in (home / "users.sqlite", home / "controls.sqlite"):
         with pytest.raises(sqlite3.DatabaseError, match="not a database"):
             sqlite3.connect(path).execute("select * from sqlite_master").fetchall()

@@ -52,4 +52,7 @@ def test_sql_pseudonym_is_hmac_sha256(key):
 def test_redaction(text, want):
     want = text if want is None else want
     assert redact(text) == want
-    assert duckdb.sql(f"select {sql_redact('$t')}", params={"t": text}).fetchall()[0][0] == want
+    assert (
+        duckdb.connect().sql(f"select {sql_redact('$t')}", params={"t": text}).fetchall()[0][0]
+        == want
+    )

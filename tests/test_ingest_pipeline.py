@@ -107,9 +107,11 @@ def test_flow_reconciles_and_places_every_fault(platform, pathwise_home, prefect
     assert all(r == lo + d + q + c for r, lo, d, q, c in batches)
     assert sum(b[0] for b in batches) == result["totals"]["received"] > 5_000
 
-    faults = duckdb.sql(
-        f"select file, line_no, kind, event_id from '{platform}/truth/faults.parquet'"
-    ).fetchall()
+    faults = (
+        duckdb.connect()
+        .sql(f"select file, line_no, kind, event_id from '{platform}/truth/faults.parquet'")
+        .fetchall()
+    )
     assert {k for _, _, k, _ in faults} == set(EXPECTED), "the simulator injects every kind"
     for file, line, kind, event_id in faults:
         where = (Path(file).name, line)
@@ -141,9 +143,9 @@ def test_no_personal_data_in_any_table(platform, pathwise_home):
         ingest_file(f)
     user_ids = {
         u
-        for (u,) in duckdb.sql(
-            f"select user_id from '{platform}/truth/learners.parquet'"
-        ).fetchall()
+        for (u,) in duckdb.connect()
+        .sql(f"select user_id from '{platform}/truth/learners.parquet'")
+        .fetchall()
     }
     assert len(user_ids) == 300
     leaks = []
@@ -174,7 +176,9 @@ def test_no_personal_data_in_any_table(platform, pathwise_home):
         else f"select line as t from read_csv({files}, columns = {{'line': 'VARCHAR'}}, "
         "header = false, delim = '\\x1e', quote = '', escape = '')"
     )
-    emails = duckdb.sql(f"select count(*) from ({src}) where regexp_matches(t, '{EMAIL_RE}')")
+    emails = duckdb.connect().sql(
+        f"select count(*) from ({src}) where regexp_matches(t, '{EMAIL_RE}')"
+    )
     assert emails.fetchall()[0][0] > 100
 
 

@@ -71,9 +71,9 @@ def learners(home: Path, n: int) -> list[str]:
     events = home / "landing" / "sim" / "events" / "*.parquet"
     users = [
         r[0]
-        for r in duckdb.sql(
-            f"select distinct user_id from '{events}' where user_id is not null order by 1"
-        ).fetchall()
+        for r in duckdb.connect()
+        .sql(f"select distinct user_id from '{events}' where user_id is not null order by 1")
+        .fetchall()
     ]
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:

@@ -59,10 +59,14 @@ def platform(tmp_path_factory, prefect_harness) -> Iterator[dict]:
 
 def snapshot_recs(snap: snapshots.Snapshot) -> dict[str, list[str]]:
     """learner_key -> course ids in rank order, as published in `snap`."""
-    rows = duckdb.sql(
-        f"select learner_key, list(course_id order by rank) from "
-        f"read_parquet('{snap.table_path('recommendations')}') group by 1"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .sql(
+            f"select learner_key, list(course_id order by rank) from "
+            f"read_parquet('{snap.table_path('recommendations')}') group by 1"
+        )
+        .fetchall()
+    )
     return dict(rows)
 
 
@@ -205,10 +209,14 @@ def test_a_learner_gets_their_list_with_reasons_and_format(api):
 
 def test_unknown_learners_get_the_cold_start_list(api):
     snap = snapshots.require_current()
-    cold = duckdb.sql(
-        f"select list(course_id order by rank) from "
-        f"read_parquet('{snap.table_path('recommendations_cold_start')}')"
-    ).fetchall()[0][0]
+    cold = (
+        duckdb.connect()
+        .sql(
+            f"select list(course_id order by rank) from "
+            f"read_parquet('{snap.table_path('recommendations_cold_start')}')"
+        )
+        .fetchall()[0][0]
+    )
     body = recs(api, "usr_never_seen", k=3, id_kind="user_id").json()
     assert body["cold_start"] and [i["course_id"] for i in body["items"]] == cold[:3]
 
@@ -220,9 +228,11 @@ def known_user(platform) -> tuple[str, str]:
     secret = get_settings().pseudonym_key.get_secret_value()
     served = snapshot_recs(snapshots.require_current())
     events = platform["landing"] / "events" / "*.parquet"
-    for (user_id,) in duckdb.sql(
-        f"select distinct user_id from read_parquet('{events}') order by 1"
-    ).fetchall():
+    for (user_id,) in (
+        duckdb.connect()
+        .sql(f"select distinct user_id from read_parquet('{events}') order by 1")
+        .fetchall()
+    ):
         if pseudonym(user_id, secret) in served:
             return user_id, pseudonym(user_id, secret)
     raise AssertionError("no simulated user has a list")

@@ -335,11 +335,15 @@ def test_same_seed_same_bytes(tmp_path):
 
 def test_both_formats_read_with_duckdb(tmp_path, clean_run):
     out, summary = clean_run
-    n = duckdb.sql(f"select count(*) from read_parquet('{out}/events/*.parquet')").fetchone()[0]
+    n = (
+        duckdb.connect()
+        .sql(f"select count(*) from read_parquet('{out}/events/*.parquet')")
+        .fetchone()[0]
+    )
     assert n == summary["rows_written"] == summary["events"]
     ndjson = tmp_path / "ndjson"
     summary = run(ndjson, fmt="ndjson", learners=200, days=3, bad_share=0)
-    rel = duckdb.sql(f"select * from read_ndjson('{ndjson}/events/*.ndjson.gz')")
+    rel = duckdb.connect().sql(f"select * from read_ndjson('{ndjson}/events/*.ndjson.gz')")
     assert rel.columns == list(ENVELOPE)
     assert rel.count("*").fetchone()[0] == summary["rows_written"]
 
@@ -481,14 +485,18 @@ def test_recommendations_show_position_bias_and_searches_show_gaps(warehouse, cl
 
 def completions(out: Path) -> tuple[int, float]:
     """Course completions in a run's events, and the share of enrolments completed."""
-    return duckdb.sql(
-        f"""
+    return (
+        duckdb.connect()
+        .sql(
+            f"""
         select count(*) filter (where event_type = 'course_complete'),
             count(distinct (user_id, course_id)) filter (where event_type = 'course_complete')
             / count(distinct (user_id, course_id)) filter (where event_type = 'enroll')
         from read_parquet('{out}/events/*.parquet')
         """
-    ).fetchone()
+        )
+        .fetchone()
+    )
 
 
 def test_completion_factor_scales_completions(tmp_path, clean_run):
@@ -502,9 +510,13 @@ def test_completion_factor_scales_completions(tmp_path, clean_run):
     assert done > 500, "too few completions to measure a 20% shift"
     assert 0.72 < shifted_done / done < 0.88
     assert 0.72 < shifted_rate / rate < 0.88
-    drops = duckdb.sql(
-        f"select count(*) from read_parquet('{shifted}/events/*.parquet') where event_type = 'course_drop'"
-    ).fetchone()[0]
+    drops = (
+        duckdb.connect()
+        .sql(
+            f"select count(*) from read_parquet('{shifted}/events/*.parquet') where event_type = 'course_drop'"
+        )
+        .fetchone()[0]
+    )
     assert drops > summary["events_by_type"]["course_drop"]
 
 
